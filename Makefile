@@ -1,0 +1,59 @@
+# The top-level Makefile only wraps meson: `make`, `make check`,
+# `make demo`, `make bench`, `make install`. Everything else is meson.
+BUILD      ?= build
+ASAN_BUILD ?= build-asan
+FUZZ_BUILD ?= build-fuzz
+PREFIX     ?= /usr/local
+MESON_OPTS ?=
+
+.PHONY: all deps build check check-asan lint demo bench install fuzz clean
+
+all: build
+
+deps:
+	@sh scripts/install-deps
+
+$(BUILD)/build.ninja:
+	meson setup $(BUILD) --werror $(MESON_OPTS)
+
+build: deps $(BUILD)/build.ninja
+	ninja -C $(BUILD)
+
+# The whole suite: lint, unit tests, fuzz corpus replay and integration
+# tests in the normal build, then the unit tests and corpus replay again
+# under AddressSanitizer and UndefinedBehaviorSanitizer.
+check: build
+	sh scripts/lint
+	meson test -C $(BUILD) --print-errorlogs --num-processes 2
+	$(MAKE) --no-print-directory check-asan
+
+$(ASAN_BUILD)/build.ninja:
+	CC=clang-14 meson setup $(ASAN_BUILD) --werror -Dbuildtype=debug \
+		-Db_sanitize=address,undefined -Db_lundef=false \
+		-Dc_args='-fno-sanitize-recover=all -fno-omit-frame-pointer'
+
+check-asan: deps $(ASAN_BUILD)/build.ninja
+	ninja -C $(ASAN_BUILD)
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+		meson test -C $(ASAN_BUILD) --print-errorlogs --num-processes 2 --suite unit --suite fuzz
+
+$(FUZZ_BUILD)/build.ninja:
+	CC=clang-14 meson setup $(FUZZ_BUILD) -Dfuzz=true -Dbuildtype=debugoptimized \
+		-Db_sanitize=address,undefined -Db_lundef=false
+
+# Build the libFuzzer targets: ./build-fuzz/tests/fuzz/fuzz_json CORPUS
+fuzz: deps $(FUZZ_BUILD)/build.ninja
+	ninja -C $(FUZZ_BUILD)
+
+demo: build
+	sh scripts/demo
+
+bench: build
+	sh bench/run
+
+install: build
+	meson configure $(BUILD) -Dprefix=$(PREFIX)
+	meson install -C $(BUILD)
+
+clean:
+	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)
