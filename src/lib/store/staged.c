@@ -1,0 +1,207 @@
+/*
+ * staged.c - the streaming staging file behind downloads. See store.h.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "store/store-internal.h"
+#include "store/store.h"
+
+#define PART_SUFFIX ".part"
+
+struct pawl_staged {
+	int dirfd;        /* the directory the .part lives in (ours) */
+	int fd;           /* the .part, O_RDWR|O_APPEND */
+	char *label;      /* the caller's name + ".part", for messages */
+	const char *part; /* the .part's own name in dirfd; points into label */
+	uint64_t size;
+	bool failed;      /* a write failed: contents unknown */
+};
+
+static void staged_free(pawl_staged *s)
+{
+	if (!s)
+		return;
+	closep(&s->fd);
+	closep(&s->dirfd);
+	free(s->label);
+	free(s);
+}
+
+static int create_part(pawl_staged *s)
+{
+	int fd;
+
+	do
+		fd = openat(s->dirfd, s->part,
+			    O_RDWR | O_APPEND | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY,
+			    0644);
+	while (fd < 0 && errno == EINTR);
+	if (fd < 0)
+		return open_error(errno, "cannot create", s->label);
+	s->fd = fd;
+	s->size = 0;
+	return 0;
+}
+
+/* Open an existing .part to append to it; 1 if there is none. */
+static int open_part(pawl_staged *s)
+{
+	struct stat st;
+	int fd;
+
+	/* O_NONBLOCK: a FIFO planted here must not block the open. */
+	do
+		fd = openat(s->dirfd, s->part,
+			    O_RDWR | O_APPEND | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK);
+	while (fd < 0 && errno == EINTR);
+	if (fd < 0 && errno == ENOENT)
+		return 1;
+	if (fd < 0)
+		return open_error(errno, "cannot open", s->label);
+	s->fd = fd;
+	if (fstat(fd, &st) < 0)
+		return pawl_error_set_errno(PAWL_E_IO, errno, "cannot stat %s", s->label);
+	ENSURE(S_ISREG(st.st_mode), PAWL_E_IO, "%s is not a regular file", s->label);
+	/* A second link means the inode is also reachable elsewhere: do not
+	 * append to a file someone linked here. */
+	ENSURE(st.st_nlink == 1, PAWL_E_IO, "%s has %ju links; refusing to resume it", s->label,
+	       (uintmax_t)st.st_nlink);
+	GUARD(clear_nonblock(fd, s->label));
+	s->size = (uint64_t)st.st_size;
+	return 0;
+}
+
+int staged_open(pawl_staged **ret, int dirfd, const char *name, bool resume,
+		uint64_t *ret_existing_len)
+{
+	pawl_staged *s;
+	const char *base;
+	size_t nlen, sz;
+	int r;
+
+	ENSURE(ret, PAWL_E_INVALID, "no output for staging");
+	ENSURE(name && *name, PAWL_E_INVALID, "empty staging name");
+	s = xcalloc(1, sizeof(*s));
+	if (!s)
+		return PAWL_E_NOMEM;
+	s->fd = -1;
+	s->dirfd = -1;
+
+	GUARD_GOTO(r, open_parent(dirfd, name, &s->dirfd, &base), fail);
+	nlen = strlen(name);
+	GUARD_GOTO(r, size_add(&sz, nlen, sizeof(PART_SUFFIX)), fail);
+	s->label = xmalloc(sz);
+	if (!s->label) {
+		r = PAWL_E_NOMEM;
+		goto fail;
+	}
+	memcpy(s->label, name, nlen);
+	memcpy(s->label + nlen, PART_SUFFIX, sizeof(PART_SUFFIX));
+	s->part = s->label + (base - name);
+
+	if (resume) {
+		GUARD_GOTO(r, open_part(s), fail);
+		if (r == 1)
+			GUARD_GOTO(r, create_part(s), fail);
+	} else {
+		/* Unlink whatever is there (a link is removed, not followed)
+		 * and start from a new inode: never truncate in place. */
+		if (unlinkat(s->dirfd, s->part, 0) < 0 && errno != ENOENT) {
+			r = pawl_error_set_errno(PAWL_E_IO, errno, "cannot remove old %s", s->label);
+			goto fail;
+		}
+		GUARD_GOTO(r, create_part(s), fail);
+	}
+	if (ret_existing_len)
+		*ret_existing_len = s->size;
+	*ret = s;
+	return 0;
+
+fail:
+	staged_free(s);
+	return r;
+}
+
+int staged_write(pawl_staged *s, const void *p, size_t n)
+{
+	uint64_t sz;
+	int r;
+
+	ENSURE(s && (p || n == 0), PAWL_E_INVALID, "staged_write: bad arguments");
+	ENSURE(!s->failed, PAWL_E_IO, "%s: an earlier write failed", s->label);
+	if (__builtin_add_overflow(s->size, (uint64_t)n, &sz))
+		return pawl_error_set(PAWL_E_LIMIT, "%s: size overflow", s->label);
+	r = write_all(s->fd, p, n, s->label);
+	if (r < 0) {
+		s->failed = true;
+		return r;
+	}
+	s->size = sz;
+	return 0;
+}
+
+static bool same_dir(int a, int b)
+{
+	struct stat sa, sb;
+
+	if (fstat(a, &sa) < 0 || fstat(b, &sb) < 0)
+		return false; /* fsync both: harmless */
+	return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+}
+
+int staged_commit(pawl_staged *s, int dst_dirfd, const char *dst_name)
+{
+	_cleanup_close_ int dfd = -1;
+	const char *dbase;
+	int r;
+
+	ENSURE(s, PAWL_E_INVALID, "staged_commit: nothing staged");
+	ENSURE_GOTO(r, !s->failed, PAWL_E_IO, fail, "%s: an earlier write failed", s->label);
+	GUARD_GOTO(r, fsync_fd(s->fd, s->label), fail);
+	GUARD_GOTO(r, open_parent(dst_dirfd, dst_name, &dfd, &dbase), fail);
+	if (renameat(s->dirfd, s->part, dfd, dbase) < 0) {
+		r = pawl_error_set_errno(PAWL_E_IO, errno, "cannot rename %s to %s", s->label,
+					 dst_name);
+		goto fail;
+	}
+	/* In place; what is left is making the rename durable. */
+	r = 0;
+	while (fsync(dfd) < 0) {
+		if (errno != EINTR) {
+			r = pawl_error_set_errno(PAWL_E_IO, errno,
+						 "cannot fsync the directory of %s", dst_name);
+			break;
+		}
+	}
+	if (r == 0 && !same_dir(s->dirfd, dfd))
+		r = fsync_fd(s->dirfd, s->label);
+	staged_free(s);
+	return r;
+
+fail:
+	staged_discard(s);
+	return r;
+}
+
+void staged_discard(pawl_staged *s)
+{
+	if (!s)
+		return;
+	(void)unlinkat(s->dirfd, s->part, 0);
+	staged_free(s);
+}
+
+int staged_fd(const pawl_staged *s)
+{
+	return s ? s->fd : -1;
+}
+
+uint64_t staged_size(const pawl_staged *s)
+{
+	return s ? s->size : 0;
+}
