@@ -584,7 +584,7 @@ static void test_lock_contention_message(void **state)
 }
 
 /* Hold the lock until the parent closes the pipe or ms pass. */
-static void hold_lock_child(struct fx *f, int ready_fd, unsigned ms)
+static __attribute__((noreturn)) void hold_lock_child(struct fx *f, int ready_fd, unsigned ms)
 {
 	pawl_lock *l = NULL;
 	struct timespec ts = { (time_t)(ms / 1000), (long)(ms % 1000) * 1000000L };
