@@ -14,7 +14,7 @@
 
 int fsync_dir(int dirfd)
 {
-	return fsync_fd(dirfd, "directory");
+	return store_fsync_fd(dirfd, "directory");
 }
 
 /* fsync the directory holding p (p has no trailing '/'). */
@@ -35,7 +35,7 @@ static int fsync_parent(char *p)
 	}
 	if (fd < 0)
 		return pawl_error_set_errno(PAWL_E_IO, errno, "cannot open the parent of %s", p);
-	r = fsync_fd(fd, p);
+	r = store_fsync_fd(fd, p);
 	return r < 0 ? pawl_error_prefix(r, "directory creation: ") : 0;
 }
 
@@ -100,7 +100,7 @@ static int dir_open_flags(int dirfd, const char *name, int *ret_fd)
 			return pawl_error_set(PAWL_E_IO,
 					      "cannot open directory %s: refusing to follow a symbolic link",
 					      name);
-		return open_error(e, "cannot open directory", name);
+		return store_open_error(e, "cannot open directory", name);
 	}
 	*ret_fd = fd;
 	return 0;

@@ -19,7 +19,7 @@
 /* How many O_EXCL names to try before giving up on a temporary file. */
 #define TMP_TRIES 64
 
-int open_error(int errnum, const char *what, const char *name)
+int store_open_error(int errnum, const char *what, const char *name)
 {
 	if (errnum == ENOENT)
 		return pawl_error_set_errno(PAWL_E_NOT_FOUND, errnum, "%s %s", what, name);
@@ -31,7 +31,7 @@ int open_error(int errnum, const char *what, const char *name)
 	return pawl_error_set_errno(PAWL_E_IO, errnum, "%s %s", what, name);
 }
 
-int write_all(int fd, const void *p, size_t n, const char *name)
+int store_write_all(int fd, const void *p, size_t n, const char *name)
 {
 	const char *c = p;
 
@@ -51,7 +51,7 @@ int write_all(int fd, const void *p, size_t n, const char *name)
 	return 0;
 }
 
-int fsync_fd(int fd, const char *name)
+int store_fsync_fd(int fd, const char *name)
 {
 	while (fsync(fd) < 0) {
 		if (errno != EINTR)
@@ -60,7 +60,7 @@ int fsync_fd(int fd, const char *name)
 	return 0;
 }
 
-int clear_nonblock(int fd, const char *name)
+int store_clear_nonblock(int fd, const char *name)
 {
 	int fl = fcntl(fd, F_GETFL);
 
@@ -69,7 +69,7 @@ int clear_nonblock(int fd, const char *name)
 	return 0;
 }
 
-int open_parent(int dirfd, const char *name, int *ret_pfd, const char **ret_base)
+int store_open_parent(int dirfd, const char *name, int *ret_pfd, const char **ret_base)
 {
 	_cleanup_free_ char *parent = NULL;
 	const char *slash, *base, *dir = ".";
@@ -92,7 +92,7 @@ int open_parent(int dirfd, const char *name, int *ret_pfd, const char **ret_base
 		fd = openat(dirfd, dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	while (fd < 0 && errno == EINTR);
 	if (fd < 0)
-		return open_error(errno, "cannot open the directory of", name);
+		return store_open_error(errno, "cannot open the directory of", name);
 	*ret_pfd = fd;
 	*ret_base = base;
 	return 0;
@@ -166,11 +166,11 @@ int file_read_at(int dirfd, const char *name, size_t max, char **ret, size_t *re
 			    O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
 	while (fd < 0 && errno == EINTR);
 	if (fd < 0)
-		return open_error(errno, "cannot open", name);
+		return store_open_error(errno, "cannot open", name);
 	if (fstat(fd, &st) < 0)
 		return pawl_error_set_errno(PAWL_E_IO, errno, "cannot stat %s", name);
 	ENSURE(S_ISREG(st.st_mode), PAWL_E_IO, "%s is not a regular file", name);
-	GUARD(clear_nonblock(fd, name));
+	GUARD(store_clear_nonblock(fd, name));
 	/* st_size only sizes the first allocation; the loop reads to EOF. */
 	hint = st.st_size > 0 && (uintmax_t)st.st_size < SIZE_MAX ? (size_t)st.st_size : 0;
 	return read_fd(fd, name, max, hint, ret, ret_len);
@@ -208,7 +208,7 @@ static int create_temp(int pfd, const char *name, mode_t mode, char *tmp, size_t
 			return 0;
 		}
 		if (errno != EEXIST && errno != EINTR)
-			return open_error(errno, "cannot create a temporary file for", name);
+			return store_open_error(errno, "cannot create a temporary file for", name);
 	}
 	return pawl_error_set(PAWL_E_IO, "cannot create a temporary file for %s: too many clashes",
 			      name);
@@ -221,8 +221,8 @@ static int write_atomic_in(int pfd, const char *base, const char *name, const vo
 	int fd = -1, r;
 
 	GUARD(create_temp(pfd, name, mode, tmp, sizeof(tmp), &fd));
-	GUARD_GOTO(r, write_all(fd, p, n, name), fail);
-	GUARD_GOTO(r, fsync_fd(fd, name), fail);
+	GUARD_GOTO(r, store_write_all(fd, p, n, name), fail);
+	GUARD_GOTO(r, store_fsync_fd(fd, name), fail);
 	/* After fsync a close error cannot lose data on a local file system;
 	 * it is still reported (NFS reports write-back errors here). */
 	if (close(TAKE_FD(fd)) < 0 && errno != EINTR) {
@@ -253,7 +253,7 @@ int file_write_atomic_at(int dirfd, const char *name, const void *p, size_t n, m
 	const char *base;
 
 	ENSURE(p || n == 0, PAWL_E_INVALID, "no data for %s", name ? name : "(null)");
-	GUARD(open_parent(dirfd, name, &pfd, &base));
+	GUARD(store_open_parent(dirfd, name, &pfd, &base));
 	return write_atomic_in(pfd, base, name, p, n, mode);
 }
 

@@ -60,7 +60,7 @@ int lock_acquire(pawl_lock **ret, int dirfd, const char *name, unsigned timeout_
 			    0644);
 	while (fd < 0 && errno == EINTR);
 	if (fd < 0)
-		return open_error(errno, "cannot open lock file", name);
+		return store_open_error(errno, "cannot open lock file", name);
 	if (fstat(fd, &st) < 0)
 		return pawl_error_set_errno(PAWL_E_IO, errno, "cannot stat lock file %s", name);
 	ENSURE(S_ISREG(st.st_mode), PAWL_E_IO, "lock file %s is not a regular file", name);

@@ -42,7 +42,7 @@ static int create_part(pawl_staged *s)
 			    0644);
 	while (fd < 0 && errno == EINTR);
 	if (fd < 0)
-		return open_error(errno, "cannot create", s->label);
+		return store_open_error(errno, "cannot create", s->label);
 	s->fd = fd;
 	s->size = 0;
 	return 0;
@@ -62,7 +62,7 @@ static int open_part(pawl_staged *s)
 	if (fd < 0 && errno == ENOENT)
 		return 1;
 	if (fd < 0)
-		return open_error(errno, "cannot open", s->label);
+		return store_open_error(errno, "cannot open", s->label);
 	s->fd = fd;
 	if (fstat(fd, &st) < 0)
 		return pawl_error_set_errno(PAWL_E_IO, errno, "cannot stat %s", s->label);
@@ -71,7 +71,7 @@ static int open_part(pawl_staged *s)
 	 * append to a file someone linked here. */
 	ENSURE(st.st_nlink == 1, PAWL_E_IO, "%s has %ju links; refusing to resume it", s->label,
 	       (uintmax_t)st.st_nlink);
-	GUARD(clear_nonblock(fd, s->label));
+	GUARD(store_clear_nonblock(fd, s->label));
 	s->size = (uint64_t)st.st_size;
 	return 0;
 }
@@ -92,7 +92,7 @@ int staged_open(pawl_staged **ret, int dirfd, const char *name, bool resume,
 	s->fd = -1;
 	s->dirfd = -1;
 
-	GUARD_GOTO(r, open_parent(dirfd, name, &s->dirfd, &base), fail);
+	GUARD_GOTO(r, store_open_parent(dirfd, name, &s->dirfd, &base), fail);
 	nlen = strlen(name);
 	GUARD_GOTO(r, size_add(&sz, nlen, sizeof(PART_SUFFIX)), fail);
 	s->label = xmalloc(sz);
@@ -136,7 +136,7 @@ int staged_write(pawl_staged *s, const void *p, size_t n)
 	ENSURE(!s->failed, PAWL_E_IO, "%s: an earlier write failed", s->label);
 	if (__builtin_add_overflow(s->size, (uint64_t)n, &sz))
 		return pawl_error_set(PAWL_E_LIMIT, "%s: size overflow", s->label);
-	r = write_all(s->fd, p, n, s->label);
+	r = store_write_all(s->fd, p, n, s->label);
 	if (r < 0) {
 		s->failed = true;
 		return r;
@@ -162,8 +162,8 @@ int staged_commit(pawl_staged *s, int dst_dirfd, const char *dst_name)
 
 	ENSURE(s, PAWL_E_INVALID, "staged_commit: nothing staged");
 	ENSURE_GOTO(r, !s->failed, PAWL_E_IO, fail, "%s: an earlier write failed", s->label);
-	GUARD_GOTO(r, fsync_fd(s->fd, s->label), fail);
-	GUARD_GOTO(r, open_parent(dst_dirfd, dst_name, &dfd, &dbase), fail);
+	GUARD_GOTO(r, store_fsync_fd(s->fd, s->label), fail);
+	GUARD_GOTO(r, store_open_parent(dst_dirfd, dst_name, &dfd, &dbase), fail);
 	if (renameat(s->dirfd, s->part, dfd, dbase) < 0) {
 		r = pawl_error_set_errno(PAWL_E_IO, errno, "cannot rename %s to %s", s->label,
 					 dst_name);
@@ -179,7 +179,7 @@ int staged_commit(pawl_staged *s, int dst_dirfd, const char *dst_name)
 		}
 	}
 	if (r == 0 && !same_dir(s->dirfd, dfd))
-		r = fsync_fd(s->dirfd, s->label);
+		r = store_fsync_fd(s->dirfd, s->label);
 	staged_free(s);
 	return r;
 

@@ -13,20 +13,21 @@
  * opened either way, so that AT_FDCWD can be fsynced too). *ret_base
  * points into name. An empty, "." or ".." final component is
  * PAWL_E_INVALID. */
-PAWL_MUST_USE int open_parent(int dirfd, const char *name, int *ret_pfd, const char **ret_base);
+PAWL_MUST_USE int store_open_parent(int dirfd, const char *name, int *ret_pfd,
+				    const char **ret_base);
 
 /* An error for a failed open: ENOENT is PAWL_E_NOT_FOUND, a refused
  * symbolic link (ELOOP under O_NOFOLLOW) says so, the rest is PAWL_E_IO. */
-int open_error(int errnum, const char *what, const char *name);
+int store_open_error(int errnum, const char *what, const char *name);
 
 /* write(2) until all n bytes are written, retrying EINTR and short writes. */
-PAWL_MUST_USE int write_all(int fd, const void *p, size_t n, const char *name);
+PAWL_MUST_USE int store_write_all(int fd, const void *p, size_t n, const char *name);
 
 /* fsync(2), retrying EINTR. */
-PAWL_MUST_USE int fsync_fd(int fd, const char *name);
+PAWL_MUST_USE int store_fsync_fd(int fd, const char *name);
 
 /* Clear O_NONBLOCK (set to open FIFOs without blocking) once the
  * descriptor is known to be a regular file. */
-PAWL_MUST_USE int clear_nonblock(int fd, const char *name);
+PAWL_MUST_USE int store_clear_nonblock(int fd, const char *name);
 
 #endif
