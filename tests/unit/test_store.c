@@ -1094,14 +1094,15 @@ static void test_crash_safety(void **state)
 	struct fx *f = *state;
 	const size_t na = 48 * 1024, nb = 80 * 1024;
 	char *a = malloc(na), *b = malloc(nb);
-	unsigned seed = (unsigned)time(NULL) ^ (unsigned)getpid();
+	const unsigned seed0 = (unsigned)time(NULL) ^ (unsigned)getpid();
+	unsigned seed = seed0;
 	unsigned seen_a = 0, seen_b = 0, leftovers = 0;
 
 	assert_non_null(a);
 	assert_non_null(b);
 	memset(a, 'A', na);
 	memset(b, 'B', nb);
-	print_message("crash test seed %u\n", seed);
+	print_message("crash test seed %u\n", seed0);
 	t_ok(file_write_atomic(P(f, "t"), a, na, 0644));
 
 	for (int i = 0; i < CRASH_ITERATIONS; i++) {
@@ -1141,7 +1142,7 @@ static void test_crash_safety(void **state)
 		else if (len == nb && memcmp(got, b, nb) == 0)
 			seen_b++;
 		else
-			fail_msg("iteration %d (seed %u): torn file of %zu bytes", i, seed, len);
+			fail_msg("iteration %d (seed %u): torn file of %zu bytes", i, seed0, len);
 		free(got);
 
 		/* The killed writer may have left its temporary file. */
