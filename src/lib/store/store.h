@@ -193,6 +193,9 @@ PAWL_MUST_USE int filename_to_name(pawl_buf *out, const char *fn, size_t len);
  *    old bytes included, before committing.
  *  ret_existing_len may be NULL.
  *
+ * One writer per name: two processes staging the same name would write
+ * into or unlink each other's .part. Hold the directory's lock.
+ *
  * The staged object keeps its own descriptor of the directory; the
  * caller's dirfd may be closed after staged_open returns.
  *
