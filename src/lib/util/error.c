@@ -60,15 +60,21 @@ int pawl_error_set_errno(int code, int errnum, const char *fmt, ...)
 
 int pawl_error_prefix(int code, const char *fmt, ...)
 {
-	char prefix[ERR_MAX];
 	char old[ERR_MAX];
+	size_t n, oldlen;
 	va_list ap;
 
+	oldlen = strlen(err_msg);
+	memcpy(old, err_msg, oldlen + 1);
 	va_start(ap, fmt);
-	vsnprintf(prefix, sizeof(prefix), fmt, ap);
+	vsnprintf(err_msg, sizeof(err_msg), fmt, ap);
 	va_end(ap);
-	memcpy(old, err_msg, sizeof(old));
-	snprintf(err_msg, sizeof(err_msg), "%s%s", prefix, old);
+	/* Append the old message, truncating what does not fit. */
+	n = strlen(err_msg);
+	if (oldlen > sizeof(err_msg) - 1 - n)
+		oldlen = sizeof(err_msg) - 1 - n;
+	memcpy(err_msg + n, old, oldlen);
+	err_msg[n + oldlen] = '\0';
 	err_last.code = code;
 	return code;
 }

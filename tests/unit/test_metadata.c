@@ -1,0 +1,555 @@
+/*
+ * test_metadata.c - the metadata model: strict parsing, threshold
+ * verification, content checks, delegation matching, and building.
+ * Every rejection has a test in which it happens.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "metadata/metadata.h"
+#include "testing.h"
+
+static pawl_signer *keys[4];
+static pawl_key *pubs[4];
+static char ids[4][65];
+
+static int setup(void **state)
+{
+	(void)state;
+	for (int i = 0; i < 4; i++) {
+		if (signer_generate(&keys[i], i == 3 ? "ecdsa-p256" : "ed25519") < 0 ||
+		    signer_public(keys[i], &pubs[i]) < 0 || key_compute_id(pubs[i], ids[i]) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	for (int i = 0; i < 4; i++) {
+		signer_free(keys[i]);
+		key_free(pubs[i]);
+	}
+	return 0;
+}
+
+/* A root whose root role is keys 0..2 with the given threshold. */
+static pawl_md *make_root(uint32_t threshold)
+{
+	pawl_md *md;
+	const char *rid[3] = { ids[0], ids[1], ids[2] };
+
+	t_ok(md_new(&md, MD_ROOT, 1, 4102444800 /* 2100 */));
+	for (int i = 0; i < 4; i++)
+		t_ok(md_root_add_key(md, pubs[i]));
+	t_ok(md_root_set_role(md, MD_ROOT, rid, 3, threshold));
+	for (int r = 1; r < MD_NTOP; r++) {
+		const char *one[1] = { ids[3] };
+
+		t_ok(md_root_set_role(md, (md_type)r, one, 1, 1));
+	}
+	return md;
+}
+
+/* Serialise and parse again, as a client would read it. */
+static pawl_md *reparse(pawl_md *md, md_type type)
+{
+	char *buf;
+	size_t len;
+	pawl_md *out;
+
+	t_ok(md_serialize(md, &buf, &len));
+	t_ok(md_parse(&out, buf, len, type, NULL));
+	return out;
+}
+
+static int verify_root(pawl_md *md)
+{
+	return md_verify(md, &md->keys, md_root_role(md, MD_ROOT), "root");
+}
+
+static void test_threshold(void **state)
+{
+	pawl_md *md = make_root(2), *p;
+
+	(void)state;
+	/* No signatures. */
+	t_fails(verify_root(md), PAWL_E_SIGNATURE);
+	/* One of two. */
+	t_ok(md_sign(md, keys[0]));
+	t_fails(verify_root(md), PAWL_E_SIGNATURE);
+	assert_non_null(strstr(pawl_error_last()->message, "1 of 2"));
+	/* The same key twice still counts once. */
+	p = reparse(md, MD_ROOT);
+	{
+		pj_value *sigs = pj_get_mut(pj_root(p->doc), "signatures"), *dup;
+		pj_value copy = sigs->u.items[0];
+
+		t_ok(pj_arr_push(p->doc, sigs, &dup));
+		*dup = copy;
+		t_ok(md_reload(p, NULL));
+		assert_int_equal(p->signatures->len, 2);
+		t_fails(verify_root(p), PAWL_E_SIGNATURE);
+	}
+	md_free(p);
+	/* A key that is not in the root role (key 3 signs timestamp) does not
+	 * count for root. */
+	t_ok(md_sign(md, keys[3]));
+	t_fails(verify_root(md), PAWL_E_SIGNATURE);
+	/* Two distinct root keys: threshold met. */
+	t_ok(md_sign(md, keys[1]));
+	t_ok(verify_root(md));
+	p = reparse(md, MD_ROOT);
+	t_ok(verify_root(p));
+	md_free(p);
+	md_free(md);
+}
+
+static void test_signature_forms(void **state)
+{
+	pawl_md *md = make_root(1), *p;
+	pj_value *sigs, *s0;
+
+	(void)state;
+	t_ok(md_sign(md, keys[0]));
+	p = reparse(md, MD_ROOT);
+	sigs = pj_get_mut(pj_root(p->doc), "signatures");
+	s0 = pj_get_mut(&sigs->u.items[0], "sig");
+	/* Empty signature (an absent keyholder): ignored, below threshold. */
+	{
+		pj_value saved = *s0;
+
+		t_ok(pj_set_cstr(p->doc, s0, ""));
+		t_ok(md_reload(p, NULL));
+		t_fails(verify_root(p), PAWL_E_SIGNATURE);
+		/* Not hex. */
+		s0 = pj_get_mut(&pj_get_mut(pj_root(p->doc), "signatures")->u.items[0], "sig");
+		t_ok(pj_set_cstr(p->doc, s0, "zz"));
+		t_ok(md_reload(p, NULL));
+		t_fails(verify_root(p), PAWL_E_SIGNATURE);
+		/* Forged: right length, wrong bytes. */
+		s0 = pj_get_mut(&pj_get_mut(pj_root(p->doc), "signatures")->u.items[0], "sig");
+		*s0 = saved;
+		{
+			char *forged = strdup(saved.u.s);
+
+			forged[10] = forged[10] == '0' ? '1' : '0';
+			t_ok(pj_set_cstr(p->doc, s0, forged));
+			free(forged);
+		}
+		t_ok(md_reload(p, NULL));
+		t_fails(verify_root(p), PAWL_E_SIGNATURE);
+		assert_non_null(strstr(pawl_error_last()->message, "invalid"));
+	}
+	/* Unknown keyid. */
+	{
+		pj_value *kid = pj_get_mut(&pj_get_mut(pj_root(p->doc), "signatures")->u.items[0],
+					   "keyid");
+
+		t_ok(pj_set_cstr(p->doc, kid, "00"));
+		t_ok(md_reload(p, NULL));
+		t_fails(verify_root(p), PAWL_E_SIGNATURE);
+	}
+	md_free(p);
+	md_free(md);
+}
+
+/* Two keyids holding the same key material count as one key. */
+static void test_same_key_two_ids(void **state)
+{
+	pawl_md *md = make_root(2), *p;
+	pj_value *keysobj, *slot, *roles, *rootrole, *ids_arr, *sigs, *dup;
+	const char *alias = "aaaa000000000000000000000000000000000000000000000000000000000000";
+
+	(void)state;
+	t_ok(md_sign(md, keys[0]));
+	p = reparse(md, MD_ROOT);
+	keysobj = pj_get_mut(p->signed_v, "keys");
+	t_ok(pj_obj_put(p->doc, keysobj, alias, strlen(alias), &slot));
+	t_ok(pj_copy(p->doc, slot, pj_get(keysobj, ids[0])));
+	roles = pj_get_mut(p->signed_v, "roles");
+	rootrole = pj_get_mut(roles, "root");
+	ids_arr = pj_get_mut(rootrole, "keyids");
+	t_ok(pj_arr_push(p->doc, ids_arr, &slot));
+	t_ok(pj_set_cstr(p->doc, slot, alias));
+	t_ok(md_reload(p, NULL));
+	/* Re-sign with key 0 and add the same signature under the alias. */
+	t_ok(md_clear_signatures(p));
+	t_ok(md_sign(p, keys[0]));
+	sigs = pj_get_mut(pj_root(p->doc), "signatures");
+	{
+		pj_value copy;
+		pj_value *kid;
+
+		t_ok(pj_arr_push(p->doc, sigs, &dup));
+		t_ok(pj_copy(p->doc, dup, &sigs->u.items[0]));
+		kid = pj_get_mut(dup, "keyid");
+		t_ok(pj_set_cstr(p->doc, kid, alias));
+		(void)copy;
+	}
+	t_ok(md_reload(p, NULL));
+	t_fails(verify_root(p), PAWL_E_SIGNATURE);
+	md_free(p);
+	md_free(md);
+}
+
+static void test_expiry(void **state)
+{
+	pawl_md *md;
+
+	(void)state;
+	t_ok(md_new(&md, MD_TIMESTAMP, 3, 1000));
+	t_ok(md_check_expiry(md, 999, NULL));
+	t_fails(md_check_expiry(md, 1000, NULL), PAWL_E_EXPIRED);
+	t_fails(md_check_expiry(md, 5000, NULL), PAWL_E_EXPIRED);
+	assert_non_null(strstr(pawl_error_last()->message, "timestamp v3 expired"));
+	md_free(md);
+}
+
+static int parse_str(const char *json, md_type type)
+{
+	pawl_md *md = NULL;
+	int r = md_parse(&md, strdup(json), strlen(json), type, NULL);
+
+	md_free(md);
+	return r;
+}
+
+#define SIGNED_TS(body)                                                                 \
+	"{\"signatures\":[],\"signed\":{\"_type\":\"timestamp\",\"spec_version\":\"1.0.31\"," \
+	"\"version\":1,\"expires\":\"2030-01-01T00:00:00Z\"," body "}}"
+
+static void test_malformed(void **state)
+{
+	(void)state;
+	t_ok(parse_str(SIGNED_TS("\"meta\":{\"snapshot.json\":{\"version\":1}}"), MD_TIMESTAMP));
+	/* wrong _type for the role asked for */
+	t_fails(parse_str(SIGNED_TS("\"meta\":{\"snapshot.json\":{\"version\":1}}"), MD_SNAPSHOT),
+		PAWL_E_FORMAT);
+	/* meta without snapshot.json */
+	t_fails(parse_str(SIGNED_TS("\"meta\":{}"), MD_TIMESTAMP), PAWL_E_FORMAT);
+	/* version 0, negative, string */
+	t_fails(parse_str(SIGNED_TS("\"meta\":{\"snapshot.json\":{\"version\":0}}"), MD_TIMESTAMP),
+		PAWL_E_FORMAT);
+	t_fails(parse_str(SIGNED_TS("\"meta\":{\"snapshot.json\":{\"version\":\"1\"}}"),
+			  MD_TIMESTAMP), PAWL_E_FORMAT);
+	assert_non_null(strstr(pawl_error_last()->message, "version"));
+	t_fails(parse_str(SIGNED_TS("\"meta\":{\"snapshot.json\":{\"version\":1,\"length\":-1}}"),
+			  MD_TIMESTAMP), PAWL_E_FORMAT);
+	t_fails(parse_str(SIGNED_TS("\"meta\":{\"snapshot.json\":{\"version\":1,\"hashes\":{}}}"),
+			  MD_TIMESTAMP), PAWL_E_FORMAT);
+	t_fails(parse_str(SIGNED_TS("\"meta\":{\"snapshot.json\":{\"version\":1,"
+				    "\"hashes\":{\"sha256\":5}}}"), MD_TIMESTAMP), PAWL_E_FORMAT);
+	/* floats are refused by the JSON layer */
+	t_fails(parse_str(SIGNED_TS("\"meta\":{\"snapshot.json\":{\"version\":1.0}}"),
+			  MD_TIMESTAMP), PAWL_E_FORMAT);
+	/* spec_version: other major, malformed */
+	t_fails(parse_str("{\"signatures\":[],\"signed\":{\"_type\":\"timestamp\","
+			  "\"spec_version\":\"2.0.0\",\"version\":1,\"expires\":"
+			  "\"2030-01-01T00:00:00Z\",\"meta\":{\"snapshot.json\":{\"version\":1}}}}",
+			  MD_TIMESTAMP), PAWL_E_UNSUPPORTED);
+	t_fails(parse_str("{\"signatures\":[],\"signed\":{\"_type\":\"timestamp\","
+			  "\"spec_version\":\"1.x\",\"version\":1,\"expires\":"
+			  "\"2030-01-01T00:00:00Z\",\"meta\":{\"snapshot.json\":{\"version\":1}}}}",
+			  MD_TIMESTAMP), PAWL_E_FORMAT);
+	t_fails(parse_str("{\"signatures\":[],\"signed\":{\"_type\":\"timestamp\","
+			  "\"spec_version\":\"1.0.31\",\"version\":1,\"expires\":"
+			  "\"2030-01-01\",\"meta\":{\"snapshot.json\":{\"version\":1}}}}",
+			  MD_TIMESTAMP), PAWL_E_FORMAT);
+	/* signatures not an array; entries malformed */
+	t_fails(parse_str("{\"signatures\":{},\"signed\":{}}", MD_TIMESTAMP), PAWL_E_FORMAT);
+	t_fails(parse_str("{\"signatures\":[{\"keyid\":1,\"sig\":\"\"}],\"signed\":{}}",
+			  MD_TIMESTAMP), PAWL_E_FORMAT);
+	t_fails(parse_str("[]", MD_TIMESTAMP), PAWL_E_FORMAT);
+	/* duplicate keys at the JSON level */
+	t_fails(parse_str(SIGNED_TS("\"meta\":{\"snapshot.json\":{\"version\":1,\"version\":2}}"),
+			  MD_TIMESTAMP), PAWL_E_FORMAT);
+}
+
+#define SIGNED_TG(body)                                                                 \
+	"{\"signatures\":[],\"signed\":{\"_type\":\"targets\",\"spec_version\":\"1.0\","     \
+	"\"version\":1,\"expires\":\"2030-01-01T00:00:00Z\",\"targets\":{}," body "}}"
+
+static void test_malformed_delegations(void **state)
+{
+	(void)state;
+	t_ok(parse_str(SIGNED_TG("\"delegations\":{\"keys\":{},\"roles\":[{\"name\":\"a\","
+				 "\"keyids\":[],\"threshold\":1,\"terminating\":false,"
+				 "\"paths\":[\"*\"]}]}"), MD_TARGETS));
+	/* both paths and prefixes */
+	t_fails(parse_str(SIGNED_TG("\"delegations\":{\"keys\":{},\"roles\":[{\"name\":\"a\","
+				    "\"keyids\":[],\"threshold\":1,\"terminating\":false,"
+				    "\"paths\":[\"*\"],\"path_hash_prefixes\":[\"ab\"]}]}"),
+			  MD_TARGETS), PAWL_E_FORMAT);
+	/* neither */
+	t_fails(parse_str(SIGNED_TG("\"delegations\":{\"keys\":{},\"roles\":[{\"name\":\"a\","
+				    "\"keyids\":[],\"threshold\":1,\"terminating\":false}]}"),
+			  MD_TARGETS), PAWL_E_FORMAT);
+	/* threshold 0 */
+	t_fails(parse_str(SIGNED_TG("\"delegations\":{\"keys\":{},\"roles\":[{\"name\":\"a\","
+				    "\"keyids\":[],\"threshold\":0,\"terminating\":false,"
+				    "\"paths\":[\"*\"]}]}"), MD_TARGETS), PAWL_E_FORMAT);
+	/* a top-level role name */
+	t_fails(parse_str(SIGNED_TG("\"delegations\":{\"keys\":{},\"roles\":[{\"name\":\"root\","
+				    "\"keyids\":[],\"threshold\":1,\"terminating\":false,"
+				    "\"paths\":[\"*\"]}]}"), MD_TARGETS), PAWL_E_FORMAT);
+	/* the same name twice */
+	t_fails(parse_str(SIGNED_TG("\"delegations\":{\"keys\":{},\"roles\":[{\"name\":\"a\","
+				    "\"keyids\":[],\"threshold\":1,\"terminating\":false,"
+				    "\"paths\":[\"*\"]},{\"name\":\"a\",\"keyids\":[],"
+				    "\"threshold\":1,\"terminating\":true,\"paths\":[\"x\"]}]}"),
+			  MD_TARGETS), PAWL_E_FORMAT);
+	/* a keyid twice in one role */
+	t_fails(parse_str(SIGNED_TG("\"delegations\":{\"keys\":{},\"roles\":[{\"name\":\"a\","
+				    "\"keyids\":[\"k\",\"k\"],\"threshold\":1,"
+				    "\"terminating\":false,\"paths\":[\"*\"]}]}"), MD_TARGETS),
+		PAWL_E_FORMAT);
+	/* roles and succinct_roles together */
+	t_fails(parse_str(SIGNED_TG("\"delegations\":{\"keys\":{},\"roles\":[],\"succinct_roles\":"
+				    "{\"keyids\":[],\"threshold\":1,\"bit_length\":8,"
+				    "\"name_prefix\":\"bin\"}}"), MD_TARGETS), PAWL_E_FORMAT);
+	/* bit_length out of range */
+	t_fails(parse_str(SIGNED_TG("\"delegations\":{\"keys\":{},\"succinct_roles\":"
+				    "{\"keyids\":[],\"threshold\":1,\"bit_length\":33,"
+				    "\"name_prefix\":\"bin\"}}"), MD_TARGETS), PAWL_E_FORMAT);
+	t_fails(parse_str(SIGNED_TG("\"delegations\":{\"keys\":{},\"succinct_roles\":"
+				    "{\"keyids\":[],\"threshold\":1,\"bit_length\":0,"
+				    "\"name_prefix\":\"bin\"}}"), MD_TARGETS), PAWL_E_FORMAT);
+	/* a target without hashes, with a negative length */
+	t_fails(parse_str("{\"signatures\":[],\"signed\":{\"_type\":\"targets\","
+			  "\"spec_version\":\"1.0\",\"version\":1,\"expires\":"
+			  "\"2030-01-01T00:00:00Z\",\"targets\":{\"a\":{\"length\":1}}}}",
+			  MD_TARGETS), PAWL_E_FORMAT);
+	t_fails(parse_str("{\"signatures\":[],\"signed\":{\"_type\":\"targets\","
+			  "\"spec_version\":\"1.0\",\"version\":1,\"expires\":"
+			  "\"2030-01-01T00:00:00Z\",\"targets\":{\"a\":{\"length\":-1,"
+			  "\"hashes\":{\"sha256\":\"00\"}}}}}", MD_TARGETS), PAWL_E_FORMAT);
+}
+
+static void test_root_roles_required(void **state)
+{
+	pawl_md *md = make_root(1), *p;
+	pj_value *roles;
+
+	(void)state;
+	p = reparse(md, MD_ROOT);
+	roles = pj_get_mut(p->signed_v, "roles");
+	t_ok(pj_obj_remove(roles, "snapshot"));
+	t_fails(md_reload(p, NULL), PAWL_E_FORMAT);
+	md_free(p);
+	p = reparse(md, MD_ROOT);
+	roles = pj_get_mut(p->signed_v, "roles");
+	{
+		pj_value *extra;
+
+		t_ok(pj_obj_put(p->doc, roles, "mirrors", 7, &extra));
+		t_ok(pj_copy(p->doc, extra, pj_get(roles, "root")));
+	}
+	t_fails(md_reload(p, NULL), PAWL_E_FORMAT);
+	md_free(p);
+	md_free(md);
+}
+
+/* Fields the specification does not name survive, and are signed. */
+static void test_unknown_fields_preserved(void **state)
+{
+	pawl_md *md = make_root(1), *p, *q;
+	pj_value *slot;
+	const char *msg;
+	size_t len;
+
+	(void)state;
+	t_ok(pj_obj_put(md->doc, md->signed_v, "x-custom", 8, &slot));
+	t_ok(pj_set_cstr(md->doc, slot, "kept"));
+	t_ok(md_reload(md, NULL));
+	t_ok(md_sign(md, keys[0]));
+	p = reparse(md, MD_ROOT);
+	t_ok(verify_root(p));
+	t_ok(md_signed_bytes(p, &msg, &len));
+	assert_non_null(strstr(msg, "\"x-custom\":\"kept\""));
+	/* Remove the field: the signature no longer holds. */
+	q = reparse(md, MD_ROOT);
+	t_ok(pj_obj_remove(q->signed_v, "x-custom"));
+	t_ok(md_reload(q, NULL));
+	t_fails(verify_root(q), PAWL_E_SIGNATURE);
+	md_free(q);
+	md_free(p);
+	md_free(md);
+}
+
+static void test_unusable_key_never_counts(void **state)
+{
+	pawl_md *md = make_root(1), *p;
+	pj_value *k, *scheme;
+
+	(void)state;
+	t_ok(md_sign(md, keys[0]));
+	p = reparse(md, MD_ROOT);
+	k = pj_get_mut(pj_get_mut(p->signed_v, "keys"), ids[0]);
+	scheme = pj_get_mut(k, "scheme");
+	t_ok(pj_set_cstr(p->doc, scheme, "ed448"));
+	/* Still a readable root ... */
+	t_ok(md_reload(p, NULL));
+	assert_null(md_keys_find(&p->keys, ids[0])->key);
+	/* ... but that key cannot sign. */
+	t_fails(verify_root(p), PAWL_E_SIGNATURE);
+	md_free(p);
+	md_free(md);
+}
+
+static void test_content(void **state)
+{
+	pj_doc *doc;
+	const char *json = "{\"sha256\":\"ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad\"}";
+	const char *both = "{\"sha256\":\"ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad\","
+			   "\"sha512\":\"ddaf35a193617abacc417349ae20413112e6fa4e89a97ea20a9eeee64b55d39a"
+			   "2192992a274fc1a836ba3c23a3feebbd454d4423643ce80e2a9ac94fa54ca49f\"}";
+	const char *weak = "{\"md5\":\"900150983cd24fb0d6963f7d28e17f72\","
+			   "\"sha1\":\"a9993e364706816aba3e25717850c26c9cd0d89d\"}";
+	const char *bad512 = "{\"sha256\":\"ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad\","
+			     "\"sha512\":\"00af35a193617abacc417349ae20413112e6fa4e89a97ea20a9eeee64b55d39a"
+			     "2192992a274fc1a836ba3c23a3feebbd454d4423643ce80e2a9ac94fa54ca49f\"}";
+
+	(void)state;
+	t_ok(pj_parse_copy(&doc, json, strlen(json), NULL));
+	t_ok(md_check_content("abc", 3, true, 3, pj_root(doc), "t"));
+	t_fails(md_check_content("abd", 3, true, 3, pj_root(doc), "t"), PAWL_E_HASH);
+	t_fails(md_check_content("abc", 3, true, 4, pj_root(doc), "t"), PAWL_E_LENGTH);
+	pj_doc_free(doc);
+	t_ok(pj_parse_copy(&doc, both, strlen(both), NULL));
+	t_ok(md_check_content("abc", 3, true, 3, pj_root(doc), "t"));
+	pj_doc_free(doc);
+	/* Every known algorithm must match, not just one. */
+	t_ok(pj_parse_copy(&doc, bad512, strlen(bad512), NULL));
+	t_fails(md_check_content("abc", 3, true, 3, pj_root(doc), "t"), PAWL_E_HASH);
+	assert_non_null(strstr(pawl_error_last()->message, "sha512"));
+	pj_doc_free(doc);
+	/* Only weak algorithms: refused, even though they match. */
+	t_ok(pj_parse_copy(&doc, weak, strlen(weak), NULL));
+	t_fails(md_check_content("abc", 3, true, 3, pj_root(doc), "t"), PAWL_E_UNSUPPORTED);
+	pj_doc_free(doc);
+}
+
+static void test_path_match(void **state)
+{
+	(void)state;
+	assert_true(md_path_match("*", "file.txt"));
+	assert_false(md_path_match("*", "dir/file.txt"));
+	assert_true(md_path_match("dir/*", "dir/file.txt"));
+	assert_false(md_path_match("dir/*", "dir/sub/file.txt"));
+	assert_true(md_path_match("*/*.tar.gz", "app/app-1.0.tar.gz"));
+	assert_true(md_path_match("a/?.txt", "a/b.txt"));
+	assert_false(md_path_match("a/?.txt", "a/bb.txt"));
+	assert_true(md_path_match("a/[bc].txt", "a/c.txt"));
+	assert_false(md_path_match("a/[!bc].txt", "a/c.txt"));
+	assert_true(md_path_match("targets/file.txt", "targets/file.txt"));
+	assert_false(md_path_match("targets/file.txt", "targets/file.txT"));
+	/* A backslash is literal, as in Python's fnmatch. */
+	assert_true(md_path_match("a\\*", "a\\bc"));
+	assert_false(md_path_match("", "a"));
+}
+
+static void test_hash_prefix_and_bins(void **state)
+{
+	md_role r = { 0 };
+	pj_doc *doc;
+	/* sha256("foo.txt") = ddab29ff2c393ee52855d21a240eb05f775df88e3ce347df759f0c4b80356c35 */
+	const char *prefixes = "[\"dd\",\"00\"]";
+	const char *miss = "[\"de\"]";
+	md_succinct s;
+	char name[64];
+
+	(void)state;
+	t_ok(pj_parse_copy(&doc, prefixes, strlen(prefixes), NULL));
+	r.path_hash_prefixes = pj_root(doc);
+	assert_true(md_role_matches(&r, "foo.txt"));
+	pj_doc_free(doc);
+	t_ok(pj_parse_copy(&doc, miss, strlen(miss), NULL));
+	r.path_hash_prefixes = pj_root(doc);
+	assert_false(md_role_matches(&r, "foo.txt"));
+	pj_doc_free(doc);
+
+	memset(&s, 0, sizeof(s));
+	s.name_prefix = "bin";
+	s.bit_length = 8;
+	assert_int_equal(md_succinct_count(&s), 256);
+	t_ok(md_succinct_role_for(&s, "foo.txt", name, sizeof(name)));
+	assert_string_equal(name, "bin-dd");
+	assert_true(md_succinct_has(&s, "bin-dd"));
+	assert_true(md_succinct_has(&s, "bin-00"));
+	assert_false(md_succinct_has(&s, "bin-100"));
+	assert_false(md_succinct_has(&s, "bin-DD"));
+	assert_false(md_succinct_has(&s, "bim-dd"));
+	s.bit_length = 10; /* 0xddab >> 6 = 0x376, three digits */
+	t_ok(md_succinct_role_for(&s, "foo.txt", name, sizeof(name)));
+	assert_string_equal(name, "bin-376");
+	assert_false(md_succinct_has(&s, "bin-400"));
+	s.bit_length = 1;
+	t_ok(md_succinct_role_for(&s, "foo.txt", name, sizeof(name)));
+	assert_string_equal(name, "bin-1");
+	t_ok(md_succinct_name(&s, 0, name, sizeof(name)));
+	assert_string_equal(name, "bin-0");
+}
+
+static void test_build_targets_and_delegations(void **state)
+{
+	pawl_md *md, *p;
+	pj_doc *h;
+	const char *hashes = "{\"sha256\":\"ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad\"}";
+	const char *paths[] = { "apps/*" };
+	md_target t;
+
+	(void)state;
+	t_ok(pj_parse_copy(&h, hashes, strlen(hashes), NULL));
+	t_ok(md_new(&md, MD_TARGETS, 1, 4102444800));
+	t_ok(md_target_put(md, "a.txt", 3, pj_root(h), NULL));
+	t_ok(md_target_put(md, "dir/b.txt", 3, pj_root(h), NULL));
+	t_ok(md_deleg_add_role(md, "apps", &pubs[0], 1, 1, true, paths, 1, NULL, 0));
+	t_ok(md_sign(md, keys[3]));
+	p = reparse(md, MD_TARGETS);
+	t_ok(md_target_get(p, "dir/b.txt", &t));
+	assert_int_equal(t.length, 3);
+	t_fails(md_target_get(p, "c.txt", &t), PAWL_E_NOT_FOUND);
+	assert_true(p->has_delegations);
+	assert_int_equal(p->deleg.nroles, 1);
+	assert_true(p->deleg.roles[0].terminating);
+	assert_true(md_role_matches(&p->deleg.roles[0], "apps/x"));
+	assert_non_null(md_keys_find(&p->deleg.keys, ids[0]));
+	t_ok(md_target_remove(md, "a.txt"));
+	t_fails(md_target_get(md, "a.txt", &t), PAWL_E_NOT_FOUND);
+	t_ok(md_deleg_remove_role(md, "apps"));
+	assert_int_equal(md->deleg.nroles, 0);
+	md_free(p);
+	md_free(md);
+
+	t_ok(md_new(&md, MD_TARGETS, 1, 4102444800));
+	t_ok(md_deleg_set_succinct(md, &pubs[1], 1, 1, 10, "bins"));
+	p = reparse(md, MD_TARGETS);
+	assert_true(p->deleg.succinct_present);
+	assert_int_equal(p->deleg.succinct.bit_length, 10);
+	md_free(p);
+	md_free(md);
+	pj_doc_free(h);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_threshold),
+		cmocka_unit_test(test_signature_forms),
+		cmocka_unit_test(test_same_key_two_ids),
+		cmocka_unit_test(test_expiry),
+		cmocka_unit_test(test_malformed),
+		cmocka_unit_test(test_malformed_delegations),
+		cmocka_unit_test(test_root_roles_required),
+		cmocka_unit_test(test_unknown_fields_preserved),
+		cmocka_unit_test(test_unusable_key_never_counts),
+		cmocka_unit_test(test_content),
+		cmocka_unit_test(test_path_match),
+		cmocka_unit_test(test_hash_prefix_and_bins),
+		cmocka_unit_test(test_build_targets_and_delegations),
+	};
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
