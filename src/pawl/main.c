@@ -1,14 +1,437 @@
+/*
+ * pawl - the device side: a TUF client speaking the client-under-test
+ * protocol (init, refresh, download) and, later, the update agent.
+ *
+ * Exit codes for init/refresh/download are those of the protocol: 0 on
+ * success, 1 on any failure. Errors go to stderr as one line that names
+ * what failed (role, version, key id, file or URL).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "pawl/common.h"
+#include "pawl/updater.h"
+
+#define MAX_LIST 64
+
+struct cli {
+	const char *metadata_dir;
+	const char *metadata_urls[MAX_LIST];
+	size_t n_metadata_urls;
+	const char *target_urls[MAX_LIST];
+	size_t n_target_urls;
+	const char *target_names[4096];
+	size_t n_target_names;
+	const char *target_dir;
+	const char *ca_file;
+	const char *pin;
+	uint64_t max_bytes[4];
+	bool json;
+	int verbose; /* -1 quiet, 0 normal, 1+ verbose */
+	bool progress;
+};
+
+static void usage(FILE *f)
+{
+	fputs("usage: pawl [OPTIONS] COMMAND [ARGS]\n"
+	      "\n"
+	      "Commands:\n"
+	      "  init ROOT.json   trust ROOT.json as the initial root (no network)\n"
+	      "  refresh          update trusted metadata from the repository\n"
+	      "  download         refresh, then fetch and verify each --target-name\n"
+	      "\n"
+	      "Options:\n"
+	      "  --metadata-dir DIR       trusted metadata directory (required)\n"
+	      "  --metadata-url URL       repository metadata base URL (repeat for mirrors)\n"
+	      "  --target-base-url URL    repository targets base URL (repeat for mirrors)\n"
+	      "  --target-name PATH       target to download (repeatable, in order)\n"
+	      "  --target-dir DIR         where downloaded targets are stored\n"
+	      "  --max-bytes ROLE=BYTES   download limit for root, timestamp, snapshot or\n"
+	      "                           targets (covers delegated roles); repeatable\n"
+	      "  --ca-file FILE           trust only this CA bundle for HTTPS\n"
+	      "  --pin sha256//BASE64     require this server public key\n"
+	      "  --json                   machine-readable output on stdout\n"
+	      "  -v, --verbose            say what is fetched and verified\n"
+	      "  -q, --quiet              print errors only\n"
+	      "  -h, --help               this help\n"
+	      "  -V, --version            print the version\n"
+	      "\n"
+	      "Exit status: 0 on success, 1 on any failure.\n"
+	      "URLs: https:// anywhere, http:// only to loopback, file:// for local media.\n",
+	      f);
+}
+
+static void die_usage(const char *msg)
+{
+	fprintf(stderr, "pawl: %s\nTry 'pawl --help'.\n", msg);
+	exit(1);
+}
+
+static void report_error(const struct cli *c, const char *what)
+{
+	const pawl_error *e = pawl_error_last();
+
+	if (c->json)
+		printf("{\"ok\":false,\"error\":\"%s\",\"code\":%d}\n", pawl_strerror(e->code),
+		       e->code);
+	fprintf(stderr, "pawl: %s failed: %s: %s\n", what, pawl_strerror(e->code),
+		e->message[0] ? e->message : "(no detail)");
+}
+
+static int parse_u64(const char *s, uint64_t *ret)
+{
+	char *end;
+	unsigned long long v;
+
+	if (!*s || *s == '-')
+		return -1;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno || *end)
+		return -1;
+	*ret = v;
+	return 0;
+}
+
+static void parse_max_bytes(struct cli *c, const char *arg)
+{
+	static const char *const roles[4] = { "root", "timestamp", "snapshot", "targets" };
+	const char *eq = strchr(arg, '=');
+	uint64_t v;
+
+	if (!eq || parse_u64(eq + 1, &v) < 0 || v == 0)
+		die_usage("--max-bytes takes ROLE=BYTES, e.g. --max-bytes snapshot=4000000");
+	for (int i = 0; i < 4; i++) {
+		if (strlen(roles[i]) == (size_t)(eq - arg) && strncmp(arg, roles[i], eq - arg) == 0) {
+			c->max_bytes[i] = v;
+			return;
+		}
+	}
+	die_usage("--max-bytes: ROLE is root, timestamp, snapshot or targets");
+}
+
+static void on_event(const pawl_event *ev, void *ctx)
+{
+	const struct cli *c = ctx;
+
+	switch (ev->kind) {
+	case PAWL_EVENT_FETCH:
+		if (c->verbose > 0)
+			fprintf(stderr, "pawl: fetch %s\n", ev->url);
+		break;
+	case PAWL_EVENT_VERIFIED:
+		if (c->verbose > 0)
+			fprintf(stderr, "pawl: trusted %s v%" PRIu64 "\n", ev->role, ev->version);
+		break;
+	case PAWL_EVENT_ROOT_ROTATED:
+		if (c->verbose >= 0 && !c->json)
+			fprintf(stderr, "pawl: root rotated v%" PRIu64 " -> v%" PRIu64 "\n",
+				ev->old_version, ev->version);
+		break;
+	case PAWL_EVENT_REJECTED:
+		if (c->verbose > 0 && ev->url)
+			fprintf(stderr, "pawl: rejected %s: %s\n", ev->url, ev->message);
+		break;
+	case PAWL_EVENT_PROGRESS:
+		if (c->progress && ev->total > 0) {
+			unsigned pct = (unsigned)(ev->done * 100 / ev->total);
+
+			fprintf(stderr, "\r%-40.40s %3u%% %" PRIu64 "/%" PRIu64 " bytes", ev->target,
+				pct, ev->done, ev->total);
+		}
+		break;
+	case PAWL_EVENT_DOWNLOADED:
+		if (c->progress)
+			fputs("\r\033[K", stderr);
+		break;
+	case PAWL_EVENT_CACHED:
+		break;
+	}
+}
+
+static int cmd_init(struct cli *c, int argc, char **argv)
+{
+	char *buf = NULL;
+	size_t len = 0, cap = 0;
+	int fd;
+	struct stat st;
+
+	if (argc != 1)
+		die_usage("init takes one argument: the trusted root.json");
+	fd = open(argv[0], O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+		fprintf(stderr, "pawl: init failed: cannot read %s: %s\n", argv[0],
+			strerror(errno ? errno : EINVAL));
+		if (fd >= 0)
+			close(fd);
+		return 1;
+	}
+	for (;;) {
+		ssize_t n;
+
+		if (len == cap) {
+			cap = cap ? cap * 2 : 65536;
+			if (cap > PAWL_DEFAULT_MAX_ROOT * 2) {
+				fprintf(stderr, "pawl: init failed: %s is too large\n", argv[0]);
+				close(fd);
+				free(buf);
+				return 1;
+			}
+			buf = realloc(buf, cap);
+			if (!buf) {
+				close(fd);
+				return 1;
+			}
+		}
+		n = read(fd, buf + len, cap - len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			fprintf(stderr, "pawl: init failed: reading %s: %s\n", argv[0],
+				strerror(errno));
+			close(fd);
+			free(buf);
+			return 1;
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+	}
+	close(fd);
+	if (pawl_metadata_dir_init(c->metadata_dir, buf, len) < 0) {
+		free(buf);
+		report_error(c, "init");
+		return 1;
+	}
+	free(buf);
+	if (c->json)
+		printf("{\"ok\":true}\n");
+	else if (c->verbose >= 0)
+		fprintf(stderr, "pawl: trusting %s in %s\n", argv[0], c->metadata_dir);
+	return 0;
+}
+
+static int make_updater(struct cli *c, pawl_updater **u)
+{
+	pawl_updater_opts o = PAWL_UPDATER_OPTS_INIT;
+
+	if (c->n_metadata_urls == 0)
+		die_usage("--metadata-url is required");
+	o.metadata_dir = c->metadata_dir;
+	o.metadata_urls = c->metadata_urls;
+	o.n_metadata_urls = c->n_metadata_urls;
+	o.target_urls = c->target_urls;
+	o.n_target_urls = c->n_target_urls;
+	o.ca_file = c->ca_file;
+	o.pin = c->pin;
+	memcpy(o.max_bytes, c->max_bytes, sizeof(o.max_bytes));
+	o.on_event = on_event;
+	o.event_ctx = c;
+	return pawl_updater_new(u, &o);
+}
+
+static void print_versions(pawl_updater *u)
+{
+	printf("{\"ok\":true,\"root\":%" PRIu64 ",\"timestamp\":%" PRIu64 ",\"snapshot\":%" PRIu64
+	       ",\"targets\":%" PRIu64 "}\n",
+	       pawl_updater_role_version(u, "root"), pawl_updater_role_version(u, "timestamp"),
+	       pawl_updater_role_version(u, "snapshot"), pawl_updater_role_version(u, "targets"));
+}
+
+static int cmd_refresh(struct cli *c)
+{
+	pawl_updater *u = NULL;
+
+	if (make_updater(c, &u) < 0 || pawl_updater_refresh(u) < 0) {
+		report_error(c, "refresh");
+		pawl_updater_free(u);
+		return 1;
+	}
+	if (c->json)
+		print_versions(u);
+	else if (c->verbose >= 0)
+		fprintf(stderr, "pawl: metadata is current: root v%" PRIu64 ", timestamp v%" PRIu64
+			", snapshot v%" PRIu64 ", targets v%" PRIu64 "\n",
+			pawl_updater_role_version(u, "root"),
+			pawl_updater_role_version(u, "timestamp"),
+			pawl_updater_role_version(u, "snapshot"),
+			pawl_updater_role_version(u, "targets"));
+	pawl_updater_free(u);
+	return 0;
+}
+
+static void json_string(const char *s)
+{
+	putchar('"');
+	for (; *s; s++) {
+		unsigned char ch = (unsigned char)*s;
+
+		if (ch == '"' || ch == '\\')
+			printf("\\%c", ch);
+		else if (ch < 0x20)
+			printf("\\u%04x", ch);
+		else
+			putchar(ch);
+	}
+	putchar('"');
+}
+
+static int cmd_download(struct cli *c)
+{
+	pawl_updater *u = NULL;
+	int rc = 0;
+
+	if (c->n_target_names == 0)
+		die_usage("download needs at least one --target-name");
+	if (!c->target_dir)
+		die_usage("download needs --target-dir");
+	if (c->n_target_urls == 0)
+		die_usage("download needs --target-base-url");
+	if (make_updater(c, &u) < 0 || pawl_updater_refresh(u) < 0) {
+		report_error(c, "refresh");
+		pawl_updater_free(u);
+		return 1;
+	}
+	if (c->json)
+		printf("{\"ok\":true,\"targets\":[");
+	for (size_t i = 0; i < c->n_target_names; i++) {
+		pawl_target *t = NULL;
+		char *path = NULL;
+		bool cached = false;
+
+		if (pawl_updater_get_target(&t, u, c->target_names[i]) < 0) {
+			rc = 1;
+		} else if (pawl_updater_find_cached(u, t, c->target_dir, &path) == 0) {
+			cached = true;
+		} else if (pawl_updater_download(u, t, c->target_dir, &path) < 0) {
+			rc = 1;
+		}
+		if (rc) {
+			if (c->json)
+				printf("]}\n");
+			report_error(c, c->target_names[i]);
+			pawl_target_free(t);
+			pawl_updater_free(u);
+			return 1;
+		}
+		if (c->json) {
+			printf("%s{\"path\":", i ? "," : "");
+			json_string(c->target_names[i]);
+			printf(",\"file\":");
+			json_string(path);
+			printf(",\"length\":%" PRIu64 ",\"cached\":%s}", pawl_target_length(t),
+			       cached ? "true" : "false");
+		} else if (c->verbose >= 0) {
+			fprintf(stderr, "pawl: %s %s -> %s\n", cached ? "have" : "downloaded",
+				c->target_names[i], path);
+		}
+		free(path);
+		pawl_target_free(t);
+	}
+	if (c->json)
+		printf("]}\n");
+	pawl_updater_free(u);
+	return 0;
+}
 
 int main(int argc, char **argv)
 {
-	if (argc > 1 && strcmp(argv[1], "--version") == 0) {
-		printf("pawl %s\n", pawl_version());
-		return 0;
+	enum { O_MDIR = 256, O_MURL, O_TNAME, O_TURL, O_TDIR, O_MAXB, O_CA, O_PIN, O_JSON };
+	static const struct option opts[] = {
+		{ "metadata-dir", required_argument, NULL, O_MDIR },
+		{ "metadata-url", required_argument, NULL, O_MURL },
+		{ "target-name", required_argument, NULL, O_TNAME },
+		{ "target-base-url", required_argument, NULL, O_TURL },
+		{ "target-dir", required_argument, NULL, O_TDIR },
+		{ "max-bytes", required_argument, NULL, O_MAXB },
+		{ "ca-file", required_argument, NULL, O_CA },
+		{ "pin", required_argument, NULL, O_PIN },
+		{ "json", no_argument, NULL, O_JSON },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct cli c;
+	const char *cmd;
+	int ch;
+
+	memset(&c, 0, sizeof(c));
+	while ((ch = getopt_long(argc, argv, "+vqhV", opts, NULL)) != -1) {
+		switch (ch) {
+		case O_MDIR:
+			c.metadata_dir = optarg;
+			break;
+		case O_MURL:
+			if (c.n_metadata_urls == MAX_LIST)
+				die_usage("too many --metadata-url");
+			c.metadata_urls[c.n_metadata_urls++] = optarg;
+			break;
+		case O_TURL:
+			if (c.n_target_urls == MAX_LIST)
+				die_usage("too many --target-base-url");
+			c.target_urls[c.n_target_urls++] = optarg;
+			break;
+		case O_TNAME:
+			if (c.n_target_names == sizeof(c.target_names) / sizeof(c.target_names[0]))
+				die_usage("too many --target-name");
+			c.target_names[c.n_target_names++] = optarg;
+			break;
+		case O_TDIR:
+			c.target_dir = optarg;
+			break;
+		case O_MAXB:
+			parse_max_bytes(&c, optarg);
+			break;
+		case O_CA:
+			c.ca_file = optarg;
+			break;
+		case O_PIN:
+			c.pin = optarg;
+			break;
+		case O_JSON:
+			c.json = true;
+			break;
+		case 'v':
+			c.verbose++;
+			break;
+		case 'q':
+			c.verbose = -1;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		case 'V':
+			printf("pawl %s (TUF %s)\n", pawl_version(), PAWL_SPEC_VERSION);
+			return 0;
+		default:
+			die_usage("unknown option");
+		}
 	}
-	fprintf(stderr, "pawl: not yet\n");
+	if (optind >= argc)
+		die_usage("no command given");
+	cmd = argv[optind++];
+	if (!c.metadata_dir)
+		die_usage("--metadata-dir is required");
+	c.progress = !c.json && c.verbose >= 0 && isatty(STDERR_FILENO);
+
+	if (strcmp(cmd, "init") == 0)
+		return cmd_init(&c, argc - optind, argv + optind);
+	if (optind != argc)
+		die_usage("unexpected argument");
+	if (strcmp(cmd, "refresh") == 0)
+		return cmd_refresh(&c);
+	if (strcmp(cmd, "download") == 0)
+		return cmd_download(&c);
+	die_usage("unknown command");
 	return 1;
 }

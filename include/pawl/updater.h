@@ -1,0 +1,149 @@
+/*
+ * pawl/updater.h - the TUF client: refresh trusted metadata and download
+ * verified targets (TUF 1.0.x, section 5 "Detailed client workflow").
+ *
+ * Guarantees:
+ *  - Metadata is trusted only after its signatures (threshold of distinct
+ *    keys), version, length, hashes and expiry checks pass, in the order
+ *    the specification gives. Only verified metadata is written to the
+ *    metadata directory, atomically (temp file, fsync, rename, fsync dir).
+ *  - A target is written to its final name only after its length and every
+ *    supported hash matched the trusted metadata; it is hashed while it
+ *    streams, and never held whole in memory.
+ *  - Every download is bounded: metadata by per-role limits (or the length
+ *    the parent metadata signs), targets by their signed length.
+ *  - There is no way to turn any of this off.
+ *
+ * All functions return 0 or a negative pawl_err; pawl_error_last() names
+ * the role, version, key id, file or URL that failed.
+ */
+#ifndef PAWL_UPDATER_H
+#define PAWL_UPDATER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "pawl/common.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum pawl_event_kind {
+	PAWL_EVENT_FETCH = 1,     /* a request is about to be made: url */
+	PAWL_EVENT_PROGRESS,      /* target bytes done of total */
+	PAWL_EVENT_VERIFIED,      /* role at version is now trusted */
+	PAWL_EVENT_REJECTED,      /* role (or target) failed: code, message, url */
+	PAWL_EVENT_ROOT_ROTATED,  /* trusted root old_version -> version */
+	PAWL_EVENT_DOWNLOADED,    /* target verified: target, total, sha256 */
+	PAWL_EVENT_CACHED,        /* target already present and verified */
+} pawl_event_kind;
+
+typedef struct pawl_event {
+	pawl_event_kind kind;
+	const char *role;     /* or NULL */
+	const char *target;   /* or NULL */
+	const char *url;      /* or NULL */
+	uint64_t version;
+	uint64_t old_version;
+	uint64_t done;
+	uint64_t total;
+	int code;             /* for REJECTED */
+	const char *message;  /* for REJECTED */
+	const char *sha256;   /* for DOWNLOADED, hex */
+} pawl_event;
+
+typedef void (*pawl_event_cb)(const pawl_event *ev, void *ctx);
+
+enum pawl_role_limit {
+	PAWL_LIMIT_ROOT = 0,
+	PAWL_LIMIT_TIMESTAMP = 1,
+	PAWL_LIMIT_SNAPSHOT = 2,
+	PAWL_LIMIT_TARGETS = 3, /* also every delegated targets role */
+};
+
+#define PAWL_UPDATER_OPTS_VERSION 1
+
+typedef struct pawl_updater_opts {
+	unsigned version;                 /* PAWL_UPDATER_OPTS_VERSION */
+	const char *metadata_dir;         /* required: trusted metadata */
+	const char *const *metadata_urls; /* mirrors in order; at least one */
+	size_t n_metadata_urls;
+	const char *const *target_urls;   /* mirrors in order; may be empty */
+	size_t n_target_urls;
+	const char *user_agent;           /* NULL: "pawl/VERSION" */
+	uint64_t max_bytes[4];            /* per role; 0: the default below */
+	uint32_t max_root_rotations;      /* 0: 256 */
+	uint32_t max_delegations;         /* roles visited per search; 0: 32 */
+	const char *ca_file;              /* trust only this CA bundle */
+	const char *pin;                  /* "sha256//BASE64" public key pin */
+	long connect_timeout_s;           /* 0: 30 */
+	long low_speed_time_s;            /* 0: 30 (slow-retrieval guard) */
+	long low_speed_bytes;             /* 0: 1024 bytes/s */
+	long total_timeout_s;             /* 0: none */
+	unsigned lock_timeout_s;          /* wait for the directory lock */
+	pawl_event_cb on_event;
+	void *event_ctx;
+} pawl_updater_opts;
+
+#define PAWL_DEFAULT_MAX_ROOT (512 * 1024)
+#define PAWL_DEFAULT_MAX_TIMESTAMP (16 * 1024)
+#define PAWL_DEFAULT_MAX_SNAPSHOT (2 * 1000 * 1000)
+#define PAWL_DEFAULT_MAX_TARGETS (5 * 1000 * 1000)
+
+#define PAWL_UPDATER_OPTS_INIT { .version = PAWL_UPDATER_OPTS_VERSION, .lock_timeout_s = 60 }
+
+typedef struct pawl_updater pawl_updater;
+typedef struct pawl_target pawl_target;
+
+/* Install root_json (len bytes) as the trusted root of metadata_dir,
+ * creating the directory. The root must parse and be signed by its own
+ * root role; its expiry is checked at refresh, not here. Makes no
+ * request. */
+PAWL_API PAWL_MUST_USE int pawl_metadata_dir_init(const char *metadata_dir,
+						  const void *root_json, size_t len);
+
+PAWL_API PAWL_MUST_USE int pawl_updater_new(pawl_updater **out, const pawl_updater_opts *opts);
+PAWL_API void pawl_updater_free(pawl_updater *u);
+
+/* Update root, timestamp, snapshot and top-level targets (TUF 5.3-5.6). */
+PAWL_API PAWL_MUST_USE int pawl_updater_refresh(pawl_updater *u);
+
+/* Find the trusted entry for a target path, walking delegations in the
+ * specification's order (refreshes first if that has not happened).
+ * PAWL_E_NOT_FOUND when no trusted role lists it. Caller frees *out. */
+PAWL_API PAWL_MUST_USE int pawl_updater_get_target(pawl_target **out, pawl_updater *u,
+						   const char *path);
+
+/* If target_dir already holds the target with matching length and hashes,
+ * set *out_path (malloc'd) and return 0; PAWL_E_NOT_FOUND otherwise. */
+PAWL_API PAWL_MUST_USE int pawl_updater_find_cached(pawl_updater *u, const pawl_target *t,
+						    const char *target_dir, char **out_path);
+
+/* Download the target into target_dir (the file name is the target path
+ * with every byte outside [A-Za-z0-9._-] percent-encoded), verifying it
+ * as it streams. *out_path (malloc'd) may be NULL. */
+PAWL_API PAWL_MUST_USE int pawl_updater_download(pawl_updater *u, const pawl_target *t,
+						 const char *target_dir, char **out_path);
+
+/* Download to an explicit file path (created or replaced atomically). */
+PAWL_API PAWL_MUST_USE int pawl_updater_download_to(pawl_updater *u, const pawl_target *t,
+						    const char *path);
+
+/* The trusted version of a role after refresh; 0 when not loaded. */
+PAWL_API uint64_t pawl_updater_role_version(const pawl_updater *u, const char *role);
+
+PAWL_API const char *pawl_target_path(const pawl_target *t);
+PAWL_API uint64_t pawl_target_length(const pawl_target *t);
+/* Hex digest for alg ("sha256", "sha512"), or NULL. */
+PAWL_API const char *pawl_target_hash(const pawl_target *t, const char *alg);
+/* The target's "custom" object as canonical JSON (owned by t), or NULL. */
+PAWL_API const char *pawl_target_custom(const pawl_target *t);
+/* The role that signed this entry. */
+PAWL_API const char *pawl_target_role(const pawl_target *t);
+PAWL_API void pawl_target_free(pawl_target *t);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

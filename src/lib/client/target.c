@@ -1,0 +1,448 @@
+/*
+ * target.c - finding a target through the delegation graph (TUF 1.0.x,
+ * 5.6.7 and section 4.5) and downloading it with streaming verification.
+ *
+ * The search is python-tuf's: pre-order depth-first from "targets", each
+ * role visited at most once, children in the order their delegator lists
+ * them, a matching terminating delegation ending the search of everything
+ * after it, and at most max_delegations roles visited.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "client/client.h"
+
+PAWL_API const char *pawl_target_path(const pawl_target *t)
+{
+	return t ? t->path : NULL;
+}
+
+PAWL_API uint64_t pawl_target_length(const pawl_target *t)
+{
+	return t ? t->length : 0;
+}
+
+PAWL_API const char *pawl_target_hash(const pawl_target *t, const char *alg)
+{
+	if (!t || !alg)
+		return NULL;
+	return pj_str(pj_get(t->hashes, alg));
+}
+
+PAWL_API const char *pawl_target_custom(const pawl_target *t)
+{
+	return t ? t->custom_json : NULL;
+}
+
+PAWL_API const char *pawl_target_role(const pawl_target *t)
+{
+	return t ? t->role : NULL;
+}
+
+PAWL_API void pawl_target_free(pawl_target *t)
+{
+	if (!t)
+		return;
+	free(t->path);
+	free(t->role);
+	free(t->custom_json);
+	pj_doc_free(t->doc);
+	free(t);
+}
+
+static int target_new(pawl_target **ret, const char *path, const char *role, const md_target *mt)
+{
+	pawl_target *t = xcalloc(1, sizeof(*t));
+	pj_value *root, *slot;
+	int r;
+
+	if (!t)
+		return PAWL_E_NOMEM;
+	t->path = xstrdup(path);
+	t->role = xstrdup(role);
+	t->length = mt->length;
+	if (!t->path || !t->role) {
+		r = PAWL_E_NOMEM;
+		goto fail;
+	}
+	GUARD_GOTO(r, pj_doc_new(&t->doc), fail);
+	root = pj_root(t->doc);
+	GUARD_GOTO(r, pj_set_object(t->doc, root), fail);
+	GUARD_GOTO(r, pj_obj_put(t->doc, root, "hashes", 6, &slot), fail);
+	GUARD_GOTO(r, pj_copy(t->doc, slot, mt->hashes), fail);
+	if (mt->custom) {
+		size_t n;
+
+		GUARD_GOTO(r, pj_dump(mt->custom, &t->custom_json, &n), fail);
+	}
+	t->hashes = pj_get(root, "hashes");
+	*ret = t;
+	return 0;
+fail:
+	pawl_target_free(t);
+	return r;
+}
+
+struct visit {
+	const char *name;
+	const char *parent;       /* delegator name */
+	pawl_md *parent_md;       /* NULL for "targets" (delegated by root) */
+	const md_role *deleg;     /* the delegation entry in parent_md */
+};
+
+/* Role names we have visited; small, so a linear scan does. */
+static bool visited_has(char **v, size_t n, const char *name)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(v[i], name) == 0)
+			return true;
+	return false;
+}
+
+PAWL_API int pawl_updater_get_target(pawl_target **out, pawl_updater *u, const char *path)
+{
+	struct visit *stack = NULL;
+	size_t nstack = 0, capstack = 0;
+	char **visited = NULL;
+	size_t nvisited = 0;
+	char binname[512];
+	md_role binrole;
+	int r = 0;
+
+	ENSURE(out && u && path, PAWL_E_INVALID, "NULL argument");
+	ENSURE(*path && strlen(path) < 4096, PAWL_E_INVALID, "bad target path");
+	if (!u->refreshed)
+		GUARD(pawl_updater_refresh(u));
+
+	visited = xcalloc(u->max_delegations + 1, sizeof(*visited));
+	stack = xcalloc(16, sizeof(*stack));
+	if (!visited || !stack) {
+		r = PAWL_E_NOMEM;
+		goto out;
+	}
+	capstack = 16;
+	stack[nstack++] = (struct visit){ "targets", "root", NULL, NULL };
+
+	while (nstack > 0 && nvisited <= u->max_delegations) {
+		struct visit v = stack[--nstack];
+		pawl_md *md;
+		md_target mt;
+		size_t first_child;
+
+		if (visited_has(visited, nvisited, v.name))
+			continue;
+		if (v.parent_md)
+			r = updater_load_targets(u, v.name, v.parent, &v.parent_md->deleg.keys,
+						 v.deleg, &md);
+		else
+			r = updater_top_targets(u, &md);
+		if (r < 0)
+			goto out;
+		if (md_target_get(md, path, &mt) == 0) {
+			r = target_new(out, path, v.name, &mt);
+			goto out;
+		}
+		pawl_error_clear();
+		if (nvisited >= u->max_delegations)
+			break;
+		visited[nvisited] = xstrdup(v.name);
+		if (!visited[nvisited]) {
+			r = PAWL_E_NOMEM;
+			goto out;
+		}
+		nvisited++;
+		if (!md->has_delegations)
+			continue;
+
+		/* Push matching children in reverse, so that the first listed is
+		 * visited first; a terminating match cuts off everything that
+		 * was still waiting. */
+		first_child = nstack;
+		if (md->deleg.succinct_present) {
+			r = md_succinct_role_for(&md->deleg.succinct, path, binname,
+						 sizeof(binname));
+			if (r < 0)
+				goto out;
+			binrole = md->deleg.succinct.role;
+			binrole.name = binname;
+			/* Succinct bins are terminating by definition (TAP 15). */
+			nstack = 0;
+			first_child = 0;
+			stack[nstack++] = (struct visit){ binname, v.name, md,
+							  &binrole };
+			/* binname lives until the next succinct delegation: visit
+			 * it now, as nothing else is on the stack. */
+			continue;
+		}
+		for (size_t i = 0; i < md->deleg.nroles; i++) {
+			const md_role *c = &md->deleg.roles[i];
+
+			if (!md_role_matches(c, path))
+				continue;
+			if (nstack == capstack) {
+				struct visit *p = xreallocarray(stack, capstack * 2, sizeof(*p));
+
+				if (!p) {
+					r = PAWL_E_NOMEM;
+					goto out;
+				}
+				stack = p;
+				capstack *= 2;
+			}
+			stack[nstack++] = (struct visit){ c->name, v.name, md, c };
+			if (c->terminating) {
+				/* Drop what was waiting before these children. */
+				memmove(stack, stack + first_child,
+					(nstack - first_child) * sizeof(*stack));
+				nstack -= first_child;
+				first_child = 0;
+				break;
+			}
+		}
+		/* Reverse the children just pushed. */
+		for (size_t a = first_child, b = nstack; a + 1 < b; a++, b--) {
+			struct visit tmp = stack[a];
+
+			stack[a] = stack[b - 1];
+			stack[b - 1] = tmp;
+		}
+	}
+	r = pawl_error_set(PAWL_E_NOT_FOUND, "target \"%s\" is not listed by any trusted role%s",
+			   path, nstack > 0 ? " (delegation search limit reached)" : "");
+out:
+	if (visited)
+		for (size_t i = 0; i < nvisited; i++)
+			free(visited[i]);
+	free(visited);
+	free(stack);
+	return r;
+}
+
+/* ---------------- download ---------------- */
+
+struct dl {
+	pawl_updater *u;
+	const pawl_target *t;
+	md_hashset hs;
+	pawl_staged *st;
+	uint64_t done;
+	uint64_t next_progress;
+};
+
+static int dl_sink(void *vctx, const void *p, size_t n)
+{
+	struct dl *d = vctx;
+
+	GUARD(md_hashset_update(&d->hs, p, n));
+	GUARD(staged_write(d->st, p, n));
+	d->done += n;
+	if (d->u->o.on_event && d->done >= d->next_progress) {
+		pawl_event ev = { .kind = PAWL_EVENT_PROGRESS, .target = d->t->path,
+				  .done = d->done, .total = d->t->length };
+
+		d->u->o.on_event(&ev, d->u->o.event_ctx);
+		d->next_progress = d->done + (1u << 20);
+	}
+	return 0;
+}
+
+/* The URL path of a target: with consistent snapshots, the first hash is
+ * prefixed to the file name ("dir/HASH.name", TUF 5.7.3). Each byte
+ * outside the unreserved set is percent-encoded; '/' separates. */
+static int target_remote_path(pawl_updater *u, const pawl_target *t, pawl_buf *out)
+{
+	const char *slash = strrchr(t->path, '/');
+	size_t dirlen = slash ? (size_t)(slash - t->path) + 1 : 0;
+
+	if (!u->root->consistent_snapshot)
+		return url_escape(out, t->path, strlen(t->path), true);
+	GUARD(url_escape(out, t->path, dirlen, true));
+	{
+		const pj_value *h = t->hashes;
+
+		ENSURE(h && h->len > 0, PAWL_E_FORMAT, "target %s has no hashes", t->path);
+		GUARD(url_escape(out, h->u.members[0].value.u.s, h->u.members[0].value.len, false));
+	}
+	GUARD(buf_putc(out, '.'));
+	return url_escape(out, t->path + dirlen, strlen(t->path + dirlen), false);
+}
+
+static int download_from(pawl_updater *u, const pawl_target *t, const char *url, int dirfd,
+			 const char *partname)
+{
+	struct dl d = { .u = u, .t = t };
+	struct stat st;
+	uint64_t existing = 0;
+	int r;
+
+	GUARD(md_hashset_init(&d.hs, t->hashes, t->path));
+	r = staged_open(&d.st, dirfd, partname, false, &existing);
+	if (r < 0) {
+		md_hashset_free(&d.hs);
+		return r;
+	}
+	/* The signed length bounds the transfer: endless data stops there. */
+	r = fetcher_get(u->fetcher, url, t->length, 0, dl_sink, &d);
+	if (r == PAWL_E_LIMIT)
+		r = pawl_error_set(PAWL_E_LENGTH, "target %s from %s is longer than the %llu bytes "
+				   "signed", t->path, url, (unsigned long long)t->length);
+	if (r == 0 && d.done != t->length)
+		r = pawl_error_set(PAWL_E_LENGTH, "target %s from %s is %llu bytes, signed as %llu",
+				   t->path, url, (unsigned long long)d.done,
+				   (unsigned long long)t->length);
+	if (r == 0) {
+		r = md_hashset_final(&d.hs, t->path);
+		if (r < 0)
+			pawl_error_prefix(r, "%s: ", url);
+	}
+	md_hashset_free(&d.hs);
+	/* Check the staged file once more before it takes its final name. */
+	if (r == 0 && (fstat(staged_fd(d.st), &st) != 0 || (uint64_t)st.st_size != t->length))
+		r = pawl_error_set(PAWL_E_LENGTH, "staged copy of %s has the wrong size", t->path);
+	if (r < 0) {
+		staged_discard(d.st);
+		return r;
+	}
+	return staged_commit(d.st, dirfd, partname + 1 /* final name: see caller */);
+}
+
+static int download_into(pawl_updater *u, const pawl_target *t, int dirfd, const char *filename)
+{
+	_cleanup_buf_ pawl_buf rel = PAWL_BUF_INIT(16384);
+	_cleanup_buf_ pawl_buf part = PAWL_BUF_INIT(1024);
+	int best = 0;
+	char best_msg[1024] = "";
+
+	ENSURE(u->n_targets > 0, PAWL_E_INVALID, "no target base URL configured");
+	GUARD(target_remote_path(u, t, &rel));
+	/* "<.><filename>": hidden while partial; the commit drops the dot. */
+	GUARD(buf_printf(&part, ".%s", filename));
+	for (size_t i = 0; i < u->n_targets; i++) {
+		_cleanup_buf_ pawl_buf url = PAWL_BUF_INIT(32768);
+		pawl_event ev = { .kind = PAWL_EVENT_FETCH, .target = t->path };
+		int r;
+
+		GUARD(url_join(&url, u->target_urls[i], rel.data));
+		ev.url = url.data;
+		emit_event(u, &ev);
+		r = download_from(u, t, url.data, dirfd, part.data);
+		if (r == 0) {
+			pawl_event done = { .kind = PAWL_EVENT_DOWNLOADED, .target = t->path,
+					    .url = url.data, .total = t->length,
+					    .sha256 = pawl_target_hash(t, "sha256") };
+
+			emit_event(u, &done);
+			return 0;
+		}
+		{
+			pawl_event rej = { .kind = PAWL_EVENT_REJECTED, .target = t->path,
+					   .url = url.data, .code = r,
+					   .message = pawl_error_last()->message };
+
+			emit_event(u, &rej);
+		}
+		if (best == 0 || ((best == PAWL_E_NETWORK || best == PAWL_E_NOT_FOUND) &&
+				  r != PAWL_E_NETWORK && r != PAWL_E_NOT_FOUND)) {
+			best = r;
+			snprintf(best_msg, sizeof(best_msg), "%s", pawl_error_last()->message);
+		}
+	}
+	return pawl_error_set(best, "%s", best_msg);
+}
+
+static int target_filename(const pawl_target *t, pawl_buf *out)
+{
+	return name_to_filename(out, t->path, strlen(t->path));
+}
+
+PAWL_API int pawl_updater_find_cached(pawl_updater *u, const pawl_target *t,
+				      const char *target_dir, char **out_path)
+{
+	_cleanup_buf_ pawl_buf fn = PAWL_BUF_INIT(1024);
+	_cleanup_buf_ pawl_buf full = PAWL_BUF_INIT(8192);
+	_cleanup_close_ int dirfd = -1, fd = -1;
+	md_hashset hs;
+	struct stat st;
+	char buf[1 << 16];
+	int r;
+
+	ENSURE(u && t && target_dir, PAWL_E_INVALID, "NULL argument");
+	GUARD(target_filename(t, &fn));
+	r = dir_open(target_dir, &dirfd);
+	if (r < 0)
+		return pawl_error_set(PAWL_E_NOT_FOUND, "no cached copy of %s", t->path);
+	fd = openat(dirfd, fn.data, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0 || fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) ||
+	    (uint64_t)st.st_size != t->length)
+		return pawl_error_set(PAWL_E_NOT_FOUND, "no cached copy of %s", t->path);
+	GUARD(md_hashset_init(&hs, t->hashes, t->path));
+	for (;;) {
+		ssize_t n = read(fd, buf, sizeof(buf));
+
+		if (n < 0) {
+			md_hashset_free(&hs);
+			return pawl_error_set_errno(PAWL_E_IO, errno, "reading %s", fn.data);
+		}
+		if (n == 0)
+			break;
+		r = md_hashset_update(&hs, buf, (size_t)n);
+		if (r < 0) {
+			md_hashset_free(&hs);
+			return r;
+		}
+	}
+	if (md_hashset_final(&hs, t->path) < 0)
+		return pawl_error_set(PAWL_E_NOT_FOUND, "cached copy of %s does not match",
+				      t->path);
+	if (out_path) {
+		GUARD(buf_printf(&full, "%s/%s", target_dir, fn.data));
+		GUARD(buf_steal(&full, out_path, NULL));
+	}
+	{
+		pawl_event ev = { .kind = PAWL_EVENT_CACHED, .target = t->path,
+				  .total = t->length };
+
+		emit_event(u, &ev);
+	}
+	return 0;
+}
+
+PAWL_API int pawl_updater_download(pawl_updater *u, const pawl_target *t, const char *target_dir,
+				   char **out_path)
+{
+	_cleanup_buf_ pawl_buf fn = PAWL_BUF_INIT(1024);
+	_cleanup_buf_ pawl_buf full = PAWL_BUF_INIT(8192);
+	_cleanup_close_ int dirfd = -1;
+
+	ENSURE(u && t && target_dir, PAWL_E_INVALID, "NULL argument");
+	ENSURE(u->refreshed, PAWL_E_INVALID, "refresh before downloading");
+	GUARD(target_filename(t, &fn));
+	GUARD(dir_create(target_dir, 0755));
+	GUARD(dir_open(target_dir, &dirfd));
+	GUARD(download_into(u, t, dirfd, fn.data));
+	if (out_path) {
+		GUARD(buf_printf(&full, "%s/%s", target_dir, fn.data));
+		GUARD(buf_steal(&full, out_path, NULL));
+	}
+	return 0;
+}
+
+PAWL_API int pawl_updater_download_to(pawl_updater *u, const pawl_target *t, const char *path)
+{
+	_cleanup_free_ char *dir = NULL;
+	_cleanup_close_ int dirfd = -1;
+	const char *slash;
+
+	ENSURE(u && t && path, PAWL_E_INVALID, "NULL argument");
+	ENSURE(u->refreshed, PAWL_E_INVALID, "refresh before downloading");
+	slash = strrchr(path, '/');
+	dir = slash ? xstrndup(path, slash == path ? 1 : (size_t)(slash - path)) : xstrdup(".");
+	if (!dir)
+		return PAWL_E_NOMEM;
+	GUARD(dir_open(dir, &dirfd));
+	return download_into(u, t, dirfd, slash ? slash + 1 : path);
+}

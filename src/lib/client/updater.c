@@ -1,0 +1,779 @@
+/*
+ * updater.c - the TUF client workflow (TUF 1.0.x, section 5), step by step
+ * in the specification's order, with python-tuf's request pattern so that
+ * pawl behaves like the reference client on the wire.
+ *
+ * Trust moves in one direction only: bytes from a mirror or from the local
+ * metadata directory become trusted metadata only through verify_*()
+ * below, and only trusted metadata is written back to the directory.
+ */
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "client/client.h"
+#include "util/clock.h"
+
+/* ---------------- small helpers ---------------- */
+
+void emit_event(pawl_updater *u, const pawl_event *ev)
+{
+	if (u->o.on_event)
+		u->o.on_event(ev, u->o.event_ctx);
+}
+
+static void emit_rejected(pawl_updater *u, const char *role, const char *url, int code)
+{
+	pawl_event ev = { .kind = PAWL_EVENT_REJECTED, .role = role, .url = url, .code = code,
+			  .message = pawl_error_last()->message };
+
+	emit_event(u, &ev);
+}
+
+static void emit_verified(pawl_updater *u, const char *role, uint64_t version)
+{
+	pawl_event ev = { .kind = PAWL_EVENT_VERIFIED, .role = role, .version = version };
+
+	emit_event(u, &ev);
+}
+
+static uint64_t role_limit(const pawl_updater *u, int which)
+{
+	return u->max_bytes[which];
+}
+
+/* The local file name of a role's trusted metadata: "<name>.json", with
+ * the name made safe (a role name is data, not a path). */
+static int role_filename(pawl_buf *out, const char *role)
+{
+	GUARD(name_to_filename(out, role, strlen(role)));
+	return buf_puts(out, ".json");
+}
+
+/* The remote file name: "[VERSION.]<quoted name>.json". */
+static int role_remote_name(pawl_buf *out, const char *role, uint64_t version)
+{
+	if (version)
+		GUARD(buf_printf(out, "%llu.", (unsigned long long)version));
+	GUARD(url_escape(out, role, strlen(role), false));
+	return buf_puts(out, ".json");
+}
+
+static int persist(pawl_updater *u, const char *role, const void *data, size_t len)
+{
+	_cleanup_buf_ pawl_buf fn = PAWL_BUF_INIT(512);
+
+	GUARD(role_filename(&fn, role));
+	return file_write_atomic_at(u->mdir_fd, fn.data, data, len, 0644);
+}
+
+static void unpersist(pawl_updater *u, const char *role)
+{
+	pawl_buf fn = PAWL_BUF_INIT(512);
+
+	if (role_filename(&fn, role) == 0 && file_remove_at(u->mdir_fd, fn.data) < 0)
+		pawl_error_clear();
+	buf_free(&fn);
+}
+
+/* Read the local copy of a role; NULL data when absent or unreadable. */
+static int read_local(pawl_updater *u, const char *role, uint64_t max, char **ret, size_t *len)
+{
+	_cleanup_buf_ pawl_buf fn = PAWL_BUF_INIT(512);
+
+	GUARD(role_filename(&fn, role));
+	return file_read_at(u->mdir_fd, fn.data, (size_t)max, ret, len);
+}
+
+/*
+ * Fetch a metadata file from each mirror in turn until one yields bytes
+ * that verify() accepts. verify() takes ownership of the buffer. A 404 or
+ * 403 from every mirror is PAWL_E_NOT_FOUND; otherwise the most telling
+ * failure (a verification failure beats a network one) is returned.
+ */
+typedef int (*verify_fn)(pawl_updater *u, void *ctx, char *data, size_t len, const char *url);
+
+static int fetch_metadata(pawl_updater *u, const char *role, const char *remote, uint64_t max,
+			  verify_fn verify, void *ctx)
+{
+	int best = 0;
+	char best_msg[1024] = "";
+	bool all_missing = true;
+
+	for (size_t i = 0; i < u->n_meta; i++) {
+		_cleanup_buf_ pawl_buf url = PAWL_BUF_INIT(8192);
+		pawl_buf body = PAWL_BUF_INIT(max);
+		pawl_event ev = { .kind = PAWL_EVENT_FETCH, .role = role };
+		char *data;
+		size_t len;
+		int r;
+
+		GUARD(url_join(&url, u->meta_urls[i], remote));
+		ev.url = url.data;
+		emit_event(u, &ev);
+		r = fetcher_get_buf(u->fetcher, url.data, max, &body);
+		if (r == 0) {
+			GUARD(buf_steal(&body, &data, &len));
+			r = verify(u, ctx, data, len, url.data);
+			if (r == 0)
+				return 0;
+			emit_rejected(u, role, url.data, r);
+		} else {
+			buf_free(&body);
+		}
+		if (r != PAWL_E_NOT_FOUND)
+			all_missing = false;
+		/* Keep the first verification failure; else the first error. */
+		if (best == 0 || ((best == PAWL_E_NETWORK || best == PAWL_E_NOT_FOUND) &&
+				  r != PAWL_E_NETWORK && r != PAWL_E_NOT_FOUND)) {
+			best = r;
+			snprintf(best_msg, sizeof(best_msg), "%s", pawl_error_last()->message);
+		}
+	}
+	if (all_missing && best == PAWL_E_NOT_FOUND)
+		return pawl_error_set(PAWL_E_NOT_FOUND, "%s", best_msg);
+	return pawl_error_set(best ? best : PAWL_E_NETWORK, "%s",
+			      best ? best_msg : "no metadata mirror configured");
+}
+
+/* ---------------- root (5.3) ---------------- */
+
+static int verify_root_self(pawl_md *root)
+{
+	return md_verify(root, &root->keys, md_root_role(root, MD_ROOT), "root");
+}
+
+static int load_trusted_root(pawl_updater *u)
+{
+	char *data;
+	size_t len;
+	int r;
+
+	r = read_local(u, "root", role_limit(u, PAWL_LIMIT_ROOT), &data, &len);
+	if (r < 0)
+		return pawl_error_prefix(r, "trusted root in %s: ", u->mdir);
+	GUARD(md_parse(&u->root, data, len, MD_ROOT, "root"));
+	r = verify_root_self(u->root);
+	if (r < 0)
+		return pawl_error_prefix(r, "trusted root in %s: ", u->mdir);
+	return 0;
+}
+
+struct root_ctx {
+	uint64_t want;
+	pawl_md *out;
+};
+
+/* 5.3.4-5.3.5: N+1 is signed by a threshold of N's root keys and of its
+ * own, and its version is exactly N+1. */
+static int verify_new_root(pawl_updater *u, void *vctx, char *data, size_t len, const char *url)
+{
+	struct root_ctx *c = vctx;
+	_cleanup_md_ pawl_md *md = NULL;
+	_cleanup_free_ char *copy = NULL;
+	int r;
+
+	copy = xmalloc(len + 1);
+	if (!copy) {
+		free(data);
+		return PAWL_E_NOMEM;
+	}
+	memcpy(copy, data, len);
+	GUARD(md_parse(&md, data, len, MD_ROOT, "root"));
+	r = md_verify(md, &u->root->keys, md_root_role(u->root, MD_ROOT), "root");
+	if (r < 0)
+		return pawl_error_prefix(r, "new root from %s is not signed by trusted root v%llu: ",
+					 url, (unsigned long long)u->root->version);
+	r = md_verify(md, &md->keys, md_root_role(md, MD_ROOT), "root");
+	if (r < 0)
+		return pawl_error_prefix(r, "new root from %s is not signed by its own keys: ", url);
+	if (md->version != c->want)
+		return pawl_error_set(PAWL_E_ROLLBACK, "root: expected version %llu at %s, got %llu",
+				      (unsigned long long)c->want, url,
+				      (unsigned long long)md->version);
+	/* Only now is it trusted: persist it before moving on. */
+	GUARD(persist(u, "root", copy, len));
+	c->out = TAKE_PTR(md);
+	return 0;
+}
+
+static bool same_keyids(const md_role *a, const md_role *b)
+{
+	if (a->nkeyids != b->nkeyids || a->threshold != b->threshold)
+		return false;
+	for (uint32_t i = 0; i < a->nkeyids; i++) {
+		bool found = false;
+
+		for (uint32_t j = 0; j < b->nkeyids && !found; j++)
+			found = strcmp(a->keyids[i], b->keyids[j]) == 0;
+		if (!found)
+			return false;
+	}
+	return true;
+}
+
+static int update_root(pawl_updater *u)
+{
+	md_role old_ts = *md_root_role(u->root, MD_TIMESTAMP);
+	md_role old_sn = *md_root_role(u->root, MD_SNAPSHOT);
+	pawl_md *original = NULL;
+	int r = 0;
+
+	for (uint32_t i = 0; i < u->max_root_rotations; i++) {
+		_cleanup_buf_ pawl_buf remote = PAWL_BUF_INIT(64);
+		struct root_ctx c = { u->root->version + 1, NULL };
+		pawl_event ev = { .kind = PAWL_EVENT_ROOT_ROTATED, .role = "root" };
+
+		GUARD_GOTO(r, buf_printf(&remote, "%llu.root.json", (unsigned long long)c.want), out);
+		r = fetch_metadata(u, "root", remote.data, role_limit(u, PAWL_LIMIT_ROOT),
+				   verify_new_root, &c);
+		if (r == PAWL_E_NOT_FOUND) {
+			r = 0;
+			pawl_error_clear();
+			break;
+		}
+		if (r < 0)
+			goto out;
+		ev.old_version = u->root->version;
+		ev.version = c.out->version;
+		/* Keep the original root alive: old_ts/old_sn point into it. */
+		if (!original)
+			original = u->root;
+		else
+			md_free(u->root);
+		u->root = c.out;
+		emit_event(u, &ev);
+	}
+	/* 5.3.10: only the final root must be unexpired (freeze attack). */
+	GUARD_GOTO(r, md_check_expiry(u->root, u->now, "root"), out);
+	/* 5.3.11: new timestamp or snapshot keys make the old files useless;
+	 * delete them rather than let them stand as rollback references. */
+	if (original && (!same_keyids(&old_ts, md_root_role(u->root, MD_TIMESTAMP)) ||
+			 !same_keyids(&old_sn, md_root_role(u->root, MD_SNAPSHOT)))) {
+		unpersist(u, "timestamp");
+		unpersist(u, "snapshot");
+	}
+out:
+	md_free(original);
+	if (r == 0)
+		emit_verified(u, "root", u->root->version);
+	return r;
+}
+
+/* ---------------- timestamp (5.4) ---------------- */
+
+static int verify_timestamp_sig(pawl_updater *u, pawl_md *ts)
+{
+	return md_verify(ts, &u->root->keys, md_root_role(u->root, MD_TIMESTAMP), "timestamp");
+}
+
+#define EQUAL_VERSION 1
+
+static int verify_new_timestamp(pawl_updater *u, void *vctx, char *data, size_t len,
+				const char *url)
+{
+	_cleanup_md_ pawl_md *md = NULL;
+	_cleanup_free_ char *copy = xmalloc(len + 1);
+	int *equal = vctx;
+
+	if (!copy) {
+		free(data);
+		return PAWL_E_NOMEM;
+	}
+	memcpy(copy, data, len);
+	GUARD(md_parse(&md, data, len, MD_TIMESTAMP, "timestamp"));
+	GUARD(verify_timestamp_sig(u, md));
+	if (u->timestamp) {
+		/* 5.4.3: versions never go back; an equal version is the same
+		 * timestamp again, and the trusted one stays. */
+		if (md->version < u->timestamp->version)
+			return pawl_error_set(PAWL_E_ROLLBACK,
+					      "timestamp: version %llu from %s is older than trusted "
+					      "version %llu", (unsigned long long)md->version, url,
+					      (unsigned long long)u->timestamp->version);
+		if (md->version == u->timestamp->version) {
+			*equal = 1;
+			return 0;
+		}
+		if (md->snapshot_meta.version < u->timestamp->snapshot_meta.version)
+			return pawl_error_set(PAWL_E_ROLLBACK,
+					      "timestamp v%llu names snapshot v%llu, older than "
+					      "trusted snapshot v%llu", (unsigned long long)md->version,
+					      (unsigned long long)md->snapshot_meta.version,
+					      (unsigned long long)u->timestamp->snapshot_meta.version);
+	}
+	/* 5.4.4 */
+	GUARD(md_check_expiry(md, u->now, "timestamp"));
+	GUARD(persist(u, "timestamp", copy, len));
+	md_free(u->timestamp);
+	u->timestamp = TAKE_PTR(md);
+	return 0;
+}
+
+static int update_timestamp(pawl_updater *u)
+{
+	char *data;
+	size_t len;
+	int equal = 0;
+
+	/* The local copy, if it verifies, is the reference for rollback. */
+	if (read_local(u, "timestamp", role_limit(u, PAWL_LIMIT_TIMESTAMP), &data, &len) == 0) {
+		pawl_md *md;
+
+		if (md_parse(&md, data, len, MD_TIMESTAMP, "timestamp") == 0) {
+			if (verify_timestamp_sig(u, md) == 0)
+				u->timestamp = md;
+			else
+				md_free(md);
+		}
+	}
+	pawl_error_clear();
+	GUARD(fetch_metadata(u, "timestamp", "timestamp.json", role_limit(u, PAWL_LIMIT_TIMESTAMP),
+			     verify_new_timestamp, &equal));
+	/* Whichever timestamp is trusted now must be unexpired. */
+	GUARD(md_check_expiry(u->timestamp, u->now, "timestamp"));
+	emit_verified(u, "timestamp", u->timestamp->version);
+	return 0;
+}
+
+/* ---------------- snapshot (5.5) ---------------- */
+
+static int verify_snapshot_common(pawl_updater *u, pawl_md *md, pawl_md *prev)
+{
+	GUARD(md_verify(md, &u->root->keys, md_root_role(u->root, MD_SNAPSHOT), "snapshot"));
+	/* 5.5.5: no targets role may disappear or go back in version. */
+	if (prev) {
+		for (uint32_t i = 0; i < prev->meta->len; i++) {
+			const pj_member *m = &prev->meta->u.members[i];
+			md_metafile old, cur;
+
+			GUARD(md_metafile_parse(&m->value, &old, m->key));
+			if (md_meta_get(md, m->key, &cur) < 0)
+				return pawl_error_set(PAWL_E_ROLLBACK,
+						      "snapshot v%llu drops %s, which trusted snapshot "
+						      "v%llu lists", (unsigned long long)md->version,
+						      m->key, (unsigned long long)prev->version);
+			if (cur.version < old.version)
+				return pawl_error_set(PAWL_E_ROLLBACK,
+						      "snapshot v%llu lists %s v%llu, older than v%llu "
+						      "in trusted snapshot v%llu",
+						      (unsigned long long)md->version, m->key,
+						      (unsigned long long)cur.version,
+						      (unsigned long long)old.version,
+						      (unsigned long long)prev->version);
+		}
+	}
+	/* 5.5.4 (the version timestamp names) and 5.5.6 (expiry). */
+	if (md->version != u->timestamp->snapshot_meta.version)
+		return pawl_error_set(PAWL_E_ROLLBACK,
+				      "snapshot: timestamp v%llu names version %llu, got %llu",
+				      (unsigned long long)u->timestamp->version,
+				      (unsigned long long)u->timestamp->snapshot_meta.version,
+				      (unsigned long long)md->version);
+	return md_check_expiry(md, u->now, "snapshot");
+}
+
+static int verify_new_snapshot(pawl_updater *u, void *vctx, char *data, size_t len,
+			       const char *url)
+{
+	const md_metafile *mf = &u->timestamp->snapshot_meta;
+	pawl_md **prev = vctx;
+	_cleanup_md_ pawl_md *md = NULL;
+	int r;
+
+	/* 5.5.2: length and hashes from timestamp, before parsing a byte. */
+	r = md_check_content(data, len, mf->has_length, mf->length, mf->hashes, url);
+	if (r < 0) {
+		free(data);
+		return r;
+	}
+	{
+		_cleanup_free_ char *copy = xmalloc(len + 1);
+
+		if (!copy) {
+			free(data);
+			return PAWL_E_NOMEM;
+		}
+		memcpy(copy, data, len);
+		GUARD(md_parse(&md, data, len, MD_SNAPSHOT, "snapshot"));
+		GUARD(verify_snapshot_common(u, md, *prev));
+		GUARD(persist(u, "snapshot", copy, len));
+	}
+	u->snapshot = TAKE_PTR(md);
+	return 0;
+}
+
+static int update_snapshot(pawl_updater *u)
+{
+	const md_metafile *mf = &u->timestamp->snapshot_meta;
+	_cleanup_md_ pawl_md *prev = NULL;
+	_cleanup_buf_ pawl_buf remote = PAWL_BUF_INIT(64);
+	uint64_t max = mf->has_length ? mf->length : role_limit(u, PAWL_LIMIT_SNAPSHOT);
+	char *data;
+	size_t len;
+
+	/* A local snapshot that verifies and is exactly what timestamp names
+	 * is final: nothing to fetch. One that only verifies is still the
+	 * reference for rollback checks. */
+	if (read_local(u, "snapshot", role_limit(u, PAWL_LIMIT_SNAPSHOT), &data, &len) == 0) {
+		pawl_md *md;
+
+		if (md_parse(&md, data, len, MD_SNAPSHOT, "snapshot") == 0) {
+			if (md_verify(md, &u->root->keys, md_root_role(u->root, MD_SNAPSHOT),
+				      "snapshot") < 0) {
+				md_free(md);
+			} else if (verify_snapshot_common(u, md, NULL) == 0) {
+				u->snapshot = md;
+				pawl_error_clear();
+				emit_verified(u, "snapshot", md->version);
+				return 0;
+			} else {
+				prev = md;
+			}
+		}
+	}
+	pawl_error_clear();
+	GUARD(role_remote_name(&remote, "snapshot", u->root->consistent_snapshot ? mf->version : 0));
+	GUARD(fetch_metadata(u, "snapshot", remote.data, max, verify_new_snapshot, &prev));
+	emit_verified(u, "snapshot", u->snapshot->version);
+	return 0;
+}
+
+/* ---------------- targets and delegated targets (5.6, 5.7) ---------------- */
+
+struct targets_ctx {
+	const char *role;
+	const md_keys *keys;
+	const md_role *delegation;
+	md_metafile meta;
+	pawl_md *out;
+	bool local;
+};
+
+static int verify_targets_common(pawl_updater *u, struct targets_ctx *c, char *data, size_t len,
+				 const char *where, pawl_md **ret)
+{
+	_cleanup_md_ pawl_md *md = NULL;
+	int r;
+
+	/* 5.6.2: length and hashes from snapshot, when it gives them. */
+	r = md_check_content(data, len, c->meta.has_length, c->meta.length, c->meta.hashes, where);
+	if (r < 0) {
+		free(data);
+		return r;
+	}
+	GUARD(md_parse(&md, data, len, MD_TARGETS, c->role));
+	GUARD(md_verify(md, c->keys, c->delegation, c->role));
+	if (md->version != c->meta.version)
+		return pawl_error_set(PAWL_E_ROLLBACK,
+				      "%s: snapshot v%llu names version %llu, got %llu", c->role,
+				      (unsigned long long)u->snapshot->version,
+				      (unsigned long long)c->meta.version,
+				      (unsigned long long)md->version);
+	GUARD(md_check_expiry(md, u->now, c->role));
+	*ret = TAKE_PTR(md);
+	return 0;
+}
+
+static int verify_new_targets(pawl_updater *u, void *vctx, char *data, size_t len,
+			      const char *url)
+{
+	struct targets_ctx *c = vctx;
+	_cleanup_free_ char *copy = xmalloc(len + 1);
+	pawl_md *md;
+
+	if (!copy) {
+		free(data);
+		return PAWL_E_NOMEM;
+	}
+	memcpy(copy, data, len);
+	GUARD(verify_targets_common(u, c, data, len, url, &md));
+	if (persist(u, c->role, copy, len) < 0) {
+		md_free(md);
+		return pawl_error_last()->code;
+	}
+	c->out = md;
+	return 0;
+}
+
+static struct loaded_role *find_loaded(pawl_updater *u, const char *role)
+{
+	for (size_t i = 0; i < u->nloaded; i++)
+		if (strcmp(u->loaded[i].name, role) == 0)
+			return &u->loaded[i];
+	return NULL;
+}
+
+/*
+ * Load a targets role that delegator (NULL: root, for "targets") delegates
+ * to through the entry deleg, verifying it against that delegator. A role
+ * already loaded in this session is re-verified against the delegator of
+ * the current search rather than reused on its name alone.
+ */
+static int load_targets(pawl_updater *u, const char *role, const char *delegator,
+			const md_keys *keys, const md_role *deleg, pawl_md **ret)
+{
+	struct targets_ctx c = { .role = role, .keys = keys, .delegation = deleg };
+	struct loaded_role *lr = find_loaded(u, role);
+	_cleanup_buf_ pawl_buf remote = PAWL_BUF_INIT(1024);
+	_cleanup_buf_ pawl_buf metaname = PAWL_BUF_INIT(1024);
+	uint64_t max;
+	char *data;
+	size_t len;
+	int r;
+
+	if (lr) {
+		if (strcmp(lr->delegator, delegator) != 0) {
+			r = md_verify(lr->md, keys, deleg, role);
+			if (r < 0)
+				return pawl_error_prefix(r, "%s (delegated by %s): ", role, delegator);
+		}
+		*ret = lr->md;
+		return 0;
+	}
+	GUARD(buf_printf(&metaname, "%s.json", role));
+	r = md_meta_get(u->snapshot, metaname.data, &c.meta);
+	if (r < 0)
+		return pawl_error_set(PAWL_E_NOT_FOUND,
+				      "role %s is delegated by %s but snapshot v%llu does not list "
+				      "it", role, delegator, (unsigned long long)u->snapshot->version);
+	max = c.meta.has_length ? c.meta.length : role_limit(u, PAWL_LIMIT_TARGETS);
+
+	if (read_local(u, role, max, &data, &len) == 0 &&
+	    verify_targets_common(u, &c, data, len, role, &c.out) == 0) {
+		c.local = true;
+	} else {
+		pawl_error_clear();
+		GUARD(role_remote_name(&remote, role,
+				       u->root->consistent_snapshot ? c.meta.version : 0));
+		GUARD(fetch_metadata(u, role, remote.data, max, verify_new_targets, &c));
+	}
+	if (u->nloaded == u->capl) {
+		size_t n = u->capl ? u->capl * 2 : 8;
+		struct loaded_role *p = xreallocarray(u->loaded, n, sizeof(*p));
+
+		if (!p) {
+			md_free(c.out);
+			return PAWL_E_NOMEM;
+		}
+		u->loaded = p;
+		u->capl = n;
+	}
+	lr = &u->loaded[u->nloaded];
+	lr->name = xstrdup(role);
+	lr->delegator = xstrdup(delegator);
+	if (!lr->name || !lr->delegator) {
+		free(lr->name);
+		free(lr->delegator);
+		md_free(c.out);
+		return PAWL_E_NOMEM;
+	}
+	lr->md = c.out;
+	u->nloaded++;
+	emit_verified(u, role, c.out->version);
+	*ret = c.out;
+	return 0;
+}
+
+static int load_top_targets(pawl_updater *u, pawl_md **ret)
+{
+	return load_targets(u, "targets", "root", &u->root->keys,
+			    md_root_role(u->root, MD_TARGETS), ret);
+}
+
+/* ---------------- public API ---------------- */
+
+static char **dup_list(const char *const *v, size_t n)
+{
+	char **out = xcalloc(n ? n : 1, sizeof(*out));
+
+	if (!out)
+		return NULL;
+	for (size_t i = 0; i < n; i++) {
+		out[i] = xstrdup(v[i]);
+		if (!out[i]) {
+			for (size_t j = 0; j < i; j++)
+				free(out[j]);
+			free(out);
+			return NULL;
+		}
+	}
+	return out;
+}
+
+static void free_list(char **v, size_t n)
+{
+	if (!v)
+		return;
+	for (size_t i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
+static void reset_trust(pawl_updater *u)
+{
+	md_free(u->root);
+	md_free(u->timestamp);
+	md_free(u->snapshot);
+	u->root = u->timestamp = u->snapshot = NULL;
+	for (size_t i = 0; i < u->nloaded; i++) {
+		free(u->loaded[i].name);
+		free(u->loaded[i].delegator);
+		md_free(u->loaded[i].md);
+	}
+	u->nloaded = 0;
+	u->refreshed = false;
+}
+
+PAWL_API void pawl_updater_free(pawl_updater *u)
+{
+	if (!u)
+		return;
+	reset_trust(u);
+	free(u->loaded);
+	lock_release(u->lock);
+	fetcher_free(u->fetcher);
+	if (u->mdir_fd >= 0)
+		close(u->mdir_fd);
+	free(u->mdir);
+	free_list(u->meta_urls, u->n_meta);
+	free_list(u->target_urls, u->n_targets);
+	free(u);
+}
+
+PAWL_API int pawl_updater_new(pawl_updater **out, const pawl_updater_opts *o)
+{
+	static const uint64_t defaults[4] = { PAWL_DEFAULT_MAX_ROOT, PAWL_DEFAULT_MAX_TIMESTAMP,
+					      PAWL_DEFAULT_MAX_SNAPSHOT,
+					      PAWL_DEFAULT_MAX_TARGETS };
+	fetch_opts fo = FETCH_OPTS_INIT;
+	pawl_updater *u;
+	int r;
+
+	ENSURE(out && o, PAWL_E_INVALID, "pawl_updater_new: NULL argument");
+	ENSURE(o->version == PAWL_UPDATER_OPTS_VERSION, PAWL_E_INVALID,
+	       "pawl_updater_new: options version %u is not supported", o->version);
+	ENSURE(o->metadata_dir && *o->metadata_dir, PAWL_E_INVALID, "no metadata directory given");
+	for (size_t i = 0; i < o->n_metadata_urls; i++)
+		GUARD(fetch_url_allowed(o->metadata_urls[i]));
+	for (size_t i = 0; i < o->n_target_urls; i++)
+		GUARD(fetch_url_allowed(o->target_urls[i]));
+
+	u = xcalloc(1, sizeof(*u));
+	if (!u)
+		return PAWL_E_NOMEM;
+	u->mdir_fd = -1;
+	u->o = *o;
+	u->mdir = xstrdup(o->metadata_dir);
+	u->meta_urls = dup_list(o->metadata_urls, o->n_metadata_urls);
+	u->n_meta = o->n_metadata_urls;
+	u->target_urls = dup_list(o->target_urls, o->n_target_urls);
+	u->n_targets = o->n_target_urls;
+	if (!u->mdir || !u->meta_urls || !u->target_urls) {
+		r = PAWL_E_NOMEM;
+		goto fail;
+	}
+	for (int i = 0; i < 4; i++)
+		u->max_bytes[i] = o->max_bytes[i] ? o->max_bytes[i] : defaults[i];
+	u->max_root_rotations = o->max_root_rotations ? o->max_root_rotations : 256;
+	u->max_delegations = o->max_delegations ? o->max_delegations : 32;
+
+	fo.user_agent = o->user_agent;
+	fo.ca_file = o->ca_file;
+	fo.pin = o->pin;
+	if (o->connect_timeout_s > 0)
+		fo.connect_timeout_s = o->connect_timeout_s;
+	if (o->low_speed_time_s > 0)
+		fo.low_speed_time_s = o->low_speed_time_s;
+	if (o->low_speed_bytes > 0)
+		fo.low_speed_bytes = o->low_speed_bytes;
+	if (o->total_timeout_s > 0)
+		fo.total_timeout_s = o->total_timeout_s;
+	GUARD_GOTO(r, fetcher_new(&u->fetcher, &fo), fail);
+	GUARD_GOTO(r, dir_open(u->mdir, &u->mdir_fd), fail);
+	r = lock_acquire(&u->lock, u->mdir_fd, ".lock", o->lock_timeout_s);
+	if (r < 0) {
+		pawl_error_prefix(r, "metadata directory %s: ", u->mdir);
+		goto fail;
+	}
+	*out = u;
+	return 0;
+fail:
+	pawl_updater_free(u);
+	return r;
+}
+
+PAWL_API int pawl_updater_refresh(pawl_updater *u)
+{
+	pawl_md *targets;
+	int r;
+
+	ENSURE(u, PAWL_E_INVALID, "NULL updater");
+	ENSURE(u->n_meta > 0, PAWL_E_INVALID, "no metadata URL configured");
+	reset_trust(u);
+	/* 5.1: one reference time for the whole update. */
+	u->now = pawl_now();
+	GUARD_GOTO(r, load_trusted_root(u), fail);
+	GUARD_GOTO(r, update_root(u), fail);
+	GUARD_GOTO(r, update_timestamp(u), fail);
+	GUARD_GOTO(r, update_snapshot(u), fail);
+	GUARD_GOTO(r, load_top_targets(u, &targets), fail);
+	u->refreshed = true;
+	return 0;
+fail:
+	emit_rejected(u, NULL, NULL, r);
+	return r;
+}
+
+PAWL_API int pawl_metadata_dir_init(const char *metadata_dir, const void *root_json, size_t len)
+{
+	_cleanup_md_ pawl_md *md = NULL;
+	_cleanup_close_ int fd = -1;
+	char *copy;
+
+	ENSURE(metadata_dir && root_json, PAWL_E_INVALID, "NULL argument");
+	ENSURE(len <= PAWL_DEFAULT_MAX_ROOT, PAWL_E_LIMIT, "trusted root is over %d bytes",
+	       PAWL_DEFAULT_MAX_ROOT);
+	copy = xmalloc(len + 1);
+	if (!copy)
+		return PAWL_E_NOMEM;
+	memcpy(copy, root_json, len);
+	int r;
+
+	GUARD(md_parse(&md, copy, len, MD_ROOT, "root"));
+	r = verify_root_self(md);
+	if (r < 0)
+		return pawl_error_prefix(r, "trusted root is not signed by its own keys: ");
+	GUARD(dir_create(metadata_dir, 0755));
+	GUARD(dir_open(metadata_dir, &fd));
+	return file_write_atomic_at(fd, "root.json", root_json, len, 0644);
+}
+
+PAWL_API uint64_t pawl_updater_role_version(const pawl_updater *u, const char *role)
+{
+	if (!u || !role)
+		return 0;
+	if (strcmp(role, "root") == 0)
+		return u->root ? u->root->version : 0;
+	if (strcmp(role, "timestamp") == 0)
+		return u->timestamp ? u->timestamp->version : 0;
+	if (strcmp(role, "snapshot") == 0)
+		return u->snapshot ? u->snapshot->version : 0;
+	for (size_t i = 0; i < u->nloaded; i++)
+		if (strcmp(u->loaded[i].name, role) == 0)
+			return u->loaded[i].md->version;
+	return 0;
+}
+
+int updater_load_targets(pawl_updater *u, const char *role, const char *delegator,
+			 const md_keys *keys, const md_role *deleg, pawl_md **ret)
+{
+	return load_targets(u, role, delegator, keys, deleg, ret);
+}
+
+int updater_top_targets(pawl_updater *u, pawl_md **ret)
+{
+	return load_top_targets(u, ret);
+}
