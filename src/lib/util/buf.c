@@ -98,8 +98,10 @@ void buf_free(pawl_buf *b)
 
 int buf_steal(pawl_buf *b, char **ret, size_t *ret_len)
 {
-	if (!b->data)
+	if (!b->data) {
 		GUARD(buf_reserve(b, 0));
+		b->data[0] = '\0';
+	}
 	*ret = b->data;
 	if (ret_len)
 		*ret_len = b->len;
