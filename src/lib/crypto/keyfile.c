@@ -1,0 +1,138 @@
+/*
+ * keyfile.c - reading and creating key files the way signify does.
+ *
+ *  - A key file is opened with O_NOFOLLOW and must be a regular file, so a
+ *    planted symlink cannot redirect a read or a write.
+ *  - Reads are capped (KEYFILE_MAX): a key file is a few KiB at most.
+ *  - New files are created with O_EXCL (never overwrite a key) and the
+ *    given mode, written fully, fsync'd, and the directory is fsync'd so
+ *    that the new name is durable too.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/crypto.h>
+
+#include "crypto/crypto_impl.h"
+
+int keyfile_read(pawl_buf *out, const char *path)
+{
+	_cleanup_close_ int fd = -1;
+	struct stat st;
+	int r = 0;
+
+	ENSURE(path, PAWL_E_INVALID, "no key file path");
+	ENSURE(out->len == 0 && out->max >= KEYFILE_MAX, PAWL_E_INVALID,
+	       "key file buffer must be empty and hold %u bytes", KEYFILE_MAX);
+	/* O_NONBLOCK: opening a FIFO planted at the path must not hang; it
+	 * changes nothing for a regular file. */
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY | O_NONBLOCK);
+	if (fd < 0) {
+		if (errno == ENOENT)
+			return pawl_error_set_errno(PAWL_E_NOT_FOUND, errno, "key file %s", path);
+		if (errno == ELOOP)
+			return pawl_error_set(PAWL_E_IO, "key file %s is a symbolic link; refused",
+					      path);
+		return pawl_error_set_errno(PAWL_E_IO, errno, "cannot open key file %s", path);
+	}
+	if (fstat(fd, &st) != 0)
+		return pawl_error_set_errno(PAWL_E_IO, errno, "cannot stat key file %s", path);
+	ENSURE(S_ISREG(st.st_mode), PAWL_E_IO, "key file %s is not a regular file", path);
+	ENSURE(st.st_size >= 0 && (uint64_t)st.st_size <= KEYFILE_MAX, PAWL_E_LIMIT,
+	       "key file %s is larger than %u bytes", path, KEYFILE_MAX);
+
+	/* Room for the largest file up front: the buffer never moves, so no
+	 * stale copy of a private key is left behind in freed memory. */
+	GUARD(buf_reserve(out, KEYFILE_MAX));
+	for (;;) {
+		char extra;
+		size_t room = KEYFILE_MAX - out->len;
+		ssize_t n;
+
+		/* With the buffer full, one more byte means the file grew
+		 * past the cap after fstat(). */
+		n = room ? read(fd, out->data + out->len, room) : read(fd, &extra, 1);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			r = pawl_error_set_errno(PAWL_E_IO, errno, "cannot read key file %s", path);
+			break;
+		}
+		if (n == 0)
+			break;
+		if (room == 0) {
+			r = pawl_error_set(PAWL_E_LIMIT, "key file %s is larger than %u bytes",
+					   path, KEYFILE_MAX);
+			break;
+		}
+		out->len += (size_t)n;
+		out->data[out->len] = '\0';
+	}
+	if (r < 0)
+		buf_wipe(out);
+	return r;
+}
+
+static int write_all(int fd, const void *p, size_t len)
+{
+	const char *c = p;
+
+	while (len > 0) {
+		ssize_t n = write(fd, c, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		c += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+static int fsync_parent(const char *path)
+{
+	_cleanup_free_ char *copy = xstrdup(path);
+	_cleanup_close_ int dfd = -1;
+
+	if (!copy)
+		return PAWL_E_NOMEM;
+	dfd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dfd < 0)
+		return pawl_error_set_errno(PAWL_E_IO, errno, "cannot open the directory of %s",
+					    path);
+	if (fsync(dfd) != 0)
+		return pawl_error_set_errno(PAWL_E_IO, errno, "cannot fsync the directory of %s",
+					    path);
+	return 0;
+}
+
+int keyfile_create(const char *path, const void *data, size_t len, mode_t mode)
+{
+	int fd, e;
+
+	ENSURE(path, PAWL_E_INVALID, "no key file path");
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY, mode);
+	if (fd < 0) {
+		if (errno == EEXIST)
+			return pawl_error_set(PAWL_E_IO, "%s exists; refusing to overwrite it",
+					      path);
+		return pawl_error_set_errno(PAWL_E_IO, errno, "cannot create %s", path);
+	}
+	e = write_all(fd, data, len);
+	if (e == 0 && fsync(fd) != 0)
+		e = -errno;
+	if (close(fd) != 0 && e == 0)
+		e = -errno;
+	if (e != 0) {
+		/* Do not leave a truncated key behind. The name is ours: we
+		 * created it with O_EXCL a moment ago. */
+		unlink(path);
+		return pawl_error_set_errno(PAWL_E_IO, -e, "cannot write %s", path);
+	}
+	return fsync_parent(path);
+}
