@@ -139,6 +139,15 @@ const char *pj_type_name(const pj_value *v);
 /* Append the canonical encoding of v to out. */
 PAWL_MUST_USE int pj_canonical(pawl_buf *out, const pj_value *v);
 
+/* Append v as RFC 8259 JSON that pj_parse() and other strict readers
+ * (Python's json module) accept: like the canonical form, but control
+ * characters are escaped (\n, \u001f, ...). The canonical form itself
+ * writes them raw, so it is not always valid JSON; write metadata files
+ * with this. pretty: python-tuf's layout (indent 1, ": " after keys, no
+ * trailing newline). Keys stay sorted, so parsing the result and taking
+ * its canonical form gives the canonical form of v. */
+PAWL_MUST_USE int pj_write(pawl_buf *out, const pj_value *v, bool pretty);
+
 /* Deep structural equality (what canonical bytes would compare). */
 bool pj_equal(const pj_value *a, const pj_value *b);
 

@@ -1,0 +1,361 @@
+/*
+ * canonical.c - OLPC canonical JSON as securesystemslib writes it (the
+ * bytes TUF signatures cover), and deep equality.
+ *
+ * Objects are kept sorted by every way of making them, so encoding is one
+ * walk with no sorting. Strings are written as their bytes with only '"'
+ * and '\\' escaped. Both walks use an explicit stack: a document built by
+ * hand has no depth limit, and the C stack must not be what bounds it.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "json/json_impl.h"
+
+typedef struct walk_frame {
+	const pj_value *v;
+	uint32_t i;
+} walk_frame;
+
+/* A stack that starts in the caller's frame and moves to the heap when it
+ * grows past it. */
+typedef struct walk_stack {
+	walk_frame *st;
+	size_t depth, cap;
+	walk_frame local[48];
+} walk_stack;
+
+static void stack_init(walk_stack *s)
+{
+	s->st = s->local;
+	s->depth = 0;
+	s->cap = ARRAY_SIZE(s->local);
+}
+
+static void stack_free(walk_stack *s)
+{
+	if (s->st != s->local)
+		free(s->st);
+}
+
+static int stack_push(walk_stack *s, const pj_value *v)
+{
+	if (s->depth == s->cap) {
+		walk_frame *n = xreallocarray(s->st == s->local ? NULL : s->st, s->cap * 2,
+					      sizeof(*n));
+
+		if (!n)
+			return PAWL_E_NOMEM;
+		if (s->st == s->local)
+			memcpy(n, s->local, sizeof(s->local));
+		s->st = n;
+		s->cap *= 2;
+	}
+	s->st[s->depth].v = v;
+	s->st[s->depth].i = 0;
+	s->depth++;
+	return 0;
+}
+
+/* ---------------- canonical encoding ---------------- */
+
+/* Room for n more bytes (and the NUL pawl_buf keeps after them). */
+static inline int need(pawl_buf *b, size_t n)
+{
+	if (b->data && b->cap - b->len > n)
+		return 0;
+	return buf_reserve(b, n);
+}
+
+static inline int put(pawl_buf *b, const char *s, size_t n)
+{
+	GUARD(need(b, n));
+	memcpy(b->data + b->len, s, n);
+	b->len += n;
+	return 0;
+}
+
+#define ONES 0x0101010101010101ull
+#define HIGHS 0x8080808080808080ull
+
+/* The first byte of [p, end) that must be escaped: '"' or '\\', and in
+ * JSON mode also a control character; 8 bytes at a time. The first byte
+ * flagged is exact (borrows only run upwards from it). */
+static inline const char *scan_escape(const char *p, const char *end, bool ctl)
+{
+	while (end - p >= 8) {
+		uint64_t x, q, s, t;
+
+		memcpy(&x, p, 8);
+		q = x ^ (ONES * '"');
+		s = x ^ (ONES * '\\');
+		t = ((q - ONES) & ~q) | ((s - ONES) & ~s);
+		if (ctl)
+			t |= (x - ONES * 0x20) & ~x;
+		t &= HIGHS;
+		if (t) {
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+			return p + (__builtin_ctzll(t) >> 3);
+#else
+			break;
+#endif
+		}
+		p += 8;
+	}
+	while (p < end && *p != '"' && *p != '\\' && !(ctl && (unsigned char)*p < 0x20))
+		p++;
+	return p;
+}
+
+typedef struct encoder {
+	pawl_buf *b;
+	bool json;   /* RFC 8259: control characters escaped */
+	bool pretty; /* python-tuf's layout: indent 1, ": " after keys */
+} encoder;
+
+static int put_string(const encoder *e, const char *s, size_t len)
+{
+	static const char short_esc[0x20] = {
+		['\b'] = 'b', ['\f'] = 'f', ['\n'] = 'n', ['\r'] = 'r', ['\t'] = 't',
+	};
+	pawl_buf *b = e->b;
+	const char *end = s + len;
+	char *o;
+
+	GUARD(need(b, len + 2));
+	o = b->data + b->len;
+	*o++ = '"';
+	for (;;) {
+		const char *q = scan_escape(s, end, e->json);
+		unsigned char c;
+
+		memcpy(o, s, (size_t)(q - s));
+		o += q - s;
+		s = q;
+		if (s == end)
+			break;
+		/* Up to 5 bytes more than reserved: "\u001f" for one byte. */
+		b->len = (size_t)(o - b->data);
+		GUARD(need(b, (size_t)(end - s) + 6));
+		o = b->data + b->len;
+		c = (unsigned char)*s++;
+		*o++ = '\\';
+		if (c >= 0x20) {
+			*o++ = (char)c;
+		} else if (short_esc[c]) {
+			*o++ = short_esc[c];
+		} else {
+			*o++ = 'u';
+			*o++ = '0';
+			*o++ = '0';
+			*o++ = "0123456789abcdef"[c >> 4];
+			*o++ = "0123456789abcdef"[c & 15];
+		}
+	}
+	*o++ = '"';
+	b->len = (size_t)(o - b->data);
+	return 0;
+}
+
+static int put_int(pawl_buf *b, int64_t i)
+{
+	char tmp[24], *p = tmp + sizeof(tmp);
+	uint64_t u = i < 0 ? 0 - (uint64_t)i : (uint64_t)i;
+
+	do {
+		*--p = (char)('0' + u % 10);
+		u /= 10;
+	} while (u);
+	if (i < 0)
+		*--p = '-';
+	return put(b, p, (size_t)(tmp + sizeof(tmp) - p));
+}
+
+static int put_newline(const encoder *e, size_t indent)
+{
+	char *o;
+
+	if (!e->pretty)
+		return 0;
+	GUARD(need(e->b, indent + 1));
+	o = e->b->data + e->b->len;
+	*o = '\n';
+	memset(o + 1, ' ', indent);
+	e->b->len += indent + 1;
+	return 0;
+}
+
+/* Write v; a non-empty container is opened and pushed for the walk. */
+static int put_value(const encoder *e, walk_stack *s, const pj_value *v)
+{
+	pawl_buf *b = e->b;
+
+	switch (pj_typeof(v)) {
+	case PJ_NULL: return put(b, "null", 4);
+	case PJ_FALSE: return put(b, "false", 5);
+	case PJ_TRUE: return put(b, "true", 4);
+	case PJ_INT: return put_int(b, v->u.i);
+	case PJ_STRING: return put_string(e, v->u.s, v->len);
+	case PJ_ARRAY:
+		if (v->len == 0)
+			return put(b, "[]", 2);
+		GUARD(put(b, "[", 1));
+		return stack_push(s, v);
+	case PJ_OBJECT:
+		if (v->type & PJF_UNSORTED)
+			return pawl_error_set(PAWL_E_INVALID, "JSON: cannot encode an unfinished object");
+		if (v->len == 0)
+			return put(b, "{}", 2);
+		GUARD(put(b, "{", 1));
+		return stack_push(s, v);
+	}
+	return pawl_error_set(PAWL_E_INVALID, "JSON: invalid value type %u", v->type);
+}
+
+static int encode(const encoder *e, walk_stack *s, const pj_value *v)
+{
+	GUARD(put_value(e, s, v));
+	while (s->depth > 0) {
+		walk_frame *f = &s->st[s->depth - 1];
+		const pj_value *c = f->v;
+
+		if (f->i == c->len) {
+			GUARD(put_newline(e, s->depth - 1));
+			GUARD(put(e->b, pj_typeof(c) == PJ_OBJECT ? "}" : "]", 1));
+			s->depth--;
+			continue;
+		}
+		if (f->i > 0)
+			GUARD(put(e->b, ",", 1));
+		GUARD(put_newline(e, s->depth));
+		if (pj_typeof(c) == PJ_OBJECT) {
+			const pj_member *m = &c->u.members[f->i++];
+
+			GUARD(put_string(e, m->key, m->klen));
+			GUARD(put(e->b, ": ", e->pretty ? 2 : 1));
+			GUARD(put_value(e, s, &m->value));
+		} else {
+			GUARD(put_value(e, s, &c->u.items[f->i++]));
+		}
+	}
+	return 0;
+}
+
+static int encode_to(pawl_buf *out, const pj_value *v, bool json, bool pretty)
+{
+	const encoder e = { out, json, pretty };
+	size_t start = out->len;
+	walk_stack s;
+	int r;
+
+	if (!v)
+		return pawl_error_set(PAWL_E_INVALID, "JSON: cannot encode NULL");
+	stack_init(&s);
+	r = encode(&e, &s, v);
+	stack_free(&s);
+	if (r < 0) {
+		/* Outputs are written only on success. */
+		out->len = start;
+		if (out->data)
+			out->data[start] = '\0';
+		return r;
+	}
+	out->data[out->len] = '\0';
+	return 0;
+}
+
+int pj_canonical(pawl_buf *out, const pj_value *v)
+{
+	return encode_to(out, v, false, false);
+}
+
+int pj_write(pawl_buf *out, const pj_value *v, bool pretty)
+{
+	return encode_to(out, v, true, pretty);
+}
+
+int pj_dump(const pj_value *v, char **ret, size_t *ret_len)
+{
+	pawl_buf b = PAWL_BUF_INIT(SIZE_MAX / 2);
+	int r = pj_canonical(&b, v);
+
+	if (r < 0) {
+		buf_free(&b);
+		return r;
+	}
+	return buf_steal(&b, ret, ret_len);
+}
+
+/* ---------------- equality ---------------- */
+
+static bool node_equal(const pj_value *a, const pj_value *b)
+{
+	if (pj_typeof(a) != pj_typeof(b))
+		return false;
+	switch (pj_typeof(a)) {
+	case PJ_NULL:
+	case PJ_FALSE:
+	case PJ_TRUE: return true;
+	case PJ_INT: return a->u.i == b->u.i;
+	case PJ_STRING: return a->len == b->len && memcmp(a->u.s, b->u.s, a->len) == 0;
+	case PJ_ARRAY:
+	case PJ_OBJECT: return a->len == b->len; /* the walk compares the contents */
+	}
+	return false;
+}
+
+bool pj_equal(const pj_value *a, const pj_value *b)
+{
+	/* Two stacks walked in step: frame k of sa and sb hold containers of
+	 * the same type and length. */
+	walk_stack sa, sb;
+	bool eq = false;
+
+	if (!a || !b)
+		return a == b;
+	if (!node_equal(a, b))
+		return false;
+	stack_init(&sa);
+	stack_init(&sb);
+	if ((pj_typeof(a) == PJ_ARRAY || pj_typeof(a) == PJ_OBJECT) && a->len > 0) {
+		if (stack_push(&sa, a) < 0 || stack_push(&sb, b) < 0)
+			goto out;
+	}
+	while (sa.depth > 0) {
+		walk_frame *fa = &sa.st[sa.depth - 1], *fb = &sb.st[sb.depth - 1];
+		const pj_value *ca, *cb;
+
+		if (fa->i == fa->v->len) {
+			sa.depth--;
+			sb.depth--;
+			continue;
+		}
+		if (pj_typeof(fa->v) == PJ_OBJECT) {
+			const pj_member *ma = &fa->v->u.members[fa->i];
+			const pj_member *mb = &fb->v->u.members[fb->i];
+
+			if (ma->klen != mb->klen || memcmp(ma->key, mb->key, ma->klen) != 0)
+				goto out;
+			ca = &ma->value;
+			cb = &mb->value;
+		} else {
+			ca = &fa->v->u.items[fa->i];
+			cb = &fb->v->u.items[fb->i];
+		}
+		fa->i++;
+		fb->i++;
+		if (!node_equal(ca, cb))
+			goto out;
+		if ((pj_typeof(ca) == PJ_ARRAY || pj_typeof(ca) == PJ_OBJECT) && ca->len > 0) {
+			/* Out of memory for a very deep walk: say "not equal",
+			 * the answer that cannot let anything through. */
+			if (stack_push(&sa, ca) < 0 || stack_push(&sb, cb) < 0)
+				goto out;
+		}
+	}
+	eq = true;
+out:
+	stack_free(&sa);
+	stack_free(&sb);
+	return eq;
+}
