@@ -197,8 +197,8 @@ static inline pj_value *slot(parser *ps, pj_value *root)
 static int close_object(parser *ps, pj_value *root)
 {
 	const frame *f = &ps->fr[ps->depth - 1];
-	pj_member *m = ps->ms + f->start, *dst = NULL;
 	size_t n = ps->mlen - f->start, i;
+	pj_member *m = n ? ps->ms + f->start : NULL, *dst = NULL;
 	pj_value *v;
 
 	/* TUF metadata is nearly always written sorted: check first, sort
