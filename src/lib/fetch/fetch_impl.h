@@ -1,0 +1,49 @@
+/*
+ * fetch_impl.h - what url.c and fetch.c share; not part of the module's
+ * interface.
+ */
+#ifndef PAWL_FETCH_IMPL_H
+#define PAWL_FETCH_IMPL_H
+
+#include <stdbool.h>
+
+#include <curl/curl.h>
+
+#include "util/guard.h"
+
+/* URLs longer than this are refused (PAWL_E_LIMIT) before parsing. */
+#define FETCH_MAX_URL 8192
+
+static inline void curlu_freep(CURLU **u)
+{
+	curl_url_cleanup(*u); /* accepts NULL */
+}
+#define _cleanup_curlu_ _cleanup_(curlu_freep)
+
+static inline void curl_strp(char **p)
+{
+	curl_free(*p); /* accepts NULL */
+}
+#define _cleanup_curl_str_ _cleanup_(curl_strp)
+
+typedef enum url_kind {
+	URL_HTTPS,
+	URL_HTTP_LOOPBACK,
+	URL_FILE,
+} url_kind;
+
+typedef struct url_parsed {
+	CURLU *u;      /* curl's parse, handed to libcurl as CURLOPT_CURLU */
+	url_kind kind;
+	bool loopback; /* host is loopback (never sent through a proxy) */
+} url_parsed;
+
+/* Parse url with curl's URL API and apply the policy in fetch.h. On
+ * success ret->u is owned by the caller (curl_url_cleanup). */
+PAWL_MUST_USE int url_parse_allowed(url_parsed *ret, const char *url);
+
+/* 1 when a and b have the same scheme, host (ignoring case) and port
+ * (default ports made explicit), 0 when not, <0 on error. */
+PAWL_MUST_USE int url_same_origin(CURLU *a, CURLU *b);
+
+#endif
