@@ -9,8 +9,9 @@
 #   notyet.pem .key          same names, valid from 2099 on
 #   wronghost.pem .key       valid, but only for DNS wrong.example
 #   selfsigned.pem .key      names right, but signed by itself
-#   server.pin other.pin     "sha256//BASE64" SPKI pins (curl's format) of
-#                            server.key and of an unrelated key
+#   server.pin selfsigned.pin other.pin
+#                            "sha256//BASE64" SPKI pins (curl's format) of
+#                            server.key, selfsigned.key and an unrelated key
 # Leaf certificates are issued with `openssl ca`, because OpenSSL 3.0's
 # `openssl x509` cannot set an arbitrary notBefore (-not_before came in 3.4).
 set -eu
@@ -113,6 +114,8 @@ openssl req -new -x509 -key selfsigned.key -out selfsigned.pem -days 3650 \
 	-addext "subjectAltName = IP:127.0.0.1, IP:::1, DNS:localhost"
 
 pin server.key >server.pin
+pin selfsigned.key >selfsigned.pin
 newkey unrelated.key
 pin unrelated.key >other.pin
 rm -f unrelated.key
+rm -rf issued index.txt* serial*
