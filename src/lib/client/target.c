@@ -118,7 +118,7 @@ PAWL_API int pawl_updater_get_target(pawl_target **out, pawl_updater *u, const c
 	if (!u->refreshed)
 		GUARD(pawl_updater_refresh(u));
 
-	visited = xcalloc(u->max_delegations + 1, sizeof(*visited));
+	visited = xcalloc((size_t)u->max_delegations + 2, sizeof(*visited));
 	stack = xcalloc(16, sizeof(*stack));
 	if (!visited || !stack) {
 		r = PAWL_E_NOMEM;
@@ -147,8 +147,6 @@ PAWL_API int pawl_updater_get_target(pawl_target **out, pawl_updater *u, const c
 			goto out;
 		}
 		pawl_error_clear();
-		if (nvisited >= u->max_delegations)
-			break;
 		visited[nvisited] = xstrdup(v.name);
 		if (!visited[nvisited]) {
 			r = PAWL_E_NOMEM;
@@ -250,25 +248,46 @@ static int dl_sink(void *vctx, const void *p, size_t n)
 	return 0;
 }
 
+/* Append a target path to a URL: bytes that may stand in a URL path as
+ * they are (RFC 3986 pchar: unreserved, sub-delims, ':' and '@', plus the
+ * '/' separators) stay; everything else, '%' '?' '#' space, controls and
+ * non-ASCII included, is %XX. So a repository's file is found under the
+ * path the publisher gave it (as the reference client sends it), and a
+ * name can never turn into a query, fragment or another escape. */
+static int path_escape(pawl_buf *out, const char *s, size_t len)
+{
+	static const char hex[] = "0123456789ABCDEF";
+
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+		    strchr("-._~!$&'()*+,;=:@/", c)) {
+			GUARD(buf_putc(out, (char)c));
+		} else {
+			char e[3] = { '%', hex[c >> 4], hex[c & 15] };
+
+			GUARD(buf_append(out, e, 3));
+		}
+	}
+	return 0;
+}
+
 /* The URL path of a target: with consistent snapshots, the first hash is
- * prefixed to the file name ("dir/HASH.name", TUF 5.7.3). Each byte
- * outside the unreserved set is percent-encoded; '/' separates. */
+ * prefixed to the file name ("dir/HASH.name", TUF 5.7.3). */
 static int target_remote_path(pawl_updater *u, const pawl_target *t, pawl_buf *out)
 {
 	const char *slash = strrchr(t->path, '/');
 	size_t dirlen = slash ? (size_t)(slash - t->path) + 1 : 0;
+	const pj_value *h = t->hashes;
 
 	if (!u->root->consistent_snapshot)
-		return url_escape(out, t->path, strlen(t->path), true);
-	GUARD(url_escape(out, t->path, dirlen, true));
-	{
-		const pj_value *h = t->hashes;
-
-		ENSURE(h && h->len > 0, PAWL_E_FORMAT, "target %s has no hashes", t->path);
-		GUARD(url_escape(out, h->u.members[0].value.u.s, h->u.members[0].value.len, false));
-	}
+		return path_escape(out, t->path, strlen(t->path));
+	GUARD(path_escape(out, t->path, dirlen));
+	ENSURE(h && h->len > 0, PAWL_E_FORMAT, "target %s has no hashes", t->path);
+	GUARD(path_escape(out, h->u.members[0].value.u.s, h->u.members[0].value.len));
 	GUARD(buf_putc(out, '.'));
-	return url_escape(out, t->path + dirlen, strlen(t->path + dirlen), false);
+	return path_escape(out, t->path + dirlen, strlen(t->path + dirlen));
 }
 
 static int download_from(pawl_updater *u, const pawl_target *t, const char *url, int dirfd,

@@ -44,12 +44,19 @@ static uint64_t role_limit(const pawl_updater *u, int which)
 	return u->max_bytes[which];
 }
 
-/* The local file name of a role's trusted metadata: "<name>.json", with
- * the name made safe (a role name is data, not a path). */
+/* The local file name of a role's trusted metadata: "<quoted name>.json",
+ * quoted as python-tuf does (every byte outside A-Z a-z 0-9 - . _ ~ is
+ * %XX), so "/" can never appear and the name is one path component; the
+ * result is never "." or "..", as it ends in ".json". A role name is data,
+ * not a path. */
 static int role_filename(pawl_buf *out, const char *role)
 {
-	GUARD(name_to_filename(out, role, strlen(role)));
-	return buf_puts(out, ".json");
+	GUARD(url_escape(out, role, strlen(role), false));
+	GUARD(buf_puts(out, ".json"));
+	if (out->len > 255)
+		return pawl_error_set(PAWL_E_LIMIT, "role name \"%.64s...\" is too long for a file "
+				      "name", role);
+	return 0;
 }
 
 /* The remote file name: "[VERSION.]<quoted name>.json". */

@@ -205,9 +205,11 @@ static int parse_public(EVP_PKEY **ret, key_kind kind, const char *pub, size_t l
 		ENSURE(len == 2 * sizeof(raw), PAWL_E_KEY,
 		       "key %.64s: ed25519 public key must be %zu hex characters, not %zu", what,
 		       2 * sizeof(raw), len);
+		/* Bad key material is PAWL_E_KEY whatever the reason, as for
+		 * an unreadable PEM key. */
 		if (hex_decode(raw, sizeof(raw), &rawlen, pub, len) < 0)
-			return pawl_error_prefix(PAWL_E_KEY, "key %.64s: ed25519 public key: ",
-						 what);
+			return pawl_error_set(PAWL_E_KEY, "key %.64s: ed25519 public key is not hex",
+					      what);
 		pkey = EVP_PKEY_new_raw_public_key(EVP_PKEY_ED25519, NULL, raw, rawlen);
 		if (!pkey)
 			return pawl_error_ossl(PAWL_E_KEY, "key %.64s: bad ed25519 public key",

@@ -306,6 +306,9 @@ int signer_sign(const pawl_signer *s, const void *msg, size_t len, uint8_t **ret
 
 	ENSURE(s && (msg || len == 0), PAWL_E_INVALID, "no signer or message");
 	GUARD(s->ops->sign(s, msg, len, &sig, &siglen));
+	/* A signature that does not verify here is the key's fault (a fault,
+	 * or a token whose private key is not the public key we list), not a
+	 * bad signature from someone else: PAWL_E_KEY. */
 	r = key_verify(s->pub, msg, len, sig, siglen);
 	if (r == PAWL_E_SIGNATURE)
 		return pawl_error_prefix(PAWL_E_KEY, "%s key %.64s: signature failed its self-check: ",

@@ -185,8 +185,9 @@ PAWL_MUST_USE int md_succinct_name(const md_succinct *s, uint32_t bin, char *out
 bool md_succinct_has(const md_succinct *s, const char *name);
 
 /* Streaming verification of content against a "hashes" object: every
- * algorithm pawl knows (sha256, sha512) is checked, unknown ones are
- * ignored, and at least one must be known. */
+ * listed algorithm is checked; one pawl does not support (anything but
+ * sha256 and sha512: sha1 and md5 are refused as weak) is
+ * PAWL_E_UNSUPPORTED, since the content cannot be shown to match. */
 typedef struct md_hashset {
 	size_t n;
 	hash_alg alg[MD_MAX_HASHES];

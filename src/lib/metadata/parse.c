@@ -422,6 +422,29 @@ fail:
 	return r;
 }
 
+/* One signature per key id: a second one from the same key could only be
+ * a replay or a mistake, and the reference client refuses it too. */
+static int check_unique_sig_keyids(const pj_value *sigs, const char *name)
+{
+	const char **ids;
+	int r = 0;
+
+	if (sigs->len < 2)
+		return 0;
+	ids = xcalloc(sigs->len, sizeof(*ids));
+	if (!ids)
+		return PAWL_E_NOMEM;
+	for (uint32_t i = 0; i < sigs->len; i++)
+		ids[i] = pj_get(&sigs->u.items[i], "keyid")->u.s;
+	qsort(ids, sigs->len, sizeof(*ids), cmp_str_ptr);
+	for (uint32_t i = 1; i < sigs->len && r == 0; i++)
+		if (strcmp(ids[i - 1], ids[i]) == 0)
+			r = pawl_error_set(PAWL_E_FORMAT, "%s: signatures lists key %.64s twice", name,
+					   ids[i]);
+	free(ids);
+	return r;
+}
+
 static void md_clear(pawl_md *md)
 {
 	keys_free(&md->keys);
@@ -542,6 +565,7 @@ int md_reload(pawl_md *md, const char *name)
 		GUARD(field(s, "keyid", PJ_STRING, false, &kid, name, "signatures"));
 		GUARD(field(s, "sig", PJ_STRING, false, &sig, name, "signatures"));
 	}
+	GUARD(check_unique_sig_keyids(sigs, name));
 	md->signatures = sigs;
 	md->signed_v = pj_get_mut(root, "signed");
 	if (!pj_is_object(md->signed_v))

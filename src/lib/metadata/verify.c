@@ -131,10 +131,17 @@ int md_hashset_init(md_hashset *hs, const pj_value *hashes, const char *what)
 		hash_alg alg;
 		size_t n;
 
-		if (hash_alg_from_name(m->key, &alg) < 0)
-			continue; /* unknown or weak algorithm: not trusted, not used */
-		if (hs->n >= MD_MAX_HASHES)
-			break;
+		/* An algorithm pawl does not know (or refuses as weak) cannot be
+		 * checked, so the content cannot be shown to match what was
+		 * signed: refuse rather than skip it (as python-tuf does). */
+		if ((r = hash_alg_from_name(m->key, &alg)) < 0) {
+			md_hashset_free(hs);
+			return pawl_error_prefix(r, "%s: ", what);
+		}
+		if (hs->n >= MD_MAX_HASHES) {
+			md_hashset_free(hs);
+			return pawl_error_set(PAWL_E_LIMIT, "%s: too many hashes", what);
+		}
 		if (!pj_is_string(&m->value) ||
 		    hex_decode(hs->want[hs->n], HASH_MAX_LEN, &n, m->value.u.s, m->value.len) < 0 ||
 		    n != hash_alg_len(alg)) {
@@ -149,11 +156,6 @@ int md_hashset_init(md_hashset *hs, const pj_value *hashes, const char *what)
 		}
 		hs->n++;
 	}
-	pawl_error_clear();
-	if (hs->n == 0)
-		return pawl_error_set(PAWL_E_UNSUPPORTED,
-				      "%s: none of its hash algorithms is supported (need sha256 or "
-				      "sha512)", what);
 	return 0;
 }
 
