@@ -69,7 +69,7 @@ static void usage(FILE *f)
 	      f);
 }
 
-static void die_usage(const char *msg)
+static void __attribute__((noreturn)) die_usage(const char *msg)
 {
 	fprintf(stderr, "pawl: %s\nTry 'pawl --help'.\n", msg);
 	exit(1);

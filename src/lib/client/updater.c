@@ -68,12 +68,45 @@ static int role_remote_name(pawl_buf *out, const char *role, uint64_t version)
 	return buf_puts(out, ".json");
 }
 
-static int persist(pawl_updater *u, const char *role, const void *data, size_t len)
+/*
+ * Received metadata is kept byte for byte (the trusted file must be what
+ * the repository served), but the parser works in place on its buffer.
+ * Rather than hold a second copy in memory, the raw bytes go to a hidden
+ * staging file first ("." prefix, ".part" suffix: never mistaken for
+ * trusted metadata), which takes the role's file name only once every
+ * check has passed (commit_raw), and is removed otherwise.
+ */
+static int stage_raw(pawl_updater *u, const char *role, const void *data, size_t len,
+		     pawl_staged **ret)
+{
+	_cleanup_buf_ pawl_buf name = PAWL_BUF_INIT(600);
+	pawl_staged *st;
+	uint64_t existing;
+	int r;
+
+	GUARD(buf_putc(&name, '.'));
+	GUARD(role_filename(&name, role));
+	GUARD(buf_puts(&name, ".part"));
+	GUARD(staged_open(&st, u->mdir_fd, name.data, false, &existing));
+	r = staged_write(st, data, len);
+	if (r < 0) {
+		staged_discard(st);
+		return r;
+	}
+	*ret = st;
+	return 0;
+}
+
+static int commit_raw(pawl_updater *u, pawl_staged *st, const char *role)
 {
 	_cleanup_buf_ pawl_buf fn = PAWL_BUF_INIT(512);
+	int r = role_filename(&fn, role);
 
-	GUARD(role_filename(&fn, role));
-	return file_write_atomic_at(u->mdir_fd, fn.data, data, len, 0644);
+	if (r < 0) {
+		staged_discard(st);
+		return r;
+	}
+	return staged_commit(st, u->mdir_fd, fn.data);
 }
 
 static void unpersist(pawl_updater *u, const char *role)
@@ -179,15 +212,14 @@ static int verify_new_root(pawl_updater *u, void *vctx, char *data, size_t len, 
 {
 	struct root_ctx *c = vctx;
 	_cleanup_md_ pawl_md *md = NULL;
-	_cleanup_free_ char *copy = NULL;
+	_cleanup_staged_ pawl_staged *st = NULL;
 	int r;
 
-	copy = xmalloc(len + 1);
-	if (!copy) {
+	r = stage_raw(u, "root", data, len, &st);
+	if (r < 0) {
 		free(data);
-		return PAWL_E_NOMEM;
+		return r;
 	}
-	memcpy(copy, data, len);
 	GUARD(md_parse(&md, data, len, MD_ROOT, "root"));
 	r = md_verify(md, &u->root->keys, md_root_role(u->root, MD_ROOT), "root");
 	if (r < 0)
@@ -201,7 +233,7 @@ static int verify_new_root(pawl_updater *u, void *vctx, char *data, size_t len, 
 				      (unsigned long long)c->want, url,
 				      (unsigned long long)md->version);
 	/* Only now is it trusted: persist it before moving on. */
-	GUARD(persist(u, "root", copy, len));
+	GUARD(commit_raw(u, TAKE_PTR(st), "root"));
 	c->out = TAKE_PTR(md);
 	return 0;
 }
@@ -282,14 +314,15 @@ static int verify_new_timestamp(pawl_updater *u, void *vctx, char *data, size_t 
 				const char *url)
 {
 	_cleanup_md_ pawl_md *md = NULL;
-	_cleanup_free_ char *copy = xmalloc(len + 1);
+	_cleanup_staged_ pawl_staged *st = NULL;
 	int *equal = vctx;
+	int r;
 
-	if (!copy) {
+	r = stage_raw(u, "timestamp", data, len, &st);
+	if (r < 0) {
 		free(data);
-		return PAWL_E_NOMEM;
+		return r;
 	}
-	memcpy(copy, data, len);
 	GUARD(md_parse(&md, data, len, MD_TIMESTAMP, "timestamp"));
 	GUARD(verify_timestamp_sig(u, md));
 	if (u->timestamp) {
@@ -313,7 +346,7 @@ static int verify_new_timestamp(pawl_updater *u, void *vctx, char *data, size_t 
 	}
 	/* 5.4.4 */
 	GUARD(md_check_expiry(md, u->now, "timestamp"));
-	GUARD(persist(u, "timestamp", copy, len));
+	GUARD(commit_raw(u, TAKE_PTR(st), "timestamp"));
 	md_free(u->timestamp);
 	u->timestamp = TAKE_PTR(md);
 	return 0;
@@ -397,16 +430,16 @@ static int verify_new_snapshot(pawl_updater *u, void *vctx, char *data, size_t l
 		return r;
 	}
 	{
-		_cleanup_free_ char *copy = xmalloc(len + 1);
+		_cleanup_staged_ pawl_staged *st = NULL;
 
-		if (!copy) {
+		r = stage_raw(u, "snapshot", data, len, &st);
+		if (r < 0) {
 			free(data);
-			return PAWL_E_NOMEM;
+			return r;
 		}
-		memcpy(copy, data, len);
 		GUARD(md_parse(&md, data, len, MD_SNAPSHOT, "snapshot"));
 		GUARD(verify_snapshot_common(u, md, *prev));
-		GUARD(persist(u, "snapshot", copy, len));
+		GUARD(commit_raw(u, TAKE_PTR(st), "snapshot"));
 	}
 	u->snapshot = TAKE_PTR(md);
 	return 0;
@@ -488,18 +521,20 @@ static int verify_new_targets(pawl_updater *u, void *vctx, char *data, size_t le
 			      const char *url)
 {
 	struct targets_ctx *c = vctx;
-	_cleanup_free_ char *copy = xmalloc(len + 1);
+	_cleanup_staged_ pawl_staged *st = NULL;
 	pawl_md *md;
+	int r;
 
-	if (!copy) {
+	r = stage_raw(u, c->role, data, len, &st);
+	if (r < 0) {
 		free(data);
-		return PAWL_E_NOMEM;
+		return r;
 	}
-	memcpy(copy, data, len);
 	GUARD(verify_targets_common(u, c, data, len, url, &md));
-	if (persist(u, c->role, copy, len) < 0) {
+	r = commit_raw(u, TAKE_PTR(st), c->role);
+	if (r < 0) {
 		md_free(md);
-		return pawl_error_last()->code;
+		return r;
 	}
 	c->out = md;
 	return 0;
