@@ -27,7 +27,9 @@ int buf_reserve(pawl_buf *b, size_t extra)
 		}
 		cap *= 2;
 	}
-	if (cap > b->max + 1)
+	/* Never allocate past the maximum (plus the NUL); max + 1 must not
+	 * wrap when max is SIZE_MAX. */
+	if (b->max < SIZE_MAX && cap > b->max + 1)
 		cap = b->max + 1;
 	p = realloc(b->data, cap);
 	if (!p)
