@@ -8,8 +8,14 @@
  * keys and copied into the arena in one piece. So the tree costs 16 bytes
  * per value, 32 per member and no allocation per node.
  *
- * Strings stay in the input: the closing quote becomes a NUL, and escapes
- * are decoded in place (a decoded escape is never longer than its text).
+ * Strings stay in the input buffer, compacted towards its start: each one
+ * is decoded (escapes are never shorter than what they decode to) and
+ * moved down to the write cursor, followed by a NUL. The cursor never
+ * passes the reader, since every string loses at least its two quotes.
+ * When the parse is done, the pages behind the last string hold nothing
+ * live and are given back to the kernel. For a pretty-printed targets
+ * file that is a third of the input: whitespace, quotes, punctuation and
+ * numbers.
  *
  * The parser writes a NUL at buf[len]. NUL is neither whitespace, nor the
  * start of a token, nor allowed raw in a string, so every scanning loop
@@ -19,6 +25,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "json/json_impl.h"
 
@@ -29,6 +37,7 @@ typedef struct frame {
 
 typedef struct parser {
 	char *buf, *end;
+	char *w; /* where the next decoded string goes (see compaction) */
 	pj_doc *doc;
 	pj_limits lim;
 	frame *fr;
@@ -194,7 +203,9 @@ static inline pj_value *slot(parser *ps, pj_value *root)
 	return &ps->is[ps->ilen - 1];
 }
 
-static int close_object(parser *ps, pj_value *root)
+/* at: the closing brace, the place named when a key is duplicated
+ * (strings have been moved, so keys no longer tell where they were). */
+static int close_object(parser *ps, const char *at, pj_value *root)
 {
 	const frame *f = &ps->fr[ps->depth - 1];
 	size_t n = ps->mlen - f->start, i;
@@ -217,7 +228,7 @@ static int close_object(parser *ps, pj_value *root)
 
 				key_for_message(key, sizeof(key), m[i].key, m[i].klen);
 				ps->skip_top = true;
-				r = perr(ps, m[i].key - 1, PAWL_E_FORMAT, "duplicate key \"%s\"", key);
+				r = perr(ps, at, PAWL_E_FORMAT, "duplicate key \"%s\"", key);
 				ps->skip_top = false;
 				return r;
 			}
@@ -410,17 +421,21 @@ static int bad_string_byte(const parser *ps, const char *p)
 }
 
 /* *pp is just past the opening quote; on success it is just past the
- * closing one, and *ret_len is the decoded length. */
-static int parse_string(const parser *ps, char **pp, uint32_t *ret_len)
+ * closing one, *ret is the decoded, NUL-terminated string (moved down to
+ * ps->w) and *ret_len its length. */
+static int parse_string(parser *ps, char **pp, char **ret, uint32_t *ret_len)
 {
-	char *s = *pp, *p = s, *w;
+	char *s = *pp, *p = s, *w = ps->w;
 	size_t n;
 
-	/* Fast path: nothing to decode, the string stays where it is. */
+	/* Fast path: nothing to decode, one move. */
 	for (;;) {
 		p = scan_plain(p, ps->end);
 		if (*p == '"') {
-			w = p;
+			n = (size_t)(p - s);
+			if (w != s)
+				memmove(w, s, n);
+			w += n;
 			goto done;
 		}
 		if (*p == '\\')
@@ -432,8 +447,10 @@ static int parse_string(const parser *ps, char **pp, uint32_t *ret_len)
 			return bad_string_byte(ps, p);
 		p += n;
 	}
-	/* Decoding: w writes behind p. */
-	w = p;
+	/* Decoding: what was scanned so far moves first, then w follows p. */
+	if (w != s)
+		memmove(w, s, (size_t)(p - s));
+	w += p - s;
 	for (;;) {
 		char *q;
 
@@ -457,11 +474,13 @@ static int parse_string(const parser *ps, char **pp, uint32_t *ret_len)
 		p = q;
 	}
 done:
-	if ((size_t)(w - s) > ps->lim.max_string)
+	if ((size_t)(w - ps->w) > ps->lim.max_string)
 		return perr(ps, s - 1, PAWL_E_LIMIT, "string longer than %u bytes",
 			    ps->lim.max_string);
 	*w = '\0';
-	*ret_len = (uint32_t)(w - s);
+	*ret = ps->w;
+	*ret_len = (uint32_t)(w - ps->w);
+	ps->w = w + 1;
 	*pp = p + 1;
 	return 0;
 }
@@ -541,8 +560,8 @@ value:
 		GUARD(push_frame(ps, p, true));
 		p = skip_ws(p + 1);
 		if (*p == '}') {
+			GUARD(close_object(ps, p, root));
 			p++;
-			GUARD(close_object(ps, root));
 			goto next;
 		}
 		goto key;
@@ -557,11 +576,11 @@ value:
 		GUARD(push_item(ps, p));
 		goto value;
 	case '"': {
-		char *s = p + 1;
+		char *s;
 		uint32_t len;
 
-		p = s;
-		GUARD(parse_string(ps, &p, &len));
+		p++;
+		GUARD(parse_string(ps, &p, &s, &len));
 		v = slot(ps, root);
 		v->type = PJ_STRING;
 		v->len = len;
@@ -589,13 +608,13 @@ key:
 		return unexpected(ps, p, "a string key");
 	}
 	{
-		char *k = p + 1;
+		char *at = p, *k;
 		uint32_t klen;
 
-		p = k;
-		GUARD(parse_string(ps, &p, &klen));
+		p++;
+		GUARD(parse_string(ps, &p, &k, &klen));
 		ps->skip_top = false;
-		GUARD(push_member(ps, k - 1, k, klen));
+		GUARD(push_member(ps, at, k, klen));
 	}
 	p = skip_ws(p);
 	if (*p != ':')
@@ -617,8 +636,8 @@ next:
 			goto key;
 		}
 		if (*p == '}') {
+			GUARD(close_object(ps, p, root));
 			p++;
-			GUARD(close_object(ps, root));
 			goto next;
 		}
 		return unexpected(ps, p, "',' or '}'");
@@ -638,6 +657,28 @@ next:
 	return unexpected(ps, p, "',' or ']'");
 }
 
+/* Hand the whole pages of [from, to) back to the kernel. They belong to
+ * our own allocation and hold nothing live any more; MADV_DONTNEED only
+ * makes them read as zeros if touched again, which the allocator does not
+ * mind. Small inputs are not worth the system call. */
+static void release_pages(char *from, char *to)
+{
+#ifdef MADV_DONTNEED
+	long pg = sysconf(_SC_PAGESIZE);
+	uintptr_t a, b;
+
+	if (pg <= 0 || to - from < 16 * pg)
+		return;
+	a = ((uintptr_t)from + (uintptr_t)pg - 1) & ~((uintptr_t)pg - 1);
+	b = (uintptr_t)to & ~((uintptr_t)pg - 1);
+	if (b > a)
+		(void)madvise((void *)a, b - a, MADV_DONTNEED);
+#else
+	(void)from;
+	(void)to;
+#endif
+}
+
 int pj_parse(pj_doc **ret, char *buf, size_t len, const pj_limits *lim)
 {
 	static const pj_limits defaults = PJ_LIMITS_DEFAULT;
@@ -651,7 +692,7 @@ int pj_parse(pj_doc **ret, char *buf, size_t len, const pj_limits *lim)
 	if (!doc)
 		return PAWL_E_NOMEM;
 	buf[len] = '\0';
-	ps.buf = buf;
+	ps.buf = ps.w = buf;
 	ps.end = buf + len;
 	ps.doc = doc;
 	ps.lim = lim ? *lim : defaults;
@@ -664,6 +705,7 @@ int pj_parse(pj_doc **ret, char *buf, size_t len, const pj_limits *lim)
 		pj_doc_free(doc);
 		return r;
 	}
+	release_pages(ps.w, ps.end + 1);
 	*ret = doc;
 	return 0;
 }
