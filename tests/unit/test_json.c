@@ -1036,6 +1036,43 @@ static void test_deep_built(void **state)
 	pj_doc_free(doc);
 }
 
+/* A big, airy document: the strings are compacted to the front of the
+ * input and the pages behind them are released; everything must still
+ * read back. */
+static void test_large_document(void **state)
+{
+	pawl_buf in = PAWL_BUF_INIT(SIZE_MAX / 2), want = PAWL_BUF_INIT(SIZE_MAX / 2);
+	pj_doc *doc = NULL;
+	char *text, *got;
+	size_t len, glen;
+
+	(void)state;
+	t_ok(buf_puts(&in, "{\n"));
+	t_ok(buf_puts(&want, "{"));
+	for (int i = 0; i < 5000; i++) {
+		/* Keys come in reverse order, so the object is sorted too. */
+		t_ok(buf_printf(&in, "%s  \"key-%05d\"  :  [ \"value \\u00e9 %d\" , %d ,"
+				     "                                                   "
+				     " true ]\n", i ? "," : "", 4999 - i, i, -i));
+	}
+	for (int i = 4999; i >= 0; i--)
+		t_ok(buf_printf(&want, "%s\"key-%05d\":[\"value \xC3\xA9 %d\",%d,true]",
+				i < 4999 ? "," : "", 4999 - i, i, -i));
+	t_ok(buf_puts(&in, "}"));
+	t_ok(buf_puts(&want, "}"));
+	t_ok(buf_steal(&in, &text, &len));
+	t_ok(pj_parse(&doc, text, len, NULL));
+	assert_int_equal(pj_root(doc)->len, 5000);
+	assert_string_equal(pj_str(&pj_get(pj_root(doc), "key-00000")->u.items[0]),
+			    "value \xC3\xA9 4999");
+	t_ok(pj_dump(pj_root(doc), &got, &glen));
+	assert_int_equal(glen, want.len);
+	assert_memory_equal(got, want.data, glen);
+	free(got);
+	buf_free(&want);
+	pj_doc_free(doc);
+}
+
 static void test_parse_ownership(void **state)
 {
 	pj_doc *doc = NULL;
@@ -1081,6 +1118,7 @@ int main(void)
 		cmocka_unit_test(test_mutate_parsed),
 		cmocka_unit_test(test_copy_and_equal),
 		cmocka_unit_test(test_deep_built),
+		cmocka_unit_test(test_large_document),
 		cmocka_unit_test(test_parse_ownership),
 	};
 
