@@ -290,25 +290,72 @@ static int target_remote_path(pawl_updater *u, const pawl_target *t, pawl_buf *o
 	return path_escape(out, t->path + dirlen, strlen(t->path + dirlen));
 }
 
-static int download_from(pawl_updater *u, const pawl_target *t, const char *url, int dirfd,
-			 const char *partname)
+/* Feed the bytes already staged (a resumed download) through the hashes,
+ * so that the final check covers the whole file, old bytes included. */
+static int rehash_existing(struct dl *d, uint64_t existing)
+{
+	char buf[1 << 16];
+	uint64_t off = 0;
+
+	while (off < existing) {
+		size_t want = existing - off < sizeof(buf) ? (size_t)(existing - off) : sizeof(buf);
+		ssize_t n = pread(staged_fd(d->st), buf, want, (off_t)off);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return pawl_error_set_errno(PAWL_E_IO, n < 0 ? errno : EIO,
+						    "re-reading the partial download of %s",
+						    d->t->path);
+		GUARD(md_hashset_update(&d->hs, buf, (size_t)n));
+		off += (uint64_t)n;
+	}
+	d->done = existing;
+	return 0;
+}
+
+/*
+ * One attempt at one mirror. The staged file is kept after a transport
+ * failure that delivered bytes (*keep set), so that the next attempt can
+ * resume with a Range request; it is discarded after anything else.
+ * Whatever was resumed, the whole file's length and hashes are checked
+ * before it is committed under dst_name.
+ */
+static int download_from(pawl_updater *u, const pawl_target *t, const char *url, int stage_dirfd,
+			 const char *stage_name, int dst_dirfd, const char *dst_name, bool resume,
+			 bool *keep, bool *resumed)
 {
 	struct dl d = { .u = u, .t = t };
 	struct stat st;
 	uint64_t existing = 0;
 	int r;
 
+	*keep = false;
+	*resumed = false;
 	GUARD(md_hashset_init(&d.hs, t->hashes, t->path));
-	r = staged_open(&d.st, dirfd, partname, false, &existing);
-	if (r < 0) {
-		md_hashset_free(&d.hs);
-		return r;
+	r = staged_open(&d.st, stage_dirfd, stage_name, resume, &existing);
+	if (r == 0 && existing > t->length) {
+		staged_discard(d.st);
+		existing = 0;
+		r = staged_open(&d.st, stage_dirfd, stage_name, false, &existing);
 	}
-	/* The signed length bounds the transfer: endless data stops there. */
-	r = fetcher_get(u->fetcher, url, t->length, 0, dl_sink, &d);
-	if (r == PAWL_E_LIMIT)
-		r = pawl_error_set(PAWL_E_LENGTH, "target %s from %s is longer than the %llu bytes "
-				   "signed", t->path, url, (unsigned long long)t->length);
+	if (r == 0 && existing > 0) {
+		*resumed = true;
+		r = rehash_existing(&d, existing);
+	}
+	if (r < 0)
+		goto fail;
+	if (existing == t->length) {
+		/* Everything is already here; only the checks remain. */
+		r = 0;
+	} else {
+		/* The signed length bounds the transfer: endless data stops. */
+		r = fetcher_get(u->fetcher, url, t->length, existing, dl_sink, &d);
+		if (r == PAWL_E_LIMIT)
+			r = pawl_error_set(PAWL_E_LENGTH,
+					   "target %s from %s is longer than the %llu bytes signed",
+					   t->path, url, (unsigned long long)t->length);
+	}
 	if (r == 0 && d.done != t->length)
 		r = pawl_error_set(PAWL_E_LENGTH, "target %s from %s is %llu bytes, signed as %llu",
 				   t->path, url, (unsigned long long)d.done,
@@ -318,44 +365,101 @@ static int download_from(pawl_updater *u, const pawl_target *t, const char *url,
 		if (r < 0)
 			pawl_error_prefix(r, "%s: ", url);
 	}
-	md_hashset_free(&d.hs);
 	/* Check the staged file once more before it takes its final name. */
 	if (r == 0 && (fstat(staged_fd(d.st), &st) != 0 || (uint64_t)st.st_size != t->length))
 		r = pawl_error_set(PAWL_E_LENGTH, "staged copy of %s has the wrong size", t->path);
-	if (r < 0) {
-		staged_discard(d.st);
-		return r;
+	if (r < 0)
+		goto fail;
+	md_hashset_free(&d.hs);
+	return staged_commit(d.st, dst_dirfd, dst_name);
+fail:
+	md_hashset_free(&d.hs);
+	if (d.st) {
+		/* Bytes that arrived before a transport failure are worth
+		 * keeping for a resume; they are re-hashed in full anyway. */
+		if (r == PAWL_E_NETWORK && d.done > existing) {
+			*keep = true;
+			staged_release(d.st);
+		} else {
+			staged_discard(d.st);
+		}
 	}
-	return staged_commit(d.st, dirfd, partname + 1 /* final name: see caller */);
+	return r;
 }
+
+/* METADATA_DIR/staging, created on first use. */
+static int dir_create_at(pawl_updater *u, int *ret_fd)
+{
+	if (mkdirat(u->mdir_fd, "staging", 0700) != 0 && errno != EEXIST)
+		return pawl_error_set_errno(PAWL_E_IO, errno, "cannot create %s/staging", u->mdir);
+	return dir_open_at(u->mdir_fd, "staging", ret_fd);
+}
+
+/* How often one mirror is retried while it keeps delivering bytes. */
+#define RESUME_ATTEMPTS 3
 
 static int download_into(pawl_updater *u, const pawl_target *t, int dirfd, const char *filename)
 {
 	_cleanup_buf_ pawl_buf rel = PAWL_BUF_INIT(16384);
-	_cleanup_buf_ pawl_buf part = PAWL_BUF_INIT(1024);
+	_cleanup_buf_ pawl_buf stage = PAWL_BUF_INIT(1024);
+	_cleanup_close_ int stage_dirfd = -1;
+	struct stat a, b;
+	bool resumable;
 	int best = 0;
 	char best_msg[1024] = "";
 
 	ENSURE(u->n_targets > 0, PAWL_E_INVALID, "no target base URL configured");
 	GUARD(target_remote_path(u, t, &rel));
-	/* "<.><filename>": hidden while partial; the commit drops the dot. */
-	GUARD(buf_printf(&part, ".%s", filename));
+	/* Partial downloads live in METADATA_DIR/staging, named by content
+	 * hash, so an interrupted download resumes on the next attempt. Where
+	 * that is another file system than the target directory (rename
+	 * cannot cross), stage next to the target under a hidden name. */
+	resumable = dir_create_at(u, &stage_dirfd) == 0 && fstat(stage_dirfd, &a) == 0 &&
+		    fstat(dirfd, &b) == 0 && a.st_dev == b.st_dev;
+	if (resumable) {
+		const pj_value *h = t->hashes;
+
+		GUARD(buf_printf(&stage, "%.*s-%llu", (int)h->u.members[0].value.len,
+				 h->u.members[0].value.u.s, (unsigned long long)t->length));
+	} else {
+		pawl_error_clear();
+		if (stage_dirfd >= 0)
+			close(TAKE_FD(stage_dirfd));
+		GUARD(buf_printf(&stage, ".%s", filename));
+	}
 	for (size_t i = 0; i < u->n_targets; i++) {
 		_cleanup_buf_ pawl_buf url = PAWL_BUF_INIT(32768);
 		pawl_event ev = { .kind = PAWL_EVENT_FETCH, .target = t->path };
-		int r;
+		int r = 0;
 
 		GUARD(url_join(&url, u->target_urls[i], rel.data));
 		ev.url = url.data;
-		emit_event(u, &ev);
-		r = download_from(u, t, url.data, dirfd, part.data);
-		if (r == 0) {
-			pawl_event done = { .kind = PAWL_EVENT_DOWNLOADED, .target = t->path,
-					    .url = url.data, .total = t->length,
-					    .sha256 = pawl_target_hash(t, "sha256") };
+		bool resume = resumable;
 
-			emit_event(u, &done);
-			return 0;
+		for (int attempt = 0; attempt < RESUME_ATTEMPTS; attempt++) {
+			bool keep = false, resumed = false;
+
+			emit_event(u, &ev);
+			r = download_from(u, t, url.data, resumable ? stage_dirfd : dirfd,
+					  stage.data, dirfd, filename, resume, &keep, &resumed);
+			if (r == 0) {
+				pawl_event done = { .kind = PAWL_EVENT_DOWNLOADED,
+						    .target = t->path, .url = url.data,
+						    .total = t->length,
+						    .sha256 = pawl_target_hash(t, "sha256") };
+
+				emit_event(u, &done);
+				return 0;
+			}
+			/* A resumed file that fails its checks is gone; the next
+			 * attempt starts from the first byte. */
+			if (resumed && (r == PAWL_E_HASH || r == PAWL_E_LENGTH)) {
+				resume = false;
+				continue;
+			}
+			if (!keep || !resumable)
+				break;
+			resume = true;
 		}
 		{
 			pawl_event rej = { .kind = PAWL_EVENT_REJECTED, .target = t->path,

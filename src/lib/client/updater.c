@@ -86,7 +86,7 @@ static int stage_raw(pawl_updater *u, const char *role, const void *data, size_t
 
 	GUARD(buf_putc(&name, '.'));
 	GUARD(role_filename(&name, role));
-	GUARD(buf_puts(&name, ".part"));
+	/* staged_open adds ".part" */
 	GUARD(staged_open(&st, u->mdir_fd, name.data, false, &existing));
 	r = staged_write(st, data, len);
 	if (r < 0) {

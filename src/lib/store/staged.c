@@ -196,6 +196,17 @@ void staged_discard(pawl_staged *s)
 	staged_free(s);
 }
 
+void staged_release(pawl_staged *s)
+{
+	if (!s)
+		return;
+	/* A failed write leaves contents we cannot vouch for; then the
+	 * .part goes, as with discard. */
+	if (s->failed || fdatasync(s->fd) != 0)
+		(void)unlinkat(s->dirfd, s->part, 0);
+	staged_free(s);
+}
+
 int staged_fd(const pawl_staged *s)
 {
 	return s ? s->fd : -1;

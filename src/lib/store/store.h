@@ -218,6 +218,9 @@ PAWL_MUST_USE int staged_open(pawl_staged **ret, int dirfd, const char *name, bo
 PAWL_MUST_USE int staged_write(pawl_staged *s, const void *p, size_t n);
 PAWL_MUST_USE int staged_commit(pawl_staged *s, int dst_dirfd, const char *dst_name);
 void staged_discard(pawl_staged *s);
+/* Close and free, leaving the .part in place for a later resume (unless a
+ * write had failed: then it is removed). Accepts NULL. */
+void staged_release(pawl_staged *s);
 /* The descriptor (O_RDWR|O_APPEND: writes always go to the end, so the
  * caller may lseek/pread it to re-read). Owned by s; do not close it. */
 int staged_fd(const pawl_staged *s);

@@ -1,0 +1,385 @@
+/*
+ * test_client.c - library-level tests of the updater that need no server:
+ * a small repository on disk, read through file:// URLs. (The attack
+ * scenarios against nginx live in tests/integration/.)
+ */
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "metadata/metadata.h"
+#include "pawl/updater.h"
+#include "store/store.h"
+#include "testing.h"
+
+#define CONTENT "0123456789abcdefghijklmnopqrstuvwxyz-the-target-bytes\n"
+
+struct repo {
+	char *dir;
+	char mdir[512], tdir[512], url_meta[600], url_targets[600];
+	char hash[65];
+	int events[16];
+};
+
+static void write_md(struct repo *r, pawl_md *md, const char *name)
+{
+	char path[700];
+	char *buf;
+	size_t len;
+
+	t_ok(md_serialize(md, &buf, &len));
+	snprintf(path, sizeof(path), "%s/repo/metadata/%s", r->dir, name);
+	t_write_file(path, buf, len);
+	free(buf);
+}
+
+/* root v1, targets v1 with "dir/file.txt", snapshot v1, timestamp v1. */
+static void make_repo(struct repo *r)
+{
+	pawl_signer *k[4];
+	pawl_key *pub[4];
+	char ids[4][65], path[700];
+	pawl_md *root, *targets, *snap, *ts;
+	pj_doc *h;
+	char hj[128];
+	uint8_t d[HASH_MAX_LEN];
+
+	r->dir = t_mkdtemp();
+	snprintf(path, sizeof(path), "%s/repo/metadata", r->dir);
+	t_ok(dir_create(path, 0755));
+	snprintf(path, sizeof(path), "%s/repo/targets/dir", r->dir);
+	t_ok(dir_create(path, 0755));
+	snprintf(r->mdir, sizeof(r->mdir), "%s/md", r->dir);
+	snprintf(r->tdir, sizeof(r->tdir), "%s/t", r->dir);
+	snprintf(r->url_meta, sizeof(r->url_meta), "file://%s/repo/metadata/", r->dir);
+	snprintf(r->url_targets, sizeof(r->url_targets), "file://%s/repo/targets/", r->dir);
+
+	for (int i = 0; i < 4; i++) {
+		t_ok(signer_generate(&k[i], "ed25519"));
+		t_ok(signer_public(k[i], &pub[i]));
+		t_ok(key_compute_id(pub[i], ids[i]));
+	}
+	t_ok(md_new(&root, MD_ROOT, 1, 4102444800));
+	for (int i = 0; i < 4; i++) {
+		const char *one[1] = { ids[i] };
+
+		t_ok(md_root_add_key(root, pub[i]));
+		t_ok(md_root_set_role(root, (md_type)i, one, 1, 1));
+	}
+	t_ok(md_sign(root, k[MD_ROOT]));
+	write_md(r, root, "1.root.json");
+	{
+		char *buf;
+		size_t len;
+
+		t_ok(md_serialize(root, &buf, &len));
+		t_ok(pawl_metadata_dir_init(r->mdir, buf, len));
+		free(buf);
+	}
+
+	t_ok(hash_once(HASH_SHA256, CONTENT, strlen(CONTENT), d));
+	hex_encode(r->hash, d, 32);
+	snprintf(hj, sizeof(hj), "{\"sha256\":\"%s\"}", r->hash);
+	t_ok(pj_parse_copy(&h, hj, strlen(hj), NULL));
+	t_ok(md_new(&targets, MD_TARGETS, 1, 4102444800));
+	t_ok(md_target_put(targets, "dir/file.txt", strlen(CONTENT), pj_root(h), NULL));
+	t_ok(md_sign(targets, k[MD_TARGETS]));
+	write_md(r, targets, "1.targets.json");
+	t_ok(md_new(&snap, MD_SNAPSHOT, 1, 4102444800));
+	t_ok(md_sign(snap, k[MD_SNAPSHOT]));
+	write_md(r, snap, "1.snapshot.json");
+	t_ok(md_new(&ts, MD_TIMESTAMP, 1, 4102444800));
+	t_ok(md_sign(ts, k[MD_TIMESTAMP]));
+	write_md(r, ts, "timestamp.json");
+	snprintf(path, sizeof(path), "%s/repo/targets/dir/%s.file.txt", r->dir, r->hash);
+	t_write_file(path, CONTENT, strlen(CONTENT));
+
+	pj_doc_free(h);
+	md_free(root);
+	md_free(targets);
+	md_free(snap);
+	md_free(ts);
+	for (int i = 0; i < 4; i++) {
+		signer_free(k[i]);
+		key_free(pub[i]);
+	}
+}
+
+static void on_event(const pawl_event *ev, void *ctx)
+{
+	struct repo *r = ctx;
+
+	if ((unsigned)ev->kind < 16)
+		r->events[ev->kind]++;
+}
+
+static pawl_updater *updater(struct repo *r)
+{
+	pawl_updater_opts o = PAWL_UPDATER_OPTS_INIT;
+	const char *m[1] = { r->url_meta };
+	const char *t[1] = { r->url_targets };
+	pawl_updater *u;
+
+	o.metadata_dir = r->mdir;
+	o.metadata_urls = m;
+	o.n_metadata_urls = 1;
+	o.target_urls = t;
+	o.n_target_urls = 1;
+	o.on_event = on_event;
+	o.event_ctx = r;
+	t_ok(pawl_updater_new(&u, &o));
+	return u;
+}
+
+static char *partial_path(struct repo *r)
+{
+	static char p[1024];
+
+	snprintf(p, sizeof(p), "%s/staging/%s-%zu.part", r->mdir, r->hash, strlen(CONTENT));
+	return p;
+}
+
+static void check_target_file(struct repo *r)
+{
+	char p[700];
+	size_t len;
+	char *got;
+
+	snprintf(p, sizeof(p), "%s/dir%%2Ffile.txt", r->tdir);
+	got = t_read_file(p, &len);
+	assert_int_equal(len, strlen(CONTENT));
+	assert_memory_equal(got, CONTENT, len);
+	free(got);
+}
+
+static void test_download_and_cache(void **state)
+{
+	struct repo r = { 0 };
+	pawl_updater *u;
+	pawl_target *t;
+	char *path = NULL;
+
+	(void)state;
+	make_repo(&r);
+	u = updater(&r);
+	t_ok(pawl_updater_refresh(u));
+	assert_int_equal(pawl_updater_role_version(u, "timestamp"), 1);
+	t_ok(pawl_updater_get_target(&t, u, "dir/file.txt"));
+	assert_int_equal(pawl_target_length(t), strlen(CONTENT));
+	assert_string_equal(pawl_target_hash(t, "sha256"), r.hash);
+	assert_null(pawl_target_hash(t, "sha512"));
+	assert_string_equal(pawl_target_role(t), "targets");
+	t_fails(pawl_updater_find_cached(u, t, r.tdir, &path), PAWL_E_NOT_FOUND);
+	t_ok(pawl_updater_download(u, t, r.tdir, &path));
+	check_target_file(&r);
+	assert_int_equal(r.events[PAWL_EVENT_DOWNLOADED], 1);
+	free(path);
+	t_ok(pawl_updater_find_cached(u, t, r.tdir, &path));
+	free(path);
+	pawl_target_free(t);
+	{
+		pawl_target *none;
+
+		t_fails(pawl_updater_get_target(&none, u, "dir/other.txt"), PAWL_E_NOT_FOUND);
+	}
+	pawl_updater_free(u);
+	t_rm_rf(r.dir);
+	free(r.dir);
+}
+
+/* A partial download left in staging is resumed: only the rest is read,
+ * and the whole file is verified. */
+static void test_resume_good_partial(void **state)
+{
+	struct repo r = { 0 };
+	pawl_updater *u;
+	pawl_target *t;
+	char sdir[700];
+	struct stat st;
+
+	(void)state;
+	make_repo(&r);
+	u = updater(&r);
+	t_ok(pawl_updater_refresh(u));
+	t_ok(pawl_updater_get_target(&t, u, "dir/file.txt"));
+	snprintf(sdir, sizeof(sdir), "%s/staging", r.mdir);
+	assert_int_equal(mkdir(sdir, 0700), 0);
+	t_write_file(partial_path(&r), CONTENT, 20);
+	/* Spoil the first 20 bytes of the served copy: only a download that
+	 * really resumes at byte 20 can still produce the signed file. */
+	{
+		char p[700];
+		char spoilt[sizeof(CONTENT)];
+
+		memcpy(spoilt, CONTENT, sizeof(CONTENT));
+		memset(spoilt, '#', 20);
+		snprintf(p, sizeof(p), "%s/repo/targets/dir/%s.file.txt", r.dir, r.hash);
+		t_write_file(p, spoilt, strlen(CONTENT));
+	}
+	t_ok(pawl_updater_download(u, t, r.tdir, NULL));
+	check_target_file(&r);
+	/* The partial file became the target: nothing is left behind. */
+	assert_int_not_equal(stat(partial_path(&r), &st), 0);
+	pawl_target_free(t);
+	pawl_updater_free(u);
+	t_rm_rf(r.dir);
+	free(r.dir);
+}
+
+/* A partial download whose bytes were altered fails the hash check over
+ * the whole file; it is discarded and the download starts over. */
+static void test_resume_bad_partial(void **state)
+{
+	struct repo r = { 0 };
+	pawl_updater *u;
+	pawl_target *t;
+	char sdir[700];
+	struct stat st;
+
+	(void)state;
+	make_repo(&r);
+	u = updater(&r);
+	t_ok(pawl_updater_refresh(u));
+	t_ok(pawl_updater_get_target(&t, u, "dir/file.txt"));
+	snprintf(sdir, sizeof(sdir), "%s/staging", r.mdir);
+	assert_int_equal(mkdir(sdir, 0700), 0);
+	t_write_file(partial_path(&r), "XXXXXXXXXXXXXXXXXXXX", 20);
+	t_ok(pawl_updater_download(u, t, r.tdir, NULL));
+	check_target_file(&r);
+	assert_int_equal(r.events[PAWL_EVENT_REJECTED], 0);
+	assert_int_not_equal(stat(partial_path(&r), &st), 0);
+	/* A partial longer than the signed length is thrown away too. */
+	t_write_file(partial_path(&r), CONTENT CONTENT, 2 * strlen(CONTENT));
+	t_ok(pawl_updater_download(u, t, r.tdir, NULL));
+	check_target_file(&r);
+	pawl_target_free(t);
+	pawl_updater_free(u);
+	t_rm_rf(r.dir);
+	free(r.dir);
+}
+
+/* The served file changed after signing: refused, nothing written. */
+static void test_tampered_target(void **state)
+{
+	struct repo r = { 0 };
+	pawl_updater *u;
+	pawl_target *t;
+	char p[700];
+	struct stat st;
+
+	(void)state;
+	make_repo(&r);
+	snprintf(p, sizeof(p), "%s/repo/targets/dir/%s.file.txt", r.dir, r.hash);
+	t_write_file(p, "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ-the-target-bytes\n", strlen(CONTENT));
+	u = updater(&r);
+	t_ok(pawl_updater_refresh(u));
+	t_ok(pawl_updater_get_target(&t, u, "dir/file.txt"));
+	t_fails(pawl_updater_download(u, t, r.tdir, NULL), PAWL_E_HASH);
+	assert_non_null(strstr(pawl_error_last()->message, "sha256"));
+	snprintf(p, sizeof(p), "%s/dir%%2Ffile.txt", r.tdir);
+	assert_int_not_equal(stat(p, &st), 0);
+	/* Nothing is kept for a resume after a hash failure. */
+	assert_int_not_equal(stat(partial_path(&r), &st), 0);
+	/* Longer than signed: the transfer stops at the signed length. */
+	snprintf(p, sizeof(p), "%s/repo/targets/dir/%s.file.txt", r.dir, r.hash);
+	t_write_file(p, CONTENT "more", strlen(CONTENT) + 4);
+	t_fails(pawl_updater_download(u, t, r.tdir, NULL), PAWL_E_LENGTH);
+	pawl_target_free(t);
+	pawl_updater_free(u);
+	t_rm_rf(r.dir);
+	free(r.dir);
+}
+
+/* Two updaters on one metadata directory: the second waits for the lock
+ * and, with no wait allowed, fails cleanly. */
+static void test_lock(void **state)
+{
+	struct repo r = { 0 };
+	pawl_updater *u, *v = NULL;
+	pawl_updater_opts o = PAWL_UPDATER_OPTS_INIT;
+	const char *m[1];
+
+	(void)state;
+	make_repo(&r);
+	u = updater(&r);
+	m[0] = r.url_meta;
+	o.metadata_dir = r.mdir;
+	o.metadata_urls = m;
+	o.n_metadata_urls = 1;
+	o.lock_timeout_s = 0;
+	t_fails(pawl_updater_new(&v, &o), PAWL_E_LOCKED);
+	assert_non_null(strstr(pawl_error_last()->message, r.mdir));
+	pawl_updater_free(u);
+	t_ok(pawl_updater_new(&v, &o));
+	pawl_updater_free(v);
+	t_rm_rf(r.dir);
+	free(r.dir);
+}
+
+/* A corrupted local file is treated as absent and fetched again. */
+static void test_corrupt_local_metadata(void **state)
+{
+	struct repo r = { 0 };
+	pawl_updater *u;
+	char p[700];
+
+	(void)state;
+	make_repo(&r);
+	u = updater(&r);
+	t_ok(pawl_updater_refresh(u));
+	pawl_updater_free(u);
+	snprintf(p, sizeof(p), "%s/targets.json", r.mdir);
+	t_write_file(p, "{garbage", 8);
+	memset(r.events, 0, sizeof(r.events));
+	u = updater(&r);
+	t_ok(pawl_updater_refresh(u));
+	/* root 2 (404), timestamp, targets again; snapshot was still good. */
+	assert_int_equal(r.events[PAWL_EVENT_FETCH], 3);
+	pawl_updater_free(u);
+	{
+		size_t len;
+		char *back = t_read_file(p, &len);
+
+		assert_true(len > 8 && back[0] == '{' && back[1] == '"');
+		free(back);
+	}
+	t_rm_rf(r.dir);
+	free(r.dir);
+}
+
+/* Options are versioned, and the URL policy applies before anything. */
+static void test_options(void **state)
+{
+	pawl_updater_opts o = PAWL_UPDATER_OPTS_INIT;
+	const char *bad[1] = { "http://example.com/metadata/" };
+	const char *ftp[1] = { "ftp://127.0.0.1/metadata/" };
+	pawl_updater *u = NULL;
+
+	(void)state;
+	o.metadata_dir = "/nonexistent";
+	o.metadata_urls = bad;
+	o.n_metadata_urls = 1;
+	t_fails(pawl_updater_new(&u, &o), PAWL_E_POLICY);
+	o.metadata_urls = ftp;
+	t_fails(pawl_updater_new(&u, &o), PAWL_E_POLICY);
+	o.version = 99;
+	t_fails(pawl_updater_new(&u, &o), PAWL_E_INVALID);
+	assert_null(u);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_download_and_cache),
+		cmocka_unit_test(test_resume_good_partial),
+		cmocka_unit_test(test_resume_bad_partial),
+		cmocka_unit_test(test_tampered_target),
+		cmocka_unit_test(test_lock),
+		cmocka_unit_test(test_corrupt_local_metadata),
+		cmocka_unit_test(test_options),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
