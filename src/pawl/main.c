@@ -34,6 +34,7 @@ struct cli {
 	const char *ca_file;
 	const char *pin;
 	uint64_t max_bytes[4];
+	long connect_timeout, low_speed_time, low_speed_limit, timeout;
 	bool json;
 	int verbose; /* -1 quiet, 0 normal, 1+ verbose */
 	bool progress;
@@ -58,6 +59,10 @@ static void usage(FILE *f)
 	      "                           targets (covers delegated roles); repeatable\n"
 	      "  --ca-file FILE           trust only this CA bundle for HTTPS\n"
 	      "  --pin sha256//BASE64     require this server public key\n"
+	      "  --connect-timeout SEC    give up connecting after SEC seconds (30)\n"
+	      "  --low-speed-limit BPS    fail a transfer slower than BPS bytes/s ...\n"
+	      "  --low-speed-time SEC     ... for SEC seconds (1024 bytes/s, 30 s)\n"
+	      "  --timeout SEC            limit each request to SEC seconds (none)\n"
 	      "  --json                   machine-readable output on stdout\n"
 	      "  -v, --verbose            say what is fetched and verified\n"
 	      "  -q, --quiet              print errors only\n"
@@ -99,6 +104,19 @@ static int parse_u64(const char *s, uint64_t *ret)
 		return -1;
 	*ret = v;
 	return 0;
+}
+
+/* A positive number of seconds (or bytes per second) up to a day's worth. */
+static long parse_seconds(const char *opt, const char *arg)
+{
+	uint64_t v;
+	char msg[128];
+
+	if (parse_u64(arg, &v) < 0 || v == 0 || v > 86400 * 7) {
+		snprintf(msg, sizeof(msg), "%s takes a positive whole number", opt);
+		die_usage(msg);
+	}
+	return (long)v;
 }
 
 static void parse_max_bytes(struct cli *c, const char *arg)
@@ -232,6 +250,10 @@ static int make_updater(struct cli *c, pawl_updater **u)
 	o.n_target_urls = c->n_target_urls;
 	o.ca_file = c->ca_file;
 	o.pin = c->pin;
+	o.connect_timeout_s = c->connect_timeout;
+	o.low_speed_time_s = c->low_speed_time;
+	o.low_speed_bytes = c->low_speed_limit;
+	o.total_timeout_s = c->timeout;
 	memcpy(o.max_bytes, c->max_bytes, sizeof(o.max_bytes));
 	o.on_event = on_event;
 	o.event_ctx = c;
@@ -344,7 +366,8 @@ static int cmd_download(struct cli *c)
 
 int main(int argc, char **argv)
 {
-	enum { O_MDIR = 256, O_MURL, O_TNAME, O_TURL, O_TDIR, O_MAXB, O_CA, O_PIN, O_JSON };
+	enum { O_MDIR = 256, O_MURL, O_TNAME, O_TURL, O_TDIR, O_MAXB, O_CA, O_PIN, O_JSON,
+	       O_CTO, O_LST, O_LSL, O_TO };
 	static const struct option opts[] = {
 		{ "metadata-dir", required_argument, NULL, O_MDIR },
 		{ "metadata-url", required_argument, NULL, O_MURL },
@@ -355,6 +378,10 @@ int main(int argc, char **argv)
 		{ "ca-file", required_argument, NULL, O_CA },
 		{ "pin", required_argument, NULL, O_PIN },
 		{ "json", no_argument, NULL, O_JSON },
+		{ "connect-timeout", required_argument, NULL, O_CTO },
+		{ "low-speed-time", required_argument, NULL, O_LST },
+		{ "low-speed-limit", required_argument, NULL, O_LSL },
+		{ "timeout", required_argument, NULL, O_TO },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
@@ -400,6 +427,18 @@ int main(int argc, char **argv)
 			break;
 		case O_JSON:
 			c.json = true;
+			break;
+		case O_CTO:
+			c.connect_timeout = parse_seconds("--connect-timeout", optarg);
+			break;
+		case O_LST:
+			c.low_speed_time = parse_seconds("--low-speed-time", optarg);
+			break;
+		case O_LSL:
+			c.low_speed_limit = parse_seconds("--low-speed-limit", optarg);
+			break;
+		case O_TO:
+			c.timeout = parse_seconds("--timeout", optarg);
 			break;
 		case 'v':
 			c.verbose++;
