@@ -1,14 +1,229 @@
+/*
+ * pawl-repo - the publisher's signing tool: keys, roles, targets,
+ * delegations, hash bins, threshold and offline signing, rotation,
+ * expiry, timestamping, publishing and verifying a published tree.
+ *
+ * Exit codes: 0 success, 1 failure (the message names the role, key id or
+ * file and says what to do), 2 usage error. Informational lines go to
+ * stderr (quiet with -q); `status` and `keygen` print results on stdout.
+ * Private keys and passphrases are never printed.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
-#include "pawl/common.h"
+#include "repo.h"
+
+int verbosity;
+
+static const struct {
+	const char *name;
+	int (*fn)(int argc, char **argv);
+	const char *summary;
+} commands[] = {
+	{ "keygen", cmd_keygen, "create a key pair (KEY.pem, KEY.pub)" },
+	{ "init", cmd_init, "create a workspace with root, targets, snapshot and timestamp" },
+	{ "add", cmd_add, "add targets (one file, a directory or a manifest)" },
+	{ "remove", cmd_remove, "remove a target" },
+	{ "delegate", cmd_delegate, "delegate target paths to a new role" },
+	{ "bins", cmd_bins, "delegate to succinct hash bins (TAP 15)" },
+	{ "sign", cmd_sign, "add a signature to a role (threshold, offline signing)" },
+	{ "rotate", cmd_rotate, "replace a role's keys" },
+	{ "expire", cmd_expire, "set a role's expiry period and renew it" },
+	{ "timestamp", cmd_timestamp, "new snapshot and timestamp (online keys; for cron)" },
+	{ "publish", cmd_publish, "write the repository tree for the web server" },
+	{ "verify", cmd_verify, "check a published tree as a client would" },
+	{ "status", cmd_status, "versions, expiry and signatures of every role" },
+};
+
+static void usage(FILE *f)
+{
+	fputs("usage: pawl-repo [-q|-v] COMMAND [ARGS]\n\nCommands:\n", f);
+	for (size_t i = 0; i < ARRAY_SIZE(commands); i++)
+		fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
+	fputs("\n'pawl-repo COMMAND --help' describes a command.\n"
+	      "Passphrases for encrypted keys: --passphrase-file FILE or PAWL_PASSPHRASE.\n"
+	      "Exit status: 0 success, 1 failure, 2 usage error.\n"
+	      "Full guide: docs/pawl-repo.md\n",
+	      f);
+}
+
+void info(const char *fmt, ...)
+{
+	va_list ap;
+
+	if (verbosity < 0)
+		return;
+	fputs("pawl-repo: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+void usage_error(const char *cmd, const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "pawl-repo%s%s: ", cmd ? " " : "", cmd ? cmd : "");
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\nTry 'pawl-repo %s%s--help'.\n", cmd ? cmd : "", cmd ? " " : "");
+	pass_wipe();
+	exit(EXIT_USAGE);
+}
+
+int fail(const char *cmd)
+{
+	const pawl_error *e = pawl_error_last();
+
+	fprintf(stderr, "pawl-repo %s: %s: %s\n", cmd, pawl_strerror(e->code),
+		e->message[0] ? e->message : "(no detail)");
+	return 1;
+}
+
+const char *short_id(const char *keyid, char buf[20])
+{
+	snprintf(buf, 20, "%.16s", keyid ? keyid : "?");
+	return buf;
+}
+
+int parse_u32(const char *s, uint32_t *ret)
+{
+	char *end;
+	unsigned long v;
+
+	if (!s || !*s || *s == '-' || *s == '+')
+		return PAWL_E_INVALID;
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno || *end || v > UINT32_MAX)
+		return PAWL_E_INVALID;
+	*ret = (uint32_t)v;
+	return 0;
+}
+
+int parse_period(const char *s, int64_t *ret)
+{
+	char *end;
+	unsigned long long v;
+	int64_t unit = DAY;
+
+	if (!s || !*s || *s == '-' || *s == '+')
+		return pawl_error_set(PAWL_E_INVALID, "bad period \"%s\"", s ? s : "");
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno || end == s)
+		return pawl_error_set(PAWL_E_INVALID, "bad period \"%s\"", s);
+	if (*end) {
+		if (end[1])
+			return pawl_error_set(PAWL_E_INVALID, "bad period \"%s\"", s);
+		switch (*end) {
+		case 'd': unit = DAY; break;
+		case 'h': unit = 3600; break;
+		case 'm': unit = 60; break;
+		case 's': unit = 1; break;
+		default:
+			return pawl_error_set(PAWL_E_INVALID,
+					      "bad period \"%s\" (DAYS, or a number with d, h, m or s)",
+					      s);
+		}
+	}
+	/* At most 100 years. */
+	if (v == 0 || v > (unsigned long long)(100LL * 366 * DAY / unit))
+		return pawl_error_set(PAWL_E_INVALID, "period \"%s\" out of range", s);
+	*ret = (int64_t)v * unit;
+	return 0;
+}
+
+void common_opt(const char *cmd, const char *usage_text, int ch, const char *arg)
+{
+	switch (ch) {
+	case 'h':
+		fputs(usage_text, stdout);
+		exit(0);
+	case 'q':
+		verbosity = -1;
+		return;
+	case 'v':
+		verbosity = 1;
+		return;
+	case OPT_PASSFILE:
+		if (pass_from_file(arg) < 0)
+			exit(fail(cmd));
+		return;
+	default:
+		usage_error(cmd, "unknown option or missing argument");
+	}
+}
+
+void strv_push(strv *s, char *v)
+{
+	if (s->n == s->cap) {
+		size_t cap = s->cap ? s->cap * 2 : 8;
+		char **nv = xreallocarray(s->v, cap, sizeof(*nv));
+
+		if (!nv) {
+			fputs("pawl-repo: out of memory\n", stderr);
+			exit(1);
+		}
+		s->v = nv;
+		s->cap = cap;
+	}
+	s->v[s->n++] = v;
+}
 
 int main(int argc, char **argv)
 {
-	if (argc > 1 && strcmp(argv[1], "--version") == 0) {
-		printf("pawl-repo %s\n", pawl_version());
-		return 0;
+	int i = 1, rc;
+
+	atexit(pass_wipe);
+	for (; i < argc && argv[i][0] == '-'; i++) {
+		if (strcmp(argv[i], "-q") == 0 || strcmp(argv[i], "--quiet") == 0) {
+			verbosity = -1;
+		} else if (strcmp(argv[i], "-v") == 0 || strcmp(argv[i], "--verbose") == 0) {
+			verbosity = 1;
+		} else if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
+			usage(stdout);
+			return 0;
+		} else if (strcmp(argv[i], "-V") == 0 || strcmp(argv[i], "--version") == 0) {
+			printf("pawl-repo %s (TUF %s)\n", pawl_version(), PAWL_SPEC_VERSION);
+			return 0;
+		} else {
+			usage_error(NULL, "unknown option %s", argv[i]);
+		}
 	}
-	fprintf(stderr, "pawl-repo: not yet\n");
-	return 1;
+	if (i >= argc) {
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	if (strcmp(argv[i], "help") == 0) {
+		char *av[3] = { NULL, (char *)"--help", NULL };
+
+		if (i + 1 >= argc) {
+			usage(stdout);
+			return 0;
+		}
+		av[0] = argv[i + 1];
+		for (size_t k = 0; k < ARRAY_SIZE(commands); k++)
+			if (strcmp(commands[k].name, av[0]) == 0)
+				return commands[k].fn(2, av);
+		usage_error(NULL, "unknown command \"%s\"", av[0]);
+	}
+	/* The environment's passphrase is taken (and wiped) before anything
+	 * else runs. */
+	if (pass_from_env() < 0)
+		return fail(argv[i]);
+	for (size_t k = 0; k < ARRAY_SIZE(commands); k++) {
+		if (strcmp(commands[k].name, argv[i]) == 0) {
+			rc = commands[k].fn(argc - i, argv + i);
+			pass_wipe();
+			return rc;
+		}
+	}
+	usage_error(NULL, "unknown command \"%s\"", argv[i]);
 }

@@ -1,0 +1,482 @@
+/*
+ * cmd_targets.c - `pawl-repo add` and `pawl-repo remove`.
+ *
+ * add is built for large batches: every file is read and hashed exactly
+ * once while it is copied into the content store, entries are appended to
+ * their role's "targets" object unsorted (md_bulk_target), and each
+ * changed role is sorted and validated once at the end (md_bulk_finish).
+ * Adding n targets costs O(n log n), not the O(n^2) of n md_target_put().
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "content.h"
+#include "metadata/bulk.h"
+#include "repo.h"
+
+static const char usage_add[] =
+	"usage: pawl-repo add REPO TARGETPATH FILE [options]\n"
+	"       pawl-repo add REPO --from-dir DIR [--prefix PATH] [options]\n"
+	"       pawl-repo add REPO --manifest FILE [options]\n"
+	"\n"
+	"Add targets: the file's length and hashes go into the metadata, its content\n"
+	"into the workspace's store (REPO/targets). An existing target of the same path\n"
+	"is replaced. The changed role gets a new version once per publication, a fresh\n"
+	"expiry and no signatures; --key signs it at once.\n"
+	"\n"
+	"  --custom JSON      a JSON object stored as the target's \"custom\" field\n"
+	"  --role ROLE        the role that lists the target (default: targets, or the\n"
+	"                     hash bin of the path when targets delegates to hash bins);\n"
+	"                     ROLE must be trusted for the path by its delegation\n"
+	"  --key KEY          sign the changed roles with KEY (repeatable)\n"
+	"  --from-dir DIR     add every regular file below DIR, as PREFIX/RELATIVE/PATH\n"
+	"  --prefix PATH      the target path prefix for --from-dir (default: none)\n"
+	"  --manifest FILE    one target per line: TARGETPATH<TAB>FILE[<TAB>CUSTOM_JSON];\n"
+	"                     empty lines and lines starting with # are skipped; relative\n"
+	"                     FILEs are relative to the current directory\n"
+	"Files are opened without following symbolic links.\n";
+
+static const char usage_remove[] =
+	"usage: pawl-repo remove REPO TARGETPATH [TARGETPATH ...] [--role ROLE] [--key KEY ...]\n"
+	"\n"
+	"Remove targets from the role that lists them (--role when several do). The\n"
+	"content stays in the store and in published trees; clients stop seeing the\n"
+	"target once the new metadata is published.\n";
+
+/* ---------------- routing ---------------- */
+
+/* Is r trusted for path along its whole delegation chain? */
+static int covers(ws *w, ws_role *r, const char *path)
+{
+	for (ws_role *x = r; x->parent; x = x->parent) {
+		const md_keys *keys;
+		const md_role *mr;
+		const md_delegations *d = &x->parent->md->deleg;
+
+		GUARD(ws_role_keys(w, x, &keys, &mr));
+		if (d->succinct_present && mr == &d->succinct.role) {
+			char bin[ROLE_NAME_MAX + 16];
+
+			GUARD(md_succinct_role_for(&d->succinct, path, bin, sizeof(bin)));
+			ENSURE(strcmp(bin, x->name) == 0, PAWL_E_INVALID,
+			       "target %s belongs in hash bin %s, not %s (leave out --role to "
+			       "choose the bin automatically)",
+			       path, bin, x->name);
+			continue;
+		}
+		ENSURE(md_role_matches(mr, path), PAWL_E_INVALID,
+		       "%s does not trust %s for %s: the delegation's paths do not match it "
+		       "(see `pawl-repo status`); clients would never look there",
+		       x->parent->name, x->name, path);
+	}
+	return 0;
+}
+
+static int route(ws *w, const char *path, const char *explicit_role, ws_role **ret)
+{
+	ws_role *r;
+
+	if (explicit_role) {
+		GUARD(ws_find(w, explicit_role, &r));
+		ENSURE(r->type == MD_TARGETS, PAWL_E_INVALID, "%s cannot list targets",
+		       explicit_role);
+		GUARD(covers(w, r, path));
+		*ret = r;
+		return 0;
+	}
+	GUARD(ws_walk(w));
+	r = ws_top(w, MD_TARGETS);
+	while (r->md->has_delegations && r->md->deleg.succinct_present) {
+		char bin[ROLE_NAME_MAX + 16];
+
+		GUARD(md_succinct_role_for(&r->md->deleg.succinct, path, bin, sizeof(bin)));
+		GUARD(ws_find(w, bin, &r));
+	}
+	*ret = r;
+	return 0;
+}
+
+/* ---------------- the batch ---------------- */
+
+struct batch {
+	ws *w;
+	const char *explicit_role;
+	const pj_value *custom; /* for every entry, or NULL */
+	ws_role **touched;
+	size_t ntouched, captouched;
+	size_t count;
+	uint64_t bytes;
+};
+
+static int touch_mark(struct batch *b, ws_role *r)
+{
+	if (r->marked)
+		return 0;
+	if (b->ntouched == b->captouched) {
+		size_t cap = b->captouched ? b->captouched * 2 : 16;
+		ws_role **v = xreallocarray(b->touched, cap, sizeof(*v));
+
+		if (!v)
+			return PAWL_E_NOMEM;
+		b->touched = v;
+		b->captouched = cap;
+	}
+	b->touched[b->ntouched++] = r;
+	r->marked = true;
+	return 0;
+}
+
+static int batch_add(struct batch *b, const char *tpath, int dfd, const char *name,
+		     const char *shown, const pj_value *custom)
+{
+	md_hash_hex h[2];
+	uint64_t len;
+	digests dg;
+	ws_role *r = NULL;
+	int rc;
+
+	rc = check_target_path(tpath);
+	if (rc < 0)
+		return pawl_error_prefix(rc, "%s: ", shown);
+	GUARD(route(b->w, tpath, b->explicit_role, &r));
+	GUARD(content_add_at(b->w, dfd, name, shown, &len, &dg));
+	h[0] = (md_hash_hex){ "sha256", dg.sha256 };
+	h[1] = (md_hash_hex){ "sha512", dg.sha512 };
+	GUARD(md_bulk_target(r->md, tpath, strlen(tpath), len, h, dg.has512 ? 2 : 1,
+			     custom ? custom : b->custom));
+	GUARD(touch_mark(b, r));
+	b->count++;
+	b->bytes += len;
+	if (verbosity > 0)
+		info("%s -> %s (%" PRIu64 " bytes, sha256 %.16s...)", shown, tpath, len, dg.sha256);
+	return 0;
+}
+
+static int add_dir(struct batch *b, int dfd, const char *shown, const char *prefix)
+{
+	DIR *d;
+	struct dirent *e;
+	int fd, rc = 0;
+
+	fd = openat(dfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return pawl_error_set_errno(PAWL_E_IO, errno, "cannot open %s", shown);
+	d = fdopendir(fd);
+	if (!d) {
+		close(fd);
+		return pawl_error_set_errno(PAWL_E_IO, errno, "cannot read %s", shown);
+	}
+	while (rc == 0 && (errno = 0, e = readdir(d))) {
+		char sub[TARGET_PATH_MAX + 1], tpath[TARGET_PATH_MAX + 1], *subshown;
+		struct stat st;
+		int n;
+
+		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+			continue;
+		n = snprintf(tpath, sizeof(tpath), "%s%s%s", prefix, *prefix ? "/" : "", e->d_name);
+		if (n < 0 || (size_t)n >= sizeof(tpath)) {
+			rc = pawl_error_set(PAWL_E_LIMIT, "path too long below %s", shown);
+			break;
+		}
+		subshown = NULL;
+		n = asprintf(&subshown, "%s/%s", shown, e->d_name);
+		if (n < 0) {
+			rc = PAWL_E_NOMEM;
+			break;
+		}
+		if (fstatat(dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0) {
+			rc = pawl_error_set_errno(PAWL_E_IO, errno, "cannot stat %s", subshown);
+		} else if (S_ISDIR(st.st_mode)) {
+			int sfd;
+
+			rc = dir_open_at(dirfd(d), e->d_name, &sfd);
+			if (rc == 0) {
+				snprintf(sub, sizeof(sub), "%s", tpath);
+				rc = add_dir(b, sfd, subshown, sub);
+				close(sfd);
+			}
+		} else if (S_ISREG(st.st_mode)) {
+			rc = batch_add(b, tpath, dirfd(d), e->d_name, subshown, NULL);
+		} else {
+			rc = pawl_error_set(PAWL_E_IO, "%s is %s; --from-dir adds regular files only",
+					    subshown,
+					    S_ISLNK(st.st_mode) ? "a symbolic link" : "not a regular file");
+		}
+		free(subshown);
+	}
+	if (rc == 0 && errno != 0)
+		rc = pawl_error_set_errno(PAWL_E_IO, errno, "cannot read %s", shown);
+	closedir(d);
+	return rc;
+}
+
+static int add_manifest(struct batch *b, const char *file)
+{
+	_cleanup_free_ char *data = NULL;
+	size_t len, lineno = 0;
+	char *p, *end;
+	int rc = 0;
+
+	GUARD(file_read_all(file, 1u << 30, &data, &len));
+	p = data;
+	end = data + len;
+	while (rc == 0 && p < end) {
+		char *nl = memchr(p, '\n', (size_t)(end - p)), *line = p, *tab, *fpath, *cj;
+		pj_doc *cdoc = NULL;
+
+		if (!nl)
+			nl = end;
+		*nl = '\0';
+		p = nl + 1;
+		lineno++;
+		if (nl > line && nl[-1] == '\r')
+			nl[-1] = '\0';
+		if (!*line || *line == '#')
+			continue;
+		tab = strchr(line, '\t');
+		if (!tab)
+			return pawl_error_set(PAWL_E_FORMAT,
+					      "%s:%zu: expected TARGETPATH<TAB>FILE[<TAB>CUSTOM_JSON]",
+					      file, lineno);
+		*tab = '\0';
+		fpath = tab + 1;
+		cj = strchr(fpath, '\t');
+		if (cj) {
+			*cj++ = '\0';
+			rc = pj_parse_copy(&cdoc, cj, strlen(cj), NULL);
+			if (rc == 0 && !pj_is_object(pj_root(cdoc)))
+				rc = pawl_error_set(PAWL_E_FORMAT, "custom must be a JSON object");
+			if (rc < 0) {
+				pj_doc_free(cdoc);
+				return pawl_error_prefix(rc, "%s:%zu: ", file, lineno);
+			}
+		}
+		rc = batch_add(b, line, AT_FDCWD, fpath, fpath, cdoc ? pj_root(cdoc) : NULL);
+		pj_doc_free(cdoc);
+		if (rc < 0)
+			pawl_error_prefix(rc, "%s:%zu: ", file, lineno);
+	}
+	return rc;
+}
+
+static int finish_batch(struct batch *b, strv *keys, const char *cmd)
+{
+	signers ss = { 0 };
+	int rc;
+
+	for (size_t i = 0; i < b->ntouched; i++) {
+		GUARD(md_bulk_finish(b->touched[i]->md));
+		GUARD(ws_touch(b->w, b->touched[i]));
+	}
+	(void)cmd;
+	rc = signers_load(&ss, keys->v, keys->n);
+	if (rc == 0)
+		rc = ws_sign_all(b->w, b->touched, b->ntouched, &ss);
+	signers_free(&ss);
+	return rc;
+}
+
+static void summary(struct batch *b, const char *verb)
+{
+	for (size_t i = 0; i < b->ntouched; i++) {
+		ws_role *r = b->touched[i];
+		sigcount c;
+
+		if (i >= 8) {
+			info("... and %zu more roles", b->ntouched - i);
+			break;
+		}
+		if (ws_count(b->w, r, &c) < 0) {
+			pawl_error_clear();
+			continue;
+		}
+		info("%s v%" PRIu64 ": %u targets, %" PRIu32 " of %" PRIu32 " signatures%s", r->name,
+		     r->md->version, r->md->targets ? r->md->targets->len : 0, c.valid, c.threshold,
+		     sigcount_ok(&c) ? "" : " (sign it with `pawl-repo sign`)");
+	}
+	info("%s %zu target%s (%" PRIu64 " bytes); next: `pawl-repo timestamp`, then `pawl-repo "
+	     "publish`",
+	     verb, b->count, b->count == 1 ? "" : "s", b->bytes);
+}
+
+int cmd_add(int argc, char **argv)
+{
+	enum { O_CUSTOM = OPT_FIRST, O_ROLE, O_KEY, O_DIR, O_PREFIX, O_MANIFEST };
+	static const struct option opts[] = {
+		COMMON_LONGOPTS,
+		{ "custom", required_argument, NULL, O_CUSTOM },
+		{ "role", required_argument, NULL, O_ROLE },
+		{ "key", required_argument, NULL, O_KEY },
+		{ "from-dir", required_argument, NULL, O_DIR },
+		{ "prefix", required_argument, NULL, O_PREFIX },
+		{ "manifest", required_argument, NULL, O_MANIFEST },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *custom = NULL, *dir = NULL, *prefix = "", *manifest = NULL;
+	_cleanup_pj_doc_ pj_doc *cdoc = NULL;
+	struct batch b = { 0 };
+	_cleanup_ws_ ws *w = NULL;
+	strv keys = { 0 };
+	int ch, rc = 1, npos;
+
+	optind = 0;
+	while ((ch = getopt_long(argc, argv, COMMON_SHORTOPTS, opts, NULL)) != -1) {
+		switch (ch) {
+		case O_CUSTOM: custom = optarg; break;
+		case O_ROLE: b.explicit_role = optarg; break;
+		case O_KEY: strv_push(&keys, optarg); break;
+		case O_DIR: dir = optarg; break;
+		case O_PREFIX: prefix = optarg; break;
+		case O_MANIFEST: manifest = optarg; break;
+		default: common_opt("add", usage_add, ch, optarg);
+		}
+	}
+	npos = argc - optind;
+	if (dir && manifest)
+		usage_error("add", "--from-dir and --manifest do not go together");
+	if ((dir || manifest) ? npos != 1 : npos != 3)
+		usage_error("add", (dir || manifest) ? "give only REPO with --from-dir or --manifest"
+						     : "give REPO TARGETPATH FILE");
+	if (custom) {
+		if (pj_parse_copy(&cdoc, custom, strlen(custom), NULL) < 0 ||
+		    !pj_is_object(pj_root(cdoc)))
+			usage_error("add", "--custom must be a JSON object, e.g. '{\"version\": "
+					   "\"1.0.0\"}'");
+		b.custom = pj_root(cdoc);
+	}
+	if (*prefix && check_target_path(prefix) < 0)
+		return fail("add");
+	if (ws_open(&w, argv[optind], true) < 0)
+		goto out;
+	b.w = w;
+	if (dir) {
+		int dfd;
+
+		if (dir_open(dir, &dfd) < 0)
+			goto out;
+		rc = add_dir(&b, dfd, dir, prefix);
+		close(dfd);
+		if (rc < 0) {
+			rc = 1;
+			goto out;
+		}
+		rc = 1;
+	} else if (manifest) {
+		if (add_manifest(&b, manifest) < 0)
+			goto out;
+	} else if (batch_add(&b, argv[optind + 1], AT_FDCWD, argv[optind + 2], argv[optind + 2],
+			     NULL) < 0) {
+		goto out;
+	}
+	if (b.count == 0) {
+		pawl_error_set(PAWL_E_NOT_FOUND, "no files to add");
+		goto out;
+	}
+	/* The content first, durably; then the metadata that names it. */
+	if (content_sync(w) < 0 || finish_batch(&b, &keys, "add") < 0 || ws_save(w) < 0)
+		goto out;
+	summary(&b, "added");
+	rc = 0;
+out:
+	free(b.touched);
+	free(keys.v);
+	return rc ? fail("add") : 0;
+}
+
+int cmd_remove(int argc, char **argv)
+{
+	enum { O_ROLE = OPT_FIRST, O_KEY };
+	static const struct option opts[] = {
+		COMMON_LONGOPTS,
+		{ "role", required_argument, NULL, O_ROLE },
+		{ "key", required_argument, NULL, O_KEY },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *explicit_role = NULL;
+	_cleanup_ws_ ws *w = NULL;
+	struct batch b = { 0 };
+	strv keys = { 0 };
+	int ch, rc = 1;
+
+	optind = 0;
+	while ((ch = getopt_long(argc, argv, COMMON_SHORTOPTS, opts, NULL)) != -1) {
+		switch (ch) {
+		case O_ROLE: explicit_role = optarg; break;
+		case O_KEY: strv_push(&keys, optarg); break;
+		default: common_opt("remove", usage_remove, ch, optarg);
+		}
+	}
+	if (argc - optind < 2)
+		usage_error("remove", "give REPO and at least one TARGETPATH");
+	if (ws_open(&w, argv[optind], true) < 0 || ws_walk(w) < 0)
+		goto out;
+	b.w = w;
+	for (int a = optind + 1; a < argc; a++) {
+		const char *path = argv[a];
+		ws_role *found = NULL;
+
+		if (explicit_role) {
+			if (ws_find(w, explicit_role, &found) < 0)
+				goto out;
+			if (found->type != MD_TARGETS || !pj_get(found->md->targets, path)) {
+				pawl_error_set(PAWL_E_NOT_FOUND, "%s does not list target %s",
+					       explicit_role, path);
+				goto out;
+			}
+		} else {
+			for (size_t i = 0; i < w->nroles; i++) {
+				ws_role *r = w->roles[i];
+
+				if (r->type != MD_TARGETS || !pj_get(r->md->targets, path))
+					continue;
+				if (found) {
+					pawl_error_set(PAWL_E_INVALID,
+						       "target %s is listed by both %s and %s; say which "
+						       "with --role",
+						       path, found->name, r->name);
+					goto out;
+				}
+				found = r;
+			}
+			if (!found) {
+				pawl_error_set(PAWL_E_NOT_FOUND, "no role lists target %s", path);
+				goto out;
+			}
+		}
+		if (md_target_remove(found->md, path) < 0 || touch_mark(&b, found) < 0)
+			goto out;
+		b.count++;
+	}
+	for (size_t i = 0; i < b.ntouched; i++)
+		if (ws_touch(w, b.touched[i]) < 0)
+			goto out;
+	{
+		signers ss = { 0 };
+
+		rc = signers_load(&ss, keys.v, keys.n);
+		if (rc == 0)
+			rc = ws_sign_all(w, b.touched, b.ntouched, &ss);
+		signers_free(&ss);
+		if (rc < 0) {
+			rc = 1;
+			goto out;
+		}
+		rc = 1;
+	}
+	if (ws_save(w) < 0)
+		goto out;
+	summary(&b, "removed");
+	rc = 0;
+out:
+	free(b.touched);
+	free(keys.v);
+	return rc ? fail("remove") : 0;
+}

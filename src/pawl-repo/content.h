@@ -1,0 +1,24 @@
+/*
+ * content.h - the workspace's content store and the target files that
+ * `publish` writes (content.c).
+ */
+#ifndef PAWL_REPO_CONTENT_H
+#define PAWL_REPO_CONTENT_H
+
+#include "repo.h"
+
+/* Hash dfd/name (O_NOFOLLOW, regular file) and store it by sha256 in the
+ * workspace, reading it once. shown names the file in messages. */
+PAWL_MUST_USE int content_add_at(ws *w, int dfd, const char *name, const char *shown,
+				 uint64_t *ret_len, digests *ret);
+/* Make everything written to the store so far durable (one syncfs). */
+PAWL_MUST_USE int content_sync(ws *w);
+/* Copy the stored content of target t to outfd/name, checking length and
+ * every hash while copying. name's directory must exist. */
+PAWL_MUST_USE int content_publish(ws *w, int outfd, const char *name, const md_target *t,
+				  const char *path);
+/* Check dirfd/name against t's length and hashes; what names it. */
+PAWL_MUST_USE int content_check(int dirfd, const char *name, const md_target *t,
+				const char *what);
+
+#endif

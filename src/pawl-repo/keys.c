@@ -1,0 +1,182 @@
+/*
+ * keys.c - private and public keys named on the command line, and the one
+ * passphrase a run may use.
+ *
+ * Passphrases never come from the command line (where ps and shell history
+ * see them): only from a file (--passphrase-file, its first line) or the
+ * PAWL_PASSPHRASE environment variable, whose value is copied, wiped in
+ * place and unset so that no child process inherits it. The copy lives in
+ * one buffer that pass_wipe() clears with OPENSSL_cleanse; main() calls it
+ * on every exit path.
+ *
+ * A KEY argument that starts with "pkcs11:" is a token URI and goes to the
+ * PKCS#11 hook; anything else is a file read by the crypto module
+ * (O_NOFOLLOW, regular file, size-capped).
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/crypto.h>
+
+#include "repo.h"
+
+#define PASS_MAX 1023
+
+static char pass_buf[PASS_MAX + 1];
+static bool pass_set;
+
+const char *pass_get(void)
+{
+	return pass_set ? pass_buf : NULL;
+}
+
+void pass_wipe(void)
+{
+	OPENSSL_cleanse(pass_buf, sizeof(pass_buf));
+	pass_set = false;
+}
+
+static int pass_take(const char *p, size_t n, const char *what)
+{
+	/* One line: stop at the first newline (a trailing "\n" or "\r\n" is
+	 * how editors and `echo` leave it). */
+	const char *nl = memchr(p, '\n', n);
+
+	if (nl)
+		n = (size_t)(nl - p);
+	if (n > 0 && p[n - 1] == '\r')
+		n--;
+	ENSURE(n > 0, PAWL_E_INVALID, "%s: the passphrase is empty", what);
+	ENSURE(n <= PASS_MAX, PAWL_E_LIMIT, "%s: the passphrase is longer than %d bytes", what,
+	       PASS_MAX);
+	ENSURE(memchr(p, '\0', n) == NULL, PAWL_E_INVALID, "%s: the passphrase contains a NUL byte",
+	       what);
+	pass_wipe();
+	memcpy(pass_buf, p, n);
+	pass_buf[n] = '\0';
+	pass_set = true;
+	return 0;
+}
+
+int pass_from_file(const char *path)
+{
+	char *data = NULL;
+	size_t len = 0;
+	int r;
+
+	r = file_read_all(path, 64 * 1024, &data, &len);
+	if (r < 0)
+		return pawl_error_prefix(r, "--passphrase-file: ");
+	r = pass_take(data, len, path);
+	OPENSSL_cleanse(data, len);
+	free(data);
+	return r;
+}
+
+int pass_from_env(void)
+{
+	char *v = getenv("PAWL_PASSPHRASE");
+	size_t n;
+	int r;
+
+	if (!v)
+		return 0;
+	n = strlen(v);
+	r = pass_take(v, n, "PAWL_PASSPHRASE");
+	OPENSSL_cleanse(v, n);
+	unsetenv("PAWL_PASSPHRASE");
+	return r;
+}
+
+static bool is_pkcs11(const char *arg)
+{
+	return strncmp(arg, "pkcs11:", 7) == 0;
+}
+
+/* Add what to do to "key is encrypted" errors. */
+static int hint_passphrase(int code)
+{
+	char m[768];
+
+	snprintf(m, sizeof(m), "%s", pawl_error_last()->message);
+	if (!strstr(m, "encrypted"))
+		return code;
+	return pawl_error_set(code, "%s (with --passphrase-file FILE or the PAWL_PASSPHRASE "
+			      "environment variable)", m);
+}
+
+int key_arg_signer(pawl_signer **ret, const char *arg)
+{
+	int r;
+
+	if (is_pkcs11(arg))
+		return pkcs11_signer_open(ret, arg);
+	r = signer_load_file(ret, arg, pass_get());
+	if (r == PAWL_E_KEY && !pass_get())
+		return hint_passphrase(r);
+	return r;
+}
+
+int key_arg_public(pawl_key **ret, pawl_signer **ret_signer, const char *arg)
+{
+	_cleanup_key_ pawl_key *k = NULL;
+	pawl_signer *s = NULL;
+	int r;
+
+	if (is_pkcs11(arg)) {
+		GUARD(pkcs11_signer_open(&s, arg));
+	} else {
+		/* A private key file gives a signer; a public one only a key.
+		 * Try the public form first so that a .pub never asks for a
+		 * passphrase. */
+		r = key_load_public_file(&k, arg, pass_get());
+		if (r == PAWL_E_KEY && !pass_get())
+			return hint_passphrase(r);
+		if (r < 0)
+			return r;
+		if (ret_signer && signer_load_file(&s, arg, pass_get()) < 0) {
+			pawl_error_clear();
+			s = NULL;
+		}
+	}
+	if (s && !k) {
+		r = signer_public(s, &k);
+		if (r < 0) {
+			signer_free(s);
+			return r;
+		}
+	}
+	if (ret_signer)
+		*ret_signer = s;
+	else
+		signer_free(s);
+	*ret = TAKE_PTR(k);
+	return 0;
+}
+
+int signers_load(signers *s, char **args, size_t n)
+{
+	memset(s, 0, sizeof(*s));
+	if (n == 0)
+		return 0;
+	s->v = xcalloc(n, sizeof(*s->v));
+	s->arg = xcalloc(n, sizeof(*s->arg));
+	if (!s->v || !s->arg)
+		return PAWL_E_NOMEM;
+	for (size_t i = 0; i < n; i++) {
+		GUARD(key_arg_signer(&s->v[i], args[i]));
+		s->arg[i] = args[i];
+		s->n++;
+	}
+	return 0;
+}
+
+void signers_free(signers *s)
+{
+	for (size_t i = 0; i < s->n; i++)
+		signer_free(s->v[i]);
+	free(s->v);
+	free(s->arg);
+	memset(s, 0, sizeof(*s));
+}

@@ -1,0 +1,235 @@
+/*
+ * repo.h - what the files of pawl-repo share: the workspace (staged,
+ * versioned TUF metadata plus a content store), key loading, and the
+ * command entry points.
+ *
+ * The workspace (docs/pawl-repo.md has the full picture):
+ *   REPO/root.json                     newest fully signed root: give it to clients
+ *   REPO/config.json                   expiry periods and hash algorithms
+ *   REPO/state.json                    the versions last published from here
+ *   REPO/metadata/<role>.json          current staged version of every role
+ *   REPO/metadata/root-history/N.root.json   every fully signed root version
+ *   REPO/targets/XX/<sha256>           target content, stored by hash
+ *   REPO/.lock                         serialises writers
+ *
+ * Invariants the commands keep:
+ *  - A role changed after its current version was published gets a new
+ *    version (published + 1) once; further changes before the next
+ *    publication keep that version. Every change refreshes the expiry and
+ *    drops the signatures, which then no longer cover the content.
+ *  - Files in the workspace are exactly the bytes that will be published
+ *    (md_serialize), so the hashes the snapshot and timestamp record are
+ *    those of the published files.
+ *  - Every file is replaced atomically (store module); writers hold the
+ *    workspace lock.
+ *
+ * Everything here returns 0 or a negative pawl_err with the detail in the
+ * thread's error object, like libpawl; only main.c prints errors.
+ */
+#ifndef PAWL_REPO_H
+#define PAWL_REPO_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "crypto/crypto.h"
+#include "json/json.h"
+#include "metadata/metadata.h"
+#include "store/store.h"
+#include "util/guard.h"
+
+#define EXIT_USAGE 2
+
+/* Role names pawl-repo creates must be one safe file name component. */
+#define ROLE_NAME_MAX 128
+/* Largest target file name component: "<sha512 hex>.<name>" must fit. */
+#define TARGET_NAME_MAX (255 - 128 - 1)
+#define TARGET_PATH_MAX 4096
+#define BINS_MAX 16384
+#define DAY 86400
+
+/* ---------------- main.c: output ---------------- */
+
+extern int verbosity; /* -1 quiet, 0 normal, 1 verbose */
+void info(const char *fmt, ...) PAWL_PRINTF(1, 2);
+_Noreturn void usage_error(const char *cmd, const char *fmt, ...) PAWL_PRINTF(2, 3);
+/* Options every command takes: --help, --passphrase-file, -q, -v. */
+enum { OPT_PASSFILE = 1000, OPT_FIRST = 1001 };
+#define COMMON_LONGOPTS                                                        \
+	{ "help", no_argument, NULL, 'h' },                                    \
+	{ "passphrase-file", required_argument, NULL, OPT_PASSFILE },          \
+	{ "quiet", no_argument, NULL, 'q' },                                   \
+	{ "verbose", no_argument, NULL, 'v' }
+#define COMMON_SHORTOPTS "hqv"
+/* Handle a common option (exits for --help and for errors). */
+void common_opt(const char *cmd, const char *usage_text, int ch, const char *arg);
+
+/* A growing list of option values (exits when out of memory). */
+typedef struct strv {
+	char **v;
+	size_t n, cap;
+} strv;
+void strv_push(strv *s, char *v);
+
+/* A short form of a key id for messages: its first 16 hex digits. */
+const char *short_id(const char *keyid, char buf[20]);
+
+/* ---------------- keys.c ---------------- */
+
+/* Passphrase from --passphrase-file (first line) or PAWL_PASSPHRASE; the
+ * environment copy is wiped and unset at once. */
+PAWL_MUST_USE int pass_from_file(const char *path);
+PAWL_MUST_USE int pass_from_env(void);
+const char *pass_get(void); /* NULL when none was given */
+void pass_wipe(void);
+
+/* A private key: a PKCS#8 PEM file, or a "pkcs11:" URI. */
+PAWL_MUST_USE int key_arg_signer(pawl_signer **ret, const char *arg);
+/* A public key: a PEM SPKI file, a private key file, or a "pkcs11:" URI.
+ * *ret_private says whether the argument also holds the private half
+ * (then *ret_signer is set when ret_signer is not NULL). */
+PAWL_MUST_USE int key_arg_public(pawl_key **ret, pawl_signer **ret_signer, const char *arg);
+/* The hook for PKCS#11 tokens (pkcs11_hook.c). */
+PAWL_MUST_USE int pkcs11_signer_open(pawl_signer **ret, const char *uri);
+
+/* A list of signers from repeated --key options. */
+typedef struct signers {
+	pawl_signer **v;
+	const char **arg; /* the option value, for messages */
+	size_t n;
+} signers;
+PAWL_MUST_USE int signers_load(signers *s, char **args, size_t n);
+void signers_free(signers *s);
+
+/* ---------------- workspace.c ---------------- */
+
+typedef struct ws_role {
+	char *name;
+	md_type type;        /* MD_TARGETS for delegated roles */
+	pawl_md *md;
+	struct ws_role *parent; /* delegated roles: the delegating role */
+	bool dirty;          /* to be written back */
+	bool loaded_walk;    /* reached by the delegation walk */
+	bool marked;         /* scratch flag for commands (changed in this run) */
+} ws_role;
+
+typedef struct ws {
+	char *path;
+	int dirfd;
+	int store_fd; /* REPO/targets */
+	pawl_lock *lock;
+	pj_doc *config;
+	pj_doc *state;
+	bool config_dirty, state_dirty;
+	bool hash_sha512;
+	ws_role **roles; /* top-level first, then delegated in walk order */
+	size_t nroles, caproles;
+	ws_role **table; /* open addressing by name */
+	size_t tablecap;
+	pawl_md *prev_root; /* the root version before the staged one, if any */
+	bool walked;
+} ws;
+
+/* Open an existing workspace. write: take the lock (waits up to 30 s). */
+PAWL_MUST_USE int ws_open(ws **ret, const char *path, bool write);
+/* Create a new workspace directory (must not exist, or be empty). */
+PAWL_MUST_USE int ws_create(ws **ret, const char *path, bool sha512);
+void ws_free(ws *w);
+static inline void ws_freep(ws **w)
+{
+	ws_free(*w);
+}
+#define _cleanup_ws_ _cleanup_(ws_freep)
+
+ws_role *ws_top(ws *w, md_type t);
+/* A role by name; loads the delegation tree first. NULL when unknown. */
+PAWL_MUST_USE int ws_find(ws *w, const char *name, ws_role **ret);
+/* Load every role reachable from targets (pre-order, like clients). */
+PAWL_MUST_USE int ws_walk(ws *w);
+/* A new role file (delegated role) with version 1 and a fresh expiry. */
+PAWL_MUST_USE int ws_add_role(ws *w, const char *name, ws_role *parent, ws_role **ret);
+/* Forget a delegated role (and the roles below it). */
+void ws_drop_role(ws *w, ws_role *r);
+
+/* The keys and threshold that govern r: for root the staged root's own
+ * root role (and see ws_root_prev); for other top-level roles the root;
+ * for delegated roles the delegation in r->parent. */
+PAWL_MUST_USE int ws_role_keys(ws *w, ws_role *r, const md_keys **ret_keys,
+			       const md_role **ret_role);
+bool role_has_keyid(const md_role *mr, const char *keyid);
+
+/* The role changed: bump the version if the current one was published,
+ * refresh the expiry, drop the signatures, mark it to be written. */
+PAWL_MUST_USE int ws_touch(ws *w, ws_role *r);
+/* Refresh the expiry from the configured period. */
+int64_t ws_period(ws *w, const char *role);
+PAWL_MUST_USE int ws_set_period(ws *w, const char *role, int64_t seconds);
+uint64_t ws_published(ws *w, const char *role);
+PAWL_MUST_USE int ws_set_published(ws *w, const char *role, uint64_t version);
+
+/* Count valid signatures of distinct authorised keys. For root, *ret_prev
+ * and *ret_prev_threshold give the previous root's view (0/0 for v1). */
+typedef struct sigcount {
+	uint32_t valid, threshold;
+	uint32_t prev_valid, prev_threshold; /* root rotation only */
+	bool has_prev;
+} sigcount;
+PAWL_MUST_USE int ws_count(ws *w, ws_role *r, sigcount *ret);
+bool sigcount_ok(const sigcount *c);
+
+/* Sign r with each signer that is a key of r (for root: of the staged or
+ * the previous root). *ret_used counts signatures made. Refuses to re-sign
+ * a published version. */
+PAWL_MUST_USE int ws_sign(ws *w, ws_role *r, const pawl_signer *s, bool *ret_used);
+/* Sign every role in rs with every signer that belongs to it; a signer
+ * that belongs to none of them is an error naming the roles. */
+PAWL_MUST_USE int ws_sign_all(ws *w, ws_role **rs, size_t nrs, const signers *ss);
+
+/* Write every dirty role, the config and the state; keep the root
+ * history and REPO/root.json up to date. */
+PAWL_MUST_USE int ws_save(ws *w);
+/* The exact bytes of a role as written (serialised). */
+PAWL_MUST_USE int ws_role_bytes(ws *w, ws_role *r, char **ret, size_t *ret_len);
+
+/* Validation of names coming from the command line. */
+PAWL_MUST_USE int check_role_name(const char *name);
+PAWL_MUST_USE int check_target_path(const char *path);
+
+/* Hash a whole buffer and give the hex digests ("sha256" always, and
+ * "sha512" when configured). */
+typedef struct digests {
+	char sha256[65];
+	char sha512[129];
+	bool has512;
+} digests;
+PAWL_MUST_USE int digest_buf(const void *p, size_t n, bool sha512, digests *ret);
+
+/* ---------------- commands ---------------- */
+
+int cmd_keygen(int argc, char **argv);
+int cmd_init(int argc, char **argv);
+int cmd_add(int argc, char **argv);
+int cmd_remove(int argc, char **argv);
+int cmd_delegate(int argc, char **argv);
+int cmd_bins(int argc, char **argv);
+int cmd_sign(int argc, char **argv);
+int cmd_timestamp(int argc, char **argv);
+int cmd_publish(int argc, char **argv);
+int cmd_verify(int argc, char **argv);
+int cmd_status(int argc, char **argv);
+int cmd_rotate(int argc, char **argv);
+int cmd_expire(int argc, char **argv);
+
+/* The snapshot and timestamp step shared by init and timestamp. force:
+ * always make a new snapshot. strict: every signer must be a snapshot or
+ * timestamp key (init passes all its keys and uses those that fit). */
+PAWL_MUST_USE int do_timestamp(ws *w, const signers *ss, bool force, bool strict);
+
+/* Report the thread's error for a failed command; returns 1. */
+int fail(const char *cmd);
+/* Parse "N" (days) or "N[dhms]" into seconds. */
+PAWL_MUST_USE int parse_period(const char *s, int64_t *ret);
+PAWL_MUST_USE int parse_u32(const char *s, uint32_t *ret);
+
+#endif
