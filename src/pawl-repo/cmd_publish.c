@@ -174,7 +174,10 @@ int do_timestamp(ws *w, const signers *ss, bool force, bool strict)
 	}
 	GUARD(snapshot_entries(w, &e, &n));
 	GUARD(ws_count(w, snap, &c));
-	fresh = snap->md->expires - now > ws_period(w, "snapshot") / 2;
+	/* Renewed in the second half of its life, and at once when the
+	 * period was shortened below what is left of it. */
+	fresh = snap->md->expires - now > ws_period(w, "snapshot") / 2 &&
+		snap->md->expires - now <= ws_period(w, "snapshot");
 	if (force || !sigcount_ok(&c) || !fresh || !snapshot_matches(snap->md, e, n)) {
 		pawl_md *md = NULL;
 		int r;

@@ -86,6 +86,9 @@ int content_add_at(ws *w, int dfd, const char *name, const char *shown, uint64_t
 
 	if (!buf)
 		return PAWL_E_NOMEM;
+	ENSURE(w->store_fd >= 0, PAWL_E_NOT_FOUND,
+	       "workspace %s has no content store (targets/); add targets where the full "
+	       "workspace is", w->path);
 	fd = openat(dfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
 	if (fd < 0) {
 		if (errno == ELOOP)
@@ -160,6 +163,8 @@ out:
 
 int content_sync(ws *w)
 {
+	if (w->store_fd < 0)
+		return 0;
 	if (syncfs(w->store_fd) != 0)
 		return pawl_error_set_errno(PAWL_E_IO, errno, "cannot sync %s/targets", w->path);
 	return 0;
@@ -187,6 +192,9 @@ int content_publish(ws *w, int outfd, const char *name, const md_target *t, cons
 		return PAWL_E_NOMEM;
 	ENSURE(pj_str(h256) && h256->len == 64, PAWL_E_FORMAT,
 	       "target %s has no sha256 hash; pawl-repo stores content by sha256", path);
+	ENSURE(w->store_fd >= 0, PAWL_E_NOT_FOUND,
+	       "workspace %s has no content store (targets/); publish from the full workspace",
+	       w->path);
 	snprintf(src, sizeof(src), "%.2s/%s", h256->u.s, h256->u.s);
 	in = openat(w->store_fd, src, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
 	if (in < 0)

@@ -304,9 +304,15 @@ int ws_open(ws **ret, const char *path, bool write)
 				      "create one with `pawl-repo init`", path);
 	GUARD(r);
 	GUARD(read_json(w, "state.json", &w->state));
+	/* An offline signing machine may get only metadata/ and the JSON
+	 * files: signing needs no content. */
 	r = dir_open_at(w->dirfd, "targets", &w->store_fd);
-	if (r < 0)
+	if (r == PAWL_E_NOT_FOUND) {
+		pawl_error_clear();
+		w->store_fd = -1;
+	} else if (r < 0) {
 		return pawl_error_prefix(r, "workspace %s: ", path);
+	}
 	hs = pj_get(pj_root(w->config), "hashes");
 	for (uint32_t i = 0; pj_is_array(hs) && i < hs->len; i++)
 		if (pj_str(&hs->u.items[i]) && strcmp(pj_str(&hs->u.items[i]), "sha512") == 0)

@@ -1,0 +1,307 @@
+#!/bin/sh
+# test_repo.sh - the publisher's workflow through the pawl-repo CLI, end to
+# end: keys and passphrases, threshold root, offline signing across
+# separate directories, delegations, hash bins, key rotation (root and
+# targets) followed by a client, expiry refresh by `timestamp`, refusals
+# (below threshold, stale snapshot, rollback), and `verify` catching each
+# kind of broken publication. Clients are build/pawl over nginx on
+# 127.0.0.1 (tests/integration/nginx.sh) and over file://.
+#
+# Output is TAP. Environment: PAWL_BUILDDIR, PAWL_SRCDIR (set by meson).
+set -eu
+
+SRC=${PAWL_SRCDIR:-$(cd "$(dirname "$0")/../.." && pwd)}
+BUILD=${PAWL_BUILDDIR:-$SRC/build}
+R=$BUILD/pawl-repo
+P=$BUILD/pawl
+NGINX_SH=$SRC/tests/integration/nginx.sh
+
+T=$(mktemp -d "${TMPDIR:-/tmp}/pawl-test-repo-XXXXXX")
+NGINX_STATE=
+cleanup() {
+	if [ -n "$NGINX_STATE" ]; then sh "$NGINX_SH" stop "$NGINX_STATE" || true; fi
+	if [ "${PAWL_KEEP_TEST:-0}" = 1 ]; then echo "# kept $T"; else rm -rf "$T"; fi
+}
+trap cleanup EXIT INT TERM
+cd "$T"
+
+n=0
+failed=0
+pass() { n=$((n + 1)); echo "ok $n - $1"; }
+flunk() {
+	n=$((n + 1))
+	failed=$((failed + 1))
+	echo "not ok $n - $1"
+	[ -f out.log ] && sed 's/^/#   /' out.log
+	return 0
+}
+# ok DESC CMD...: CMD must succeed.
+ok() {
+	d=$1
+	shift
+	if "$@" >out.log 2>&1; then pass "$d"; else flunk "$d (exit $?)"; fi
+}
+# refuses DESC CODE PATTERN CMD...: CMD must exit with CODE and print PATTERN.
+refuses() {
+	d=$1 code=$2 pat=$3
+	shift 3
+	set +e
+	"$@" >out.log 2>&1
+	rc=$?
+	set -e
+	if [ $rc -eq "$code" ] && grep -qiE -- "$pat" out.log; then
+		pass "$d"
+	else
+		flunk "$d (exit $rc, wanted $code and /$pat/)"
+	fi
+}
+check() { # DESC TEST-EXPRESSION...
+	d=$1
+	shift
+	if "$@"; then pass "$d"; else flunk "$d"; fi
+}
+jget() { # FILE EXPR: a value from a JSON file (python3 is a build dependency)
+	python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$1" "$2"
+}
+mode() { stat -c %a "$1"; }
+
+echo "correct horse battery staple" >pass.txt
+PASS=$(cat pass.txt)
+
+# ---------------------------------------------------------------- keys
+ok "keygen ed25519, encrypted with --passphrase-file" $R keygen --type ed25519 --out root1.pem --passphrase-file pass.txt
+check "private key file is mode 0600" [ "$(mode root1.pem)" = 600 ]
+check "public key written next to it (KEY.pub)" [ -f root1.pub ]
+check "private key is encrypted PKCS#8" grep -q "BEGIN ENCRYPTED PRIVATE KEY" root1.pem
+ok "keygen with PAWL_PASSPHRASE" env PAWL_PASSPHRASE="$PASS" $R keygen --type ecdsa-p256 --out root2.pem
+check "keygen prints only the key id" sh -c "env PAWL_PASSPHRASE='$PASS' $R -q keygen --out root3.pem | grep -qxE '[0-9a-f]{64}'"
+refuses "keygen refuses to overwrite a key" 1 "exists" $R keygen --out root1.pem --no-passphrase
+refuses "keygen without a passphrase source is a usage error" 2 "passphrase" $R keygen --out x.pem
+check "no key file left behind by the refused keygen" [ ! -e x.pem ]
+refuses "keygen refuses unknown key types" 1 "unsupported" $R keygen --type rsa-1024 --out weak.pem --no-passphrase
+ok "keygen ecdsa-p384" $R keygen --type ecdsa-p384 --out p384.pem --no-passphrase
+ok "keygen rsa-3072" $R keygen --type rsa-3072 --out rsa.pem --no-passphrase
+for k in targets snap ts dev dev2 bins targets2 root4 snap2; do
+	$R -q keygen --out $k.pem --no-passphrase >/dev/null
+done
+echo "wrong passphrase" >wrong.txt
+
+# ---------------------------------------------------------------- init: 2-of-3 root
+refuses "init needs every top-level key" 2 "timestamp-key" $R init ws --root-key root1.pem --targets-key targets.pem --snapshot-key snap.pem
+refuses "wrong passphrase is refused" 1 "wrong passphrase" \
+	$R init ws --root-key root1.pem --root-key root2.pub --root-key root3.pub --root-threshold 2 \
+	--targets-key targets.pem --snapshot-key snap.pem --timestamp-key ts.pem --passphrase-file wrong.txt
+rm -rf ws
+refuses "an encrypted key without a passphrase says how to give one" 1 "passphrase-file" \
+	$R init ws --root-key root1.pem --root-key root2.pub --root-key root3.pub --root-threshold 2 \
+	--targets-key targets.pem --snapshot-key snap.pem --timestamp-key ts.pem
+rm -rf ws
+ok "init with a 2-of-3 root (one private root key, two public)" \
+	$R init ws --root-key root1.pem --root-key root2.pub --root-key root3.pub --root-threshold 2 \
+	--targets-key targets.pem --snapshot-key snap.pem --timestamp-key ts.pem \
+	--passphrase-file pass.txt --expires targets=30
+check "root.json is not handed out while root is below threshold" [ ! -e ws/root.json ]
+refuses "status says not ready" 1 "not ready" $R status ws
+refuses "publish refuses root below threshold, naming the role and the count" 1 "root v1 has 1 of the 2 signatures" $R publish ws out
+check "nothing was published" [ ! -e out/metadata/timestamp.json ]
+ok "second root signature (PAWL_PASSPHRASE)" env PAWL_PASSPHRASE="$PASS" $R sign ws root --key root2.pem
+check "REPO/root.json exists once root is fully signed" [ -f ws/root.json ]
+check "targets expiry follows --expires targets=30" [ "$(jget ws/metadata/targets.json 'd["signed"]["expires"][:4]')" -ge 2024 ]
+refuses "sign refuses a key that is not the role's" 1 "is not a key of targets" $R sign ws targets --key dev.pem
+refuses "PKCS#11 URIs go to the (not yet built) token hook" 1 "PKCS#11 support not built yet" $R sign ws targets --key "pkcs11:token=t;object=k"
+
+# ---------------------------------------------------------------- release 1
+printf 'demo app 1.0.0\n' >app1.tar.gz
+ok "add a target with custom metadata, signed at once" \
+	$R add ws demo-app/1.0.0/demo-app.tar.gz app1.tar.gz --custom '{"version": "1.0.0"}' --key targets.pem
+check "the custom field is stored" [ "$(jget ws/metadata/targets.json 'd["signed"]["targets"]["demo-app/1.0.0/demo-app.tar.gz"]["custom"]["version"]')" = 1.0.0 ]
+refuses "publish refuses a snapshot that does not name the current targets" 1 "snapshot v1 (does not name|names other bytes for) targets v1" $R publish ws out
+ok "timestamp (online keys only)" $R timestamp ws --key snap.pem --key ts.pem
+ok "publish" $R publish ws out
+check "versioned metadata names" [ -f out/metadata/1.root.json ] && [ -f out/metadata/1.snapshot.json ] && [ -f out/metadata/timestamp.json ]
+check "hash-prefixed target file" sh -c "ls out/targets/demo-app/1.0.0/ | grep -qE '^[0-9a-f]{64}\.demo-app\.tar\.gz$'"
+ok "verify accepts the published tree" $R verify out --root ws/root.json
+cp ws/root.json trusted-root-v1.json
+
+# Serve it with nginx and let the real client fetch it.
+set -- $(sh "$NGINX_SH" start "$T/out")
+PORT=$1
+NGINX_STATE=$2
+URL=http://127.0.0.1:$PORT
+client() { # DIR ARGS...: build/pawl against the nginx-served tree
+	d=$1
+	shift
+	$P --metadata-dir "$d" --metadata-url "$URL/metadata" --target-base-url "$URL/targets" --target-dir "$d.dl" "$@"
+}
+ok "client init with the v1 root" $P --metadata-dir c1 init trusted-root-v1.json
+ok "client downloads release 1 over HTTP" client c1 --target-name demo-app/1.0.0/demo-app.tar.gz download
+check "client got the right bytes" cmp -s c1.dl/demo-app%2F1.0.0%2Fdemo-app.tar.gz app1.tar.gz
+
+# ---------------------------------------------------------------- offline signing across directories
+printf 'demo app 2.0.0\n' >app2.tar.gz
+ok "prepare release 2 without the (offline) targets key" \
+	$R add ws demo-app/2.0.0/demo-app.tar.gz app2.tar.gz --custom '{"version": "2.0.0"}'
+refuses "publish refuses unsigned targets" 1 "targets v2 has 0 of the 1 signatures" $R publish ws out
+mkdir offline
+cp -a ws/metadata ws/config.json ws/state.json offline/   # only metadata travels
+ok "sign on the offline machine (a workspace without content)" $R sign offline targets --key targets.pem
+cp -a offline/metadata/. ws/metadata/                      # and comes back
+cp -a ws online                                            # the online machine's copy
+ok "timestamp on the online machine" $R timestamp online --key snap.pem --key ts.pem
+ok "publish from the third directory" $R publish online out
+ok "verify release 2" $R verify out --root trusted-root-v1.json
+ok "client downloads release 2" client c1 --target-name demo-app/2.0.0/demo-app.tar.gz download
+check "release 2 bytes" cmp -s c1.dl/demo-app%2F2.0.0%2Fdemo-app.tar.gz app2.tar.gz
+# The online copy is authoritative now.
+rm -rf ws && mv online ws
+
+# ---------------------------------------------------------------- broken publications
+cp -a out bad-sig
+python3 - bad-sig/metadata/timestamp.json <<'EOF'
+import json, sys
+p = sys.argv[1]
+d = json.load(open(p))
+d["signatures"] = []
+json.dump(d, open(p, "w"))
+EOF
+refuses "verify catches a missing signature" 1 "signature" $R verify bad-sig --root trusted-root-v1.json
+
+cp -a out bad-hash
+f=$(ls bad-hash/targets/demo-app/2.0.0/*.demo-app.tar.gz | head -1)
+printf 'demo app 2.0.1\n' >"$f" # same length, other bytes
+refuses "verify catches a target with the wrong hash" 1 "hash" $R verify bad-hash --root trusted-root-v1.json
+
+cp -a ws ws-stale
+printf 'demo app 3.0.0\n' >app3.tar.gz
+ok "stale: a targets change without a new snapshot" $R add ws-stale demo-app/3.0.0/demo-app.tar.gz app3.tar.gz --key targets.pem
+refuses "publish refuses a stale snapshot" 1 "does not name targets" $R publish ws-stale out
+cp -a out bad-stale
+v=$(jget ws-stale/metadata/targets.json 'd["signed"]["version"]')
+cp ws-stale/metadata/targets.json bad-stale/metadata/$v.targets.json
+refuses "verify catches a stale snapshot" 1 "stale snapshot" $R verify bad-stale --root trusted-root-v1.json
+
+cp -a ws ws-exp
+ok "expire: a 3-second timestamp" $R expire ws-exp timestamp 3s
+ok "timestamp with the short period" $R timestamp ws-exp --key snap.pem --key ts.pem
+ok "publish the short-lived tree" $R publish ws-exp bad-expired
+sleep 4
+refuses "verify catches expired metadata" 1 "expired" $R verify bad-expired --root trusted-root-v1.json
+refuses "publish refuses expired metadata" 1 "expired" $R publish ws-exp bad-expired2
+
+# An older workspace must not roll the published tree back.
+cp -a ws ws-old
+ok "timestamp again" $R timestamp ws --key snap.pem --key ts.pem
+ok "publish the newer timestamp" $R publish ws out
+refuses "publish refuses to roll timestamp.json back" 1 "roll" $R publish ws-old out
+
+# ---------------------------------------------------------------- expiry refresh by timestamp
+ts_v() { jget "$1/metadata/timestamp.json" 'd["signed"]["version"]'; }
+snap_v() { jget "$1/metadata/snapshot.json" 'd["signed"]["version"]'; }
+ok "snapshot period 6 s" $R expire ws snapshot 6s
+t0=$(ts_v ws)
+s0=$(snap_v ws)
+ok "timestamp renews a snapshot that outlives the new period" $R timestamp ws --key snap.pem --key ts.pem
+s1=$(snap_v ws)
+check "new snapshot" [ "$s1" -gt "$s0" ]
+ok "publish" $R publish ws out
+ok "timestamp again at once" $R timestamp ws --key snap.pem --key ts.pem
+check "timestamp gets a new version in each publication" [ "$(ts_v ws)" -eq $((t0 + 2)) ]
+check "a fresh snapshot is kept" [ "$(snap_v ws)" -eq "$s1" ]
+ok "publish" $R publish ws out
+sleep 4
+ok "timestamp after half the snapshot period" $R timestamp ws --key snap.pem --key ts.pem
+check "the snapshot was renewed before it expired" [ "$(snap_v ws)" -gt "$s1" ]
+ok "publish" $R publish ws out
+ok "snapshot period back to 7 days" $R expire ws snapshot 7
+ok "timestamp" $R timestamp ws --key snap.pem --key ts.pem --force
+ok "publish" $R publish ws out
+
+# ---------------------------------------------------------------- delegations
+ok "delegate demo-app/plugins/* to dev (public key only)" \
+	$R delegate ws dev --key dev.pub --path 'demo-app/plugins/*' --sign-key targets.pem
+refuses "publish refuses the unsigned new role" 1 "dev v1 has 0 of the 1" $R publish ws out
+ok "the dev key holder signs" $R sign ws dev --key dev.pem
+printf 'plugin\n' >plugin.so
+ok "add a target to the delegated role" $R add ws demo-app/plugins/plugin.so plugin.so --role dev --key dev.pem
+refuses "a path outside the delegation is refused" 1 "does not trust dev" $R add ws other/x plugin.so --role dev
+ok "nested delegation with a 2-of-2 threshold" \
+	$R delegate ws dev-beta --from dev --key dev2.pem --key p384.pem --threshold 2 --path 'demo-app/plugins/beta-*' --terminating --sign-key dev.pem
+ok "add to the nested role" $R add ws demo-app/plugins/beta-1.so plugin.so --role dev-beta --key dev2.pem --key p384.pem
+ok "timestamp" $R timestamp ws --key snap.pem --key ts.pem
+ok "publish with delegations" $R publish ws out
+check "delegated roles are published under versioned names" [ -f out/metadata/1.dev-beta.json ]
+ok "verify with delegations" $R verify out --root trusted-root-v1.json
+ok "client downloads a target of the nested delegated role" client c1 --target-name demo-app/plugins/beta-1.so download
+
+# ---------------------------------------------------------------- rotation: targets key
+ok "rotate the targets key (new root version, signed by 2 old root keys)" \
+	$R rotate ws targets --old-key targets.pub --new-key targets2.pem --key root1.pem --key root2.pem --key targets2.pem --passphrase-file pass.txt
+refuses "the old targets key no longer signs" 1 "not a key of targets" $R sign ws targets --key targets.pem
+ok "timestamp" $R timestamp ws --key snap.pem --key ts.pem
+ok "publish the rotated repository" $R publish ws out
+check "root v2 is published" [ -f out/metadata/2.root.json ]
+ok "verify from the old trusted root (follows the rotation)" $R verify out --root trusted-root-v1.json
+ok "client follows the targets rotation" client c1 refresh
+check "client now trusts root v2" [ "$(jget c1/root.json 'd["signed"]["version"]')" = 2 ]
+
+# ---------------------------------------------------------------- rotation: root keys
+ok "rotate root: replace root3 with root4" \
+	$R rotate ws root --old-key root3.pub --new-key root4.pem --key root1.pem --passphrase-file pass.txt
+refuses "publish refuses a root with only one signature" 1 "root v3 has 1 of the 2" $R publish ws out
+ok "a second root key signs (old and new threshold met)" env PAWL_PASSPHRASE="$PASS" $R sign ws root --key root2.pem
+ok "publish root v3" $R publish ws out
+ok "rotate root to two new keys (threshold 2)" \
+	$R rotate ws root --old-key root1.pub --old-key root2.pub --new-key targets.pem --new-key snap2.pem --key targets.pem --key snap2.pem --key root4.pem
+refuses "new keys alone are not enough: the old root's threshold is missing" 1 "root v3 requires" $R publish ws out
+ok "an old root key signs the new root" $R sign ws root --key root1.pem --passphrase-file pass.txt
+ok "publish root v4" $R publish ws out
+ok "verify from root v1 through v4" $R verify out --root trusted-root-v1.json
+ok "client follows the root rotations" client c1 --target-name demo-app/2.0.0/demo-app.tar.gz download
+check "client now trusts root v4" [ "$(jget c1/root.json 'd["signed"]["version"]')" = 4 ]
+ok "a fresh client from root v1 gets there too" $P --metadata-dir c2 init trusted-root-v1.json
+ok "fresh client download" client c2 --target-name demo-app/plugins/plugin.so download
+
+# ---------------------------------------------------------------- rotation: snapshot key
+ok "rotate the snapshot key" $R rotate ws snapshot --old-key snap.pub --new-key snap2.pem --key targets.pem --key snap2.pem
+ok "timestamp with the new snapshot key" $R timestamp ws --key snap2.pem --key ts.pem
+ok "publish" $R publish ws out
+ok "client follows the snapshot rotation" client c1 refresh
+
+# ---------------------------------------------------------------- hash bins, batches
+ok "a second workspace" $R init wb --root-key root4.pem --targets-key targets.pem --snapshot-key snap.pem --timestamp-key ts.pem --sha512
+ok "16 hash bins (TAP 15)" $R bins wb --count 16 --key bins.pem --sign-key targets.pem
+refuses "bin count must be a power of two" 2 "power of two" $R bins wb --count 12 --key bins.pem
+mkdir -p batch/sub
+i=0
+while [ $i -lt 60 ]; do echo "file $i" >batch/f$i.txt; i=$((i + 1)); done
+echo deep >batch/sub/deep.txt
+ok "add a directory as one batch (routed to bins)" $R add wb --from-dir batch --prefix pkg --key bins.pem
+printf 'pkg/m1\tbatch/f1.txt\t{"n": 1}\npkg/m2\tbatch/f2.txt\n' >manifest.tsv
+ok "add from a manifest" $R add wb --manifest manifest.tsv --key bins.pem
+ok "timestamp" $R timestamp wb --key snap.pem --key ts.pem
+ok "publish the binned repository" $R publish wb outb
+ok "verify the binned repository (every target downloaded)" $R verify outb --root wb/root.json --downloads 0
+check "sha512-prefixed names too" sh -c "ls outb/targets/pkg | grep -qE '^[0-9a-f]{128}\.f1\.txt$'"
+ok "client init (bins)" $P --metadata-dir cb init wb/root.json
+ok "client downloads a binned target over file://" $P --metadata-dir cb --metadata-url "file://$T/outb/metadata" --target-base-url "file://$T/outb/targets" --target-dir cb.dl --target-name pkg/sub/deep.txt --target-name pkg/m1 download
+ok "remove a binned target" $R remove wb pkg/f3.txt --key bins.pem
+
+# ---------------------------------------------------------------- without consistent snapshots
+ok "init without consistent snapshots" $R init wn --root-key root4.pem --targets-key targets.pem --snapshot-key snap.pem --timestamp-key ts.pem --no-consistent-snapshot
+ok "add" $R add wn app.tar.gz app1.tar.gz --key targets.pem
+ok "timestamp" $R timestamp wn --key snap.pem --key ts.pem
+ok "publish" $R publish wn outn
+check "unversioned names" [ -f outn/metadata/targets.json ] && [ -f outn/targets/app.tar.gz ]
+ok "verify" $R verify outn --root wn/root.json
+ok "client over file://" sh -c "$P --metadata-dir cn init wn/root.json && $P --metadata-dir cn --metadata-url file://$T/outn/metadata --target-base-url file://$T/outn/targets --target-dir cn.dl --target-name app.tar.gz download"
+
+# ---------------------------------------------------------------- usage
+for c in keygen init add remove delegate bins sign rotate expire timestamp publish verify status; do
+	if $R $c --help | grep -q "usage: pawl-repo $c"; then :; else flunk "$c --help"; fi
+done
+pass "--help for every command"
+refuses "unknown option is a usage error (exit 2)" 2 "help" $R publish --bogus ws out
+refuses "unknown command is a usage error" 2 "unknown command" $R frobnicate
+
+echo "1..$n"
+[ $failed -eq 0 ]
