@@ -2,11 +2,16 @@
 # nginx.sh - a throwaway nginx for the transport and end-to-end tests.
 #
 #   nginx.sh start DOCROOT [--tls CERT KEY] [--tls-protocols "TLSv1.2 ..."]
+#                          [--owner PID]
 #       Serves DOCROOT on 127.0.0.1 (never any other address) on a free
 #       port it picks itself, and prints one line: "PORT STATEDIR".
 #       STATEDIR holds the config, pid file, error.log and access.log.
+#       With --owner, a watchdog stops this nginx once process PID is gone,
+#       so that a crashed test run leaves no server behind.
 #   nginx.sh stop STATEDIR
 #       Stops that nginx and removes STATEDIR (kept if PAWL_KEEP_NGINX=1).
+#
+# The nginx binary is $PAWL_NGINX, else nginx on PATH, else /usr/sbin/nginx.
 #
 # Besides static files (with byte ranges, nginx's default) every server has
 # a few fixed locations for tests:
@@ -38,7 +43,9 @@ die() {
 }
 
 find_nginx() {
-	if command -v nginx >/dev/null 2>&1; then
+	if [ -n "${PAWL_NGINX:-}" ]; then
+		echo "$PAWL_NGINX"
+	elif command -v nginx >/dev/null 2>&1; then
 		command -v nginx
 	elif [ -x /usr/sbin/nginx ]; then
 		echo /usr/sbin/nginx
@@ -152,13 +159,14 @@ pick_port() {
 }
 
 start() {
-	[ $# -ge 1 ] || die "usage: nginx.sh start DOCROOT [--tls CERT KEY] [--tls-protocols LIST]"
+	[ $# -ge 1 ] || die "usage: nginx.sh start DOCROOT [--tls CERT KEY] [--tls-protocols LIST] [--owner PID]"
 	[ -d "$1" ] || die "no such directory: $1"
 	docroot=$(cd "$1" && pwd)
 	shift
 	tls_cert=
 	tls_key=
 	tls_protocols="TLSv1.2 TLSv1.3"
+	owner=
 	while [ $# -gt 0 ]; do
 		case "$1" in
 		--tls)
@@ -171,6 +179,14 @@ start() {
 		--tls-protocols)
 			[ $# -ge 2 ] || die "--tls-protocols needs a list"
 			tls_protocols=$2
+			shift 2
+			;;
+		--owner)
+			[ $# -ge 2 ] || die "--owner needs a PID"
+			case "$2" in
+			'' | *[!0-9]*) die "--owner needs a PID, not $2" ;;
+			esac
+			owner=$2
 			shift 2
 			;;
 		*) die "unknown option: $1" ;;
@@ -208,6 +224,15 @@ start() {
 				[ $i -le 100 ] || die "nginx started but wrote no pid file ($state)"
 				sleep 0.05
 			done
+			if [ -n "$owner" ]; then
+				# exec, not a redirection on the call: dash
+				# would keep a saved copy of our stdout open,
+				# and a caller reading it would wait forever.
+				(
+					exec </dev/null >/dev/null 2>&1
+					watchdog "$owner" "$state"
+				) &
+			fi
 			echo "$port $state"
 			return 0
 		fi
@@ -228,6 +253,18 @@ running() {
 	Z*) return 1 ;;
 	esac
 	return 0
+}
+
+# Stop the server when its owner is gone; end quietly when the server was
+# stopped the normal way (its state directory is gone).
+watchdog() {
+	while [ -d "$2" ]; do
+		if ! running "$1"; then
+			stop "$2"
+			return
+		fi
+		sleep 1
+	done
 }
 
 stop() {

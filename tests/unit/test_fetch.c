@@ -6,7 +6,8 @@
  * chunked bodies, endless headers, lying Content-Range, a proxy).
  *
  * nginx is required: if it cannot be started the group setup fails and so
- * does the test. Every rejection asserts the exact code and that the
+ * does the test. The servers are stopped in the group teardown, and by the
+ * harness's watchdog (--owner) should this process die first. Every rejection asserts the exact code and that the
  * message names the URL.
  */
 #include <arpa/inet.h>
@@ -105,13 +106,13 @@ static int start_nginx(struct server *s, const char *tls_cert, const char *tls_k
 	}
 	if (tls_cert) {
 		snprintf(cmd, sizeof(cmd),
-			 "sh '%s/tests/integration/nginx.sh' start '%s' --tls '%s' '%s'%s%s%s", src,
-			 G.docroot, certpath(cert, sizeof(cert), tls_cert),
+			 "sh '%s/tests/integration/nginx.sh' start '%s' --owner %ld --tls '%s' '%s'%s%s%s",
+			 src, G.docroot, (long)getpid(), certpath(cert, sizeof(cert), tls_cert),
 			 certpath(key, sizeof(key), tls_key), protocols ? " --tls-protocols '" : "",
 			 protocols ? protocols : "", protocols ? "'" : "");
 	} else {
-		snprintf(cmd, sizeof(cmd), "sh '%s/tests/integration/nginx.sh' start '%s'", src,
-			 G.docroot);
+		snprintf(cmd, sizeof(cmd), "sh '%s/tests/integration/nginx.sh' start '%s' --owner %ld",
+			 src, G.docroot, (long)getpid());
 	}
 	p = popen(cmd, "r");
 	if (!p)
