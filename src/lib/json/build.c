@@ -58,7 +58,7 @@ int pj_set_string(pj_doc *doc, pj_value *dst, const char *s, size_t len)
 	char *p;
 
 	GUARD(copy_text(doc, s, len, "string", &p));
-	dst->type = PJ_STRING;
+	dst->type = (uint8_t)(PJ_STRING | (pj_is_plain(p, len) ? PJF_PLAIN : 0));
 	dst->len = (uint32_t)len;
 	dst->u.s = p;
 	return 0;
@@ -277,7 +277,7 @@ int pj_obj_put_str(pj_doc *doc, pj_value *obj, const char *key, const char *s)
 	len = strlen(s);
 	GUARD(copy_text(doc, s, len, "string", &p));
 	GUARD(pj_obj_put(doc, obj, key, strlen(key), &v));
-	v->type = PJ_STRING;
+	v->type = (uint8_t)(PJ_STRING | (pj_is_plain(p, len) ? PJF_PLAIN : 0));
 	v->len = (uint32_t)len;
 	v->u.s = p;
 	return 0;
@@ -308,7 +308,7 @@ static int copy_node(pj_doc *doc, pj_value *dst, const pj_value *src)
 		p = pj_arena_strdup(doc, src->u.s, src->len);
 		if (!p)
 			return PAWL_E_NOMEM;
-		dst->type = PJ_STRING;
+		dst->type = (uint8_t)(src->type & (PJF_TYPE | PJF_PLAIN));
 		dst->len = src->len;
 		dst->u.s = p;
 		return 0;

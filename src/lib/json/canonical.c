@@ -184,6 +184,30 @@ static int put_string(encoder *e, const char *s, size_t len)
 	return 0;
 }
 
+/* A string with nothing to escape. */
+static int put_plain(encoder *e, const char *s, size_t len)
+{
+	pawl_buf *b = e->b;
+	char *o;
+
+	if (e->counting) {
+		e->count += len + 2;
+		return 0;
+	}
+	GUARD(need(b, len + 2));
+	o = b->data + b->len;
+	o[0] = '"';
+	memcpy(o + 1, s, len);
+	o[len + 1] = '"';
+	b->len += len + 2;
+	return 0;
+}
+
+bool pj_is_plain(const char *s, size_t len)
+{
+	return scan_escape(s, s + len, true) == s + len;
+}
+
 static int put_int(encoder *e, int64_t i)
 {
 	char tmp[24], *p = tmp + sizeof(tmp);
@@ -224,7 +248,10 @@ static int put_value(encoder *e, walk_stack *s, const pj_value *v)
 	case PJ_FALSE: return put(e, "false", 5);
 	case PJ_TRUE: return put(e, "true", 4);
 	case PJ_INT: return put_int(e, v->u.i);
-	case PJ_STRING: return put_string(e, v->u.s, v->len);
+	case PJ_STRING:
+		if (v->type & PJF_PLAIN)
+			return put_plain(e, v->u.s, v->len);
+		return put_string(e, v->u.s, v->len);
 	case PJ_ARRAY:
 		if (v->len == 0)
 			return put(e, "[]", 2);

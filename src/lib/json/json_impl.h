@@ -24,6 +24,8 @@
 #define PJF_TYPE 0x0fu
 #define PJF_HEAP 0x10u     /* items/members live in a heap block */
 #define PJF_UNSORTED 0x20u /* object built by pj_obj_append, not finished */
+#define PJF_PLAIN 0x40u    /* string with nothing to escape: no '"', '\\' or
+			    * control character; encoders copy it as it is */
 
 typedef struct pj_chunk pj_chunk;
 
@@ -88,6 +90,9 @@ void pj_members_sort(pj_member *m, size_t n, pj_member *tmp);
  * overlongs, no surrogates, nothing above U+10FFFF (Unicode 15, table
  * 3-7). */
 size_t pj_utf8_seq(const unsigned char *p, const unsigned char *end);
+
+/* Whether s[0..len) holds no byte that pj_write() escapes. */
+bool pj_is_plain(const char *s, size_t len);
 
 /* Whether s[0..len) is valid UTF-8; *bad gets the offset of the first
  * invalid byte. */

@@ -422,10 +422,12 @@ static int bad_string_byte(const parser *ps, const char *p)
 
 /* *pp is just past the opening quote; on success it is just past the
  * closing one, *ret is the decoded, NUL-terminated string (moved down to
- * ps->w) and *ret_len its length. */
-static int parse_string(parser *ps, char **pp, char **ret, uint32_t *ret_len)
+ * ps->w) and *ret_len its length. *ret_plain tells that it had no
+ * escapes, so that it holds no '"', '\\' or control character. */
+static int parse_string(parser *ps, char **pp, char **ret, uint32_t *ret_len, bool *ret_plain)
 {
 	char *s = *pp, *p = s, *w = ps->w;
+	bool plain = true;
 	size_t n;
 
 	/* Fast path: nothing to decode, one move. */
@@ -448,6 +450,7 @@ static int parse_string(parser *ps, char **pp, char **ret, uint32_t *ret_len)
 		p += n;
 	}
 	/* Decoding: what was scanned so far moves first, then w follows p. */
+	plain = false;
 	if (w != s)
 		memmove(w, s, (size_t)(p - s));
 	w += p - s;
@@ -480,6 +483,7 @@ done:
 	*w = '\0';
 	*ret = ps->w;
 	*ret_len = (uint32_t)(w - ps->w);
+	*ret_plain = plain;
 	ps->w = w + 1;
 	*pp = p + 1;
 	return 0;
@@ -578,11 +582,12 @@ value:
 	case '"': {
 		char *s;
 		uint32_t len;
+		bool plain;
 
 		p++;
-		GUARD(parse_string(ps, &p, &s, &len));
+		GUARD(parse_string(ps, &p, &s, &len, &plain));
 		v = slot(ps, root);
-		v->type = PJ_STRING;
+		v->type = (uint8_t)(PJ_STRING | (plain ? PJF_PLAIN : 0));
 		v->len = len;
 		v->u.s = s;
 		goto next;
@@ -610,9 +615,10 @@ key:
 	{
 		char *at = p, *k;
 		uint32_t klen;
+		bool plain;
 
 		p++;
-		GUARD(parse_string(ps, &p, &k, &klen));
+		GUARD(parse_string(ps, &p, &k, &klen, &plain));
 		ps->skip_top = false;
 		GUARD(push_member(ps, at, k, klen));
 	}
