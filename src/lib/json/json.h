@@ -30,7 +30,8 @@
  * Ownership: a pj_doc owns every value, member array and string reachable
  * from its root. Pointers into a doc stay valid until pj_doc_free(), except
  * that mutating a container may move its items/members array (re-fetch
- * pointers into a container after changing it).
+ * pointers into a container after changing it). A container value owns
+ * its array: duplicate one with pj_copy(), never by assigning the struct.
  */
 #ifndef PAWL_JSON_H
 #define PAWL_JSON_H
