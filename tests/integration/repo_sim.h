@@ -134,6 +134,11 @@ void rs_commit(rs_repo *r);
 
 /* Clear md's signatures and sign it with signers. */
 void rs_resign(pawl_md *md, pawl_signer *const *signers, size_t n);
+/* Sign md's document as it is, without validating it first: for documents
+ * the builders refuse (md_sign() reloads and so validates). Replaces all
+ * signatures. Use rs_md_bytes()/rs_md_write() afterwards; md itself must
+ * not be used for anything else. */
+void rs_resign_unchecked(pawl_md *md, pawl_signer *const *signers, size_t n);
 /* Serialise md (malloc'd). */
 char *rs_md_bytes(pawl_md *md, size_t *len);
 /* Write md to REPO/relpath. */

@@ -50,4 +50,14 @@ char *mdir_file(const e2e_client *c, const char *name, size_t *len);
 void assert_trusted(const e2e_client *c, const char *name, const rs_repo *r,
 		    const char *relpath);
 
+/* A test that ran into an open client bug: say so and skip the rest of
+ * the test (cmocka reports it SKIPPED), so the suite stays usable while
+ * the bug is open and the unchanged test passes once it is fixed. */
+#define KNOWN_BUG(...)                                                         \
+	do {                                                                   \
+		print_message("[ KNOWN BUG] " __VA_ARGS__);                    \
+		print_message("\n");                                           \
+		skip();                                                        \
+	} while (0)
+
 #endif

@@ -537,6 +537,28 @@ static void test_delegated_role_missing_from_snapshot(void **state)
 	expect_refusal(&c, NULL, TARGETS("x"), NULL, false,
 		       ARGS("role A is delegated by targets but snapshot v2 does not list it"));
 	e2e_client_free(&c);
+
+	/* A client that trusted snapshot v1 (listing A.json) refuses v2
+	 * outright: roles never disappear from snapshot (5.5.5). */
+	{
+		size_t len;
+		char *ts2 = rs_read(r, "metadata/timestamp.json", &len);
+		pawl_md *ts1 = rs_md_copy(ts->md);
+
+		t_ok(md_meta_put(ts1, "snapshot.json", 1, false, 0, NULL));
+		t_ok(md_set_version(ts1, 1));
+		rs_resign(ts1, ts->signers, ts->nsigners);
+		rs_md_write(r, ts1, "metadata/timestamp.json");
+		md_free(ts1);
+		client_of(&c, r);
+		refresh_ok(&c);
+		rs_write(r, "metadata/timestamp.json", ts2, len);
+		free(ts2);
+	}
+	expect_refusal(&c, NULL, NULL, NULL, false,
+		       ARGS("rollback", "snapshot v2 drops A.json, which trusted snapshot v1 lists"));
+	assert_trusted(&c, "snapshot.json", r, "metadata/1.snapshot.json");
+	e2e_client_free(&c);
 	rs_free(r);
 }
 
@@ -733,6 +755,73 @@ static void test_names_as_data_plain(void **state)
 	names_as_data(false);
 }
 
+/* A delegated role may not take a top-level role's name: its trusted
+ * copy would be stored as root.json or timestamp.json and replace the
+ * real one (python-tuf refuses such metadata too). */
+static void test_delegated_role_named_like_top_level(void **state)
+{
+	static const char *const names[] = { "root", "timestamp", "snapshot", "targets" };
+	rs_repo *r = repo_with_hello("deleg-toplevel", true);
+	rs_role *tg = rs_role_get(r, "targets");
+	e2e_client c;
+
+	(void)state;
+	client_of(&c, r);
+	refresh_ok(&c);
+	for (size_t i = 0; i < 4; i++) {
+		pawl_md *md = rs_md_copy(tg->md);
+		pawl_key *k = rs_pub(r->pool[3]);
+		pj_value *roles, *role;
+		char msg[128];
+
+		t_ok(md_deleg_add_role(md, "placeholder", &k, 1, 1, false, ANY, 1, NULL, 0));
+		key_free(k);
+		roles = pj_get_mut(pj_get_mut(md->signed_v, "delegations"), "roles");
+		role = &roles->u.items[0];
+		t_ok(pj_obj_put_str(md->doc, role, "name", names[i]));
+		t_ok(pj_obj_put_int(md->doc, md->signed_v, "version", 2));
+		rs_resign_unchecked(md, &r->pool[3], 1);
+		rs_md_write(r, md, "metadata/2.targets.json");
+		md_free(md);
+		rs_set_version(r, "targets", 2);
+		/* commit would re-sign targets: publish snapshot/timestamp only */
+		tg->dirty = false;
+		tg->published = true;
+		{
+			rs_role *sn = rs_role_get(r, "snapshot");
+
+			t_ok(md_meta_put(sn->md, "targets.json", 2, false, 0, NULL));
+		}
+		rs_commit(r);
+		snprintf(msg, sizeof(msg), "delegated role may not be named \"%s\"", names[i]);
+		expect_refusal(&c, NULL, TARGETS("hello.txt"), NULL, false,
+			       ARGS("malformed input", msg));
+		assert_trusted(&c, "root.json", r, "metadata/1.root.json");
+		assert_trusted(&c, "targets.json", r, "metadata/1.targets.json");
+		assert_true(e2e_exists(e2e_path(c.mdir, "timestamp.json")));
+		t_ok(md_set_version(tg->md, 1));
+	}
+	e2e_client_free(&c);
+	rs_free(r);
+}
+
+static void test_expired_delegated_role(void **state)
+{
+	rs_repo *r = rs_new(DOCROOT, "deleg-expired", true);
+	e2e_client c;
+
+	(void)state;
+	deleg(r, "targets", "A", false, ANY, 1);
+	rs_add_target(r, "A", "x", "x", 1);
+	rs_set_expires(r, "A", rs_now() - 60);
+	rs_commit(r);
+	client_of(&c, r);
+	expect_refusal(&c, NULL, TARGETS("x"), NULL, false, ARGS("expired", "A v1 expired at"));
+	assert_false(e2e_exists(e2e_path(c.mdir, "A.json")));
+	e2e_client_free(&c);
+	rs_free(r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -750,6 +839,8 @@ int main(void)
 		cmocka_unit_test(test_wrong_software_from_other_role),
 		cmocka_unit_test(test_delegated_below_threshold),
 		cmocka_unit_test(test_delegated_role_missing_from_snapshot),
+		cmocka_unit_test(test_delegated_role_named_like_top_level),
+		cmocka_unit_test(test_expired_delegated_role),
 		cmocka_unit_test(test_names_as_data_consistent),
 		cmocka_unit_test(test_names_as_data_plain),
 	};
