@@ -251,6 +251,7 @@ enum hostile_mode {
 	H_WRONG_RANGE,     /* 206 for bytes 0-9 whatever was asked */
 	H_UNASKED_206,     /* 206 to a request without Range */
 	H_PROXY_403,       /* records the request, answers 403 */
+	H_404_ENDLESS,     /* 404 with a chunked body that never ends */
 };
 
 struct hostile {
@@ -309,6 +310,19 @@ static void *hostile_main(void *arg)
 	switch (h->mode) {
 	case H_CHUNKED_ENDLESS: {
 		static const char hdr[] = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n";
+		if (!send_all(c, hdr, sizeof(hdr) - 1))
+			break;
+		for (i = 0; i < 16384; i++) {
+			if (!send_all(c, "4000\r\n", 6) || !send_all(c, junk, sizeof(junk)) ||
+			    !send_all(c, "\r\n", 2))
+				break;
+			h->sent += sizeof(junk);
+		}
+		break;
+	}
+	case H_404_ENDLESS: {
+		static const char hdr[] = "HTTP/1.1 404 Not Found\r\n"
+					  "Transfer-Encoding: chunked\r\n\r\n";
 		if (!send_all(c, hdr, sizeof(hdr) - 1))
 			break;
 		for (i = 0; i < 16384; i++) {
@@ -764,7 +778,8 @@ static void test_not_found(void **state)
 {
 	pawl_fetcher *f = new_fetcher(NULL, NULL);
 	struct sink s = SINK_INIT;
-	char want[1100];
+	struct hostile h;
+	char want[1100], hu[128];
 	const char *u;
 
 	(void)state;
@@ -776,6 +791,15 @@ static void test_not_found(void **state)
 	 * oversized body even when the limit is tiny. */
 	fails_naming(fetcher_get(f, u, 1, 0, collect, &s), PAWL_E_NOT_FOUND, u);
 	assert_int_equal(s.calls, 0);
+
+	/* An error page that never ends is read only so far, then dropped. */
+	hostile_start(&h, H_404_ENDLESS);
+	snprintf(hu, sizeof(hu), "http://127.0.0.1:%d/x.json", h.port);
+	fails_naming(fetcher_get(f, hu, BIG_LEN, 0, collect, &s), PAWL_E_NOT_FOUND, hu);
+	fetcher_free(f);
+	f = new_fetcher(NULL, NULL);
+	hostile_stop(&h);
+	assert_true(h.sent < 16 * 1024 * 1024);
 
 	u = url_of(SRV_HTTP, "status/403");
 	fails_naming(fetcher_get(f, u, 1000, 0, collect, &s), PAWL_E_NOT_FOUND, u);
