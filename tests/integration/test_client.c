@@ -894,6 +894,123 @@ static void test_cached_target_tampered(void **state)
 	rs_free(r);
 }
 
+/* Every hash algorithm pawl knows is checked; weak or unknown ones alone
+ * are not enough. */
+static void test_target_hashes(void **state)
+{
+	rs_repo *r = rs_new(DOCROOT, "hashes", true);
+	rs_role *tg = rs_role_get(r, "targets");
+	pj_doc *doc = NULL;
+	pj_value *h;
+	uint8_t md[HASH_MAX_LEN];
+	char sha256[65], sha512[129], wrong512[129];
+	e2e_client c;
+	e2e_run run;
+
+	(void)state;
+	rs_sha256_hex(HELLO, HELLO_LEN, sha256);
+	t_ok(hash_once(HASH_SHA512, HELLO, HELLO_LEN, md));
+	hex_encode(sha512, md, 64);
+	memcpy(wrong512, sha512, sizeof(wrong512));
+	wrong512[0] = wrong512[0] == '0' ? '1' : '0';
+	t_ok(pj_doc_new(&doc));
+	h = pj_root(doc);
+
+	/* sha256 right, sha512 wrong: refused. */
+	t_ok(pj_set_object(doc, h));
+	t_ok(pj_obj_put_str(doc, h, "sha256", sha256));
+	t_ok(pj_obj_put_str(doc, h, "sha512", wrong512));
+	t_ok(md_target_put(tg->md, "both.txt", HELLO_LEN, h, NULL));
+	/* sha256 and sha512 right. */
+	t_ok(pj_obj_put_str(doc, h, "sha512", sha512));
+	t_ok(md_target_put(tg->md, "good.txt", HELLO_LEN, h, NULL));
+	/* Right, plus a weak one that cannot be checked: refused as a whole
+	 * (python-tuf does the same), not skipped. */
+	t_ok(pj_obj_put_str(doc, h, "md5", "00112233445566778899aabbccddeeff"));
+	t_ok(md_target_put(tg->md, "extra.txt", HELLO_LEN, h, NULL));
+	/* Only weak hashes. */
+	t_ok(pj_set_object(doc, h));
+	t_ok(pj_obj_put_str(doc, h, "sha1", "0123456789abcdef0123456789abcdef01234567"));
+	t_ok(md_target_put(tg->md, "weak.txt", HELLO_LEN, h, NULL));
+	pj_doc_free(doc);
+	tg->dirty = true;
+	rs_commit(r);
+	/* The files, under each name a client may ask for. */
+	{
+		static const char *const names[] = { "both.txt", "good.txt", "extra.txt",
+						     "weak.txt" };
+		const char *prefixes[] = { sha256, "00112233445566778899aabbccddeeff",
+					   "0123456789abcdef0123456789abcdef01234567" };
+
+		for (size_t i = 0; i < 4; i++)
+			for (size_t j = 0; j < 3; j++) {
+				char rel[512];
+
+				snprintf(rel, sizeof(rel), "targets/%s.%s", prefixes[j], names[i]);
+				rs_write(r, rel, HELLO, HELLO_LEN);
+			}
+	}
+	client_of(&c, r);
+	expect_refusal(&c, NULL, TARGETS("both.txt"), NULL, false,
+		       ARGS("hash mismatch", "both.txt", "sha512 digest does not match"));
+	e2e_download(&run, &c, NULL, TARGETS("good.txt"), NULL);
+	E2E_EXPECT(&run, 0, "downloaded good.txt");
+	e2e_run_free(&run);
+	expect_refusal(&c, NULL, TARGETS("extra.txt"), NULL, true,
+		       ARGS("unsupported", "extra.txt", "md5"));
+	expect_refusal(&c, NULL, TARGETS("weak.txt"), NULL, true,
+		       ARGS("unsupported", "weak.txt", "sha1"));
+	assert_false(e2e_exists(e2e_target_file(&c, "weak.txt")));
+	e2e_client_free(&c);
+	rs_free(r);
+}
+
+/* One key for timestamp and snapshot (allowed): a mirror that serves the
+ * timestamp as the snapshot gets a valid signature past the threshold,
+ * and only the type check stands in the way. */
+static void test_role_confusion(void **state)
+{
+	rs_repo *r = rs_new(DOCROOT, "confusion", true);
+	pawl_signer *online = r->pool[1];
+	size_t len;
+	char *ts;
+	e2e_client c;
+
+	(void)state;
+	rs_root_set_role(r, MD_SNAPSHOT, &online, 1, 1);
+	rs_root_publish(r, &r->pool[0], 1);
+	rs_commit(r);
+	ts = rs_read(r, "metadata/timestamp.json", &len);
+	rs_write(r, "metadata/1.snapshot.json", ts, len);
+	free(ts);
+	client_of_root(&c, r, 2);
+	expect_refusal(&c, NULL, NULL, NULL, false, ARGS("malformed input", "snapshot"));
+	assert_false(e2e_exists(e2e_path(c.mdir, "snapshot.json")));
+	e2e_client_free(&c);
+	rs_free(r);
+}
+
+/* Metadata of a spec major version pawl does not implement is refused,
+ * even when properly signed. */
+static void test_unsupported_spec_version(void **state)
+{
+	rs_repo *r = repo_with_hello("specversion", true);
+	rs_role *ts = rs_role_get(r, "timestamp");
+	e2e_client c;
+
+	(void)state;
+	client_of(&c, r);
+	refresh_ok(&c);
+	t_ok(pj_obj_put_str(ts->md->doc, ts->md->signed_v, "spec_version", "2.0.0"));
+	t_ok(pj_obj_put_int(ts->md->doc, ts->md->signed_v, "version", 2));
+	rs_resign_unchecked(ts->md, ts->signers, ts->nsigners);
+	rs_md_write(r, ts->md, "metadata/timestamp.json");
+	expect_refusal(&c, NULL, NULL, NULL, true,
+		       ARGS("timestamp", "spec_version 2.0.0 is not supported"));
+	e2e_client_free(&c);
+	rs_free(r);
+}
+
 /* ---- init ---- */
 
 static void expect_init_refused(const char *root_path, const char *const *msgs)
@@ -982,6 +1099,9 @@ int main(void)
 		cmocka_unit_test(test_wrong_software),
 		cmocka_unit_test(test_empty_target),
 		cmocka_unit_test(test_cached_target_tampered),
+		cmocka_unit_test(test_target_hashes),
+		cmocka_unit_test(test_role_confusion),
+		cmocka_unit_test(test_unsupported_spec_version),
 		cmocka_unit_test(test_init_refuses_bad_roots),
 	};
 
