@@ -561,9 +561,10 @@ static int perform(pawl_fetcher *f, const url_parsed *u, struct xfer *x)
 }
 
 /* Where a redirect may go: through the same policy as any URL, never from
- * https to anything else, and never off the origin of the URL asked for. */
-static int follow(url_parsed *cur, char **cur_url, const url_parsed *origin,
-		  const char *asked, pawl_fetcher *f, long status)
+ * https to anything else, and never off the origin of the URL asked for.
+ * On success cur and cur_url are replaced by the next hop. */
+static int follow(url_parsed *cur, char **cur_url, pawl_fetcher *f, long status,
+		  const url_parsed *origin, const char *asked)
 {
 	char *loc = NULL;
 	_cleanup_free_ char *next = NULL;
@@ -639,7 +640,7 @@ int fetcher_get(pawl_fetcher *f, const char *url, uint64_t max_bytes, uint64_t r
 					   FETCH_MAX_REDIRECTS, url, cur_url);
 			goto out;
 		}
-		GUARD_GOTO(r, follow(&cur, &cur_url, &origin, url, f, x.status), out);
+		GUARD_GOTO(r, follow(&cur, &cur_url, f, x.status, &origin, url), out);
 	}
 out:
 	curl_url_cleanup(origin.u);

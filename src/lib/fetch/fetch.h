@@ -39,12 +39,13 @@
  *   PAWL_E_POLICY     refused URL or redirect
  *   PAWL_E_INVALID    malformed URL or bad argument
  *   PAWL_E_NOT_FOUND  HTTP 403, 404, 410; file:// file missing/unreadable
- *   PAWL_E_LIMIT      more than max_bytes, or oversized headers
+ *   PAWL_E_LIMIT      more than max_bytes, oversized headers, URL longer
+ *                     than 8 KiB
  *   PAWL_E_NETWORK    any other HTTP status, connect/DNS/TLS failure,
  *                     timeout, too slow, broken range response; the text
  *                     is libcurl's ("SSL certificate problem: certificate
  *                     has expired", "Operation too slow...")
- *   PAWL_E_IO         other file:// failures
+ *   PAWL_E_IO         other file:// failures (not a regular file, ...)
  *   any code the sink returned, unchanged
  *
  * A fetcher owns one libcurl easy handle, reused across requests so that
@@ -87,8 +88,10 @@ typedef struct fetch_stats {
 } fetch_stats;
 
 /* Create a fetcher. o may be NULL for FETCH_OPTS_INIT. The strings in o
- * are copied. Fails with PAWL_E_INVALID on bad options, PAWL_E_IO when
- * ca_file cannot be read. */
+ * are copied. Fails with PAWL_E_INVALID on bad options (a pin that is not
+ * "sha256//..." included: libcurl would read it as a file name),
+ * PAWL_E_NOT_FOUND or PAWL_E_IO when ca_file is missing or not a readable
+ * regular file. *ret is written only on success. */
 PAWL_MUST_USE int fetcher_new(pawl_fetcher **ret, const fetch_opts *o);
 /* Accepts NULL. */
 void fetcher_free(pawl_fetcher *f);
