@@ -14,6 +14,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "scenario.h"
 
@@ -1011,6 +1013,39 @@ static void test_unsupported_spec_version(void **state)
 	rs_free(r);
 }
 
+/* Links planted where pawl writes are replaced, never written through. */
+static void test_symlinks_not_followed(void **state)
+{
+	rs_repo *r = repo_with_hello("symlinks", true);
+	char victim1[4096], victim2[4096];
+	e2e_client c;
+	e2e_run run;
+	struct stat st;
+
+	(void)state;
+	client_of(&c, r);
+	snprintf(victim1, sizeof(victim1), "%s/victim-target", c.tmp);
+	snprintf(victim2, sizeof(victim2), "%s/victim-timestamp", c.tmp);
+	t_write_file(victim1, "precious 1", 10);
+	t_write_file(victim2, "precious 2", 10);
+	e2e_mkdir_p(c.tdir);
+	assert_int_equal(symlink(victim1, e2e_target_file(&c, "hello.txt")), 0);
+	assert_int_equal(symlink(victim2, e2e_path(c.mdir, "timestamp.json")), 0);
+	e2e_download(&run, &c, NULL, TARGETS("hello.txt"), NULL);
+	E2E_EXPECT(&run, 0, "downloaded hello.txt");
+	e2e_run_free(&run);
+	e2e_assert_file(victim1, "precious 1", 10);
+	e2e_assert_file(victim2, "precious 2", 10);
+	assert_int_equal(lstat(e2e_target_file(&c, "hello.txt"), &st), 0);
+	assert_true(S_ISREG(st.st_mode));
+	e2e_assert_file(e2e_target_file(&c, "hello.txt"), HELLO, HELLO_LEN);
+	assert_int_equal(lstat(e2e_path(c.mdir, "timestamp.json"), &st), 0);
+	assert_true(S_ISREG(st.st_mode));
+	assert_trusted(&c, "timestamp.json", r, "metadata/timestamp.json");
+	e2e_client_free(&c);
+	rs_free(r);
+}
+
 /* ---- init ---- */
 
 static void expect_init_refused(const char *root_path, const char *const *msgs)
@@ -1102,6 +1137,7 @@ int main(void)
 		cmocka_unit_test(test_target_hashes),
 		cmocka_unit_test(test_role_confusion),
 		cmocka_unit_test(test_unsupported_spec_version),
+		cmocka_unit_test(test_symlinks_not_followed),
 		cmocka_unit_test(test_init_refuses_bad_roots),
 	};
 
