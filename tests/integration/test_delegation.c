@@ -89,6 +89,20 @@ static void test_preorder_depth_first(void **state)
 	e2e_assert_file(e2e_target_file(&c, "t.txt"), "from B", 6);
 	assert_trusted(&c, "A.json", r, "metadata/1.A.json");
 	assert_trusted(&c, "B.json", r, "metadata/1.B.json");
+	/* Warm: the delegated metadata is trusted from disk, the target is
+	 * already there: root N+1 and timestamp only. */
+	mark = e2e_log_mark(&S);
+	{
+		e2e_run run;
+		char want[2048];
+
+		e2e_download(&run, &c, NULL, TARGETS("t.txt"), NULL);
+		E2E_EXPECT(&run, 0, "have t.txt");
+		e2e_run_free(&run);
+		snprintf(want, sizeof(want), "404 %s\n200 %s\n", P(r, "metadata/2.root.json"),
+			 P(r, "metadata/timestamp.json"));
+		assert_requests(mark, want);
+	}
 
 	/* Only as far as needed: d.txt is in D, B is never visited. */
 	e2e_client_free(&c);
