@@ -447,7 +447,7 @@ static int group_setup(void **state)
 		 G.certs);
 	if (system(cmd) != 0) {
 		print_error("certs.sh failed\n");
-		return -1;
+		goto fail;
 	}
 	certpath(G.ca, sizeof(G.ca), "ca.pem");
 	certpath(G.other_ca, sizeof(G.other_ca), "other-ca.pem");
@@ -463,8 +463,11 @@ static int group_setup(void **state)
 	    start_nginx(&G.srv[SRV_SELFSIGNED], "selfsigned.pem", "selfsigned.key", NULL) < 0 ||
 	    start_nginx(&G.srv[SRV_TLS11], "server.pem", "server.key", "TLSv1.1") < 0 ||
 	    start_nginx(&G.srv[SRV_TLS13], "server.pem", "server.key", "TLSv1.3") < 0)
-		return -1;
+		goto fail;
 	return 0;
+fail:
+	/* cmocka runs the group teardown even so. */
+	return -1;
 }
 
 static int group_teardown(void **state)
@@ -484,6 +487,7 @@ static int group_teardown(void **state)
 	free(G.pin_server);
 	free(G.pin_self);
 	free(G.pin_other);
+	memset(&G, 0, sizeof(G));
 	return 0;
 }
 
