@@ -1046,6 +1046,39 @@ static void test_symlinks_not_followed(void **state)
 	rs_free(r);
 }
 
+/* Missing files are reported with their URL; a target mirror that lacks
+ * the file is skipped for the next one. */
+static void test_missing_files(void **state)
+{
+	rs_repo *r = repo_with_hello("missing", true);
+	const char *turls[2] = { "missing/nothing-here/", "missing/targets/" };
+	e2e_client c;
+	e2e_run run;
+	size_t len;
+	char *ts = rs_read(r, "metadata/timestamp.json", &len);
+
+	(void)state;
+	client_of(&c, r);
+	/* Base URLs without the trailing slash work the same. */
+	snprintf(c.url_buf[0], sizeof(c.url_buf[0]), "%s", e2e_url(&S, "missing/metadata"));
+	rs_remove(r, "metadata/timestamp.json");
+	expect_refusal(&c, NULL, NULL, NULL, true,
+		       ARGS("not found", "404", P(r, "metadata/timestamp.json")));
+	rs_write(r, "metadata/timestamp.json", ts, len);
+	rs_remove(r, rs_target_relpath(r, "hello.txt", HELLO, HELLO_LEN));
+	expect_refusal(&c, NULL, TARGETS("hello.txt"), NULL, false,
+		       ARGS("not found", "404", P(r, "targets/")));
+	rs_write(r, rs_target_relpath(r, "hello.txt", HELLO, HELLO_LEN), HELLO, HELLO_LEN);
+	e2e_client_set_turls(&c, &S, turls, 2);
+	e2e_download(&run, &c, NULL, TARGETS("hello.txt"), NULL);
+	E2E_EXPECT(&run, 0, "downloaded hello.txt");
+	e2e_run_free(&run);
+	e2e_assert_file(e2e_target_file(&c, "hello.txt"), HELLO, HELLO_LEN);
+	free(ts);
+	e2e_client_free(&c);
+	rs_free(r);
+}
+
 /* ---- init ---- */
 
 static void expect_init_refused(const char *root_path, const char *const *msgs)
@@ -1138,6 +1171,7 @@ int main(void)
 		cmocka_unit_test(test_role_confusion),
 		cmocka_unit_test(test_unsupported_spec_version),
 		cmocka_unit_test(test_symlinks_not_followed),
+		cmocka_unit_test(test_missing_files),
 		cmocka_unit_test(test_init_refuses_bad_roots),
 	};
 
