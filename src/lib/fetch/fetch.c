@@ -180,6 +180,10 @@ static int setup_handle(pawl_fetcher *f)
 	/* Bytes exactly as the server sent them; nothing from the user's
 	 * environment that could add credentials or state. */
 	SETOPT(c, CURLOPT_HTTP_CONTENT_DECODING, 0L);
+	/* A reply without a status line is not a body (libcurl's default
+	 * since 7.66; stated here so that it stays so). No HSTS or Alt-Svc
+	 * cache is set either: no state carried between runs. */
+	SETOPT(c, CURLOPT_HTTP09_ALLOWED, 0L);
 	SETOPT(c, CURLOPT_NETRC, (long)CURL_NETRC_IGNORED);
 	SETOPT(c, CURLOPT_SUPPRESS_CONNECT_HEADERS, 1L);
 	SETOPT(c, CURLOPT_TCP_KEEPALIVE, 1L);
