@@ -312,7 +312,8 @@ static int run(vstate *v)
 		char why[200];
 
 		snprintf(why, sizeof(why), "%s", pawl_error_last()->message);
-		return fail(v, PAWL_E_FORMAT, AUDIT_HEAD_MALFORMED, 0, "%s: %s", in->head_name, why);
+		return fail(v, PAWL_E_FORMAT, AUDIT_HEAD_MALFORMED, 0, "%s is not a valid head (%s)",
+			    in->head_name, why);
 	}
 	if (head_ok) {
 		if (rep->entries == 0 || head.seq > rep->last_seq)
