@@ -252,6 +252,7 @@ enum hostile_mode {
 	H_UNASKED_206,     /* 206 to a request without Range */
 	H_PROXY_403,       /* records the request, answers 403 */
 	H_404_ENDLESS,     /* 404 with a chunked body that never ends */
+	H_HTTP09,          /* bytes without a status line */
 };
 
 struct hostile {
@@ -363,6 +364,11 @@ static void *hostile_main(void *arg)
 		static const char r[] = "HTTP/1.1 206 Partial Content\r\n"
 					"Content-Range: bytes 10-19/100\r\n"
 					"Content-Length: 10\r\n\r\n0123456789";
+		send_all(c, r, sizeof(r) - 1);
+		break;
+	}
+	case H_HTTP09: {
+		static const char r[] = "{\"signed\": {}}\n";
 		send_all(c, r, sizeof(r) - 1);
 		break;
 	}
@@ -820,6 +826,8 @@ static void test_server_errors(void **state)
 {
 	pawl_fetcher *f = new_fetcher(NULL, NULL);
 	struct sink s = SINK_INIT;
+	struct hostile h;
+	char hu[128];
 	const char *u;
 
 	(void)state;
@@ -832,6 +840,11 @@ static void test_server_errors(void **state)
 	/* Nothing listens on port 1. */
 	u = "http://127.0.0.1:1/x";
 	fails_naming(fetcher_get(f, u, 1000, 0, collect, &s), PAWL_E_NETWORK, u);
+	/* A reply without a status line is not taken for a body. */
+	hostile_start(&h, H_HTTP09);
+	snprintf(hu, sizeof(hu), "http://127.0.0.1:%d/timestamp.json", h.port);
+	fails_naming(fetcher_get(f, hu, 1000, 0, collect, &s), PAWL_E_NETWORK, hu);
+	hostile_stop(&h);
 	assert_int_equal(s.calls, 0);
 	buf_free(&s.b);
 	fetcher_free(f);

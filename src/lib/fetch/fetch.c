@@ -449,9 +449,6 @@ static int curl_failed(pawl_fetcher *f, struct xfer *x, CURLcode rc)
 	case CURLE_FILE_COULDNT_READ_FILE:
 		code = PAWL_E_NOT_FOUND;
 		break;
-	case CURLE_UNSUPPORTED_PROTOCOL:
-		code = PAWL_E_POLICY;
-		break;
 	default:
 		code = x->is_file ? PAWL_E_IO : PAWL_E_NETWORK;
 		break;
