@@ -7,8 +7,10 @@
  *
  * nginx is required: if it cannot be started the group setup fails and so
  * does the test. The servers are stopped in the group teardown, and by the
- * harness's watchdog (--owner) should this process die first. Every rejection asserts the exact code and that the
- * message names the URL.
+ * harness's watchdog (--owner) should this process die first.
+ *
+ * Every rejection asserts the exact code and that the message names the
+ * URL.
  */
 #include <arpa/inet.h>
 #include <errno.h>
