@@ -44,6 +44,7 @@ enum {
 	SRV_WRONGHOST,
 	SRV_SELFSIGNED,
 	SRV_TLS11,
+	SRV_TLS12,
 	SRV_TLS13,
 	SRV_COUNT
 };
@@ -470,6 +471,7 @@ static int group_setup(void **state)
 	    start_nginx(&G.srv[SRV_WRONGHOST], "wronghost.pem", "wronghost.key", NULL) < 0 ||
 	    start_nginx(&G.srv[SRV_SELFSIGNED], "selfsigned.pem", "selfsigned.key", NULL) < 0 ||
 	    start_nginx(&G.srv[SRV_TLS11], "server.pem", "server.key", "TLSv1.1") < 0 ||
+	    start_nginx(&G.srv[SRV_TLS12], "server.pem", "server.key", "TLSv1.2") < 0 ||
 	    start_nginx(&G.srv[SRV_TLS13], "server.pem", "server.key", "TLSv1.3") < 0)
 		goto fail;
 	return 0;
@@ -1216,7 +1218,9 @@ static void test_tls_ok(void **state)
 	snprintf(u, sizeof(u), "https://localhost:%d/small.txt", G.srv[SRV_TLS].port);
 	t_ok(fetcher_get_buf(f, u, 100, &b));
 	assert_string_equal(b.data, SMALL);
-	/* TLS 1.3 only. */
+	/* TLS 1.2 only, and TLS 1.3 only. */
+	t_ok(fetcher_get_buf(f, url_of(SRV_TLS12, "small.txt"), 100, &b));
+	assert_string_equal(b.data, SMALL);
 	t_ok(fetcher_get_buf(f, url_of(SRV_TLS13, "small.txt"), 100, &b));
 	assert_string_equal(b.data, SMALL);
 	fetcher_free(f);
