@@ -66,7 +66,7 @@ static void set_value(pj_doc *doc, pj_value *v, prog *g)
 	switch (c < 0 ? 0 : c % 6) {
 	case 0: pj_set_null(v); break;
 	case 1: pj_set_bool(v, c & 8); break;
-	case 2: pj_set_int(v, (int64_t)((uint64_t)c << 56) - c * 977); break;
+	case 2: pj_set_int(v, (int64_t)(((uint64_t)c << 56) - (uint64_t)c * 977)); break;
 	case 3: {
 		pj_value before = *v;
 
