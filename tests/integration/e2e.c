@@ -367,7 +367,8 @@ char *e2e_dir_digest(const char *dir)
 	walk.baselen = strlen(dir);
 	if (e2e_exists(dir))
 		nftw(dir, digest_one, 16, FTW_PHYS);
-	qsort(walk.lines, walk.n, sizeof(char *), cmp_str);
+	if (walk.n)
+		qsort(walk.lines, walk.n, sizeof(char *), cmp_str);
 	for (size_t i = 0; i < walk.n; i++)
 		cap += strlen(walk.lines[i]) + 1;
 	s = malloc(cap);

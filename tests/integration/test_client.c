@@ -669,6 +669,9 @@ static void mirror_must_not_block(const char *name, const char *bad_murl, bool f
 
 		snprintf(msg, sizeof(msg), "%s", run.err);
 		e2e_run_free(&run);
+		e2e_client_free(&c);
+		rs_free(evil);
+		rs_free(r);
 		KNOWN_BUG("with mirrors [bad, good], a bad mirror's answer for 2.root.json "
 			  "and the good mirror's 404 abort the update: %s", msg);
 	}

@@ -261,6 +261,8 @@ static void test_slow_metadata_mirror(void **state)
 
 		snprintf(msg, sizeof(msg), "%s", pawl_error_last()->message);
 		pawl_updater_free(u);
+		lib_free(&c);
+		rs_free(r);
 		KNOWN_BUG("a failed mirror's 2.root.json plus another mirror's 404 aborts the "
 			  "refresh (fetch_metadata() reports NOT_FOUND only when every mirror "
 			  "said 404): %s", msg);

@@ -432,6 +432,8 @@ static void ff_recovery_keeping_old_key(const char *name, bool interrupted)
 
 		snprintf(msg, sizeof(msg), "%s", run.err);
 		e2e_run_free(&run);
+		e2e_client_free(&c);
+		rs_free(r);
 		KNOWN_BUG("a root rotation that changed the timestamp keys, persisted by a "
 			  "refresh that then failed, no longer deletes the stale timestamp on "
 			  "the next refresh (5.3.11): %s", msg);
