@@ -244,6 +244,11 @@ static bool parse_line(const char *line, e2e_req *q)
 	snprintf(q->method, sizeof(q->method), "%.*s", (int)(sp1 - a), a);
 	snprintf(q->path, sizeof(q->path), "%.*s", (int)(sp2 - sp1 - 1), sp1 + 1);
 	q->status = (int)strtol(b + 1, NULL, 10);
+	/* ... STATUS BYTES "RANGE" "UA": nginx writes "-" for no header. */
+	q->range[0] = '\0';
+	a = strchr(b + 1, '"');
+	if (a && (b = strchr(a + 1, '"')) != NULL && !(b - a == 2 && a[1] == '-'))
+		snprintf(q->range, sizeof(q->range), "%.*s", (int)(b - a - 1), a + 1);
 	return true;
 }
 

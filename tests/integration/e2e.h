@@ -92,6 +92,7 @@ typedef struct e2e_req {
 	char method[16];
 	char path[4096]; /* as sent: still percent-encoded */
 	int status;
+	char range[128];  /* the Range header, "" when none */
 } e2e_req;
 
 typedef struct e2e_reqs {
