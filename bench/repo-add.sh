@@ -1,0 +1,59 @@
+#!/bin/sh
+# repo-add.sh - how long pawl-repo takes to add N small targets as one
+# batch and publish them, next to sha256sum over the same files (the floor:
+# every file must be read and hashed once).
+#
+#   sh bench/repo-add.sh [N] [BUILD]        (N defaults to 100000)
+#
+# Prints one line per step with wall-clock seconds. Uses a temporary
+# directory under $TMPDIR (or /tmp) and removes it afterwards.
+set -eu
+N=${1:-100000}
+SRC=$(cd "$(dirname "$0")/.." && pwd)
+BUILD=$(cd "${2:-$SRC/build}" && pwd)
+R=$BUILD/pawl-repo
+[ -x "$R" ] || { echo "repo-add.sh: build first ($R missing)" >&2; exit 1; }
+T=$(mktemp -d "${TMPDIR:-/tmp}/pawl-bench-repo-XXXXXX")
+trap 'rm -rf "$T"' EXIT INT TERM
+cd "$T"
+
+now() { date +%s.%N; }
+secs() { echo "$1 $2" | awk '{ printf "%.2f", $2 - $1 }'; }
+
+# N files of 64..575 bytes in 100 directories, made by one awk process.
+mkdir -p files
+awk -v n="$N" 'BEGIN {
+	for (d = 0; d < 100; d++) system("mkdir -p files/d" d);
+	for (i = 0; i < n; i++) {
+		f = sprintf("files/d%d/pkg-%06d.bin", i % 100, i);
+		printf "package %d ", i > f;
+		for (k = 0; k < 64 + (i * 7919) % 512; k++) printf "%c", 97 + (i + k) % 26 > f;
+		close(f);
+	}
+}'
+du -sh files | awk '{ print "# " $1 " in files/" }'
+for k in root targets snap ts; do "$R" -q keygen --out $k.pem --no-passphrase >/dev/null; done
+"$R" -q init ws --root-key root.pem --targets-key targets.pem --snapshot-key snap.pem --timestamp-key ts.pem
+sync
+
+t0=$(now)
+find files -type f -print0 | xargs -0 sha256sum >/dev/null
+t1=$(now)
+"$R" -q add ws --from-dir files --key targets.pem
+t2=$(now)
+"$R" -q timestamp ws --key snap.pem --key ts.pem
+t3=$(now)
+"$R" -q publish ws out
+t4=$(now)
+"$R" -q add ws extra/one.bin files/d0/pkg-000000.bin --key targets.pem
+t5=$(now)
+"$R" verify out --root ws/root.json --downloads 1000 >/dev/null
+t6=$(now)
+
+echo "targets: $N ($(wc -c <ws/metadata/targets.json) bytes of targets.json)"
+echo "sha256sum over the files:        $(secs $t0 $t1) s"
+echo "pawl-repo add (one batch):       $(secs $t1 $t2) s   (read, hash, store, sign)"
+echo "pawl-repo timestamp:             $(secs $t2 $t3) s"
+echo "pawl-repo publish:               $(secs $t3 $t4) s   (copy + re-hash every target, write metadata)"
+echo "pawl-repo add (1 more target):   $(secs $t4 $t5) s   (load, change and sign the big role)"
+echo "pawl-repo verify (all present, 1000 via client): $(secs $t5 $t6) s"
