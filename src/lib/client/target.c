@@ -451,9 +451,12 @@ static int download_into(pawl_updater *u, const pawl_target *t, int dirfd, const
 				emit_event(u, &done);
 				return 0;
 			}
-			/* A resumed file that fails its checks is gone; the next
-			 * attempt starts from the first byte. */
-			if (resumed && (r == PAWL_E_HASH || r == PAWL_E_LENGTH)) {
+			/* A resumed file that fails its checks is gone, and a
+			 * server that would not resume (it ignored the Range
+			 * request, or failed before sending a byte) gets one try
+			 * from the first byte. */
+			if (resumed && resume &&
+			    (r == PAWL_E_HASH || r == PAWL_E_LENGTH || (r == PAWL_E_NETWORK && !keep))) {
 				resume = false;
 				continue;
 			}
@@ -477,9 +480,24 @@ static int download_into(pawl_updater *u, const pawl_target *t, int dirfd, const
 	return pawl_error_set(best, "%s", best_msg);
 }
 
+/* The file name of a target in the target directory: its path with every
+ * byte outside [A-Za-z0-9._-] percent-encoded (one component, never "."
+ * or ".."); a path too long for that becomes "%sha256-" + the hex
+ * SHA-256 of the path, so that it still has one stable name (a bare "%s"
+ * never occurs in an encoded name, so the two forms cannot collide). */
 static int target_filename(const pawl_target *t, pawl_buf *out)
 {
-	return name_to_filename(out, t->path, strlen(t->path));
+	uint8_t d[HASH_MAX_LEN];
+	char hex[65];
+	int r = name_to_filename(out, t->path, strlen(t->path));
+
+	if (r != PAWL_E_LIMIT)
+		return r;
+	pawl_error_clear();
+	buf_reset(out);
+	GUARD(hash_once(HASH_SHA256, t->path, strlen(t->path), d));
+	hex_encode(hex, d, 32);
+	return buf_printf(out, "%%sha256-%s", hex);
 }
 
 PAWL_API int pawl_updater_find_cached(pawl_updater *u, const pawl_target *t,

@@ -130,17 +130,20 @@ static int read_local(pawl_updater *u, const char *role, uint64_t max, char **re
 /*
  * Fetch a metadata file from each mirror in turn until one yields bytes
  * that verify() accepts. verify() takes ownership of the buffer. A 404 or
- * 403 from every mirror is PAWL_E_NOT_FOUND; otherwise the most telling
- * failure (a verification failure beats a network one) is returned.
+ * 403 from every mirror is PAWL_E_NOT_FOUND; so is one from any mirror
+ * when missing_ends is set (the root N+1 probe: a mirror that is down,
+ * slow or forging must not stop the others from saying "no newer root").
+ * Otherwise the most telling failure (a verification failure beats a
+ * network one) is returned. Every message names the URL.
  */
 typedef int (*verify_fn)(pawl_updater *u, void *ctx, char *data, size_t len, const char *url);
 
 static int fetch_metadata(pawl_updater *u, const char *role, const char *remote, uint64_t max,
-			  verify_fn verify, void *ctx)
+			  bool missing_ends, verify_fn verify, void *ctx)
 {
 	int best = 0;
 	char best_msg[1024] = "";
-	bool all_missing = true;
+	bool all_missing = true, any_missing = false;
 
 	for (size_t i = 0; i < u->n_meta; i++) {
 		_cleanup_buf_ pawl_buf url = PAWL_BUF_INIT(8192);
@@ -159,12 +162,20 @@ static int fetch_metadata(pawl_updater *u, const char *role, const char *remote,
 			r = verify(u, ctx, data, len, url.data);
 			if (r == 0)
 				return 0;
+			if (!strstr(pawl_error_last()->message, url.data))
+				pawl_error_prefix(r, "%s: ", url.data);
 			emit_rejected(u, role, url.data, r);
 		} else {
 			buf_free(&body);
+			/* A mirror that failed (other than "not there") is worth
+			 * reporting even when the next one succeeds. */
+			if (r != PAWL_E_NOT_FOUND)
+				emit_rejected(u, role, url.data, r);
 		}
 		if (r != PAWL_E_NOT_FOUND)
 			all_missing = false;
+		else
+			any_missing = true;
 		/* Keep the first verification failure; else the first error. */
 		if (best == 0 || ((best == PAWL_E_NETWORK || best == PAWL_E_NOT_FOUND) &&
 				  r != PAWL_E_NETWORK && r != PAWL_E_NOT_FOUND)) {
@@ -172,7 +183,7 @@ static int fetch_metadata(pawl_updater *u, const char *role, const char *remote,
 			snprintf(best_msg, sizeof(best_msg), "%s", pawl_error_last()->message);
 		}
 	}
-	if (all_missing && best == PAWL_E_NOT_FOUND)
+	if ((all_missing && best == PAWL_E_NOT_FOUND) || (missing_ends && any_missing))
 		return pawl_error_set(PAWL_E_NOT_FOUND, "%s", best_msg);
 	return pawl_error_set(best ? best : PAWL_E_NETWORK, "%s",
 			      best ? best_msg : "no metadata mirror configured");
@@ -206,6 +217,21 @@ struct root_ctx {
 	pawl_md *out;
 };
 
+static bool same_keyids(const md_role *a, const md_role *b)
+{
+	if (a->nkeyids != b->nkeyids || a->threshold != b->threshold)
+		return false;
+	for (uint32_t i = 0; i < a->nkeyids; i++) {
+		bool found = false;
+
+		for (uint32_t j = 0; j < b->nkeyids && !found; j++)
+			found = strcmp(a->keyids[i], b->keyids[j]) == 0;
+		if (!found)
+			return false;
+	}
+	return true;
+}
+
 /* 5.3.4-5.3.5: N+1 is signed by a threshold of N's root keys and of its
  * own, and its version is exactly N+1. */
 static int verify_new_root(pawl_updater *u, void *vctx, char *data, size_t len, const char *url)
@@ -232,32 +258,25 @@ static int verify_new_root(pawl_updater *u, void *vctx, char *data, size_t len, 
 		return pawl_error_set(PAWL_E_ROLLBACK, "root: expected version %llu at %s, got %llu",
 				      (unsigned long long)c->want, url,
 				      (unsigned long long)md->version);
+	/* 5.3.11: new timestamp or snapshot keys make the old files useless
+	 * as rollback references (an attacker-free repository may restart
+	 * their versions); delete them before the new root takes effect, so
+	 * that a crash in between cannot leave a stale timestamp standing
+	 * beside the new root. */
+	if (!same_keyids(md_root_role(u->root, MD_TIMESTAMP), md_root_role(md, MD_TIMESTAMP)) ||
+	    !same_keyids(md_root_role(u->root, MD_SNAPSHOT), md_root_role(md, MD_SNAPSHOT))) {
+		unpersist(u, "timestamp");
+		unpersist(u, "snapshot");
+	}
 	/* Only now is it trusted: persist it before moving on. */
 	GUARD(commit_raw(u, TAKE_PTR(st), "root"));
 	c->out = TAKE_PTR(md);
 	return 0;
 }
 
-static bool same_keyids(const md_role *a, const md_role *b)
-{
-	if (a->nkeyids != b->nkeyids || a->threshold != b->threshold)
-		return false;
-	for (uint32_t i = 0; i < a->nkeyids; i++) {
-		bool found = false;
-
-		for (uint32_t j = 0; j < b->nkeyids && !found; j++)
-			found = strcmp(a->keyids[i], b->keyids[j]) == 0;
-		if (!found)
-			return false;
-	}
-	return true;
-}
 
 static int update_root(pawl_updater *u)
 {
-	md_role old_ts = *md_root_role(u->root, MD_TIMESTAMP);
-	md_role old_sn = *md_root_role(u->root, MD_SNAPSHOT);
-	pawl_md *original = NULL;
 	int r = 0;
 
 	for (uint32_t i = 0; i < u->max_root_rotations; i++) {
@@ -266,7 +285,7 @@ static int update_root(pawl_updater *u)
 		pawl_event ev = { .kind = PAWL_EVENT_ROOT_ROTATED, .role = "root" };
 
 		GUARD_GOTO(r, buf_printf(&remote, "%llu.root.json", (unsigned long long)c.want), out);
-		r = fetch_metadata(u, "root", remote.data, role_limit(u, PAWL_LIMIT_ROOT),
+		r = fetch_metadata(u, "root", remote.data, role_limit(u, PAWL_LIMIT_ROOT), true,
 				   verify_new_root, &c);
 		if (r == PAWL_E_NOT_FOUND) {
 			r = 0;
@@ -277,25 +296,13 @@ static int update_root(pawl_updater *u)
 			goto out;
 		ev.old_version = u->root->version;
 		ev.version = c.out->version;
-		/* Keep the original root alive: old_ts/old_sn point into it. */
-		if (!original)
-			original = u->root;
-		else
-			md_free(u->root);
+		md_free(u->root);
 		u->root = c.out;
 		emit_event(u, &ev);
 	}
 	/* 5.3.10: only the final root must be unexpired (freeze attack). */
 	GUARD_GOTO(r, md_check_expiry(u->root, u->now, "root"), out);
-	/* 5.3.11: new timestamp or snapshot keys make the old files useless;
-	 * delete them rather than let them stand as rollback references. */
-	if (original && (!same_keyids(&old_ts, md_root_role(u->root, MD_TIMESTAMP)) ||
-			 !same_keyids(&old_sn, md_root_role(u->root, MD_SNAPSHOT)))) {
-		unpersist(u, "timestamp");
-		unpersist(u, "snapshot");
-	}
 out:
-	md_free(original);
 	if (r == 0)
 		emit_verified(u, "root", u->root->version);
 	return r;
@@ -371,7 +378,7 @@ static int update_timestamp(pawl_updater *u)
 	}
 	pawl_error_clear();
 	GUARD(fetch_metadata(u, "timestamp", "timestamp.json", role_limit(u, PAWL_LIMIT_TIMESTAMP),
-			     verify_new_timestamp, &equal));
+			     false, verify_new_timestamp, &equal));
 	/* Whichever timestamp is trusted now must be unexpired. */
 	GUARD(md_check_expiry(u->timestamp, u->now, "timestamp"));
 	emit_verified(u, "timestamp", u->timestamp->version);
@@ -476,7 +483,7 @@ static int update_snapshot(pawl_updater *u)
 	}
 	pawl_error_clear();
 	GUARD(role_remote_name(&remote, "snapshot", u->root->consistent_snapshot ? mf->version : 0));
-	GUARD(fetch_metadata(u, "snapshot", remote.data, max, verify_new_snapshot, &prev));
+	GUARD(fetch_metadata(u, "snapshot", remote.data, max, false, verify_new_snapshot, &prev));
 	emit_verified(u, "snapshot", u->snapshot->version);
 	return 0;
 }
@@ -590,7 +597,7 @@ static int load_targets(pawl_updater *u, const char *role, const char *delegator
 		pawl_error_clear();
 		GUARD(role_remote_name(&remote, role,
 				       u->root->consistent_snapshot ? c.meta.version : 0));
-		GUARD(fetch_metadata(u, role, remote.data, max, verify_new_targets, &c));
+		GUARD(fetch_metadata(u, role, remote.data, max, false, verify_new_targets, &c));
 	}
 	if (u->nloaded == u->capl) {
 		size_t n = u->capl ? u->capl * 2 : 8;
