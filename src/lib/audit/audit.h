@@ -287,6 +287,11 @@ typedef struct audit_iter audit_iter;
  * PAWL_E_FORMAT once the entries before it have been returned.
  */
 PAWL_MUST_USE int audit_iter_open(audit_iter **ret, const char *path, int64_t since);
+/* Parse a --since argument: "YYYY-MM-DDTHH:MM:SSZ", "YYYY-MM-DD" (UTC
+ * midnight) or a duration back from now ("90s", "30m", "24h", "7d",
+ * "2w"). Anything else is PAWL_E_INVALID (or PAWL_E_FORMAT for a bad
+ * date), with a message that says what is accepted. */
+PAWL_MUST_USE int audit_since_parse(const char *s, int64_t *ret);
 PAWL_MUST_USE int audit_iter_next(audit_iter *it, const audit_entry **ret);
 void audit_iter_free(audit_iter *it);
 static inline void audit_iter_freep(audit_iter **it)
@@ -301,7 +306,8 @@ typedef enum audit_problem {
 	AUDIT_OK = 0,
 	AUDIT_MALFORMED,     /* a line is not a well-formed canonical entry */
 	AUDIT_TORN,          /* the file ends inside a line */
-	AUDIT_EDITED,        /* an entry's content no longer matches the chain */
+	AUDIT_EDITED,        /* an entry no longer matches the chain, the head
+	                      * or the anchor */
 	AUDIT_DELETED,       /* entries are missing */
 	AUDIT_INSERTED,      /* a line that is not part of the chain */
 	AUDIT_REORDERED,     /* entries out of order */

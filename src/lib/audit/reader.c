@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "audit/audit_impl.h"
+#include "util/clock.h"
 
 int lr_init(line_reader *r, int fd)
 {
@@ -218,4 +219,50 @@ int audit_iter_next(audit_iter *it, const audit_entry **ret)
 	}
 	*ret = NULL;
 	return 0;
+}
+
+int audit_since_parse(const char *s, int64_t *ret)
+{
+	static const struct {
+		char unit;
+		int64_t secs;
+	} units[] = { { 's', 1 }, { 'm', 60 }, { 'h', 3600 }, { 'd', 86400 }, { 'w', 604800 } };
+	size_t len;
+	int64_t t, n = 0;
+
+	ENSURE(s && ret, PAWL_E_INVALID, "audit: no time");
+	len = strlen(s);
+	if (len == 20)
+		return pawl_time_parse(s, ret);
+	if (len == 10) {
+		char full[21];
+
+		memcpy(full, s, 10);
+		memcpy(full + 10, "T00:00:00Z", 11);
+		GUARD(pawl_time_parse(full, &t));
+		*ret = t;
+		return 0;
+	}
+	/* A duration back from now: 90s, 30m, 24h, 7d, 2w. */
+	if (len >= 2 && len <= 12) {
+		for (size_t i = 0; i + 1 < len; i++) {
+			if (s[i] < '0' || s[i] > '9')
+				goto bad;
+			n = n * 10 + (s[i] - '0');
+		}
+		for (size_t u = 0; u < ARRAY_SIZE(units); u++) {
+			if (s[len - 1] == units[u].unit) {
+				if (__builtin_mul_overflow(n, units[u].secs, &t) ||
+				    __builtin_sub_overflow(pawl_now(), t, &t))
+					goto bad;
+				*ret = t;
+				return 0;
+			}
+		}
+	}
+bad:
+	return pawl_error_set(PAWL_E_INVALID,
+			      "--since '%.40s': want YYYY-MM-DDTHH:MM:SSZ, YYYY-MM-DD or a "
+			      "duration such as 90s, 30m, 24h, 7d, 2w",
+			      s);
 }

@@ -290,10 +290,16 @@ int audit_tail_read(int fd, const char *name, audit_tail *ret)
 		return 0;
 	}
 
-	/* The first line: the log id. */
-	n = nl + 1 < AUDIT_LINE_MAX + 1 ? (size_t)nl + 1 : AUDIT_LINE_MAX + 1;
+	/* The first line: the log id. Entry 0 is short; read more only for
+	 * a long one. */
+	n = nl + 1 < 4096 ? (size_t)nl + 1 : 4096;
 	GUARD(pread_full(fd, buf, n, 0, name));
 	p = memchr(buf, '\n', n);
+	if (!p && n < nl + 1) {
+		n = nl + 1 < AUDIT_LINE_MAX + 1 ? (size_t)nl + 1 : AUDIT_LINE_MAX + 1;
+		GUARD(pread_full(fd, buf, n, 0, name));
+		p = memchr(buf, '\n', n);
+	}
 	if (!p) {
 		t.damaged = true;
 		snprintf(t.why, sizeof(t.why), "line 1 is longer than %zu bytes", AUDIT_LINE_MAX);
