@@ -1475,6 +1475,27 @@ static void test_names_and_facilities(void **state)
 	t_ok(audit_facility_from_name("local3", &fac));
 	assert_int_equal(fac, LOG_LOCAL3);
 	t_fails(audit_facility_from_name("kern", &fac), PAWL_E_INVALID);
+	{
+		int64_t t, want;
+
+		t_set_time("2026-11-26T07:00:00Z");
+		t_ok(audit_since_parse("2026-11-01T12:00:00Z", &t));
+		t_ok(pawl_time_parse("2026-11-01T12:00:00Z", &want));
+		assert_int_equal(t, want);
+		t_ok(audit_since_parse("2026-11-01", &t));
+		t_ok(pawl_time_parse("2026-11-01T00:00:00Z", &want));
+		assert_int_equal(t, want);
+		t_ok(audit_since_parse("24h", &t));
+		t_ok(pawl_time_parse("2026-11-25T07:00:00Z", &want));
+		assert_int_equal(t, want);
+		t_ok(audit_since_parse("2w", &t));
+		assert_int_equal(t, want - 13 * 86400);
+		t_fails(audit_since_parse("yesterday", &t), PAWL_E_INVALID);
+		t_fails(audit_since_parse("24", &t), PAWL_E_INVALID);
+		t_fails(audit_since_parse("h", &t), PAWL_E_INVALID);
+		t_fails(audit_since_parse("1234567890123w", &t), PAWL_E_INVALID);
+		t_fails(audit_since_parse("2026-13-01", &t), PAWL_E_FORMAT);
+	}
 	assert_string_equal(audit_problem_name(AUDIT_REORDERED), "reordered");
 }
 
