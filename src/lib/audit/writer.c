@@ -451,7 +451,8 @@ out:
 	return r;
 }
 
-static int add_head_fields(spec *sp, const char *prefix, const audit_head *h)
+/* prefix_seq, prefix_hash and (with_log) prefix_log. */
+static int add_head_fields(spec *sp, const char *prefix, const audit_head *h, bool with_log)
 {
 	char key[32];
 
@@ -459,6 +460,8 @@ static int add_head_fields(spec *sp, const char *prefix, const audit_head *h)
 	GUARD(put_int(sp, key, (int64_t)h->seq));
 	snprintf(key, sizeof(key), "%s_hash", prefix);
 	GUARD(put_str(sp, key, h->hash));
+	if (!with_log)
+		return 0;
 	snprintf(key, sizeof(key), "%s_log", prefix);
 	return put_str(sp, key, h->log);
 }
@@ -520,7 +523,7 @@ static int write_batch_locked(audit_log *log, spec *specs, size_t n)
 				GUARD_GOTO(r, put_str(sp, "moved_to", moved_to), out);
 			}
 			if (hs == HEAD_OK)
-				GUARD_GOTO(r, add_head_fields(sp, "head", &head), out);
+				GUARD_GOTO(r, add_head_fields(sp, "head", &head, true), out);
 			else if (hs == HEAD_BAD)
 				GUARD_GOTO(r, put_bool(sp, "head_malformed", true), out);
 		}
@@ -562,11 +565,11 @@ static int write_batch_locked(audit_log *log, spec *specs, size_t n)
 			GUARD_GOTO(r, spec_init(sp, AUDIT_TYPE_INCIDENT, LOG_ERR), out);
 			GUARD_GOTO(r, put_str(sp, "problem", problem), out);
 			if (hs == HEAD_OK)
-				GUARD_GOTO(r, add_head_fields(sp, "head", &head), out);
+				GUARD_GOTO(r, add_head_fields(sp, "head", &head, true), out);
 			lh.seq = t.seq;
 			memcpy(lh.hash, t.hash, 65);
 			memcpy(lh.log, t.log, 33);
-			GUARD_GOTO(r, add_head_fields(sp, "log", &lh), out);
+			GUARD_GOTO(r, add_head_fields(sp, "log", &lh, false), out);
 		}
 	}
 
