@@ -1357,6 +1357,31 @@ static void test_append_json(void **state)
 	assert_string_equal(pj_str(&pj_get(e->fields, "keyids")->u.items[1]), "c d");
 	assert_non_null(pj_get(pj_get(e->fields, "v"), "x\xef\xbf\xbd"));
 	audit_iter_free(it);
+
+	/* Past the line limit: refused whole, nothing half-written. */
+	{
+		char big[1001];
+		pj_value *arr;
+
+		memset(big, 'w', 1000);
+		big[1000] = '\0';
+		t_ok(pj_doc_new(&doc));
+		t_ok(pj_set_object(doc, pj_root(doc)));
+		t_ok(pj_obj_put(doc, pj_root(doc), "list", 4, &arr));
+		t_ok(pj_set_array(doc, arr));
+		for (int i = 0; i < 100; i++) {
+			pj_value *slot;
+
+			t_ok(pj_arr_push(doc, arr, &slot));
+			t_ok(pj_set_cstr(doc, slot, big));
+		}
+		log = open_log(f);
+		t_fails(audit_append_json(log, "huge", pj_root(doc)), PAWL_E_LIMIT);
+		assert_non_null(strstr(pawl_error_last()->message, "longer than"));
+		t_ok(audit_close(log));
+		pj_doc_free(doc);
+		expect_intact(f, 2);
+	}
 }
 
 static void test_invalid_arguments(void **state)
