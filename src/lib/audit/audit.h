@@ -36,7 +36,8 @@
  *    one behind it. audit_verify reports a torn line as AUDIT_TORN and a
  *    head one behind as a warning (head_lags). The next append cuts the
  *    torn bytes off and records that (an "audit.torn" entry with their
- *    count and SHA-256); it never removes a complete line.
+ *    count and SHA-256); it never removes a complete line. (A crash
+ *    between the cut and that entry loses the record of the cut.)
  *  - audit_verify detects an edited, deleted, inserted or reordered entry
  *    anywhere, a torn or malformed line, and a truncated tail (the head,
  *    or an anchor the program kept in its own state, names a later entry
