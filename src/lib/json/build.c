@@ -128,29 +128,6 @@ static int need_object(const pj_value *obj, const char *fn)
 	return 0;
 }
 
-/* Binary search: the index of key, or where it would go (*found false). */
-static size_t find_slot(const pj_value *obj, const char *key, size_t klen, bool *found)
-{
-	const pj_member *m = obj->u.members;
-	size_t lo = 0, hi = obj->len;
-
-	*found = false;
-	while (lo < hi) {
-		size_t mid = lo + (hi - lo) / 2;
-		int c = pj_key_cmp(m[mid].key, m[mid].klen, key, klen);
-
-		if (c == 0) {
-			*found = true;
-			return mid;
-		}
-		if (c < 0)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo;
-}
-
 int pj_obj_put(pj_doc *doc, pj_value *obj, const char *key, size_t klen, pj_value **ret)
 {
 	pj_member *m;
@@ -163,7 +140,7 @@ int pj_obj_put(pj_doc *doc, pj_value *obj, const char *key, size_t klen, pj_valu
 		return pawl_error_set(PAWL_E_INVALID, "JSON: pj_obj_put on an unfinished object");
 	if (!key && klen)
 		return pawl_error_set(PAWL_E_INVALID, "JSON: key is NULL");
-	i = find_slot(obj, key ? key : "", klen, &found);
+	i = pj_find(obj, key ? key : "", klen, &found);
 	if (found) {
 		*ret = &obj->u.members[i].value;
 		return 0;
@@ -193,7 +170,7 @@ int pj_obj_remove(pj_value *obj, const char *key)
 	if (!key)
 		return pawl_error_set(PAWL_E_INVALID, "JSON: key is NULL");
 	klen = strlen(key);
-	i = find_slot(obj, key, klen, &found);
+	i = pj_find(obj, key, klen, &found);
 	if (!found)
 		return pawl_error_set(PAWL_E_NOT_FOUND, "JSON: no member \"%s\" to remove", key);
 	m = obj->u.members;

@@ -93,27 +93,20 @@ static inline int put(encoder *e, const char *s, size_t n)
 	return 0;
 }
 
-#define ONES 0x0101010101010101ull
-#define HIGHS 0x8080808080808080ull
-
 /* The first byte of [p, end) that must be escaped: '"' or '\\', and in
- * JSON mode also a control character; 8 bytes at a time. The first byte
- * flagged is exact (borrows only run upwards from it). */
+ * JSON mode also a control character; 8 bytes at a time. */
 static inline const char *scan_escape(const char *p, const char *end, bool ctl)
 {
 	while (end - p >= 8) {
-		uint64_t x, q, s, t;
+		uint64_t x, t;
 
 		memcpy(&x, p, 8);
-		q = x ^ (ONES * '"');
-		s = x ^ (ONES * '\\');
-		t = ((q - ONES) & ~q) | ((s - ONES) & ~s);
+		t = pj_swar_eq(x, '"') | pj_swar_eq(x, '\\');
 		if (ctl)
-			t |= (x - ONES * 0x20) & ~x;
-		t &= HIGHS;
+			t |= pj_swar_lt(x, 0x20);
 		if (t) {
-#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-			return p + (__builtin_ctzll(t) >> 3);
+#if PJ_SWAR_LE
+			return p + pj_swar_first(t);
 #else
 			break;
 #endif

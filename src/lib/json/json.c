@@ -207,35 +207,47 @@ pj_value *pj_root(pj_doc *doc)
 
 /* ---------------- reading ---------------- */
 
-const pj_value *pj_getn(const pj_value *obj, const char *key, size_t klen)
+size_t pj_find(const pj_value *obj, const char *key, size_t klen, bool *found)
 {
-	const pj_member *m;
-	size_t lo = 0, hi;
+	const pj_member *m = obj->u.members;
+	size_t lo = 0, hi = obj->len;
 
-	if (!pj_is_object(obj) || !key)
-		return NULL;
-	m = obj->u.members;
-	hi = obj->len;
-	if (obj->type & PJF_UNSORTED) {
-		/* Not finished yet: the last one wins, as pj_obj_finish(true)
-		 * would decide. */
-		while (hi-- > 0)
-			if (pj_key_cmp(m[hi].key, m[hi].klen, key, klen) == 0)
-				return &m[hi].value;
-		return NULL;
-	}
+	*found = false;
 	while (lo < hi) {
 		size_t mid = lo + (hi - lo) / 2;
 		int c = pj_key_cmp(m[mid].key, m[mid].klen, key, klen);
 
-		if (c == 0)
-			return &m[mid].value;
+		if (c == 0) {
+			*found = true;
+			return mid;
+		}
 		if (c < 0)
 			lo = mid + 1;
 		else
 			hi = mid;
 	}
-	return NULL;
+	return lo;
+}
+
+const pj_value *pj_getn(const pj_value *obj, const char *key, size_t klen)
+{
+	const pj_member *m;
+	size_t i;
+	bool found;
+
+	if (!pj_is_object(obj) || !key)
+		return NULL;
+	m = obj->u.members;
+	if (obj->type & PJF_UNSORTED) {
+		/* Not finished yet: the last one wins, as pj_obj_finish(true)
+		 * would decide. */
+		for (i = obj->len; i-- > 0;)
+			if (pj_key_cmp(m[i].key, m[i].klen, key, klen) == 0)
+				return &m[i].value;
+		return NULL;
+	}
+	i = pj_find(obj, key, klen, &found);
+	return found ? &m[i].value : NULL;
 }
 
 const pj_value *pj_get(const pj_value *obj, const char *key)

@@ -82,6 +82,39 @@ static inline int pj_member_cmp(const pj_member *a, const pj_member *b)
 	return pj_key_cmp(a->key, a->klen, b->key, b->klen);
 }
 
+/* Binary search of a finished object: the index of key, or where it
+ * would go, with *found telling which. */
+size_t pj_find(const pj_value *obj, const char *key, size_t klen, bool *found);
+
+/* Eight bytes at a time: each helper sets the high bit of every byte of x
+ * that matches. Only the lowest match is exact (a borrow can flag bytes
+ * above it), which is all the scanners need: on little-endian machines
+ * the index of the first match is pj_swar_first(). */
+#define PJ_ONES 0x0101010101010101ull
+#define PJ_HIGHS 0x8080808080808080ull
+
+static inline uint64_t pj_swar_eq(uint64_t x, unsigned char c)
+{
+	uint64_t y = x ^ (PJ_ONES * c);
+
+	return (y - PJ_ONES) & ~y & PJ_HIGHS;
+}
+
+static inline uint64_t pj_swar_lt(uint64_t x, unsigned char n)
+{
+	return (x - PJ_ONES * n) & ~x & PJ_HIGHS;
+}
+
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define PJ_SWAR_LE 1
+static inline size_t pj_swar_first(uint64_t t)
+{
+	return (size_t)__builtin_ctzll(t) >> 3;
+}
+#else
+#define PJ_SWAR_LE 0
+#endif
+
 /* Stable sort of n members; tmp must hold n / 2 + 1 members. */
 void pj_members_sort(pj_member *m, size_t n, pj_member *tmp);
 

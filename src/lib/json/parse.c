@@ -289,25 +289,18 @@ static const unsigned char str_stop[256] = {
 	[0x00 ... 0x1f] = 1, ['"'] = 1, ['\\'] = 1, [0x80 ... 0xff] = 1,
 };
 
-#define ONES 0x0101010101010101ull
-#define HIGHS 0x8080808080808080ull
-
-/* The first byte of p that str_stop[] marks; 8 bytes at a time. The bit
- * tricks flag the first such byte exactly (borrows only run upwards from
- * it), so on little-endian machines its index is the lowest flag. */
+/* The first byte of p that str_stop[] marks; 8 bytes at a time. */
 static inline char *scan_plain(char *p, const char *end)
 {
 	while (end - p >= 8) {
 		uint64_t x, t;
 
 		memcpy(&x, p, 8);
-		t = ((x ^ (ONES * '"')) - ONES) & ~(x ^ (ONES * '"'));
-		t |= ((x ^ (ONES * '\\')) - ONES) & ~(x ^ (ONES * '\\'));
-		t |= x | (x - ONES * 0x20);
-		t &= HIGHS;
+		t = pj_swar_eq(x, '"') | pj_swar_eq(x, '\\') | pj_swar_lt(x, 0x20) |
+		    (x & PJ_HIGHS);
 		if (t) {
-#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-			return p + (__builtin_ctzll(t) >> 3);
+#if PJ_SWAR_LE
+			return p + pj_swar_first(t);
 #else
 			break;
 #endif
