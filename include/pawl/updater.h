@@ -84,6 +84,12 @@ typedef struct pawl_updater_opts {
 	unsigned lock_timeout_s;          /* wait for the directory lock */
 	pawl_event_cb on_event;
 	void *event_ctx;
+	/* When set, every metadata file trusted in a session is also written
+	 * to MIRROR_DIR/metadata/ under its repository name (N.root.json for
+	 * each root accepted, timestamp.json, N.snapshot.json, ...), so that
+	 * MIRROR_DIR can serve as a file:// mirror for another client (the
+	 * agent's privileged side re-verifies from it). */
+	const char *mirror_dir;
 } pawl_updater_opts;
 
 #define PAWL_DEFAULT_MAX_ROOT (512 * 1024)

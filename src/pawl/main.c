@@ -17,6 +17,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "agent.h"
+#include "config.h"
 #include "pawl/common.h"
 #include "pawl/updater.h"
 
@@ -36,6 +38,8 @@ struct cli {
 	uint64_t max_bytes[4];
 	long connect_timeout, low_speed_time, low_speed_limit, timeout;
 	bool json;
+	const char *config;
+	const char *since;
 	int verbose; /* -1 quiet, 0 normal, 1+ verbose */
 	bool progress;
 };
@@ -43,11 +47,20 @@ struct cli {
 static void usage(FILE *f)
 {
 	fputs("usage: pawl [OPTIONS] COMMAND [ARGS]\n"
+	      "       pawl --config FILE update|status|rollback|log [verify] [--json]\n"
 	      "\n"
-	      "Commands:\n"
+	      "Client commands (with --metadata-dir):\n"
 	      "  init ROOT.json   trust ROOT.json as the initial root (no network)\n"
 	      "  refresh          update trusted metadata from the repository\n"
 	      "  download         refresh, then fetch and verify each --target-name\n"
+	      "\n"
+	      "Agent commands (with --config FILE, see pawl.conf(5)):\n"
+	      "  update           install the newest signed release of the app, health-\n"
+	      "                   check it, roll back on failure\n"
+	      "  status           installed, previous and highest versions, last check\n"
+	      "  rollback         go back to the previous release, only if it is signed\n"
+	      "                   as a recovery release\n"
+	      "  log [--since T]  show the audit log;  log verify: check its hash chain\n"
 	      "\n"
 	      "Options:\n"
 	      "  --metadata-dir DIR       trusted metadata directory (required)\n"
@@ -69,7 +82,13 @@ static void usage(FILE *f)
 	      "  -h, --help               this help\n"
 	      "  -V, --version            print the version\n"
 	      "\n"
-	      "Exit status: 0 on success, 1 on any failure.\n"
+	      "  --config FILE            agent configuration\n"
+	      "  --since TIME             log: entries from TIME (YYYY-MM-DDTHH:MM:SSZ)\n"
+	      "\n"
+	      "Exit status: client commands: 0 on success, 1 on any failure.\n"
+	      "Agent: 0 updated or current, 1 error, 2 verification failure,\n"
+	      "3 network failure, 4 health check failed (rolled back), 5 refused\n"
+	      "(downgrade, bad release, rollback to a non-recovery release).\n"
 	      "URLs: https:// anywhere, http:// only to loopback, file:// for local media.\n",
 	      f);
 }
@@ -364,10 +383,52 @@ static int cmd_download(struct cli *c)
 	return 0;
 }
 
+/* The agent: options may also follow the command ("update --json"). */
+static int agent_main(struct cli *c, const char *cmd, int argc, char **argv)
+{
+	agent_config cfg;
+	char err[1024];
+	bool verify = false;
+	int rc;
+
+	for (int i = 0; i < argc; i++) {
+		if (strcmp(argv[i], "--json") == 0)
+			c->json = true;
+		else if (strcmp(argv[i], "-v") == 0 || strcmp(argv[i], "--verbose") == 0)
+			c->verbose++;
+		else if (strcmp(argv[i], "-q") == 0 || strcmp(argv[i], "--quiet") == 0)
+			c->verbose = -1;
+		else if (strcmp(argv[i], "--since") == 0 && i + 1 < argc)
+			c->since = argv[++i];
+		else if (strcmp(cmd, "log") == 0 && strcmp(argv[i], "verify") == 0)
+			verify = true;
+		else
+			die_usage("unexpected argument");
+	}
+	if (config_load(&cfg, c->config, err, sizeof(err)) < 0) {
+		fprintf(stderr, "pawl: %s\n", err);
+		return AGENT_EXIT_ERROR;
+	}
+	if (strcmp(cmd, "update") == 0)
+		rc = agent_update(&cfg, c->json, c->verbose);
+	else if (strcmp(cmd, "status") == 0)
+		rc = agent_status(&cfg, c->json);
+	else if (strcmp(cmd, "rollback") == 0)
+		rc = agent_rollback(&cfg, c->json, c->verbose);
+	else if (strcmp(cmd, "log") == 0)
+		rc = verify ? agent_log_verify(&cfg) : agent_log_show(&cfg, c->json, c->since);
+	else {
+		config_free(&cfg);
+		die_usage("with --config the commands are update, status, rollback and log");
+	}
+	config_free(&cfg);
+	return rc;
+}
+
 int main(int argc, char **argv)
 {
 	enum { O_MDIR = 256, O_MURL, O_TNAME, O_TURL, O_TDIR, O_MAXB, O_CA, O_PIN, O_JSON,
-	       O_CTO, O_LST, O_LSL, O_TO };
+	       O_CTO, O_LST, O_LSL, O_TO, O_CONFIG, O_SINCE };
 	static const struct option opts[] = {
 		{ "metadata-dir", required_argument, NULL, O_MDIR },
 		{ "metadata-url", required_argument, NULL, O_MURL },
@@ -382,6 +443,8 @@ int main(int argc, char **argv)
 		{ "low-speed-time", required_argument, NULL, O_LST },
 		{ "low-speed-limit", required_argument, NULL, O_LSL },
 		{ "timeout", required_argument, NULL, O_TO },
+		{ "config", required_argument, NULL, O_CONFIG },
+		{ "since", required_argument, NULL, O_SINCE },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "quiet", no_argument, NULL, 'q' },
 		{ "help", no_argument, NULL, 'h' },
@@ -440,6 +503,12 @@ int main(int argc, char **argv)
 		case O_TO:
 			c.timeout = parse_seconds("--timeout", optarg);
 			break;
+		case O_CONFIG:
+			c.config = optarg;
+			break;
+		case O_SINCE:
+			c.since = optarg;
+			break;
 		case 'v':
 			c.verbose++;
 			break;
@@ -459,6 +528,8 @@ int main(int argc, char **argv)
 	if (optind >= argc)
 		die_usage("no command given");
 	cmd = argv[optind++];
+	if (c.config)
+		return agent_main(&c, cmd, argc - optind, argv + optind);
 	if (!c.metadata_dir)
 		die_usage("--metadata-dir is required");
 	c.progress = !c.json && c.verbose >= 0 && isatty(STDERR_FILENO);

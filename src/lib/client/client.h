@@ -22,6 +22,8 @@ struct pawl_updater {
 	int mdir_fd;
 	char **meta_urls;
 	size_t n_meta;
+	char *mirror_dir;
+	int mirror_fd; /* MIRROR_DIR/metadata, or -1 */
 	char **target_urls;
 	size_t n_targets;
 	uint64_t max_bytes[4];
@@ -50,6 +52,21 @@ struct pawl_target {
 };
 
 void emit_event(pawl_updater *u, const pawl_event *ev);
+
+/* Called for each target entry whose path starts with the prefix; return
+ * < 0 to stop with that code. */
+typedef int (*updater_target_cb)(void *ctx, const char *path, const md_target *t,
+				 const char *role);
+/* Visit the targets of every role reachable from "targets" (pre-order, at
+ * most max_delegations + 1 roles, each verified as in a search) whose
+ * paths start with prefix. For listing candidates; the authoritative entry
+ * for one path is still pawl_updater_get_target()'s. */
+PAWL_MUST_USE int updater_collect_targets(pawl_updater *u, const char *prefix,
+					  updater_target_cb cb, void *ctx);
+/* The URL path of a target below a target base URL ("dir/HASH.name" with
+ * consistent snapshots), escaped. */
+PAWL_MUST_USE int updater_target_remote_path(pawl_updater *u, const pawl_target *t,
+					     pawl_buf *out);
 PAWL_MUST_USE int updater_load_targets(pawl_updater *u, const char *role, const char *delegator,
 				       const md_keys *keys, const md_role *deleg, pawl_md **ret);
 PAWL_MUST_USE int updater_top_targets(pawl_updater *u, pawl_md **ret);

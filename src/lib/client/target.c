@@ -220,6 +220,82 @@ out:
 	return r;
 }
 
+int updater_collect_targets(pawl_updater *u, const char *prefix, updater_target_cb cb, void *ctx)
+{
+	struct visit *stack = NULL;
+	size_t nstack = 0, cap = 0, nvisited = 0;
+	char **visited = NULL;
+	size_t plen = strlen(prefix);
+	int r = 0;
+
+	ENSURE(u && prefix && cb, PAWL_E_INVALID, "NULL argument");
+	if (!u->refreshed)
+		GUARD(pawl_updater_refresh(u));
+	visited = xcalloc((size_t)u->max_delegations + 2, sizeof(*visited));
+	cap = 16;
+	stack = xcalloc(cap, sizeof(*stack));
+	if (!visited || !stack) {
+		r = PAWL_E_NOMEM;
+		goto out;
+	}
+	stack[nstack++] = (struct visit){ "targets", "root", NULL, NULL };
+	while (nstack > 0 && nvisited <= u->max_delegations) {
+		struct visit v = stack[--nstack];
+		pawl_md *md;
+
+		if (visited_has(visited, nvisited, v.name))
+			continue;
+		if (v.parent_md)
+			r = updater_load_targets(u, v.name, v.parent, &v.parent_md->deleg.keys,
+						 v.deleg, &md);
+		else
+			r = updater_top_targets(u, &md);
+		if (r < 0)
+			goto out;
+		visited[nvisited] = xstrdup(v.name);
+		if (!visited[nvisited]) {
+			r = PAWL_E_NOMEM;
+			goto out;
+		}
+		nvisited++;
+		for (uint32_t i = 0; i < md->targets->len; i++) {
+			const pj_member *m = &md->targets->u.members[i];
+			md_target t;
+
+			if (m->klen < plen || memcmp(m->key, prefix, plen) != 0)
+				continue;
+			GUARD_GOTO(r, md_target_parse(&m->value, &t, m->key), out);
+			GUARD_GOTO(r, cb(ctx, m->key, &t, v.name), out);
+		}
+		/* Named delegations only: listing hash bins would mean loading
+		 * every bin. Children are pushed in reverse so the first listed
+		 * is visited first. */
+		if (!md->has_delegations || md->deleg.succinct_present)
+			continue;
+		for (size_t i = md->deleg.nroles; i-- > 0;) {
+			if (nstack == cap) {
+				struct visit *p = xreallocarray(stack, cap * 2, sizeof(*p));
+
+				if (!p) {
+					r = PAWL_E_NOMEM;
+					goto out;
+				}
+				stack = p;
+				cap *= 2;
+			}
+			stack[nstack++] = (struct visit){ md->deleg.roles[i].name, v.name, md,
+							  &md->deleg.roles[i] };
+		}
+	}
+out:
+	if (visited)
+		for (size_t i = 0; i < nvisited; i++)
+			free(visited[i]);
+	free(visited);
+	free(stack);
+	return r;
+}
+
 /* ---------------- download ---------------- */
 
 struct dl {
@@ -397,6 +473,12 @@ static int dir_create_at(pawl_updater *u, int *ret_fd)
 
 /* How often one mirror is retried while it keeps delivering bytes. */
 #define RESUME_ATTEMPTS 3
+
+int updater_target_remote_path(pawl_updater *u, const pawl_target *t, pawl_buf *out)
+{
+	ENSURE(u && u->root && t, PAWL_E_INVALID, "refresh first");
+	return target_remote_path(u, t, out);
+}
 
 static int download_into(pawl_updater *u, const pawl_target *t, int dirfd, const char *filename)
 {

@@ -109,6 +109,23 @@ static int commit_raw(pawl_updater *u, pawl_staged *st, const char *role)
 	return staged_commit(st, u->mdir_fd, fn.data);
 }
 
+/* With a mirror directory, copy the trusted file of role there under its
+ * repository name (see pawl_updater_opts.mirror_dir). */
+static int mirror_copy(pawl_updater *u, const char *role, uint64_t version, int limit)
+{
+	_cleanup_buf_ pawl_buf fn = PAWL_BUF_INIT(512);
+	_cleanup_buf_ pawl_buf remote = PAWL_BUF_INIT(600);
+	_cleanup_free_ char *data = NULL;
+	size_t len;
+
+	if (u->mirror_fd < 0)
+		return 0;
+	GUARD(role_filename(&fn, role));
+	GUARD(file_read_at(u->mdir_fd, fn.data, (size_t)role_limit(u, limit), &data, &len));
+	GUARD(role_remote_name(&remote, role, version));
+	return file_write_atomic_at(u->mirror_fd, remote.data, data, len, 0644);
+}
+
 static void unpersist(pawl_updater *u, const char *role)
 {
 	pawl_buf fn = PAWL_BUF_INIT(512);
@@ -270,6 +287,7 @@ static int verify_new_root(pawl_updater *u, void *vctx, char *data, size_t len, 
 	}
 	/* Only now is it trusted: persist it before moving on. */
 	GUARD(commit_raw(u, TAKE_PTR(st), "root"));
+	GUARD(mirror_copy(u, "root", md->version, PAWL_LIMIT_ROOT));
 	c->out = TAKE_PTR(md);
 	return 0;
 }
@@ -381,6 +399,7 @@ static int update_timestamp(pawl_updater *u)
 			     false, verify_new_timestamp, &equal));
 	/* Whichever timestamp is trusted now must be unexpired. */
 	GUARD(md_check_expiry(u->timestamp, u->now, "timestamp"));
+	GUARD(mirror_copy(u, "timestamp", 0, PAWL_LIMIT_TIMESTAMP));
 	emit_verified(u, "timestamp", u->timestamp->version);
 	return 0;
 }
@@ -474,6 +493,9 @@ static int update_snapshot(pawl_updater *u)
 			} else if (verify_snapshot_common(u, md, NULL) == 0) {
 				u->snapshot = md;
 				pawl_error_clear();
+				GUARD(mirror_copy(u, "snapshot",
+						  u->root->consistent_snapshot ? md->version : 0,
+						  PAWL_LIMIT_SNAPSHOT));
 				emit_verified(u, "snapshot", md->version);
 				return 0;
 			} else {
@@ -484,6 +506,8 @@ static int update_snapshot(pawl_updater *u)
 	pawl_error_clear();
 	GUARD(role_remote_name(&remote, "snapshot", u->root->consistent_snapshot ? mf->version : 0));
 	GUARD(fetch_metadata(u, "snapshot", remote.data, max, false, verify_new_snapshot, &prev));
+	GUARD(mirror_copy(u, "snapshot", u->root->consistent_snapshot ? u->snapshot->version : 0,
+			  PAWL_LIMIT_SNAPSHOT));
 	emit_verified(u, "snapshot", u->snapshot->version);
 	return 0;
 }
@@ -621,6 +645,8 @@ static int load_targets(pawl_updater *u, const char *role, const char *delegator
 	}
 	lr->md = c.out;
 	u->nloaded++;
+	GUARD(mirror_copy(u, role, u->root->consistent_snapshot ? c.out->version : 0,
+			  PAWL_LIMIT_TARGETS));
 	emit_verified(u, role, c.out->version);
 	*ret = c.out;
 	return 0;
@@ -686,6 +712,9 @@ PAWL_API void pawl_updater_free(pawl_updater *u)
 	fetcher_free(u->fetcher);
 	if (u->mdir_fd >= 0)
 		close(u->mdir_fd);
+	if (u->mirror_fd >= 0)
+		close(u->mirror_fd);
+	free(u->mirror_dir);
 	free(u->mdir);
 	free_list(u->meta_urls, u->n_meta);
 	free_list(u->target_urls, u->n_targets);
@@ -714,6 +743,7 @@ PAWL_API int pawl_updater_new(pawl_updater **out, const pawl_updater_opts *o)
 	if (!u)
 		return PAWL_E_NOMEM;
 	u->mdir_fd = -1;
+	u->mirror_fd = -1;
 	u->o = *o;
 	u->mdir = xstrdup(o->metadata_dir);
 	u->meta_urls = dup_list(o->metadata_urls, o->n_metadata_urls);
@@ -742,6 +772,15 @@ PAWL_API int pawl_updater_new(pawl_updater **out, const pawl_updater_opts *o)
 		fo.total_timeout_s = o->total_timeout_s;
 	GUARD_GOTO(r, fetcher_new(&u->fetcher, &fo), fail);
 	GUARD_GOTO(r, dir_open(u->mdir, &u->mdir_fd), fail);
+	if (o->mirror_dir) {
+		_cleanup_buf_ pawl_buf md = PAWL_BUF_INIT(8192);
+
+		u->mirror_dir = xstrdup(o->mirror_dir);
+		ENSURE_GOTO(r, u->mirror_dir, PAWL_E_NOMEM, fail, "out of memory");
+		GUARD_GOTO(r, buf_printf(&md, "%s/metadata", o->mirror_dir), fail);
+		GUARD_GOTO(r, dir_create(md.data, 0755), fail);
+		GUARD_GOTO(r, dir_open(md.data, &u->mirror_fd), fail);
+	}
 	r = lock_acquire(&u->lock, u->mdir_fd, ".lock", o->lock_timeout_s);
 	if (r < 0) {
 		pawl_error_prefix(r, "metadata directory %s: ", u->mdir);

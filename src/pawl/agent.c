@@ -1,0 +1,1088 @@
+/*
+ * agent.c - the update agent: refresh, pick the newest signed release of
+ * one application, download, verify, install atomically, health-check,
+ * commit or roll back; and keep an audit trail of all of it.
+ *
+ * Privilege separation (PRODUCT.md practice 1). Started as root with
+ * `user` configured, the agent forks a child that gives up root for good
+ * (setgroups, setgid, setuid, PR_SET_NO_NEW_PRIVS) and does all network
+ * I/O: a full TUF refresh and the download, into STATE_DIR/work, which that
+ * user owns. It also leaves a file:// mirror there of every metadata file
+ * it trusted and of the chosen artifact. The root side never opens a
+ * network connection: it runs the same TUF client against that local
+ * mirror, from its own trusted metadata (STATE_DIR/metadata, which the
+ * child cannot write), so a compromised child can withhold an update but
+ * cannot get anything installed that the publisher did not sign. The
+ * limit: the root side still parses the metadata bytes the child hands
+ * over (with the strict, fuzzed parser); the artifact it installs is
+ * re-hashed before anything is unpacked. See docs/agent.md.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <inttypes.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <syslog.h>
+#include <unistd.h>
+
+#include "agent.h"
+#include "audit/audit.h"
+#include "client/client.h"
+#include "install/install.h"
+#include "install/semver.h"
+#include "pawl/updater.h"
+#include "util/clock.h"
+
+#define WORK "work"
+
+struct agent {
+	const agent_config *c;
+	bool json;
+	int verbose;
+	audit_log *log;
+	char metadata_dir[4096];
+	char staging_dir[4096];
+	char work_dir[4096];
+	char mirror_dir[4096];
+	char child_mdir[4096];
+	/* filled while choosing */
+	char best_path[4096];
+	semver best_ver;
+	char best_str[SEMVER_MAX_LEN + 1];
+	bool best_recovery;
+	bool have_best;
+	const install_state *state;
+	char skipped[512];
+	bool refresh_only; /* the child only refreshes (rollback) */
+};
+
+static void say(const struct agent *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void say(const struct agent *a, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (a->json || a->verbose < 0)
+		return;
+	va_start(ap, fmt);
+	fputs("pawl: ", stderr);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+	va_end(ap);
+}
+
+static int exit_code_for(int err)
+{
+	switch (err) {
+	case PAWL_E_SIGNATURE:
+	case PAWL_E_EXPIRED:
+	case PAWL_E_ROLLBACK:
+	case PAWL_E_LENGTH:
+	case PAWL_E_HASH:
+	case PAWL_E_FORMAT:
+	case PAWL_E_UNSUPPORTED:
+	case PAWL_E_POLICY:
+	case PAWL_E_LIMIT:
+		return AGENT_EXIT_VERIFY;
+	case PAWL_E_NETWORK:
+	case PAWL_E_NOT_FOUND:
+		return AGENT_EXIT_NETWORK;
+	default:
+		return AGENT_EXIT_ERROR;
+	}
+}
+
+static void on_event(const pawl_event *ev, void *ctx)
+{
+	struct agent *a = ctx;
+
+	if (a->log && audit_record_event(a->log, ev) < 0)
+		pawl_error_clear();
+	if (a->verbose > 0 && !a->json) {
+		if (ev->kind == PAWL_EVENT_FETCH)
+			fprintf(stderr, "pawl: fetch %s\n", ev->url);
+		else if (ev->kind == PAWL_EVENT_REJECTED && ev->url)
+			fprintf(stderr, "pawl: rejected %s: %s\n", ev->url, ev->message);
+	}
+}
+
+static int open_audit(struct agent *a)
+{
+	audit_opts o = AUDIT_OPTS_INIT;
+	int facility;
+
+	o.ident = "pawl";
+	o.syslog = a->c->syslog;
+	if (a->c->syslog_facility) {
+		GUARD(audit_facility_from_name(a->c->syslog_facility, &facility));
+		o.facility = facility;
+	}
+	GUARD(dir_create(a->c->state_dir, 0755));
+	{
+		_cleanup_close_ int fd = -1;
+
+		GUARD(dir_open(a->c->state_dir, &fd));
+		return audit_open(&a->log, fd, "audit.log", &o);
+	}
+}
+
+/* Keep the audit head in the agent's own durable state too, as the anchor
+ * that `log verify` checks the log against (a truncated log with a
+ * rewritten head file is then still caught). */
+static void save_anchor(struct agent *a, const char *outcome, int code)
+{
+	_cleanup_pj_doc_ pj_doc *doc = NULL;
+	audit_head h;
+	pj_value *root, *slot;
+	char *buf = NULL;
+	size_t len;
+	char path[4200];
+
+	if (!a->log || audit_flush(a->log) < 0 || audit_last(a->log, &h) < 0 ||
+	    pj_doc_new(&doc) < 0)
+		goto fail;
+	root = pj_root(doc);
+	if (pj_set_object(doc, root) < 0 || pj_obj_put(doc, root, "audit", 5, &slot) < 0 ||
+	    audit_head_to_json(doc, slot, &h) < 0 ||
+	    pj_obj_put_int(doc, root, "last_check", pawl_now()) < 0 ||
+	    pj_obj_put_str(doc, root, "last_outcome", outcome) < 0 ||
+	    pj_obj_put_int(doc, root, "last_exit", code) < 0 ||
+	    pj_dump(root, &buf, &len) < 0)
+		goto fail;
+	snprintf(path, sizeof(path), "%s/agent.json", a->c->state_dir);
+	if (file_write_atomic(path, buf, len, 0644) < 0)
+		goto fail;
+	free(buf);
+	return;
+fail:
+	free(buf);
+	pawl_error_clear();
+}
+
+static int finish(struct agent *a, int code, const char *outcome)
+{
+	if (a->log) {
+		if (audit_appendf(a->log, "agent.exit", AUDIT_STR("outcome", outcome),
+				  AUDIT_INT("exit", code)) < 0)
+			pawl_error_clear();
+		save_anchor(a, outcome, code);
+		if (audit_close(a->log) < 0)
+			pawl_error_clear();
+		a->log = NULL;
+	}
+	return code;
+}
+
+/* Report a pawl error: audit it (even though the update aborts), tell the
+ * user, map it to an exit code. */
+static int fail(struct agent *a, const char *what)
+{
+	const pawl_error *e = pawl_error_last();
+	int code = e->code ? e->code : PAWL_E_GENERIC;
+	char msg[1024];
+	int ex = exit_code_for(code);
+
+	snprintf(msg, sizeof(msg), "%s", e->message);
+	if (a->log && audit_failuref(a->log, "agent.failure", msg, AUDIT_STR("step", what),
+				     AUDIT_STR("error", pawl_strerror(code))) < 0)
+		pawl_error_clear();
+	if (a->json)
+		printf("{\"ok\":false,\"step\":\"%s\",\"error\":\"%s\",\"exit\":%d}\n", what,
+		       pawl_strerror(code), ex);
+	fprintf(stderr, "pawl: %s failed: %s: %s\n", what, pawl_strerror(code), msg);
+	return finish(a, ex, "failed");
+}
+
+/* ---------------- choosing a release ---------------- */
+
+static bool is_bad(const install_state *st, const char *v)
+{
+	for (uint32_t i = 0; i < st->nbad; i++)
+		if (strcmp(st->bad[i], v) == 0)
+			return true;
+	return false;
+}
+
+/* Read {"version": "...", "recovery": true|false} from a target's custom
+ * data; the version must also be the path's VERSION component. */
+static int release_info(const char *app, const char *path, const pj_value *custom,
+			semver *ret_ver, char *ret_str, bool *ret_recovery)
+{
+	size_t alen = strlen(app);
+	const char *vs, *slash;
+	const pj_value *rec;
+
+	if (!custom)
+		return -1;
+	vs = pj_str(pj_get(custom, "version"));
+	if (!vs || strncmp(path, app, alen) != 0 || path[alen] != '/')
+		return -1;
+	slash = strchr(path + alen + 1, '/');
+	if (!slash || strchr(slash + 1, '/') || !slash[1] ||
+	    strlen(vs) != (size_t)(slash - (path + alen + 1)) ||
+	    strncmp(vs, path + alen + 1, strlen(vs)) != 0 || strlen(vs) > SEMVER_MAX_LEN)
+		return -1;
+	if (semver_parse(vs, ret_ver) < 0) {
+		pawl_error_clear();
+		return -1;
+	}
+	snprintf(ret_str, SEMVER_MAX_LEN + 1, "%s", vs);
+	rec = pj_get(custom, "recovery");
+	*ret_recovery = rec && pj_typeof(rec) == PJ_TRUE;
+	return 0;
+}
+
+static int consider(void *ctx, const char *path, const md_target *t, const char *role)
+{
+	struct agent *a = ctx;
+	semver v;
+	char vs[SEMVER_MAX_LEN + 1];
+	bool recovery;
+
+	(void)role;
+	if (release_info(a->c->app, path, t->custom, &v, vs, &recovery) < 0) {
+		snprintf(a->skipped, sizeof(a->skipped), "%s (no matching custom version)", path);
+		return 0;
+	}
+	if (is_bad(a->state, vs))
+		return 0;
+	if (!a->have_best || semver_cmp(&v, &a->best_ver) > 0) {
+		a->have_best = true;
+		a->best_ver = v;
+		snprintf(a->best_str, sizeof(a->best_str), "%s", vs);
+		snprintf(a->best_path, sizeof(a->best_path), "%s", path);
+		a->best_recovery = recovery;
+	}
+	return 0;
+}
+
+static int choose(struct agent *a, pawl_updater *u)
+{
+	_cleanup_buf_ pawl_buf prefix = PAWL_BUF_INIT(512);
+
+	a->have_best = false;
+	GUARD(buf_printf(&prefix, "%s/", a->c->app));
+	return updater_collect_targets(u, prefix.data, consider, a);
+}
+
+/* ---------------- the unprivileged child ---------------- */
+
+static void child_write(int fd, const char *s)
+{
+	size_t n = strlen(s);
+
+	while (n > 0) {
+		ssize_t w = write(fd, s, n);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			return;
+		s += w;
+		n -= (size_t)w;
+	}
+}
+
+/* Child-to-parent messages, one per line: "WORD REST\n", where REST has its
+ * line breaks and tabs turned into spaces. */
+static void child_msg(int fd, const char *word, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static void child_msg(int fd, const char *word, const char *fmt, ...)
+{
+	char line[4096];
+	size_t n;
+	va_list ap;
+
+	n = (size_t)snprintf(line, sizeof(line), "%s ", word);
+	va_start(ap, fmt);
+	vsnprintf(line + n, sizeof(line) - n - 1, fmt, ap);
+	va_end(ap);
+	for (char *p = line; *p; p++)
+		if (*p == '\n' || *p == '\r' || *p == '\t')
+			*p = ' ';
+	n = strlen(line);
+	line[n] = '\n';
+	line[n + 1] = '\0';
+	child_write(fd, line);
+}
+
+struct child_ctx {
+	int fd;
+};
+
+static void child_event(const pawl_event *ev, void *ctx)
+{
+	struct child_ctx *cc = ctx;
+
+	if (ev->kind == PAWL_EVENT_REJECTED && ev->url)
+		child_msg(cc->fd, "rejected", "%d %s %s", ev->code, ev->url,
+			  ev->message ? ev->message : "");
+}
+
+static void fill_opts(const struct agent *a, pawl_updater_opts *o)
+{
+	o->ca_file = a->c->ca_file;
+	o->pin = a->c->pin;
+	memcpy(o->max_bytes, a->c->max_bytes, sizeof(o->max_bytes));
+	o->lock_timeout_s = a->c->lock_timeout_s;
+}
+
+/* Everything the network side does, as the unprivileged user: refresh
+ * into WORK/metadata (recording a mirror of what it trusted in
+ * WORK/mirror), choose the release, download it into the mirror. */
+static int child_fetch(struct agent *a, int fd)
+{
+	pawl_updater_opts o = PAWL_UPDATER_OPTS_INIT;
+	struct child_ctx cc = { fd };
+	pawl_updater *u = NULL;
+	pawl_target *t = NULL;
+	_cleanup_buf_ pawl_buf rel = PAWL_BUF_INIT(16384);
+	_cleanup_buf_ pawl_buf dst = PAWL_BUF_INIT(32768);
+	int r;
+
+	child_msg(fd, "uid", "%u %u", (unsigned)getuid(), (unsigned)geteuid());
+	fill_opts(a, &o);
+	o.metadata_dir = a->child_mdir;
+	o.metadata_urls = (const char *const *)a->c->metadata_urls;
+	o.n_metadata_urls = (size_t)a->c->n_metadata_urls;
+	o.target_urls = (const char *const *)a->c->target_urls;
+	o.n_target_urls = (size_t)a->c->n_target_urls;
+	o.mirror_dir = a->mirror_dir;
+	o.on_event = child_event;
+	o.event_ctx = &cc;
+	GUARD_GOTO(r, pawl_updater_new(&u, &o), out);
+	GUARD_GOTO(r, pawl_updater_refresh(u), out);
+	if (a->refresh_only) {
+		/* Load the roles a release search visits, so that they are in
+		 * the mirror too. */
+		GUARD_GOTO(r, choose(a, u), out);
+		child_msg(fd, "none", "-");
+		goto out;
+	}
+	GUARD_GOTO(r, choose(a, u), out);
+	if (!a->have_best) {
+		child_msg(fd, "none", "-");
+		r = 0;
+		goto out;
+	}
+	GUARD_GOTO(r, pawl_updater_get_target(&t, u, a->best_path), out);
+	GUARD_GOTO(r, updater_target_remote_path(u, t, &rel), out);
+	GUARD_GOTO(r, buf_printf(&dst, "%s/targets/%s", a->mirror_dir, rel.data), out);
+	/* The download goes where a file:// client will look for it. */
+	{
+		char *slash = strrchr(dst.data, '/');
+
+		*slash = '\0';
+		GUARD_GOTO(r, dir_create(dst.data, 0755), out);
+		*slash = '/';
+	}
+	GUARD_GOTO(r, pawl_updater_download_to(u, t, dst.data), out);
+	child_msg(fd, "target", "%s", a->best_path);
+out:
+	if (r < 0)
+		child_msg(fd, "error", "%d %s", r, pawl_error_last()->message);
+	pawl_target_free(t);
+	pawl_updater_free(u);
+	return r;
+}
+
+/* Give up root for good, as user. */
+static int drop_privileges(const struct passwd *pw)
+{
+	if (setgroups(1, &pw->pw_gid) != 0 || setgid(pw->pw_gid) != 0 ||
+	    setuid(pw->pw_uid) != 0)
+		return pawl_error_set_errno(PAWL_E_POLICY, errno, "cannot drop privileges to %s",
+					    pw->pw_name);
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
+		return pawl_error_set_errno(PAWL_E_POLICY, errno, "PR_SET_NO_NEW_PRIVS");
+	/* Prove it: root must be out of reach now. */
+	if (pw->pw_uid != 0 && (setuid(0) == 0 || seteuid(0) == 0))
+		return pawl_error_set(PAWL_E_POLICY, "privileges could be regained after dropping "
+				      "them");
+	return 0;
+}
+
+/* Make a directory owned by the user (created or fixed up), 0700. */
+static int user_dir(const char *path, const struct passwd *pw)
+{
+	struct stat st;
+
+	if (mkdir(path, 0700) != 0 && errno != EEXIST)
+		return pawl_error_set_errno(PAWL_E_IO, errno, "cannot create %s", path);
+	if (lstat(path, &st) != 0 || !S_ISDIR(st.st_mode))
+		return pawl_error_set(PAWL_E_IO, "%s is not a directory", path);
+	if ((st.st_uid != pw->pw_uid || st.st_gid != pw->pw_gid) &&
+	    lchown(path, pw->pw_uid, pw->pw_gid) != 0)
+		return pawl_error_set_errno(PAWL_E_IO, errno, "cannot hand %s to %s", path,
+					    pw->pw_name);
+	return 0;
+}
+
+/* Copy the trusted root (root-owned) into the child's metadata dir, so the
+ * child starts each run from what the root side trusts, whatever it left
+ * there last time. */
+static int seed_child_root(struct agent *a, const struct passwd *pw)
+{
+	_cleanup_free_ char *data = NULL;
+	char src[4200], dst[4200];
+	size_t len;
+
+	snprintf(src, sizeof(src), "%s/root.json", a->metadata_dir);
+	snprintf(dst, sizeof(dst), "%s/root.json", a->child_mdir);
+	GUARD(file_read_all(src, PAWL_DEFAULT_MAX_ROOT, &data, &len));
+	GUARD(file_write_atomic(dst, data, len, 0644));
+	if (pw && chown(dst, pw->pw_uid, pw->pw_gid) != 0)
+		return pawl_error_set_errno(PAWL_E_IO, errno, "cannot hand %s to %s", dst,
+					    pw->pw_name);
+	return 0;
+}
+
+/* "N M" -> two unsigned numbers (no sscanf: the lint bans it). */
+static void parse_uids(const char *s, unsigned *a, unsigned *b)
+{
+	char *end;
+	unsigned long x = strtoul(s, &end, 10), y;
+
+	if (end == s || *end != ' ')
+		return;
+	s = end + 1;
+	y = strtoul(s, &end, 10);
+	if (end == s)
+		return;
+	*a = (unsigned)x;
+	*b = (unsigned)y;
+}
+
+struct child_result {
+	bool none;
+	char target[4096];
+	int err;
+	char msg[1024];
+	unsigned uid, euid;
+};
+
+static void parse_child_output(struct agent *a, char *buf, struct child_result *res)
+{
+	char *line, *next;
+
+	for (line = buf; line && *line; line = next) {
+		char *sp;
+
+		next = strchr(line, '\n');
+		if (next)
+			*next++ = '\0';
+		sp = strchr(line, ' ');
+		if (!sp)
+			continue;
+		*sp++ = '\0';
+		if (strcmp(line, "uid") == 0) {
+			parse_uids(sp, &res->uid, &res->euid);
+		} else if (strcmp(line, "target") == 0) {
+			snprintf(res->target, sizeof(res->target), "%s", sp);
+		} else if (strcmp(line, "none") == 0) {
+			res->none = true;
+		} else if (strcmp(line, "error") == 0) {
+			char *end;
+			long code = strtol(sp, &end, 10);
+
+			res->err = (end != sp && code < 0 && code > -100) ? (int)code : PAWL_E_GENERIC;
+			snprintf(res->msg, sizeof(res->msg), "%s", *end ? end + 1 : "");
+		} else if (strcmp(line, "rejected") == 0 && a->log) {
+			/* The child's verification failures go into the root-owned
+			 * log, under the child's name. */
+			if (audit_failuref(a->log, "fetcher.rejected", sp,
+					   AUDIT_STR("side", "unprivileged")) < 0)
+				pawl_error_clear();
+		}
+	}
+}
+
+#define CHILD_OUTPUT_MAX (1u << 20)
+
+/* Run child_fetch() as pw in a child process; collect what it says. */
+static int run_child(struct agent *a, const struct passwd *pw, struct child_result *res)
+{
+	int fds[2];
+	pid_t pid;
+	char *buf;
+	size_t len = 0;
+	int status;
+
+	memset(res, 0, sizeof(*res));
+	res->uid = res->euid = (unsigned)-1;
+	if (pipe2(fds, O_CLOEXEC) != 0)
+		return pawl_error_set_errno(PAWL_E_IO, errno, "pipe");
+	fflush(NULL);
+	pid = fork();
+	if (pid < 0) {
+		close(fds[0]);
+		close(fds[1]);
+		return pawl_error_set_errno(PAWL_E_IO, errno, "fork");
+	}
+	if (pid == 0) {
+		int r;
+
+		close(fds[0]);
+		/* The child never writes the root-owned log. */
+		a->log = NULL;
+		r = drop_privileges(pw);
+		if (r == 0)
+			r = child_fetch(a, fds[1]);
+		else
+			child_msg(fds[1], "error", "%d %s", r, pawl_error_last()->message);
+		close(fds[1]);
+		_exit(r < 0 ? 1 : 0);
+	}
+	close(fds[1]);
+	buf = malloc(CHILD_OUTPUT_MAX + 1);
+	if (!buf) {
+		close(fds[0]);
+		kill(pid, SIGKILL);
+		waitpid(pid, NULL, 0);
+		return pawl_error_set(PAWL_E_NOMEM, "out of memory");
+	}
+	for (;;) {
+		ssize_t n = read(fds[0], buf + len, CHILD_OUTPUT_MAX - len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		len += (size_t)n;
+		if (len == CHILD_OUTPUT_MAX) {
+			/* A child that floods the pipe is not trusted further. */
+			kill(pid, SIGKILL);
+			break;
+		}
+	}
+	close(fds[0]);
+	buf[len] = '\0';
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	parse_child_output(a, buf, res);
+	free(buf);
+	if (a->log && audit_appendf(a->log, "fetcher.exit", AUDIT_STR("user", pw->pw_name),
+				    AUDIT_INT("uid", (int64_t)res->uid),
+				    AUDIT_INT("euid", (int64_t)res->euid),
+				    AUDIT_INT("status", WIFEXITED(status) ? WEXITSTATUS(status) : -1)) < 0)
+		pawl_error_clear();
+	if (res->err)
+		return pawl_error_set(res->err, "%s", res->msg);
+	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+		return pawl_error_set(PAWL_E_GENERIC, "the unprivileged fetcher failed (status %d)",
+				      status);
+	if (res->uid != pw->pw_uid || res->euid != pw->pw_uid)
+		return pawl_error_set(PAWL_E_POLICY, "the fetcher did not run as %s", pw->pw_name);
+	return 0;
+}
+
+/* ---------------- update ---------------- */
+
+static int setup_paths(struct agent *a)
+{
+	const char *sd = a->c->state_dir;
+
+	if ((size_t)snprintf(a->metadata_dir, sizeof(a->metadata_dir), "%s/metadata", sd) >=
+		    sizeof(a->metadata_dir) ||
+	    (size_t)snprintf(a->staging_dir, sizeof(a->staging_dir), "%s/staging", sd) >=
+		    sizeof(a->staging_dir) ||
+	    (size_t)snprintf(a->work_dir, sizeof(a->work_dir), "%s/" WORK, sd) >=
+		    sizeof(a->work_dir) ||
+	    (size_t)snprintf(a->mirror_dir, sizeof(a->mirror_dir), "%s/" WORK "/mirror", sd) >=
+		    sizeof(a->mirror_dir) ||
+	    (size_t)snprintf(a->child_mdir, sizeof(a->child_mdir), "%s/" WORK "/metadata", sd) >=
+		    sizeof(a->child_mdir))
+		return pawl_error_set(PAWL_E_INVALID, "state_dir %s is too long", sd);
+	return 0;
+}
+
+/* STATE_DIR/metadata holds the trusted root; on first use it is seeded
+ * from trusted_root (which must parse and be signed by itself). */
+static int ensure_trust(struct agent *a)
+{
+	char path[4200];
+	struct stat st;
+	_cleanup_free_ char *data = NULL;
+	size_t len;
+
+	snprintf(path, sizeof(path), "%s/root.json", a->metadata_dir);
+	if (stat(path, &st) == 0)
+		return 0;
+	GUARD(file_read_all(a->c->trusted_root, PAWL_DEFAULT_MAX_ROOT, &data, &len));
+	GUARD(pawl_metadata_dir_init(a->metadata_dir, data, len));
+	if (a->log && audit_appendf(a->log, "trust.init", AUDIT_STR("root", a->c->trusted_root)) < 0)
+		pawl_error_clear();
+	return 0;
+}
+
+static void result_json(const install_result *r, const char *path)
+{
+	printf("{\"ok\":true,\"outcome\":\"%s\",\"version\":\"%s\",\"current\":\"%s\"",
+	       install_outcome_name(r->outcome), r->version, r->current);
+	if (path) {
+		printf(",\"target\":\"");
+		for (const char *p = path; *p; p++) {
+			if (*p == '"' || *p == '\\')
+				putchar('\\');
+			if ((unsigned char)*p >= 0x20)
+				putchar(*p);
+		}
+		putchar('"');
+	}
+	printf(",\"health_ran\":%s}\n", r->health_ran ? "true" : "false");
+}
+
+static int install_opts_from(const struct agent *a, install_opts *io)
+{
+	memset(io, 0, sizeof(*io));
+	io->version = INSTALL_OPTS_VERSION;
+	io->install_dir = a->c->install_dir;
+	io->state_dir = a->c->state_dir;
+	io->health_cmd = a->c->health_check;
+	io->health_timeout_ms = a->c->health_timeout_s * 1000;
+	io->lock_timeout_s = a->c->lock_timeout_s;
+	return 0;
+}
+
+int agent_update(const agent_config *c, bool json, int verbose)
+{
+	struct agent a = { .c = c, .json = json, .verbose = verbose };
+	pawl_updater_opts o = PAWL_UPDATER_OPTS_INIT;
+	install_ctx *ic = NULL;
+	install_opts io;
+	install_result res;
+	pawl_updater *u = NULL;
+	pawl_target *t = NULL;
+	struct passwd *pw = NULL;
+	char mirror_meta[4300], mirror_targets[4300];
+	const char *murls[1], *turls[1];
+	char staged[8300];
+	const char *name;
+	int code, r;
+
+	if (setup_paths(&a) < 0 || open_audit(&a) < 0)
+		return fail(&a, "setup");
+	if (audit_appendf(a.log, "update.start", AUDIT_STR("app", c->app)) < 0)
+		pawl_error_clear();
+	install_opts_from(&a, &io);
+	if (install_open(&ic, &io) < 0)
+		return fail(&a, "install state");
+	a.state = install_get_state(ic);
+	/* A journal left by a crash is resolved before anything else. */
+	if (install_recover(ic, &res) < 0) {
+		install_close(ic);
+		return fail(&a, "crash recovery");
+	}
+	if (res.outcome != INSTALL_NONE &&
+	    audit_appendf(a.log, "install.recovered", AUDIT_STR("outcome",
+				install_outcome_name(res.outcome)),
+			  AUDIT_STR("version", res.version), AUDIT_STR("current", res.current)) < 0)
+		pawl_error_clear();
+	a.state = install_get_state(ic);
+	if (ensure_trust(&a) < 0) {
+		install_close(ic);
+		return fail(&a, "trusted root");
+	}
+
+	fill_opts(&a, &o);
+	o.metadata_dir = a.metadata_dir;
+	o.on_event = on_event;
+	o.event_ctx = &a;
+	if (geteuid() == 0 && c->user) {
+		struct child_result cr;
+
+		pw = getpwnam(c->user);
+		if (!pw) {
+			install_close(ic);
+			pawl_error_set(PAWL_E_INVALID, "user %s does not exist", c->user);
+			return fail(&a, "privilege separation");
+		}
+		if (dir_create(a.work_dir, 0755) < 0 || user_dir(a.work_dir, pw) < 0 ||
+		    user_dir(a.child_mdir, pw) < 0 || user_dir(a.mirror_dir, pw) < 0 ||
+		    seed_child_root(&a, pw) < 0) {
+			install_close(ic);
+			return fail(&a, "privilege separation");
+		}
+		say(&a, "fetching as %s", pw->pw_name);
+		if (run_child(&a, pw, &cr) < 0) {
+			install_close(ic);
+			return fail(&a, "fetch");
+		}
+		/* The root side: the same client, from its own trust, against
+		 * the mirror the child left; no network. */
+		snprintf(mirror_meta, sizeof(mirror_meta), "file://%s/metadata/", a.mirror_dir);
+		snprintf(mirror_targets, sizeof(mirror_targets), "file://%s/targets/",
+			 a.mirror_dir);
+		murls[0] = mirror_meta;
+		turls[0] = mirror_targets;
+		o.metadata_urls = murls;
+		o.n_metadata_urls = 1;
+		o.target_urls = turls;
+		o.n_target_urls = 1;
+	} else {
+		o.metadata_urls = (const char *const *)c->metadata_urls;
+		o.n_metadata_urls = (size_t)c->n_metadata_urls;
+		o.target_urls = (const char *const *)c->target_urls;
+		o.n_target_urls = (size_t)c->n_target_urls;
+	}
+	if (pawl_updater_new(&u, &o) < 0 || pawl_updater_refresh(u) < 0) {
+		pawl_updater_free(u);
+		install_close(ic);
+		return fail(&a, "refresh");
+	}
+	if (choose(&a, u) < 0) {
+		pawl_updater_free(u);
+		install_close(ic);
+		return fail(&a, "release search");
+	}
+	if (!a.have_best) {
+		pawl_updater_free(u);
+		install_close(ic);
+		say(&a, "no release of %s is published", c->app);
+		if (json)
+			printf("{\"ok\":true,\"outcome\":\"none\",\"current\":\"%s\"}\n",
+			       a.state->installed);
+		return finish(&a, AGENT_EXIT_OK, "no-release");
+	}
+	/* Decide before downloading: equal is current; lower is a refused
+	 * downgrade unless the publisher signed it as a recovery release. */
+	if (a.state->installed[0]) {
+		semver inst;
+
+		if (semver_parse(a.state->installed, &inst) == 0) {
+			int cmp = semver_cmp(&a.best_ver, &inst);
+
+			if (cmp == 0) {
+				pawl_updater_free(u);
+				install_close(ic);
+				say(&a, "%s %s is current", c->app, a.best_str);
+				if (json)
+					printf("{\"ok\":true,\"outcome\":\"already_current\","
+					       "\"current\":\"%s\"}\n", a.best_str);
+				return finish(&a, AGENT_EXIT_OK, "current");
+			}
+		}
+		pawl_error_clear();
+	}
+	if (pawl_updater_get_target(&t, u, a.best_path) < 0) {
+		pawl_updater_free(u);
+		install_close(ic);
+		return fail(&a, "target lookup");
+	}
+	/* The entry the delegation search trusts for this path decides, not
+	 * the one the listing saw first. */
+	{
+		semver v;
+		char vs[SEMVER_MAX_LEN + 1];
+		bool rec = false;
+		pj_doc *cd = NULL;
+		const char *cj = pawl_target_custom(t);
+		int ok = cj && pj_parse_copy(&cd, cj, strlen(cj), NULL) == 0 &&
+			 release_info(c->app, a.best_path, pj_root(cd), &v, vs, &rec) == 0 &&
+			 semver_cmp(&v, &a.best_ver) == 0;
+
+		pj_doc_free(cd);
+		pawl_error_clear();
+		if (!ok) {
+			pawl_target_free(t);
+			pawl_updater_free(u);
+			install_close(ic);
+			pawl_error_set(PAWL_E_FORMAT, "the trusted entry for %s does not carry "
+				       "custom version %s", a.best_path, a.best_str);
+			return fail(&a, "release check");
+		}
+		a.best_recovery = rec;
+	}
+	name = strrchr(a.best_path, '/') + 1;
+	if (dir_create(a.staging_dir, 0700) < 0 ||
+	    (size_t)snprintf(staged, sizeof(staged), "%s/%s-%s", a.staging_dir, a.best_str, name) >=
+		    sizeof(staged) ||
+	    pawl_updater_download_to(u, t, staged) < 0) {
+		pawl_target_free(t);
+		pawl_updater_free(u);
+		install_close(ic);
+		return fail(&a, "download");
+	}
+	{
+		install_artifact art = {
+			.version = a.best_str,
+			.fd = -1,
+			.path = staged,
+			.name = name,
+			.length = pawl_target_length(t),
+			.hashes = t->hashes,
+			.kind = INSTALL_KIND_AUTO,
+			.recovery = a.best_recovery,
+		};
+
+		say(&a, "installing %s %s", c->app, a.best_str);
+		r = install_release(ic, &art, &res);
+	}
+	unlink(staged);
+	pawl_target_free(t);
+	pawl_updater_free(u);
+	if (r < 0) {
+		install_close(ic);
+		return fail(&a, "install");
+	}
+	install_close(ic);
+	if (audit_appendf(a.log, "install.outcome", AUDIT_STR("outcome",
+			  install_outcome_name(res.outcome)), AUDIT_STR("version", res.version),
+			  AUDIT_STR("current", res.current), AUDIT_BOOL("recovery", a.best_recovery),
+			  AUDIT_STR("why", res.message)) < 0)
+		pawl_error_clear();
+	if (json)
+		result_json(&res, a.best_path);
+	switch (res.outcome) {
+	case INSTALL_INSTALLED:
+		say(&a, "installed %s %s", c->app, res.version);
+		code = AGENT_EXIT_OK;
+		break;
+	case INSTALL_ALREADY_CURRENT:
+		say(&a, "%s %s is current", c->app, res.version);
+		code = AGENT_EXIT_OK;
+		break;
+	case INSTALL_HEALTH_FAILED:
+		fprintf(stderr, "pawl: %s %s failed its health check; %s is back in place: %s\n",
+			c->app, res.version, res.current[0] ? res.current : "nothing", res.message);
+		code = AGENT_EXIT_HEALTH;
+		break;
+	case INSTALL_REFUSED_DOWNGRADE:
+	case INSTALL_REFUSED_BAD:
+		fprintf(stderr, "pawl: refused %s %s: %s\n", c->app, res.version, res.message);
+		code = AGENT_EXIT_REFUSED;
+		break;
+	default:
+		code = AGENT_EXIT_ERROR;
+	}
+	return finish(&a, code, install_outcome_name(res.outcome));
+}
+
+/* ---------------- status, rollback, log ---------------- */
+
+int agent_status(const agent_config *c, bool json)
+{
+	install_state st;
+	char path[4200];
+	_cleanup_free_ char *data = NULL;
+	size_t len;
+	int64_t last_check = 0;
+	const char *last_outcome = "never";
+	int last_exit = -1;
+	pj_doc *doc = NULL;
+
+	if (install_state_read(c->state_dir, &st) < 0) {
+		fprintf(stderr, "pawl: status failed: %s\n", pawl_error_last()->message);
+		return AGENT_EXIT_ERROR;
+	}
+	snprintf(path, sizeof(path), "%s/agent.json", c->state_dir);
+	if (file_read_all(path, 65536, &data, &len) == 0 &&
+	    pj_parse(&doc, TAKE_PTR(data), len, NULL) == 0) {
+		const pj_value *v = pj_get(pj_root(doc), "last_check");
+
+		if (pj_is_int(v))
+			last_check = v->u.i;
+		if (pj_str(pj_get(pj_root(doc), "last_outcome")))
+			last_outcome = pj_str(pj_get(pj_root(doc), "last_outcome"));
+		v = pj_get(pj_root(doc), "last_exit");
+		if (pj_is_int(v))
+			last_exit = (int)v->u.i;
+	}
+	pawl_error_clear();
+	if (json) {
+		printf("{\"app\":\"%s\",\"installed\":\"%s\",\"previous\":\"%s\",\"highest\":\"%s\","
+		       "\"installed_recovery\":%s,\"bad\":[",
+		       c->app, st.installed, st.previous, st.highest,
+		       st.installed_recovery ? "true" : "false");
+		for (uint32_t i = 0; i < st.nbad; i++)
+			printf("%s\"%s\"", i ? "," : "", st.bad[i]);
+		printf("],\"last_check\":%" PRId64 ",\"last_outcome\":\"%s\",\"last_exit\":%d}\n",
+		       last_check, last_outcome, last_exit);
+	} else {
+		char when[21] = "never";
+
+		if (last_check)
+			pawl_time_format(last_check, when);
+		printf("app:        %s\n", c->app);
+		printf("installed:  %s%s\n", st.installed[0] ? st.installed : "(none)",
+		       st.installed_recovery ? " (recovery release)" : "");
+		printf("previous:   %s\n", st.previous[0] ? st.previous : "(none)");
+		printf("highest:    %s\n", st.highest[0] ? st.highest : "(none)");
+		if (st.nbad) {
+			printf("bad:       ");
+			for (uint32_t i = 0; i < st.nbad; i++)
+				printf(" %s", st.bad[i]);
+			printf("\n");
+		}
+		printf("last check: %s, %s (exit %d)\n", when, last_outcome, last_exit);
+	}
+	pj_doc_free(doc);
+	return AGENT_EXIT_OK;
+}
+
+struct rollback_probe_ctx {
+	const char *app;
+	const char *version;
+	bool recovery;
+};
+
+static int rollback_probe(void *ctx, const char *path, const md_target *t, const char *role)
+{
+	struct rollback_probe_ctx *rb = ctx;
+	semver v;
+	char vs[SEMVER_MAX_LEN + 1];
+	bool rec;
+
+	(void)role;
+	if (release_info(rb->app, path, t->custom, &v, vs, &rec) == 0 &&
+	    strcmp(vs, rb->version) == 0 && rec)
+		rb->recovery = true;
+	return 0;
+}
+
+/* Roll back only to a release the publisher signed as a recovery release:
+ * that is a fact of the trusted metadata, so refresh first. */
+int agent_rollback(const agent_config *c, bool json, int verbose)
+{
+	struct agent a = { .c = c, .json = json, .verbose = verbose };
+	pawl_updater_opts o = PAWL_UPDATER_OPTS_INIT;
+	install_ctx *ic = NULL;
+	install_opts io;
+	install_result res;
+	pawl_updater *u = NULL;
+	bool recovery = false;
+	int r;
+
+	if (setup_paths(&a) < 0 || open_audit(&a) < 0)
+		return fail(&a, "setup");
+	install_opts_from(&a, &io);
+	if (install_open(&ic, &io) < 0)
+		return fail(&a, "install state");
+	a.state = install_get_state(ic);
+	if (!a.state->previous[0]) {
+		install_close(ic);
+		pawl_error_set(PAWL_E_NOT_FOUND, "no previous release of %s is kept", c->app);
+		return fail(&a, "rollback");
+	}
+	if (ensure_trust(&a) < 0) {
+		install_close(ic);
+		return fail(&a, "trusted root");
+	}
+	fill_opts(&a, &o);
+	o.metadata_dir = a.metadata_dir;
+	o.metadata_urls = (const char *const *)c->metadata_urls;
+	o.n_metadata_urls = (size_t)c->n_metadata_urls;
+	o.on_event = on_event;
+	o.event_ctx = &a;
+	if (geteuid() == 0 && c->user) {
+		struct passwd *pw = getpwnam(c->user);
+		struct child_result cr;
+		static char mm[4300];
+		static const char *murls[1];
+
+		if (!pw || dir_create(a.work_dir, 0755) < 0 || user_dir(a.work_dir, pw) < 0 ||
+		    user_dir(a.child_mdir, pw) < 0 || user_dir(a.mirror_dir, pw) < 0 ||
+		    seed_child_root(&a, pw) < 0) {
+			install_close(ic);
+			if (!pw)
+				pawl_error_set(PAWL_E_INVALID, "user %s does not exist", c->user);
+			return fail(&a, "privilege separation");
+		}
+		a.refresh_only = true;
+		if (run_child(&a, pw, &cr) < 0) {
+			install_close(ic);
+			return fail(&a, "fetch");
+		}
+		snprintf(mm, sizeof(mm), "file://%s/metadata/", a.mirror_dir);
+		murls[0] = mm;
+		o.metadata_urls = murls;
+		o.n_metadata_urls = 1;
+	}
+	if (pawl_updater_new(&u, &o) < 0 || pawl_updater_refresh(u) < 0) {
+		pawl_updater_free(u);
+		install_close(ic);
+		return fail(&a, "refresh");
+	}
+	/* Is a trusted APP/PREVIOUS/NAME entry signed as a recovery release? */
+	{
+		_cleanup_buf_ pawl_buf prefix = PAWL_BUF_INIT(600);
+		struct rollback_probe_ctx rb = { c->app, a.state->previous, false };
+
+		if (buf_printf(&prefix, "%s/%s/", c->app, a.state->previous) == 0) {
+			int rr = updater_collect_targets(u, prefix.data, rollback_probe, &rb);
+
+			if (rr < 0) {
+				pawl_updater_free(u);
+				install_close(ic);
+				return fail(&a, "release search");
+			}
+		}
+		recovery = rb.recovery;
+	}
+	pawl_updater_free(u);
+	r = install_rollback(ic, recovery, &res);
+	install_close(ic);
+	if (r < 0)
+		return fail(&a, "rollback");
+	if (audit_appendf(a.log, "rollback.outcome", AUDIT_STR("outcome",
+			  install_outcome_name(res.outcome)), AUDIT_STR("version", res.version),
+			  AUDIT_STR("current", res.current), AUDIT_STR("why", res.message)) < 0)
+		pawl_error_clear();
+	if (json)
+		result_json(&res, NULL);
+	switch (res.outcome) {
+	case INSTALL_ROLLED_BACK:
+		say(&a, "rolled back to %s %s", c->app, res.current);
+		return finish(&a, AGENT_EXIT_OK, "rolled_back");
+	case INSTALL_REFUSED_DOWNGRADE:
+		fprintf(stderr, "pawl: rollback refused: %s %s is not signed as a recovery "
+			"release\n", c->app, a.state->previous);
+		return finish(&a, AGENT_EXIT_REFUSED, "refused_downgrade");
+	case INSTALL_HEALTH_FAILED:
+		fprintf(stderr, "pawl: %s %s failed its health check; %s stays: %s\n", c->app,
+			res.version, res.current, res.message);
+		return finish(&a, AGENT_EXIT_HEALTH, "health_failed");
+	default:
+		return finish(&a, AGENT_EXIT_ERROR, install_outcome_name(res.outcome));
+	}
+}
+
+int agent_log_show(const agent_config *c, bool json, const char *since)
+{
+	char path[4200];
+	int64_t t = AUDIT_SINCE_ALL;
+
+	if (since && pawl_time_parse(since, &t) < 0) {
+		fprintf(stderr, "pawl: --since takes YYYY-MM-DDTHH:MM:SSZ\n");
+		return AGENT_EXIT_ERROR;
+	}
+	snprintf(path, sizeof(path), "%s/audit.log", c->state_dir);
+	return audit_cli_show(stdout, path, json, t);
+}
+
+int agent_log_verify(const agent_config *c)
+{
+	char path[4200], apath[4200];
+	_cleanup_free_ char *data = NULL;
+	audit_head anchor, *ap = NULL;
+	pj_doc *doc = NULL;
+	size_t len;
+	int r;
+
+	snprintf(path, sizeof(path), "%s/audit.log", c->state_dir);
+	snprintf(apath, sizeof(apath), "%s/agent.json", c->state_dir);
+	if (file_read_all(apath, 65536, &data, &len) == 0 &&
+	    pj_parse(&doc, TAKE_PTR(data), len, NULL) == 0 &&
+	    audit_head_from_json(&anchor, pj_get(pj_root(doc), "audit")) == 0)
+		ap = &anchor;
+	pawl_error_clear();
+	r = audit_cli_verify(stdout, path, NULL, ap);
+	pj_doc_free(doc);
+	return r;
+}
