@@ -1,7 +1,8 @@
 #!/bin/sh
 # repo-add.sh - how long pawl-repo takes to add N small targets as one
 # batch and publish them, next to sha256sum over the same files (the floor:
-# every file must be read and hashed once).
+# every file must be read and hashed once) and cp -r (the content store
+# must hold a copy of every file).
 #
 #   sh bench/repo-add.sh [N] [BUILD]        (N defaults to 100000)
 #
@@ -36,6 +37,13 @@ for k in root targets snap ts; do "$R" -q keygen --out $k.pem --no-passphrase >/
 "$R" -q init ws --root-key root.pem --targets-key targets.pem --snapshot-key snap.pem --timestamp-key ts.pem
 sync
 
+tc0=$(now)
+cp -r files files-copy
+sync
+tc1=$(now)
+rm -rf files-copy
+sync
+
 t0=$(now)
 find files -type f -print0 | xargs -0 sha256sum >/dev/null
 t1=$(now)
@@ -52,6 +60,7 @@ t6=$(now)
 
 echo "targets: $N ($(wc -c <ws/metadata/targets.json) bytes of targets.json)"
 echo "sha256sum over the files:        $(secs $t0 $t1) s"
+echo "cp -r of the files (+ sync):     $(secs $tc0 $tc1) s   (the cost of storing them once)"
 echo "pawl-repo add (one batch):       $(secs $t1 $t2) s   (read, hash, store, sign)"
 echo "pawl-repo timestamp:             $(secs $t2 $t3) s"
 echo "pawl-repo publish:               $(secs $t3 $t4) s   (copy + re-hash every target, write metadata)"
