@@ -79,14 +79,21 @@ static inline int need(pawl_buf *b, size_t n)
 	return buf_reserve(b, n);
 }
 
+/* The counting pass: checked, since an output several times the size of
+ * a document (escapes) can exceed size_t where it has 32 bits. */
+static inline int count(encoder *e, size_t n)
+{
+	if (__builtin_add_overflow(e->count, n, &e->count))
+		return pawl_error_set(PAWL_E_LIMIT, "JSON: encoded form too large");
+	return 0;
+}
+
 static inline int put(encoder *e, const char *s, size_t n)
 {
 	pawl_buf *b = e->b;
 
-	if (e->counting) {
-		e->count += n;
-		return 0;
-	}
+	if (e->counting)
+		return count(e, n);
 	GUARD(need(b, n));
 	memcpy(b->data + b->len, s, n);
 	b->len += n;
@@ -135,11 +142,10 @@ static int put_string(encoder *e, const char *s, size_t len)
 	char *o;
 
 	if (e->counting) {
-		size_t n = len + 2;
-
+		GUARD(count(e, len));
+		GUARD(count(e, 2));
 		while ((s = scan_escape(s, end, e->json)) != end)
-			n += escape_extra((unsigned char)*s++);
-		e->count += n;
+			GUARD(count(e, escape_extra((unsigned char)*s++)));
 		return 0;
 	}
 	GUARD(need(b, len + 2));
@@ -184,8 +190,8 @@ static int put_plain(encoder *e, const char *s, size_t len)
 	char *o;
 
 	if (e->counting) {
-		e->count += len + 2;
-		return 0;
+		GUARD(count(e, len));
+		return count(e, 2);
 	}
 	GUARD(need(b, len + 2));
 	o = b->data + b->len;
@@ -222,8 +228,8 @@ static int put_newline(encoder *e, size_t indent)
 	if (!e->pretty)
 		return 0;
 	if (e->counting) {
-		e->count += indent + 1;
-		return 0;
+		GUARD(count(e, indent));
+		return count(e, 1);
 	}
 	GUARD(need(e->b, indent + 1));
 	o = e->b->data + e->b->len;
