@@ -139,6 +139,9 @@ has "$work/err" "rollback\|older" "names the rollback"
 sed "s#127.0.0.1:$port#127.0.0.1:1#" agent.conf > agent-down.conf
 expect 3 "an unreachable repository exits 3" "$P" --config agent-down.conf update
 
+# ---- configuration: the shipped example parses; errors name the line ----
+expect 0 "the shipped example config is valid" "$P" --config "$src/deploy/examples/pawl.conf" status
+has "$work/out" "app: *example-app" "status reads it"
 # ---- configuration errors ----
 printf 'bogus = 1\n' > bad.conf
 expect 1 "an unknown config key is an error" "$P" --config bad.conf status
