@@ -530,11 +530,24 @@ static void test_reverify(void **state)
 	t_fails(install_release(f->c, &a, &res), PAWL_E_LENGTH);
 	a.length = s.length;
 
-	/* the staged bytes changed after download: one byte flipped */
+	/* the staged bytes changed after download: one byte flipped. The
+	 * check comes before anything is created in install_dir: releases/
+	 * is not even modified. */
 	data = t_read_file(s.path, &len);
 	data[len / 2] ^= 1;
 	t_write_file(s.path, data, len);
-	t_fails(install_release(f->c, &a, &res), PAWL_E_HASH);
+	{
+		struct stat before, after;
+
+		assert_int_equal(stat(P(f->inst, "releases"), &before), 0);
+		usleep(20000);
+		t_fails(install_release(f->c, &a, &res), PAWL_E_HASH);
+		assert_int_equal(stat(P(f->inst, "releases"), &after), 0);
+		assert_true(before.st_mtim.tv_sec == after.st_mtim.tv_sec &&
+			    before.st_mtim.tv_nsec == after.st_mtim.tv_nsec);
+		assert_int_equal(install_get_state(f->c)->last_outcome, INSTALL_ERROR);
+		assert_string_equal(install_get_state(f->c)->last_version, "2.0.0");
+	}
 	/* ... or grew (appended garbage) */
 	data[len / 2] ^= 1;
 	fd = open(s.path, O_WRONLY | O_APPEND);

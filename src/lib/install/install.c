@@ -512,7 +512,7 @@ static int write_all(int fd, const void *p, size_t n, const char *what)
  * against the signed length and hashes: TUF 1.0.x 5.7.3 "verify the
  * target's length and hashes", done again on the privileged side. At most
  * length + 1 bytes are read, so a longer file is refused without reading
- * it whole.
+ * it whole. dst < 0: only verify.
  */
 static int copy_verified(int src, int dst, uint64_t length, const pj_value *hashes,
 			 const char *what)
@@ -550,7 +550,7 @@ static int copy_verified(int src, int dst, uint64_t length, const pj_value *hash
 		}
 		off += (uint64_t)n;
 		if ((r = md_hashset_update(&hs, buf, (size_t)n)) < 0 ||
-		    (r = write_all(dst, buf, (size_t)n, what)) < 0) {
+		    (dst >= 0 && (r = write_all(dst, buf, (size_t)n, what)) < 0)) {
 			md_hashset_free(&hs);
 			return r;
 		}
@@ -630,13 +630,11 @@ static uint64_t unpack_limit(const install_ctx *c, uint64_t length)
 }
 
 /* Verify and unpack into the temporary directory tfd, then fsync it all. */
-static int stage_into(install_ctx *c, const install_artifact *a, install_kind kind, int tfd,
-		      const char *what)
+static int stage_into(install_ctx *c, const install_artifact *a, install_kind kind, int src,
+		      int tfd, const char *what)
 {
-	_cleanup_close_ int owned = -1, priv = -1;
-	int src = -1;
+	_cleanup_close_ int priv = -1;
 
-	GUARD(open_source(a, &owned, &src, what));
 	if (kind == INSTALL_KIND_FILE) {
 		/* The private copy is the release file itself. */
 		priv = openat(tfd, a->name,
@@ -663,7 +661,8 @@ static int stage_into(install_ctx *c, const install_artifact *a, install_kind ki
 }
 
 /* Unpack into releases/.VERSION.tmp-..., then rename to releases/VERSION. */
-static int stage(install_ctx *c, const install_artifact *a, install_kind kind, const semver *v)
+static int stage(install_ctx *c, const install_artifact *a, install_kind kind, int src,
+		 const semver *v)
 {
 	char tmp[NAME_MAX + 1], stem[SEMVER_MAX_LEN + 8], what[SEMVER_MAX_LEN + NAME_MAX + 16];
 	_cleanup_close_ int tfd = -1;
@@ -692,7 +691,7 @@ static int stage(install_ctx *c, const install_artifact *a, install_kind kind, c
 					 c->install_dir, tmp);
 		goto fail;
 	}
-	GUARD_GOTO(r, stage_into(c, a, kind, tfd, what), fail);
+	GUARD_GOTO(r, stage_into(c, a, kind, src, tfd, what), fail);
 	/* A directory of that name is not current (that was checked), so it
 	 * may go; a recovery release can reuse the name of the previous one. */
 	GUARD_GOTO(r, remove_release(c, v->str), fail);
@@ -866,9 +865,13 @@ static int prepare(install_ctx *c)
 
 int install_release(install_ctx *c, const install_artifact *a, install_result *ret)
 {
+	char what[SEMVER_MAX_LEN + NAME_MAX + 16];
+	_cleanup_close_ int owned = -1;
 	install_result res;
 	install_state next;
 	install_kind kind;
+	struct saved_err s;
+	int src = -1;
 	semver v;
 	int r;
 
@@ -904,6 +907,14 @@ int install_release(install_ctx *c, const install_artifact *a, install_result *r
 		return 0;
 	}
 
+	/* A first check with nothing written anywhere: bytes that do not
+	 * match the signed length and hashes never reach install_dir. The
+	 * check that counts is the second one, over the private copy that is
+	 * then unpacked (the staged file may change in between). */
+	snprintf(what, sizeof(what), "release %s (%s)", v.str, a->name);
+	GUARD_GOTO(r, open_source(a, &owned, &src, what), refused);
+	GUARD_GOTO(r, copy_verified(src, -1, a->length, a->hashes, what), refused);
+
 	next = c->st;
 	next.journal.op = INSTALL_OP_INSTALL;
 	next.journal.phase = INSTALL_PHASE_BEGIN;
@@ -911,12 +922,21 @@ int install_release(install_ctx *c, const install_artifact *a, install_result *r
 	state_set(next.journal.from, c->st.installed);
 	next.journal.recovery = a->recovery;
 	GUARD(commit(c, &next));
-	GUARD_GOTO(r, stage(c, a, kind, &v), abort);
+	GUARD_GOTO(r, stage(c, a, kind, src, &v), abort);
 	next.journal.phase = INSTALL_PHASE_UNPACKED;
 	GUARD_GOTO(r, commit(c, &next), abort);
 	GUARD(switch_and_check(c, next, v.str, &res, apply_install));
 	*ret = res;
 	return 0;
+
+refused:
+	/* Record the failure; install_dir was not touched. */
+	err_save(&s);
+	next = c->st;
+	set_last(&next, INSTALL_ERROR, v.str);
+	if (commit(c, &next) < 0)
+		pawl_error_clear();
+	return err_restore(&s, r);
 
 abort:
 	return abort_transaction(c, r);
