@@ -45,7 +45,7 @@ int cmd_status(int argc, char **argv)
 	_cleanup_ws_ ws *w = NULL;
 	bool show_keys = false, ready = true;
 	int64_t now = pawl_now();
-	size_t shown = 0, hidden = 0, hidden_bad = 0;
+	size_t shown = 0, hidden = 0;
 	int ch;
 
 	optind = 0;
@@ -62,7 +62,7 @@ int cmd_status(int argc, char **argv)
 	printf("workspace %s (consistent snapshots %s, hashes sha256%s)\n", w->path,
 	       ws_top(w, MD_ROOT)->md->consistent_snapshot ? "on" : "off",
 	       w->hash_sha512 ? "+sha512" : "");
-	printf("%-24s %9s %-9s %-22s %-12s %s\n", "ROLE", "VERSION", "", "EXPIRES", "SIGNATURES",
+	printf("%-24s %7s %-9s %-22s %-14s %s\n", "ROLE", "VERSION", "", "EXPIRES", "SIGNATURES",
 	       "TARGETS");
 	for (size_t i = 0; i < w->nroles; i++) {
 		ws_role *r = w->roles[i];
@@ -82,9 +82,6 @@ int cmd_status(int argc, char **argv)
 			hidden++;
 			continue;
 		}
-		if (r->parent && r->parent->md->deleg.succinct_present && shown >= 24) {
-			hidden_bad++;
-		}
 		shown++;
 		when(r->md->expires, now, rel, sizeof(rel));
 		if (c.has_prev)
@@ -94,7 +91,7 @@ int cmd_status(int argc, char **argv)
 			snprintf(sigs, sizeof(sigs), "%" PRIu32 "/%" PRIu32, c.valid, c.threshold);
 		if (r->type == MD_TARGETS)
 			snprintf(tg, sizeof(tg), "%u", r->md->targets ? r->md->targets->len : 0);
-		printf("%-24s %9" PRIu64 " %-9s %.10s %-11s %-12s %s%s\n", r->name, r->md->version,
+		printf("%-24s %7" PRIu64 " %-9s %.10s %-11s %-14s %s%s\n", r->name, r->md->version,
 		       pub == 0 ? "(new)" : r->md->version > pub ? "(changed)" : "(live)",
 		       r->md->expires_str, rel, sigs, tg, ok ? "" : "   <- not ready");
 		if (show_keys && ws_role_keys(w, r, &keys, &mr) == 0) {
@@ -108,7 +105,6 @@ int cmd_status(int argc, char **argv)
 	}
 	if (hidden)
 		printf("... and %zu more hash bins, all signed and current\n", hidden);
-	(void)hidden_bad;
 	/* Is the snapshot current? */
 	{
 		pawl_md *snap = ws_top(w, MD_SNAPSHOT)->md;

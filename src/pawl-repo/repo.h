@@ -149,8 +149,6 @@ PAWL_MUST_USE int ws_find(ws *w, const char *name, ws_role **ret);
 PAWL_MUST_USE int ws_walk(ws *w);
 /* A new role file (delegated role) with version 1 and a fresh expiry. */
 PAWL_MUST_USE int ws_add_role(ws *w, const char *name, ws_role *parent, ws_role **ret);
-/* Forget a delegated role (and the roles below it). */
-void ws_drop_role(ws *w, ws_role *r);
 
 /* The keys and threshold that govern r: for root the staged root's own
  * root role (and see ws_root_prev); for other top-level roles the root;

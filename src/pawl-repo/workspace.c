@@ -557,30 +557,6 @@ int ws_add_role(ws *w, const char *name, ws_role *parent, ws_role **ret)
 	return 0;
 }
 
-void ws_drop_role(ws *w, ws_role *r)
-{
-	size_t k = 0;
-
-	/* Drop r and everything below it; the files stay in metadata/ (no
-	 * longer reachable, so neither snapshotted nor published). */
-	for (size_t i = 0; i < w->nroles; i++) {
-		ws_role *x = w->roles[i];
-		bool below = false;
-
-		for (ws_role *p = x; p; p = p->parent)
-			if (p == r)
-				below = true;
-		if (below)
-			role_free(x);
-		else
-			w->roles[k++] = x;
-	}
-	w->nroles = k;
-	memset(w->table, 0, w->tablecap * sizeof(*w->table));
-	for (size_t i = 0; i < w->nroles; i++)
-		table_put_raw(w->table, w->tablecap, w->roles[i]);
-}
-
 /* ---------------- keys and signatures ---------------- */
 
 bool role_has_keyid(const md_role *mr, const char *keyid)
