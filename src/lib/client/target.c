@@ -103,161 +103,168 @@ static bool visited_has(char **v, size_t n, const char *name)
 	return false;
 }
 
-PAWL_API int pawl_updater_get_target(pawl_target **out, pawl_updater *u, const char *path)
-{
-	struct visit *stack = NULL;
-	size_t nstack = 0, capstack = 0;
-	char **visited = NULL;
-	size_t nvisited = 0;
+/*
+ * The pre-order walk over the delegation graph that both a target search
+ * and a listing use: a stack of roles still to visit, a visited set (a
+ * cycle or a diamond visits a role once), and the python-tuf bound of at
+ * most max_delegations + 1 roles. walk_next() pops the next unvisited
+ * role, loads and verifies it against the delegator that led to it, and
+ * marks it visited.
+ */
+struct walk {
+	pawl_updater *u;
+	struct visit *stack;
+	size_t n, cap;
+	char **visited;
+	size_t nvisited;
+	/* a succinct bin's name and role live here while it is on the stack
+	 * (a bin is terminating, so it is alone there) */
 	char binname[512];
 	md_role binrole;
-	int r = 0;
+};
+
+static void walk_free(struct walk *w)
+{
+	if (w->visited)
+		for (size_t i = 0; i < w->nvisited; i++)
+			free(w->visited[i]);
+	free(w->visited);
+	free(w->stack);
+}
+
+static int walk_push(struct walk *w, struct visit v)
+{
+	if (w->n == w->cap) {
+		size_t cap = w->cap ? w->cap * 2 : 16;
+		struct visit *p = xreallocarray(w->stack, cap, sizeof(*p));
+
+		if (!p)
+			return PAWL_E_NOMEM;
+		w->stack = p;
+		w->cap = cap;
+	}
+	w->stack[w->n++] = v;
+	return 0;
+}
+
+static int walk_init(struct walk *w, pawl_updater *u)
+{
+	memset(w, 0, sizeof(*w));
+	w->u = u;
+	if (!u->refreshed)
+		GUARD(pawl_updater_refresh(u));
+	w->visited = xcalloc((size_t)u->max_delegations + 2, sizeof(*w->visited));
+	if (!w->visited)
+		return PAWL_E_NOMEM;
+	return walk_push(w, (struct visit){ "targets", "root", NULL, NULL });
+}
+
+/* 1 and the next role's metadata in *ret (and its visit in *ret_v); 0 when
+ * the walk is over; < 0 on error. */
+static int walk_next(struct walk *w, struct visit *ret_v, pawl_md **ret)
+{
+	while (w->n > 0 && w->nvisited <= w->u->max_delegations) {
+		struct visit v = w->stack[--w->n];
+		char *name;
+
+		if (visited_has(w->visited, w->nvisited, v.name))
+			continue;
+		if (v.parent_md)
+			GUARD(updater_load_targets(w->u, v.name, v.parent,
+						   &v.parent_md->deleg.keys, v.deleg, ret));
+		else
+			GUARD(updater_top_targets(w->u, ret));
+		name = xstrdup(v.name);
+		if (!name)
+			return PAWL_E_NOMEM;
+		w->visited[w->nvisited++] = name;
+		ret_v->name = name;
+		ret_v->parent = v.parent;
+		return 1;
+	}
+	return 0;
+}
+
+
+/* Push the children of md that may hold path, so that the first listed is
+ * visited first; a matching terminating delegation (and a succinct bin,
+ * terminating by definition, TAP 15) drops everything still waiting. */
+static int push_children_for(struct walk *w, pawl_md *md, const char *role, const char *path)
+{
+	size_t first = w->n;
+
+	if (!md->has_delegations)
+		return 0;
+	if (md->deleg.succinct_present) {
+		GUARD(md_succinct_role_for(&md->deleg.succinct, path, w->binname,
+					   sizeof(w->binname)));
+		w->binrole = md->deleg.succinct.role;
+		w->binrole.name = w->binname;
+		w->n = 0;
+		return walk_push(w, (struct visit){ w->binname, role, md, &w->binrole });
+	}
+	for (size_t i = 0; i < md->deleg.nroles; i++) {
+		const md_role *c = &md->deleg.roles[i];
+
+		if (!md_role_matches(c, path))
+			continue;
+		GUARD(walk_push(w, (struct visit){ c->name, role, md, c }));
+		if (c->terminating) {
+			memmove(w->stack, w->stack + first, (w->n - first) * sizeof(*w->stack));
+			w->n -= first;
+			first = 0;
+			break;
+		}
+	}
+	for (size_t a = first, b = w->n; a + 1 < b; a++, b--) {
+		struct visit tmp = w->stack[a];
+
+		w->stack[a] = w->stack[b - 1];
+		w->stack[b - 1] = tmp;
+	}
+	return 0;
+}
+
+PAWL_API int pawl_updater_get_target(pawl_target **out, pawl_updater *u, const char *path)
+{
+	struct walk w;
+	struct visit v;
+	pawl_md *md;
+	int r;
 
 	ENSURE(out && u && path, PAWL_E_INVALID, "NULL argument");
 	ENSURE(*path && strlen(path) < 4096, PAWL_E_INVALID, "bad target path");
-	if (!u->refreshed)
-		GUARD(pawl_updater_refresh(u));
-
-	visited = xcalloc((size_t)u->max_delegations + 2, sizeof(*visited));
-	stack = xcalloc(16, sizeof(*stack));
-	if (!visited || !stack) {
-		r = PAWL_E_NOMEM;
-		goto out;
-	}
-	capstack = 16;
-	stack[nstack++] = (struct visit){ "targets", "root", NULL, NULL };
-
-	while (nstack > 0 && nvisited <= u->max_delegations) {
-		struct visit v = stack[--nstack];
-		pawl_md *md;
+	GUARD_GOTO(r, walk_init(&w, u), out);
+	while ((r = walk_next(&w, &v, &md)) > 0) {
 		md_target mt;
-		size_t first_child;
 
-		if (visited_has(visited, nvisited, v.name))
-			continue;
-		if (v.parent_md)
-			r = updater_load_targets(u, v.name, v.parent, &v.parent_md->deleg.keys,
-						 v.deleg, &md);
-		else
-			r = updater_top_targets(u, &md);
-		if (r < 0)
-			goto out;
 		if (md_target_get(md, path, &mt) == 0) {
 			r = target_new(out, path, v.name, &mt);
 			goto out;
 		}
 		pawl_error_clear();
-		visited[nvisited] = xstrdup(v.name);
-		if (!visited[nvisited]) {
-			r = PAWL_E_NOMEM;
-			goto out;
-		}
-		nvisited++;
-		if (!md->has_delegations)
-			continue;
-
-		/* Push matching children in reverse, so that the first listed is
-		 * visited first; a terminating match cuts off everything that
-		 * was still waiting. */
-		first_child = nstack;
-		if (md->deleg.succinct_present) {
-			r = md_succinct_role_for(&md->deleg.succinct, path, binname,
-						 sizeof(binname));
-			if (r < 0)
-				goto out;
-			binrole = md->deleg.succinct.role;
-			binrole.name = binname;
-			/* Succinct bins are terminating by definition (TAP 15). */
-			nstack = 0;
-			first_child = 0;
-			stack[nstack++] = (struct visit){ binname, v.name, md,
-							  &binrole };
-			/* binname lives until the next succinct delegation: visit
-			 * it now, as nothing else is on the stack. */
-			continue;
-		}
-		for (size_t i = 0; i < md->deleg.nroles; i++) {
-			const md_role *c = &md->deleg.roles[i];
-
-			if (!md_role_matches(c, path))
-				continue;
-			if (nstack == capstack) {
-				struct visit *p = xreallocarray(stack, capstack * 2, sizeof(*p));
-
-				if (!p) {
-					r = PAWL_E_NOMEM;
-					goto out;
-				}
-				stack = p;
-				capstack *= 2;
-			}
-			stack[nstack++] = (struct visit){ c->name, v.name, md, c };
-			if (c->terminating) {
-				/* Drop what was waiting before these children. */
-				memmove(stack, stack + first_child,
-					(nstack - first_child) * sizeof(*stack));
-				nstack -= first_child;
-				first_child = 0;
-				break;
-			}
-		}
-		/* Reverse the children just pushed. */
-		for (size_t a = first_child, b = nstack; a + 1 < b; a++, b--) {
-			struct visit tmp = stack[a];
-
-			stack[a] = stack[b - 1];
-			stack[b - 1] = tmp;
-		}
+		GUARD_GOTO(r, push_children_for(&w, md, v.name, path), out);
 	}
-	r = pawl_error_set(PAWL_E_NOT_FOUND, "target \"%s\" is not listed by any trusted role%s",
-			   path, nstack > 0 ? " (delegation search limit reached)" : "");
+	if (r == 0)
+		r = pawl_error_set(PAWL_E_NOT_FOUND,
+				   "target \"%s\" is not listed by any trusted role%s", path,
+				   w.n > 0 ? " (delegation search limit reached)" : "");
 out:
-	if (visited)
-		for (size_t i = 0; i < nvisited; i++)
-			free(visited[i]);
-	free(visited);
-	free(stack);
+	walk_free(&w);
 	return r;
 }
 
 int updater_collect_targets(pawl_updater *u, const char *prefix, updater_target_cb cb, void *ctx)
 {
-	struct visit *stack = NULL;
-	size_t nstack = 0, cap = 0, nvisited = 0;
-	char **visited = NULL;
 	size_t plen = strlen(prefix);
-	int r = 0;
+	struct walk w;
+	struct visit v;
+	pawl_md *md;
+	int r;
 
 	ENSURE(u && prefix && cb, PAWL_E_INVALID, "NULL argument");
-	if (!u->refreshed)
-		GUARD(pawl_updater_refresh(u));
-	visited = xcalloc((size_t)u->max_delegations + 2, sizeof(*visited));
-	cap = 16;
-	stack = xcalloc(cap, sizeof(*stack));
-	if (!visited || !stack) {
-		r = PAWL_E_NOMEM;
-		goto out;
-	}
-	stack[nstack++] = (struct visit){ "targets", "root", NULL, NULL };
-	while (nstack > 0 && nvisited <= u->max_delegations) {
-		struct visit v = stack[--nstack];
-		pawl_md *md;
-
-		if (visited_has(visited, nvisited, v.name))
-			continue;
-		if (v.parent_md)
-			r = updater_load_targets(u, v.name, v.parent, &v.parent_md->deleg.keys,
-						 v.deleg, &md);
-		else
-			r = updater_top_targets(u, &md);
-		if (r < 0)
-			goto out;
-		visited[nvisited] = xstrdup(v.name);
-		if (!visited[nvisited]) {
-			r = PAWL_E_NOMEM;
-			goto out;
-		}
-		nvisited++;
+	GUARD_GOTO(r, walk_init(&w, u), out);
+	while ((r = walk_next(&w, &v, &md)) > 0) {
 		for (uint32_t i = 0; i < md->targets->len; i++) {
 			const pj_member *m = &md->targets->u.members[i];
 			md_target t;
@@ -268,31 +275,16 @@ int updater_collect_targets(pawl_updater *u, const char *prefix, updater_target_
 			GUARD_GOTO(r, cb(ctx, m->key, &t, v.name), out);
 		}
 		/* Named delegations only: listing hash bins would mean loading
-		 * every bin. Children are pushed in reverse so the first listed
-		 * is visited first. */
+		 * every bin. */
 		if (!md->has_delegations || md->deleg.succinct_present)
 			continue;
-		for (size_t i = md->deleg.nroles; i-- > 0;) {
-			if (nstack == cap) {
-				struct visit *p = xreallocarray(stack, cap * 2, sizeof(*p));
-
-				if (!p) {
-					r = PAWL_E_NOMEM;
-					goto out;
-				}
-				stack = p;
-				cap *= 2;
-			}
-			stack[nstack++] = (struct visit){ md->deleg.roles[i].name, v.name, md,
-							  &md->deleg.roles[i] };
-		}
+		for (size_t i = md->deleg.nroles; i-- > 0;)
+			GUARD_GOTO(r, walk_push(&w, (struct visit){ md->deleg.roles[i].name, v.name,
+								     md, &md->deleg.roles[i] }),
+				   out);
 	}
 out:
-	if (visited)
-		for (size_t i = 0; i < nvisited; i++)
-			free(visited[i]);
-	free(visited);
-	free(stack);
+	walk_free(&w);
 	return r;
 }
 
