@@ -582,6 +582,47 @@ static int run_child(struct agent *a, const struct passwd *pw, struct child_resu
 	return 0;
 }
 
+/* With privilege separation: run the unprivileged fetcher, then point o
+ * at the file:// mirror it left (buffers in a). */
+struct mirror_urls {
+	char meta[4300];
+	char targets[4300];
+	const char *m[1];
+	const char *t[1];
+};
+
+static int fetch_unprivileged(struct agent *a, pawl_updater_opts *o, struct mirror_urls *mu)
+{
+	struct passwd *pw = getpwnam(a->c->user);
+	struct child_result cr;
+
+	if (!pw)
+		return pawl_error_set(PAWL_E_INVALID, "user %s does not exist", a->c->user);
+	GUARD(dir_create(a->work_dir, 0755));
+	GUARD(user_dir(a->work_dir, pw));
+	GUARD(user_dir(a->child_mdir, pw));
+	GUARD(user_dir(a->mirror_dir, pw));
+	GUARD(seed_child_root(a, pw));
+	say(a, "fetching as %s", pw->pw_name);
+	GUARD(run_child(a, pw, &cr));
+	/* The root side: the same client, from its own trust, against the
+	 * mirror the child left; no network. */
+	snprintf(mu->meta, sizeof(mu->meta), "file://%s/metadata/", a->mirror_dir);
+	snprintf(mu->targets, sizeof(mu->targets), "file://%s/targets/", a->mirror_dir);
+	mu->m[0] = mu->meta;
+	mu->t[0] = mu->targets;
+	o->metadata_urls = mu->m;
+	o->n_metadata_urls = 1;
+	o->target_urls = mu->t;
+	o->n_target_urls = 1;
+	return 0;
+}
+
+static bool privsep(const agent_config *c)
+{
+	return geteuid() == 0 && c->user;
+}
+
 /* ---------------- update ---------------- */
 
 static int setup_paths(struct agent *a)
@@ -659,9 +700,7 @@ int agent_update(const agent_config *c, bool json, int verbose)
 	install_result res;
 	pawl_updater *u = NULL;
 	pawl_target *t = NULL;
-	struct passwd *pw = NULL;
-	char mirror_meta[4300], mirror_targets[4300];
-	const char *murls[1], *turls[1];
+	struct mirror_urls mu;
 	char staged[8300];
 	const char *name;
 	int code, r;
@@ -694,37 +733,11 @@ int agent_update(const agent_config *c, bool json, int verbose)
 	o.metadata_dir = a.metadata_dir;
 	o.on_event = on_event;
 	o.event_ctx = &a;
-	if (geteuid() == 0 && c->user) {
-		struct child_result cr;
-
-		pw = getpwnam(c->user);
-		if (!pw) {
-			install_close(ic);
-			pawl_error_set(PAWL_E_INVALID, "user %s does not exist", c->user);
-			return fail(&a, "privilege separation");
-		}
-		if (dir_create(a.work_dir, 0755) < 0 || user_dir(a.work_dir, pw) < 0 ||
-		    user_dir(a.child_mdir, pw) < 0 || user_dir(a.mirror_dir, pw) < 0 ||
-		    seed_child_root(&a, pw) < 0) {
-			install_close(ic);
-			return fail(&a, "privilege separation");
-		}
-		say(&a, "fetching as %s", pw->pw_name);
-		if (run_child(&a, pw, &cr) < 0) {
+	if (privsep(c)) {
+		if (fetch_unprivileged(&a, &o, &mu) < 0) {
 			install_close(ic);
 			return fail(&a, "fetch");
 		}
-		/* The root side: the same client, from its own trust, against
-		 * the mirror the child left; no network. */
-		snprintf(mirror_meta, sizeof(mirror_meta), "file://%s/metadata/", a.mirror_dir);
-		snprintf(mirror_targets, sizeof(mirror_targets), "file://%s/targets/",
-			 a.mirror_dir);
-		murls[0] = mirror_meta;
-		turls[0] = mirror_targets;
-		o.metadata_urls = murls;
-		o.n_metadata_urls = 1;
-		o.target_urls = turls;
-		o.n_target_urls = 1;
 	} else {
 		o.metadata_urls = (const char *const *)c->metadata_urls;
 		o.n_metadata_urls = (size_t)c->n_metadata_urls;
@@ -956,6 +969,7 @@ int agent_rollback(const agent_config *c, bool json, int verbose)
 	install_opts io;
 	install_result res;
 	pawl_updater *u = NULL;
+	struct mirror_urls mu;
 	bool recovery = false;
 	int r;
 
@@ -980,29 +994,12 @@ int agent_rollback(const agent_config *c, bool json, int verbose)
 	o.n_metadata_urls = (size_t)c->n_metadata_urls;
 	o.on_event = on_event;
 	o.event_ctx = &a;
-	if (geteuid() == 0 && c->user) {
-		struct passwd *pw = getpwnam(c->user);
-		struct child_result cr;
-		static char mm[4300];
-		static const char *murls[1];
-
-		if (!pw || dir_create(a.work_dir, 0755) < 0 || user_dir(a.work_dir, pw) < 0 ||
-		    user_dir(a.child_mdir, pw) < 0 || user_dir(a.mirror_dir, pw) < 0 ||
-		    seed_child_root(&a, pw) < 0) {
-			install_close(ic);
-			if (!pw)
-				pawl_error_set(PAWL_E_INVALID, "user %s does not exist", c->user);
-			return fail(&a, "privilege separation");
-		}
+	if (privsep(c)) {
 		a.refresh_only = true;
-		if (run_child(&a, pw, &cr) < 0) {
+		if (fetch_unprivileged(&a, &o, &mu) < 0) {
 			install_close(ic);
 			return fail(&a, "fetch");
 		}
-		snprintf(mm, sizeof(mm), "file://%s/metadata/", a.mirror_dir);
-		murls[0] = mm;
-		o.metadata_urls = murls;
-		o.n_metadata_urls = 1;
 	}
 	if (pawl_updater_new(&u, &o) < 0 || pawl_updater_refresh(u) < 0) {
 		pawl_updater_free(u);
