@@ -1,8 +1,15 @@
 /*
  * fuzz_archive.c - hostile archives through the release extractor.
  *
- * The first byte picks the compression (tar, gzip, xz, zstd), the rest is
- * the archive. It is unpacked into a fresh directory under small limits,
+ * The first byte picks the input's form. With its high bit clear, its low
+ * two bits pick the compression (tar, gzip, xz, zstd) and the rest is the
+ * archive, mutated blindly (libarchive itself is not instrumented, so
+ * this mostly explores the decompressors' and tar reader's error paths as
+ * the extractor sees them). With the high bit set, the rest is a small
+ * program of entries (type, mode, names and link targets built from a few
+ * components such as "a", "..", "." and "/") that libarchive's writer
+ * turns into a tar: structure-aware, so link chains, duplicates and
+ * through-link paths are explored directly. The archive is unpacked into a fresh directory under small limits,
  * then put through tree_sync (the link walk and fsync the installer runs)
  * and removed with tree_remove_at. Whatever is accepted is checked by an
  * independent oracle, and any violation aborts:
@@ -26,6 +33,9 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include <archive.h>
+#include <archive_entry.h>
 
 #include "install/install_impl.h"
 
@@ -84,6 +94,105 @@ static bool empty_dir(const char *path)
 	return empty;
 }
 
+/* ---------------- entry programs ---------------- */
+
+struct prog {
+	const uint8_t *p;
+	size_t n;
+};
+
+static int next_byte(struct prog *g)
+{
+	if (g->n == 0)
+		return -1;
+	g->n--;
+	return *g->p++;
+}
+
+/* A path of up to 7 components from a small alphabet; absolute when the
+ * length byte's high bit is set. */
+static void path_of(struct prog *g, char *out, size_t outsz)
+{
+	static const char *const comp[] = { "a", "b", "c", "..", ".", "", "d/e", "x" };
+	int len = next_byte(g);
+	size_t o = 0;
+
+	out[0] = '\0';
+	if (len < 0)
+		return;
+	if (len & 0x80)
+		out[o++] = '/';
+	for (int i = 0; i < (len & 7); i++) {
+		int c = next_byte(g);
+		int w;
+
+		if (c < 0)
+			break;
+		w = snprintf(out + o, outsz - o, "%s%s", i ? "/" : "", comp[c % 8]);
+		if (w < 0 || (size_t)w >= outsz - o)
+			break;
+		o += (size_t)w;
+	}
+	out[o] = '\0';
+}
+
+/* Write the program's entries as a plain tar into fd. */
+static void write_program(struct prog *g, int fd)
+{
+	struct archive *a = archive_write_new();
+
+	if (!a)
+		abort();
+	if (archive_write_set_format_pax_restricted(a) != ARCHIVE_OK ||
+	    archive_write_open_fd(a, fd) != ARCHIVE_OK)
+		abort();
+	for (int count = 0; count < 64; count++) {
+		struct archive_entry *e;
+		char name[128], target[128];
+		int op = next_byte(g), mode;
+
+		if (op < 0)
+			break;
+		mode = next_byte(g);
+		path_of(g, name, sizeof(name));
+		e = archive_entry_new();
+		if (!e)
+			abort();
+		archive_entry_set_pathname(e, name);
+		archive_entry_set_perm(e, (mode_t)(mode < 0 ? 0644 : (mode * 37) & 07777));
+		switch (op % 6) {
+		case 0:
+		case 1: /* a file of a few bytes */
+			archive_entry_set_filetype(e, AE_IFREG);
+			archive_entry_set_size(e, op % 5);
+			break;
+		case 2:
+			archive_entry_set_filetype(e, AE_IFDIR);
+			break;
+		case 3:
+			path_of(g, target, sizeof(target));
+			archive_entry_set_filetype(e, AE_IFLNK);
+			archive_entry_set_symlink(e, target);
+			break;
+		case 4:
+			path_of(g, target, sizeof(target));
+			archive_entry_set_filetype(e, AE_IFREG);
+			archive_entry_set_hardlink(e, target);
+			archive_entry_set_size(e, 0);
+			break;
+		default:
+			archive_entry_set_filetype(e, AE_IFIFO);
+			break;
+		}
+		if (archive_write_header(a, e) == ARCHIVE_OK && archive_entry_filetype(e) == AE_IFREG &&
+		    !archive_entry_hardlink(e) && op % 5 > 0)
+			(void)archive_write_data(a, "xxxx", (size_t)(op % 5));
+		archive_entry_free(e);
+	}
+	(void)archive_write_close(a);
+	archive_write_free(a);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static const install_kind kinds[] = { INSTALL_KIND_TAR, INSTALL_KIND_TAR_GZ,
@@ -109,14 +218,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	src = memfd_create("archive", MFD_CLOEXEC);
 	if (src < 0)
 		abort();
-	if (size > 1 && write(src, data + 1, size - 1) != (ssize_t)(size - 1))
+	if (data[0] & 0x80) {
+		struct prog g = { data + 1, size - 1 };
+
+		write_program(&g, src);
+	} else if (size > 1 && write(src, data + 1, size - 1) != (ssize_t)(size - 1)) {
 		abort();
+	}
 	dfd = open(root, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	bfd = open(base, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dfd < 0 || bfd < 0)
 		abort();
 
-	r = archive_extract(src, kinds[data[0] % 4], dfd, &lim, "fuzz");
+	r = archive_extract(src, (data[0] & 0x80) ? INSTALL_KIND_TAR : kinds[data[0] % 4], dfd,
+			    &lim, "fuzz");
 	if (r == 0)
 		r = tree_sync(dfd, "fuzz");
 	if (r == 0) {
