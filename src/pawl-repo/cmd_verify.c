@@ -376,10 +376,13 @@ int cmd_verify(int argc, char **argv)
 	}
 	if (file_read_all(rootfile, 512u * 1024u, &rootdata, &rootlen) < 0)
 		return fail("verify");
-	if (dir_open_at(AT_FDCWD, v.outdir, &v.tfd) < 0)
-		return fail("verify");
-	close(v.tfd);
-	v.tfd = -1;
+	{
+		int fd;
+
+		if (dir_open(v.outdir, &fd) < 0)
+			return fail("verify");
+		close(fd);
+	}
 	snprintf(v.tmp, sizeof(v.tmp), "%s/pawl-repo-verify-XXXXXX",
 		 getenv("TMPDIR") && *getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
 	if (!mkdtemp(v.tmp)) {
@@ -410,17 +413,15 @@ int cmd_verify(int argc, char **argv)
 			rootfile, v.outdir, pawl_strerror(e->code), e->message);
 		goto out;
 	}
-	if (dir_open_at(AT_FDCWD, abs, &v.tfd) < 0 || dir_open_at(v.tfd, "metadata", &v.mfd) < 0) {
-		fail("verify");
-		goto out;
+	{
+		_cleanup_close_ int ofd = -1;
+
+		if (dir_open(abs, &ofd) < 0 || dir_open_at(ofd, "metadata", &v.mfd) < 0 ||
+		    dir_open_at(ofd, "targets", &v.tfd) < 0) {
+			fail("verify");
+			goto out;
+		}
 	}
-	close(v.tfd);
-	if (dir_open(abs, &v.tfd) < 0 || dir_open_at(v.tfd, "targets", &ch) < 0) {
-		fail("verify");
-		goto out;
-	}
-	close(v.tfd);
-	v.tfd = ch;
 	if (read_trusted(&v, "root.json", MD_ROOT, &root) < 0 ||
 	    read_trusted(&v, "timestamp.json", MD_TIMESTAMP, &v.timestamp) < 0 ||
 	    read_trusted(&v, "snapshot.json", MD_SNAPSHOT, &v.snapshot) < 0 ||

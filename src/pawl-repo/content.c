@@ -161,6 +161,90 @@ out:
 	return r;
 }
 
+/* --link: hash the file in place and hard-link it into the store (no new
+ * inode, no copy). The link is checked to be the very file that was
+ * hashed, unchanged; a later change of the source would change the stored
+ * content too, which publish detects (it re-hashes every file it copies)
+ * and refuses. Other file systems, or a refused link, fall back to a
+ * copy. */
+int content_link_at(ws *w, int dfd, const char *name, const char *shown, uint64_t *ret_len,
+		    digests *ret)
+{
+	_cleanup_close_ int fd = -1;
+	hash_ctx *h256 = NULL, *h512 = NULL;
+	uint8_t *buf = chunk_buf(), d[HASH_MAX_LEN];
+	char dest[96];
+	uint64_t total = 0;
+	struct stat st, st2, lst;
+	digests dg = { .has512 = w->hash_sha512 };
+	int r = 0;
+
+	if (!buf)
+		return PAWL_E_NOMEM;
+	ENSURE(w->store_fd >= 0, PAWL_E_NOT_FOUND,
+	       "workspace %s has no content store (targets/); add targets where the full "
+	       "workspace is", w->path);
+	fd = openat(dfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
+	if (fd < 0)
+		return pawl_error_set_errno(errno == ENOENT ? PAWL_E_NOT_FOUND : PAWL_E_IO, errno,
+					    "cannot open %s", shown);
+	if (fstat(fd, &st) != 0)
+		return pawl_error_set_errno(PAWL_E_IO, errno, "cannot stat %s", shown);
+	ENSURE(S_ISREG(st.st_mode), PAWL_E_IO, "%s is not a regular file", shown);
+	GUARD_GOTO(r, hash_new(&h256, HASH_SHA256), out);
+	if (w->hash_sha512)
+		GUARD_GOTO(r, hash_new(&h512, HASH_SHA512), out);
+	for (;;) {
+		ssize_t n = read(fd, buf, CHUNK);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			r = pawl_error_set_errno(PAWL_E_IO, errno, "cannot read %s", shown);
+			goto out;
+		}
+		if (n == 0)
+			break;
+		total += (uint64_t)n;
+		GUARD_GOTO(r, hash_update(h256, buf, (size_t)n), out);
+		if (h512)
+			GUARD_GOTO(r, hash_update(h512, buf, (size_t)n), out);
+	}
+	GUARD_GOTO(r, hash_final(h256, d), out);
+	hex_encode(dg.sha256, d, 32);
+	if (h512) {
+		GUARD_GOTO(r, hash_final(h512, d), out);
+		hex_encode(dg.sha512, d, 64);
+	}
+	snprintf(dest, sizeof(dest), "%.2s", dg.sha256);
+	GUARD_GOTO(r, mkdir_at(w->store_fd, dest), out);
+	snprintf(dest, sizeof(dest), "%.2s/%s", dg.sha256, dg.sha256);
+	if (fstatat(w->store_fd, dest, &lst, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(lst.st_mode) &&
+	    (uint64_t)lst.st_size == total)
+		goto done; /* already stored */
+	if (linkat(dfd, name, w->store_fd, dest, 0) != 0) {
+		hash_free(h256);
+		hash_free(h512);
+		return content_add_at(w, dfd, name, shown, ret_len, ret);
+	}
+	/* The name may have been replaced since it was opened. */
+	if (fstatat(w->store_fd, dest, &lst, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(lst.st_mode) ||
+	    lst.st_ino != st.st_ino || lst.st_dev != st.st_dev || fstat(fd, &st2) != 0 ||
+	    st2.st_size != st.st_size || st2.st_mtim.tv_sec != st.st_mtim.tv_sec ||
+	    st2.st_mtim.tv_nsec != st.st_mtim.tv_nsec || (uint64_t)st2.st_size != total) {
+		unlinkat(w->store_fd, dest, 0);
+		r = pawl_error_set(PAWL_E_IO, "%s changed while it was added; add it again", shown);
+		goto out;
+	}
+done:
+	*ret_len = total;
+	*ret = dg;
+out:
+	hash_free(h256);
+	hash_free(h512);
+	return r;
+}
+
 int content_sync(ws *w)
 {
 	if (w->store_fd < 0)

@@ -285,6 +285,17 @@ check "sha512-prefixed names too" sh -c "ls outb/targets/pkg | grep -qE '^[0-9a-
 ok "client init (bins)" $P --metadata-dir cb init wb/root.json
 ok "client downloads a binned target over file://" $P --metadata-dir cb --metadata-url "file://$T/outb/metadata" --target-base-url "file://$T/outb/targets" --target-dir cb.dl --target-name pkg/sub/deep.txt --target-name pkg/m1 download
 ok "remove a binned target" $R remove wb pkg/f3.txt --key bins.pem
+mkdir linked
+echo one >linked/a
+echo two >linked/b
+ok "add --link (hard links into the store)" $R add wb --from-dir linked --prefix lk --link --key bins.pem
+check "the store holds a hard link, not a copy" [ "$(stat -c %h linked/a)" = 2 ]
+ok "timestamp" $R timestamp wb --key snap.pem --key ts.pem
+echo tampered >linked/a
+refuses "publish refuses content changed in place after add --link" 1 "damaged" $R publish wb outb
+echo one >linked/a
+ok "publish once the content is back" $R publish wb outb
+ok "verify" $R verify outb --root wb/root.json
 
 # ---------------------------------------------------------------- without consistent snapshots
 ok "init without consistent snapshots" $R init wn --root-key root4.pem --targets-key targets.pem --snapshot-key snap.pem --timestamp-key ts.pem --no-consistent-snapshot
