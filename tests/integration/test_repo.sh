@@ -95,6 +95,7 @@ check "no key file left behind by the refused keygen" [ ! -e x.pem ]
 refuses "keygen refuses unknown key types" 1 "unsupported" $R keygen --type rsa-1024 --out weak.pem --no-passphrase
 ok "keygen ecdsa-p384" $R keygen --type ecdsa-p384 --out p384.pem --no-passphrase
 ok "keygen rsa-3072" $R keygen --type rsa-3072 --out rsa.pem --no-passphrase
+openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:1024 -out weak-rsa.pem 2>/dev/null
 for k in targets snap ts dev dev2 bins targets2 root4 snap2; do
 	$R -q keygen --out $k.pem --no-passphrase >/dev/null
 done
@@ -122,6 +123,7 @@ ok "second root signature (PAWL_PASSPHRASE)" env PAWL_PASSPHRASE="$PASS" $R sign
 check "REPO/root.json exists once root is fully signed" [ -f ws/root.json ]
 check "targets expiry follows --expires targets=30" [ "$(jget ws/metadata/targets.json 'd["signed"]["expires"][:4]')" -ge 2024 ]
 refuses "sign refuses a key that is not the role's" 1 "is not a key of targets" $R sign ws targets --key dev.pem
+refuses "an RSA-1024 key is refused" 1 "2048|weak|too small|bits" $R sign ws targets --key weak-rsa.pem
 refuses "PKCS#11 URIs go to the (not yet built) token hook" 1 "PKCS#11 support not built yet" $R sign ws targets --key "pkcs11:token=t;object=k"
 
 # ---------------------------------------------------------------- release 1
