@@ -121,6 +121,16 @@ int cmd_init(int argc, char **argv)
 			usage_error("init", "--expires takes ROLE=DAYS, e.g. --expires timestamp=2");
 	}
 
+	/* Every key must load before anything is created. */
+	for (int t = 0; t < MD_NTOP; t++) {
+		for (size_t i = 0; i < keyargs[t].n; i++) {
+			pawl_key *k = NULL;
+
+			if (key_arg_public(&k, NULL, keyargs[t].v[i]) < 0)
+				goto out;
+			key_free(k);
+		}
+	}
 	if (ws_create(&w, argv[optind], sha512) < 0)
 		goto out;
 	for (size_t i = 0; i < expires.n; i++) {

@@ -106,6 +106,14 @@ static int hint_passphrase(int code)
 			      "environment variable)", m);
 }
 
+/* Make sure the message names the key file. */
+static int name_arg(int code, const char *arg)
+{
+	if (strstr(pawl_error_last()->message, arg))
+		return code;
+	return pawl_error_prefix(code, "key %s: ", arg);
+}
+
 int key_arg_signer(pawl_signer **ret, const char *arg)
 {
 	int r;
@@ -114,8 +122,8 @@ int key_arg_signer(pawl_signer **ret, const char *arg)
 		return pkcs11_signer_open(ret, arg);
 	r = signer_load_file(ret, arg, pass_get());
 	if (r == PAWL_E_KEY && !pass_get())
-		return hint_passphrase(r);
-	return r;
+		return hint_passphrase(name_arg(r, arg));
+	return r < 0 ? name_arg(r, arg) : 0;
 }
 
 int key_arg_public(pawl_key **ret, pawl_signer **ret_signer, const char *arg)
@@ -132,9 +140,9 @@ int key_arg_public(pawl_key **ret, pawl_signer **ret_signer, const char *arg)
 		 * passphrase. */
 		r = key_load_public_file(&k, arg, pass_get());
 		if (r == PAWL_E_KEY && !pass_get())
-			return hint_passphrase(r);
+			return hint_passphrase(name_arg(r, arg));
 		if (r < 0)
-			return r;
+			return name_arg(r, arg);
 		if (ret_signer && signer_load_file(&s, arg, pass_get()) < 0) {
 			pawl_error_clear();
 			s = NULL;
