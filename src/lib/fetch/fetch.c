@@ -187,6 +187,9 @@ static int setup_handle(pawl_fetcher *f)
 	SETOPT(c, CURLOPT_NETRC, (long)CURL_NETRC_IGNORED);
 	SETOPT(c, CURLOPT_SUPPRESS_CONNECT_HEADERS, 1L);
 	SETOPT(c, CURLOPT_TCP_KEEPALIVE, 1L);
+	/* Bigger reads, fewer callbacks: large targets stream through hashing
+	 * and a write in 256 KiB pieces instead of 16 KiB ones. */
+	SETOPT(c, CURLOPT_BUFFERSIZE, 256L * 1024);
 
 	SETOPT(c, CURLOPT_CONNECTTIMEOUT, o->connect_timeout_s);
 	SETOPT(c, CURLOPT_TIMEOUT, o->total_timeout_s);

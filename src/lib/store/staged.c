@@ -19,6 +19,7 @@ struct pawl_staged {
 	char *label;      /* the caller's name + ".part", for messages */
 	const char *part; /* the .part's own name in dirfd; points into label */
 	uint64_t size;
+	uint64_t wb_next; /* the next window to hand to writeback */
 	bool failed;      /* a write failed: contents unknown */
 };
 
@@ -127,6 +128,34 @@ fail:
 	return r;
 }
 
+/*
+ * Large downloads: start writing each completed 8 MiB window to disk while
+ * the next one arrives, and once a window two steps back is on disk, drop
+ * it from the page cache. The final fsync in staged_commit then has
+ * little left to do, and a 1 GiB target does not fill memory with dirty
+ * pages. Both calls are hints: their failure changes nothing, as commit
+ * still fsyncs the whole file.
+ */
+#define WB_WINDOW ((uint64_t)8 << 20)
+
+static void staged_writeback(pawl_staged *s)
+{
+	while (s->size >= s->wb_next + WB_WINDOW) {
+		off_t off = (off_t)s->wb_next;
+
+		(void)sync_file_range(s->fd, off, (off_t)WB_WINDOW, SYNC_FILE_RANGE_WRITE);
+		if (s->wb_next >= 2 * WB_WINDOW) {
+			off_t old = off - (off_t)(2 * WB_WINDOW);
+
+			(void)sync_file_range(s->fd, old, (off_t)WB_WINDOW,
+					      SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE |
+						      SYNC_FILE_RANGE_WAIT_AFTER);
+			(void)posix_fadvise(s->fd, old, (off_t)WB_WINDOW, POSIX_FADV_DONTNEED);
+		}
+		s->wb_next += WB_WINDOW;
+	}
+}
+
 int staged_write(pawl_staged *s, const void *p, size_t n)
 {
 	uint64_t sz;
@@ -142,6 +171,7 @@ int staged_write(pawl_staged *s, const void *p, size_t n)
 		return r;
 	}
 	s->size = sz;
+	staged_writeback(s);
 	return 0;
 }
 
