@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "agent.h"
@@ -155,6 +156,65 @@ static void parse_max_bytes(struct cli *c, const char *arg)
 	die_usage("--max-bytes: ROLE is root, timestamp, snapshot or targets");
 }
 
+/* The progress bar (only on a terminal): name, bar, percentage, bytes,
+ * rate and time left, redrawn in place at most ten times a second. */
+static bool progress_shown;
+
+static void human_bytes(char *out, size_t n, double v)
+{
+	static const char *const units[] = { "B", "KiB", "MiB", "GiB", "TiB" };
+	int u = 0;
+
+	while (v >= 1024 && u < 4) {
+		v /= 1024;
+		u++;
+	}
+	snprintf(out, n, u ? "%.1f %s" : "%.0f %s", v, units[u]);
+}
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void progress_draw(const pawl_event *ev)
+{
+	static double start, last;
+	static const char *target;
+	double t = now_s(), rate, left;
+	char done[32], total[32], speed[32], eta[32];
+	char bar[21];
+	unsigned pct = (unsigned)(ev->done * 100 / ev->total);
+
+	if (target != ev->target || !progress_shown) {
+		target = ev->target;
+		start = t;
+		last = 0;
+	}
+	if (t - last < 0.1 && ev->done < ev->total)
+		return;
+	last = t;
+	rate = t > start ? (double)ev->done / (t - start) : 0;
+	left = rate > 0 ? (double)(ev->total - ev->done) / rate : 0;
+	for (unsigned i = 0; i < 20; i++)
+		bar[i] = i < pct / 5 ? '#' : '-';
+	bar[20] = '\0';
+	human_bytes(done, sizeof(done), (double)ev->done);
+	human_bytes(total, sizeof(total), (double)ev->total);
+	human_bytes(speed, sizeof(speed), rate);
+	if (rate > 0)
+		snprintf(eta, sizeof(eta), "%um%02us left", (unsigned)left / 60,
+			 (unsigned)left % 60);
+	else
+		snprintf(eta, sizeof(eta), "--");
+	fprintf(stderr, "\r\033[K%-24.24s [%s] %3u%% %s/%s %s/s %s", ev->target, bar, pct, done,
+		total, speed, eta);
+	progress_shown = true;
+}
+
 static void on_event(const pawl_event *ev, void *ctx)
 {
 	const struct cli *c = ctx;
@@ -173,21 +233,19 @@ static void on_event(const pawl_event *ev, void *ctx)
 			fprintf(stderr, "pawl: root rotated v%" PRIu64 " -> v%" PRIu64 "\n",
 				ev->old_version, ev->version);
 		break;
-	case PAWL_EVENT_REJECTED:
-		if (c->verbose > 0 && ev->url)
-			fprintf(stderr, "pawl: rejected %s: %s\n", ev->url, ev->message);
-		break;
 	case PAWL_EVENT_PROGRESS:
-		if (c->progress && ev->total > 0) {
-			unsigned pct = (unsigned)(ev->done * 100 / ev->total);
-
-			fprintf(stderr, "\r%-40.40s %3u%% %" PRIu64 "/%" PRIu64 " bytes", ev->target,
-				pct, ev->done, ev->total);
-		}
+		if (c->progress && ev->total > 0)
+			progress_draw(ev);
 		break;
 	case PAWL_EVENT_DOWNLOADED:
-		if (c->progress)
+	case PAWL_EVENT_REJECTED:
+		if (c->progress && progress_shown) {
+			/* Clear the bar's line: what follows starts clean. */
 			fputs("\r\033[K", stderr);
+			progress_shown = false;
+		}
+		if (ev->kind == PAWL_EVENT_REJECTED && c->verbose > 0 && ev->url)
+			fprintf(stderr, "pawl: rejected %s: %s\n", ev->url, ev->message);
 		break;
 	case PAWL_EVENT_CACHED:
 		break;
