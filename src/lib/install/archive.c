@@ -28,8 +28,7 @@
 
 #if __has_include(<archive.h>)
 #define HAVE_LIBARCHIVE 1
-#include <archive.h>
-#include <archive_entry.h>
+#include "install/libarchive.h"
 #else
 #define HAVE_LIBARCHIVE 0
 #endif
@@ -886,6 +885,7 @@ int archive_extract(int src_fd, install_kind kind, int dst_dirfd, const archive_
 	int r = 0;
 
 	ENSURE(src_fd >= 0 && dst_dirfd >= 0 && lim, PAWL_E_INVALID, "%s: bad arguments", what);
+	GUARD(la_load());
 	GUARD(check_magic(src_fd, kind, what));
 	if (lseek(src_fd, 0, SEEK_SET) < 0)
 		return pawl_error_set_errno(PAWL_E_IO, errno, "%s: cannot seek", what);
