@@ -51,9 +51,11 @@ demo: build
 bench: build
 	sh bench/run
 
+# `make install PREFIX=/usr DESTDIR=/tmp/stage` stages a tree for packaging
+# (debian/rules does the same through dh). PREFIX is stored in $(BUILD).
 install: build
 	meson configure $(BUILD) -Dprefix=$(PREFIX)
-	meson install -C $(BUILD)
+	DESTDIR="$(DESTDIR)" meson install -C $(BUILD)
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)
