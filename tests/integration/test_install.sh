@@ -245,6 +245,11 @@ done
 for c in $("$D/bin/pawl" --help | sed -n 's/^  \([a-z][a-z]*\) .*/\1/p'); do
 	grep -q "^\.B.* $c\b\|^\.B $c\b" "$MAN1/pawl.1" || undocumented="$undocumented pawl.1:$c"
 done
+for o in $("$D/bin/pawl-repo" --help | grep -o -- '--[a-z][a-z0-9-]*' | sort -u); do
+	grep -qF -- "$(roff "$o")" "$MAN1/pawl-repo.1" || undocumented="$undocumented pawl-repo.1:$o"
+	grep -qF -- "$o" "$D/share/bash-completion/completions/pawl-repo" ||
+		undocumented="$undocumented completions/pawl-repo:$o"
+done
 cmds=$("$D/bin/pawl-repo" --help | sed -n 's/^  \([a-z][a-z0-9-]*\)  .*/\1/p')
 [ -n "$cmds" ] || undocumented="$undocumented (no commands in pawl-repo --help?)"
 for c in $cmds; do
@@ -298,6 +303,8 @@ comp ed25519 pawl-repo keygen --type ed
 comp --custom pawl-repo add repo --cus
 comp --path-hash-prefix pawl-repo delegate repo role --path-h
 comp targets pawl-repo sign repo tar
+comp verify pawl-repo log repo ver
+comp --no-syslog pawl-repo add --no-s
 EOF
 	ok "bash completion: complete -p, commands, options and their values" \
 		bash --norc --noprofile comp.bash "$D/share/bash-completion/completions"
