@@ -4,12 +4,15 @@
 # every file must be read and hashed once) and cp -r (the content store
 # must hold a copy of every file).
 #
-#   sh bench/repo-add.sh [N] [BUILD]        (N defaults to 100000)
+#   sh bench/repo-add.sh [N] [BUILD] [RUNS]   (N defaults to 100000, RUNS to 1)
 #
-# Prints one line per step with wall-clock seconds. Uses a temporary
+# Prints one line per step with wall-clock seconds, for each of RUNS runs
+# over the same files (fresh workspaces each time; "# run K" before each
+# run when RUNS > 1). bench/run reads these lines. Uses a temporary
 # directory under $TMPDIR (or /tmp) and removes it afterwards.
 set -eu
 N=${1:-100000}
+RUNS=${3:-1}
 SRC=$(cd "$(dirname "$0")/.." && pwd)
 BUILD=$(cd "${2:-$SRC/build}" && pwd)
 R=$BUILD/pawl-repo
@@ -34,9 +37,10 @@ awk -v n="$N" 'BEGIN {
 }'
 du -sh files | awk '{ print "# " $1 " in files/" }'
 for k in root targets snap ts; do "$R" -q keygen --out $k.pem --no-passphrase >/dev/null; done
+run=1
+while [ "$run" -le "$RUNS" ]; do
+rm -rf ws ws2 out files-copy
 "$R" -q init ws --root-key root.pem --targets-key targets.pem --snapshot-key snap.pem --timestamp-key ts.pem
-sync
-
 "$R" -q init ws2 --root-key root.pem --targets-key targets.pem --snapshot-key snap.pem --timestamp-key ts.pem
 sync
 
@@ -62,6 +66,7 @@ cp -r files files-copy
 sync
 t8=$(now)
 
+[ "$RUNS" -gt 1 ] && echo "# run $run"
 echo "targets: $N ($(wc -c <ws/metadata/targets.json) bytes of targets.json)"
 echo "sha256sum over the files:         $(secs $t0 $t1) s"
 echo "cp -r of the files (+ sync):      $(secs $t7 $t8) s   (creating N files: the floor for a copy)"
@@ -71,3 +76,5 @@ echo "pawl-repo timestamp:              $(secs $t2 $t3) s"
 echo "pawl-repo publish:                $(secs $t3 $t4) s   (copy + re-hash every target, write metadata)"
 echo "pawl-repo add (1 more target):    $(secs $t4 $t5) s   (load, change and sign the big role)"
 echo "pawl-repo verify:                 $(secs $t5 $t6) s   (every file re-hashed, 1000 through the client)"
+run=$((run + 1))
+done
