@@ -19,6 +19,7 @@
 
 #include <openssl/crypto.h>
 
+#include "crypto/pkcs11.h"
 #include "repo.h"
 
 #define PASS_MAX 1023
@@ -91,8 +92,9 @@ int pass_from_env(void)
 
 static bool is_pkcs11(const char *arg)
 {
-	return strncmp(arg, "pkcs11:", 7) == 0;
+	return pkcs11_is_uri(arg);
 }
+
 
 /* Add what to do to "key is encrypted" errors. */
 static int hint_passphrase(int code)

@@ -5,8 +5,8 @@
  *
  * Exit codes: 0 success, 1 failure (the message names the role, key id or
  * file and says what to do), 2 usage error. Informational lines go to
- * stderr (quiet with -q); `status` and `keygen` print results on stdout.
- * Private keys and passphrases are never printed.
+ * stderr (quiet with -q); `status` and `keygen` print results on
+ * stdout. Private keys, passphrases and PINs are never printed.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -45,7 +45,9 @@ static void usage(FILE *f)
 	for (size_t i = 0; i < ARRAY_SIZE(commands); i++)
 		fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
 	fputs("\n'pawl-repo COMMAND --help' describes a command.\n"
+	      "A KEY is a private key file or a pkcs11: URI (a key in a token, docs/hsm.md).\n"
 	      "Passphrases for encrypted keys: --passphrase-file FILE or PAWL_PASSPHRASE.\n"
+	      "Token PINs: --pin-file FILE or PAWL_PKCS11_PIN (or pin-source in the URI).\n"
 	      "Exit status: 0 success, 1 failure, 2 usage error.\n"
 	      "Full guide: docs/pawl-repo.md\n",
 	      f);
@@ -74,6 +76,7 @@ void usage_error(const char *cmd, const char *fmt, ...)
 	va_end(ap);
 	fprintf(stderr, "\nTry 'pawl-repo %s%s--help'.\n", cmd ? cmd : "", cmd ? " " : "");
 	pass_wipe();
+	pin_wipe();
 	exit(EXIT_USAGE);
 }
 
@@ -156,6 +159,10 @@ void common_opt(const char *cmd, const char *usage_text, int ch, const char *arg
 		if (pass_from_file(arg) < 0)
 			exit(fail(cmd));
 		return;
+	case OPT_PINFILE:
+		if (pin_from_file(arg) < 0)
+			exit(fail(cmd));
+		return;
 	default:
 		usage_error(cmd, "unknown option or missing argument");
 	}
@@ -177,12 +184,57 @@ void strv_push(strv *s, char *v)
 	s->v[s->n++] = v;
 }
 
+/* An error before any command runs (no workspace, so no audit log). */
+static int fail_start(void)
+{
+	const pawl_error *e = pawl_error_last();
+
+	fprintf(stderr, "pawl-repo: %s: %s\n", pawl_strerror(e->code),
+		e->message[0] ? e->message : "(no detail)");
+	return 1;
+}
+
+/* "--name FILE" or "--name=FILE" at argv[*i] (advancing *i past FILE), or
+ * NULL. A missing FILE is a usage error. */
+static const char *file_opt(int argc, char **argv, int *i, const char *name)
+{
+	size_t n = strlen(name);
+
+	if (strncmp(argv[*i], name, n) != 0)
+		return NULL;
+	if (argv[*i][n] == '=')
+		return argv[*i] + n + 1;
+	if (argv[*i][n] != '\0')
+		return NULL;
+	if (*i + 1 >= argc)
+		usage_error(NULL, "%s needs a FILE", name);
+	return argv[++*i];
+}
+
 int main(int argc, char **argv)
 {
 	int i = 1, rc;
 
 	atexit(pass_wipe);
+	atexit(pin_wipe);
+	/* The environment's passphrase and PIN are taken (and wiped) before
+	 * anything else runs; a --passphrase-file or --pin-file, before or
+	 * after COMMAND, replaces them. */
+	if (pass_from_env() < 0 || pin_from_env() < 0)
+		return fail_start();
 	for (; i < argc && argv[i][0] == '-'; i++) {
+		const char *file;
+
+		if ((file = file_opt(argc, argv, &i, "--passphrase-file"))) {
+			if (pass_from_file(file) < 0)
+				return fail_start();
+			continue;
+		}
+		if ((file = file_opt(argc, argv, &i, "--pin-file"))) {
+			if (pin_from_file(file) < 0)
+				return fail_start();
+			continue;
+		}
 		if (strcmp(argv[i], "-q") == 0 || strcmp(argv[i], "--quiet") == 0) {
 			verbosity = -1;
 		} else if (strcmp(argv[i], "-v") == 0 || strcmp(argv[i], "--verbose") == 0) {
@@ -214,14 +266,11 @@ int main(int argc, char **argv)
 				return commands[k].fn(2, av);
 		usage_error(NULL, "unknown command \"%s\"", av[0]);
 	}
-	/* The environment's passphrase is taken (and wiped) before anything
-	 * else runs. */
-	if (pass_from_env() < 0)
-		return fail(argv[i]);
 	for (size_t k = 0; k < ARRAY_SIZE(commands); k++) {
 		if (strcmp(commands[k].name, argv[i]) == 0) {
 			rc = commands[k].fn(argc - i, argv + i);
 			pass_wipe();
+			pin_wipe();
 			return rc;
 		}
 	}

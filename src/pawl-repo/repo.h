@@ -54,11 +54,13 @@
 extern int verbosity; /* -1 quiet, 0 normal, 1 verbose */
 void info(const char *fmt, ...) PAWL_PRINTF(1, 2);
 _Noreturn void usage_error(const char *cmd, const char *fmt, ...) PAWL_PRINTF(2, 3);
-/* Options every command takes: --help, --passphrase-file, -q, -v. */
-enum { OPT_PASSFILE = 1000, OPT_FIRST = 1001 };
+/* Options every command takes: --help, --passphrase-file, --pin-file,
+ * -q, -v. */
+enum { OPT_PASSFILE = 1000, OPT_PINFILE, OPT_FIRST = 1010 };
 #define COMMON_LONGOPTS                                                        \
 	{ "help", no_argument, NULL, 'h' },                                    \
 	{ "passphrase-file", required_argument, NULL, OPT_PASSFILE },          \
+	{ "pin-file", required_argument, NULL, OPT_PINFILE },                  \
 	{ "quiet", no_argument, NULL, 'q' },                                   \
 	{ "verbose", no_argument, NULL, 'v' }
 #define COMMON_SHORTOPTS "hqv"
@@ -84,13 +86,20 @@ PAWL_MUST_USE int pass_from_env(void);
 const char *pass_get(void); /* NULL when none was given */
 void pass_wipe(void);
 
+/* The token PIN from --pin-file (first line) or PAWL_PKCS11_PIN, kept
+ * and wiped like the passphrase (pkcs11_hook.c). */
+PAWL_MUST_USE int pin_from_file(const char *path);
+PAWL_MUST_USE int pin_from_env(void);
+void pin_wipe(void);
+
 /* A private key: a PKCS#8 PEM file, or a "pkcs11:" URI. */
 PAWL_MUST_USE int key_arg_signer(pawl_signer **ret, const char *arg);
 /* A public key: a PEM SPKI file, a private key file, or a "pkcs11:" URI.
  * *ret_private says whether the argument also holds the private half
  * (then *ret_signer is set when ret_signer is not NULL). */
 PAWL_MUST_USE int key_arg_public(pawl_key **ret, pawl_signer **ret_signer, const char *arg);
-/* The hook for PKCS#11 tokens (pkcs11_hook.c). */
+/* The hook for PKCS#11 tokens (pkcs11_hook.c): signer_load_pkcs11 with
+ * the run's PIN. */
 PAWL_MUST_USE int pkcs11_signer_open(pawl_signer **ret, const char *uri);
 
 /* A list of signers from repeated --key options. */

@@ -124,7 +124,8 @@ check "REPO/root.json exists once root is fully signed" [ -f ws/root.json ]
 check "targets expiry follows --expires targets=30" [ "$(jget ws/metadata/targets.json 'd["signed"]["expires"][:4]')" -ge 2024 ]
 refuses "sign refuses a key that is not the role's" 1 "is not a key of targets" $R sign ws targets --key dev.pem
 refuses "an RSA-1024 key is refused" 1 "2048|weak|too small|bits" $R sign ws targets --key weak-rsa.pem
-refuses "PKCS#11 URIs go to the (not yet built) token hook" 1 "PKCS#11 support not built yet" $R sign ws targets --key "pkcs11:token=t;object=k"
+refuses "a pkcs11: URI goes to the token module, not the file system (test_repo_hsm.sh signs with one)" 1 \
+	"PKCS#11 module /nonexistent/module.so" env PAWL_PKCS11_MODULE=/nonexistent/module.so $R sign ws targets --key "pkcs11:token=t;object=k"
 
 # ---------------------------------------------------------------- release 1
 printf 'demo app 1.0.0\n' >app1.tar.gz
