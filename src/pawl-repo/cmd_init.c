@@ -159,7 +159,7 @@ int cmd_init(int argc, char **argv)
 			rs[t] = ro;
 		}
 	}
-	if (signers_load(&ss, signargs.v, signargs.n) < 0)
+	if (signers_load(&ss, signargs.v, signargs.n) < 0 || journal_init(w) < 0)
 		goto out;
 	/* Root and targets first; snapshot and timestamp are made by the
 	 * timestamp step, which needs targets to be complete. */
@@ -170,7 +170,7 @@ int cmd_init(int argc, char **argv)
 			bool used;
 
 			for (int k = 0; k < 2; k++)
-				if (ws_sign(w, first[k], ss.v[i], &used) < 0)
+				if (ws_sign(w, first[k], ss.v[i], ss.arg[i], &used) < 0)
 					goto out;
 		}
 	}

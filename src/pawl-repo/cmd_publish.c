@@ -144,7 +144,7 @@ static int sign_and_check(ws *w, ws_role *r, const signers *ss)
 		bool used;
 
 		if (signer_of(w, r, ss->v[i]))
-			GUARD(ws_sign(w, r, ss->v[i], &used));
+			GUARD(ws_sign(w, r, ss->v[i], ss->arg[i], &used));
 	}
 	GUARD(ws_count(w, r, &c));
 	if (!sigcount_ok(&c))
@@ -162,7 +162,7 @@ int do_timestamp(ws *w, const signers *ss, bool force, bool strict)
 	int64_t now = pawl_now();
 	size_t n;
 	sigcount c;
-	bool fresh;
+	bool fresh, new_snapshot = false;
 
 	for (size_t i = 0; strict && i < ss->n; i++) {
 		char sid[20];
@@ -201,6 +201,8 @@ int do_timestamp(ws *w, const signers *ss, bool force, bool strict)
 		}
 		md_free(snap->md);
 		snap->md = md;
+		new_snapshot = true;
+		GUARD(journal_snapshot(w, snap, n));
 		GUARD(sign_and_check(w, snap, ss));
 		info("snapshot v%" PRIu64 " names %zu targets role%s", snap->md->version, n,
 		     n == 1 ? "" : "s");
@@ -220,6 +222,7 @@ int do_timestamp(ws *w, const signers *ss, bool force, bool strict)
 		GUARD(ws_touch(w, ts));
 		GUARD(md_bulk_meta(ts->md, "snapshot.json", snap->md->version, true, len, &h, 1));
 		GUARD(md_bulk_finish(ts->md));
+		GUARD(journal_timestamp(w, ts, snap, len, dg.sha256, new_snapshot));
 		GUARD(sign_and_check(w, ts, ss));
 	}
 	info("timestamp v%" PRIu64 " names snapshot v%" PRIu64 ", expires %s", ts->md->version,
@@ -696,7 +699,7 @@ int cmd_publish(int argc, char **argv)
 	for (size_t i = 0; i < w->nroles; i++)
 		if (ws_set_published(w, w->roles[i]->name, w->roles[i]->md->version) < 0)
 			goto out;
-	if (ws_save(w) < 0)
+	if (ws_save(w) < 0 || journal_publish(w, o.dir, o.new_targets, o.new_meta) < 0)
 		goto out;
 	info("published root v%" PRIu64 ", targets v%" PRIu64 ", snapshot v%" PRIu64
 	     ", timestamp v%" PRIu64 " (%zu roles, %zu new target files) to %s",

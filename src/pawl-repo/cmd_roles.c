@@ -49,21 +49,19 @@ static void keyset_free(struct keyset *ks)
 	memset(ks, 0, sizeof(*ks));
 }
 
-/* Sign roles with the signers named in a and b (either may be empty). */
-static int sign_with(ws *w, ws_role **rs, size_t n, const strv *a, const strv *b)
+/* The signers named in a and b (either may be empty). Commands load them
+ * before they change anything, so that a wrong passphrase or PIN leaves
+ * neither a change nor an audit entry for one. */
+static int load_signers(signers *ss, const strv *a, const strv *b)
 {
 	strv all = { 0 };
-	signers ss = { 0 };
 	int r;
 
 	for (size_t i = 0; a && i < a->n; i++)
 		strv_push(&all, a->v[i]);
 	for (size_t i = 0; b && i < b->n; i++)
 		strv_push(&all, b->v[i]);
-	r = signers_load(&ss, all.v, all.n);
-	if (r == 0)
-		r = ws_sign_all(w, rs, n, &ss);
-	signers_free(&ss);
+	r = signers_load(ss, all.v, all.n);
 	free(all.v);
 	return r;
 }
@@ -124,7 +122,9 @@ int cmd_delegate(int argc, char **argv)
 	bool term = false;
 	_cleanup_ws_ ws *w = NULL;
 	struct keyset ks = { 0 };
+	signers ss = { 0 };
 	ws_role *parent, *child = NULL;
+	bool replaced;
 	int ch, rc = 1;
 
 	optind = 0;
@@ -176,8 +176,9 @@ int cmd_delegate(int argc, char **argv)
 		pawl_error_clear();
 		child = NULL;
 	}
-	if (keyset_load(&ks, &keyargs) < 0)
+	if (keyset_load(&ks, &keyargs) < 0 || load_signers(&ss, &signargs, &ks.priv) < 0)
 		goto out;
+	replaced = child != NULL;
 	if (md_deleg_add_role(parent->md, name, ks.k, ks.n, thr, term,
 			      (const char *const *)paths.v, paths.n,
 			      prefixes.n ? (const char *const *)prefixes.v : NULL, prefixes.n) < 0)
@@ -194,7 +195,8 @@ int cmd_delegate(int argc, char **argv)
 	{
 		ws_role *rs[2] = { parent, child };
 
-		if (sign_with(w, rs, 2, &signargs, &ks.priv) < 0 || ws_save(w) < 0)
+		if (journal_delegate(w, parent, child, replaced) < 0 ||
+		    ws_sign_all(w, rs, 2, &ss) < 0 || ws_save(w) < 0)
 			goto out;
 		info("%s delegates %s to %s (%zu key%s, threshold %" PRIu32 "%s)", parent->name,
 		     paths.n ? paths.v[0] : prefixes.v[0], name, ks.n, ks.n == 1 ? "" : "s", thr,
@@ -203,6 +205,7 @@ int cmd_delegate(int argc, char **argv)
 	}
 	rc = 0;
 out:
+	signers_free(&ss);
 	keyset_free(&ks);
 	free(keyargs.v);
 	free(paths.v);
@@ -242,6 +245,7 @@ int cmd_bins(int argc, char **argv)
 	uint32_t count = 0, thr = 1, bits = 0;
 	_cleanup_ws_ ws *w = NULL;
 	struct keyset ks = { 0 };
+	signers ss = { 0 };
 	ws_role *parent, **rs = NULL;
 	size_t nrs = 0;
 	int ch, rc = 1;
@@ -285,7 +289,7 @@ int cmd_bins(int argc, char **argv)
 			       from);
 		goto out;
 	}
-	if (keyset_load(&ks, &keyargs) < 0 ||
+	if (keyset_load(&ks, &keyargs) < 0 || load_signers(&ss, &signargs, &ks.priv) < 0 ||
 	    md_deleg_set_succinct(parent->md, ks.k, ks.n, thr, bits, prefix) < 0 ||
 	    ws_touch(w, parent) < 0)
 		goto out;
@@ -301,7 +305,8 @@ int cmd_bins(int argc, char **argv)
 			goto out;
 		nrs++;
 	}
-	if (sign_with(w, rs, nrs, &signargs, &ks.priv) < 0 || ws_save(w) < 0)
+	if (journal_bins(w, parent, count) < 0 || ws_sign_all(w, rs, nrs, &ss) < 0 ||
+	    ws_save(w) < 0)
 		goto out;
 	if (parent->md->targets && parent->md->targets->len)
 		info("%s still lists %u targets itself; clients find them there first", from,
@@ -311,6 +316,7 @@ int cmd_bins(int argc, char **argv)
 	report(w, rs, nrs);
 	rc = 0;
 out:
+	signers_free(&ss);
 	free(rs);
 	keyset_free(&ks);
 	free(keyargs.v);
@@ -338,6 +344,7 @@ int cmd_sign(int argc, char **argv)
 	};
 	strv keys = { 0 };
 	_cleanup_ws_ ws *w = NULL;
+	signers ss = { 0 };
 	ws_role *r;
 	int ch, rc = 1;
 
@@ -353,11 +360,13 @@ int cmd_sign(int argc, char **argv)
 	if (keys.n == 0)
 		usage_error("sign", "give the signing key with --key");
 	if (ws_open(&w, argv[optind], true) < 0 || ws_find(w, argv[optind + 1], &r) < 0 ||
-	    sign_with(w, &r, 1, &keys, NULL) < 0 || ws_save(w) < 0)
+	    load_signers(&ss, &keys, NULL) < 0 || ws_sign_all(w, &r, 1, &ss) < 0 ||
+	    ws_save(w) < 0)
 		goto out;
 	report(w, &r, 1);
 	rc = 0;
 out:
+	signers_free(&ss);
 	free(keys.v);
 	return rc ? fail("sign") : 0;
 }
@@ -416,6 +425,7 @@ int cmd_rotate(int argc, char **argv)
 	uint32_t thr = 0;
 	_cleanup_ws_ ws *w = NULL;
 	struct keyset nk = { 0 };
+	signers ss = { 0 };
 	char **oldids = NULL;
 	const char **ids = NULL;
 	pawl_key **keys = NULL;
@@ -467,7 +477,8 @@ int cmd_rotate(int argc, char **argv)
 		if (!oldids[i])
 			goto out;
 	}
-	if (keyset_load(&nk, &newargs) < 0 || ws_role_keys(w, r, &mkeys, &mr) < 0)
+	if (keyset_load(&nk, &newargs) < 0 || load_signers(&ss, &signargs, NULL) < 0 ||
+	    ws_role_keys(w, r, &mkeys, &mr) < 0)
 		goto out;
 	/* The new key list: the current keys less the old, plus the new. */
 	ids = xcalloc(mr->nkeyids + nk.n + 1, sizeof(*ids));
@@ -576,7 +587,8 @@ int cmd_rotate(int argc, char **argv)
 		goto out;
 	rs[0] = holder;
 	rs[1] = r;
-	if (sign_with(w, rs, r == holder ? 1 : 2, &signargs, NULL) < 0 || ws_save(w) < 0)
+	if (journal_rotate(w, r, holder, oldids, oldargs.n, nk.k, nk.n) < 0 ||
+	    ws_sign_all(w, rs, r == holder ? 1 : 2, &ss) < 0 || ws_save(w) < 0)
 		goto out;
 	info("%s now has %zu key%s, threshold %" PRIu32 " (in %s v%" PRIu64 ")", r->name, nids,
 	     nids == 1 ? "" : "s", thr, holder->name, holder->md->version);
@@ -594,6 +606,7 @@ out:
 	}
 	free(ids);
 	free(keys);
+	signers_free(&ss);
 	keyset_free(&nk);
 	free(oldargs.v);
 	free(newargs.v);
@@ -621,6 +634,7 @@ int cmd_expire(int argc, char **argv)
 	};
 	strv keys = { 0 };
 	_cleanup_ws_ ws *w = NULL;
+	signers ss = { 0 };
 	int64_t secs;
 	ws_role *r;
 	int ch, rc = 1;
@@ -637,22 +651,24 @@ int cmd_expire(int argc, char **argv)
 	if (parse_period(argv[optind + 2], &secs) < 0)
 		usage_error("expire", "PERIOD is DAYS, or a number ending in d, h, m or s");
 	if (ws_open(&w, argv[optind], true) < 0 || ws_find(w, argv[optind + 1], &r) < 0 ||
-	    ws_set_period(w, r->name, secs) < 0)
+	    load_signers(&ss, &keys, NULL) < 0 || ws_set_period(w, r->name, secs) < 0)
 		goto out;
 	if (r->type == MD_SNAPSHOT || r->type == MD_TIMESTAMP) {
-		if (ws_save(w) < 0)
+		if (journal_expire(w, r, secs, false) < 0 || ws_save(w) < 0)
 			goto out;
 		info("%s will be valid for %" PRId64 " seconds from the next `pawl-repo timestamp`",
 		     r->name, secs);
 		rc = 0;
 		goto out;
 	}
-	if (ws_touch(w, r) < 0 || sign_with(w, &r, 1, &keys, NULL) < 0 || ws_save(w) < 0)
+	if (ws_touch(w, r) < 0 || journal_expire(w, r, secs, true) < 0 ||
+	    ws_sign_all(w, &r, 1, &ss) < 0 || ws_save(w) < 0)
 		goto out;
 	info("%s v%" PRIu64 " expires %s", r->name, r->md->version, r->md->expires_str);
 	report(w, &r, 1);
 	rc = 0;
 out:
+	signers_free(&ss);
 	free(keys.v);
 	return rc ? fail("expire") : 0;
 }

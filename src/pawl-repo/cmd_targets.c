@@ -119,7 +119,42 @@ struct batch {
 	size_t ntouched, captouched;
 	size_t count;
 	uint64_t bytes;
+	jtarget *list; /* every target, for the audit log */
+	size_t nlist, caplist;
 };
+
+static int list_push(struct batch *b, const char *path, const char *sha256, uint64_t length,
+		     ws_role *r)
+{
+	jtarget *t;
+
+	if (b->nlist == b->caplist) {
+		size_t cap = b->caplist ? b->caplist * 2 : 64;
+		jtarget *v = xreallocarray(b->list, cap, sizeof(*v));
+
+		if (!v)
+			return PAWL_E_NOMEM;
+		b->list = v;
+		b->caplist = cap;
+	}
+	t = &b->list[b->nlist];
+	t->path = xstrdup(path);
+	if (!t->path)
+		return PAWL_E_NOMEM;
+	snprintf(t->sha256, sizeof(t->sha256), "%s", sha256);
+	t->length = length;
+	t->role = r;
+	t->seq = b->nlist++;
+	return 0;
+}
+
+static void batch_free(struct batch *b)
+{
+	for (size_t i = 0; i < b->nlist; i++)
+		free(b->list[i].path);
+	free(b->list);
+	free(b->touched);
+}
 
 static int touch_mark(struct batch *b, ws_role *r)
 {
@@ -161,6 +196,7 @@ static int batch_add(struct batch *b, const char *tpath, int dfd, const char *na
 	GUARD(md_bulk_target(r->md, tpath, strlen(tpath), len, h, dg.has512 ? 2 : 1,
 			     custom ? custom : b->custom));
 	GUARD(touch_mark(b, r));
+	GUARD(list_push(b, tpath, dg.sha256, len, r));
 	b->count++;
 	b->bytes += len;
 	if (verbosity > 0)
@@ -275,17 +311,23 @@ static int add_manifest(struct batch *b, const char *file)
 	return rc;
 }
 
-static int finish_batch(struct batch *b, strv *keys, const char *cmd)
+/* Keys first (a wrong passphrase or PIN changes nothing), then the new
+ * versions, the audit entry for the batch, the signatures. */
+static int finish_batch(struct batch *b, strv *keys, const char *type)
 {
 	signers ss = { 0 };
 	int rc;
 
-	for (size_t i = 0; i < b->ntouched; i++) {
-		GUARD(md_bulk_finish(b->touched[i]->md));
-		GUARD(ws_touch(b->w, b->touched[i]));
-	}
-	(void)cmd;
 	rc = signers_load(&ss, keys->v, keys->n);
+	for (size_t i = 0; rc == 0 && i < b->ntouched; i++) {
+		if (strcmp(type, "targets.add") == 0)
+			rc = md_bulk_finish(b->touched[i]->md);
+		if (rc == 0)
+			rc = ws_touch(b->w, b->touched[i]);
+	}
+	if (rc == 0)
+		rc = journal_targets(b->w, type, b->list, b->nlist, b->touched, b->ntouched,
+				     b->bytes);
 	if (rc == 0)
 		rc = ws_sign_all(b->w, b->touched, b->ntouched, &ss);
 	signers_free(&ss);
@@ -391,12 +433,12 @@ int cmd_add(int argc, char **argv)
 		goto out;
 	}
 	/* The content first, durably; then the metadata that names it. */
-	if (content_sync(w) < 0 || finish_batch(&b, &keys, "add") < 0 || ws_save(w) < 0)
+	if (content_sync(w) < 0 || finish_batch(&b, &keys, "targets.add") < 0 || ws_save(w) < 0)
 		goto out;
 	summary(&b, "added");
 	rc = 0;
 out:
-	free(b.touched);
+	batch_free(&b);
 	free(keys.v);
 	return rc ? fail("add") : 0;
 }
@@ -461,32 +503,27 @@ int cmd_remove(int argc, char **argv)
 				goto out;
 			}
 		}
+		{
+			/* What is removed, for the audit entry. */
+			md_target t;
+			const char *h;
+
+			if (md_target_parse(pj_get(found->md->targets, path), &t, path) < 0)
+				goto out;
+			h = pj_str(pj_get(t.hashes, "sha256"));
+			if (list_push(&b, path, h ? h : "", t.length, found) < 0)
+				goto out;
+		}
 		if (md_target_remove(found->md, path) < 0 || touch_mark(&b, found) < 0)
 			goto out;
 		b.count++;
 	}
-	for (size_t i = 0; i < b.ntouched; i++)
-		if (ws_touch(w, b.touched[i]) < 0)
-			goto out;
-	{
-		signers ss = { 0 };
-
-		rc = signers_load(&ss, keys.v, keys.n);
-		if (rc == 0)
-			rc = ws_sign_all(w, b.touched, b.ntouched, &ss);
-		signers_free(&ss);
-		if (rc < 0) {
-			rc = 1;
-			goto out;
-		}
-		rc = 1;
-	}
-	if (ws_save(w) < 0)
+	if (finish_batch(&b, &keys, "targets.remove") < 0 || ws_save(w) < 0)
 		goto out;
 	summary(&b, "removed");
 	rc = 0;
 out:
-	free(b.touched);
+	batch_free(&b);
 	free(keys.v);
 	return rc ? fail("remove") : 0;
 }

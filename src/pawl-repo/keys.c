@@ -95,6 +95,60 @@ static bool is_pkcs11(const char *arg)
 	return pkcs11_is_uri(arg);
 }
 
+/* Copy attributes of one URI part (sep ';' or '&') except the PIN ones. */
+static size_t copy_attrs(char *out, size_t n, size_t k, const char *p, size_t len, char sep)
+{
+	bool first = true;
+
+	while (len > 0) {
+		const char *e = memchr(p, sep, len);
+		size_t al = e ? (size_t)(e - p) : len;
+
+		if (!(al >= 10 && strncmp(p, "pin-value=", 10) == 0) &&
+		    !(al >= 11 && strncmp(p, "pin-source=", 11) == 0) && al > 0) {
+			int w = snprintf(out + k, n - k, "%s%.*s", first ? "" : (sep == ';' ? ";" : "&"),
+					 (int)al, p);
+
+			if (w < 0 || (size_t)w >= n - k)
+				return n - 1;
+			k += (size_t)w;
+			first = false;
+		}
+		p += al;
+		len -= al;
+		if (len > 0) {
+			p++;
+			len--;
+		}
+	}
+	return k;
+}
+
+const char *key_arg_display(const char *arg, char *out, size_t n)
+{
+	const char *q;
+	size_t k;
+
+	if (!is_pkcs11(arg)) {
+		snprintf(out, n, "%s", arg);
+		return out;
+	}
+	/* "pkcs11:" PATH [ "?" QUERY ]: the PIN attributes may be in either. */
+	q = strchr(arg + 7, '?');
+	k = (size_t)snprintf(out, n, "pkcs11:");
+	k = copy_attrs(out, n, k, arg + 7, q ? (size_t)(q - arg - 7) : strlen(arg + 7), ';');
+	if (q && k < n - 1) {
+		size_t before = k;
+
+		k = copy_attrs(out, n, k + 1, q + 1, strlen(q + 1), '&');
+		if (k == before + 1)
+			k = before; /* nothing but PINs after '?' */
+		else
+			out[before] = '?';
+	}
+	out[k < n ? k : n - 1] = '\0';
+	return out;
+}
 
 /* Add what to do to "key is encrypted" errors. */
 static int hint_passphrase(int code)

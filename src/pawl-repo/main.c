@@ -5,8 +5,11 @@
  *
  * Exit codes: 0 success, 1 failure (the message names the role, key id or
  * file and says what to do), 2 usage error. Informational lines go to
- * stderr (quiet with -q); `status` and `keygen` print results on
+ * stderr (quiet with -q); `status`, `keygen` and `log` print results on
  * stdout. Private keys, passphrases and PINs are never printed.
+ *
+ * Commands that change a workspace record what they do in its audit log
+ * (journal.c), failures included: fail() below records them.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -37,6 +40,7 @@ static const struct {
 	{ "publish", cmd_publish, "write the repository tree for the web server" },
 	{ "verify", cmd_verify, "check a published tree as a client would" },
 	{ "status", cmd_status, "versions, expiry and signatures of every role" },
+	{ "log", cmd_log, "show the audit log (REPO/audit.log); `log REPO verify` checks it" },
 };
 
 static void usage(FILE *f)
@@ -48,6 +52,9 @@ static void usage(FILE *f)
 	      "A KEY is a private key file or a pkcs11: URI (a key in a token, docs/hsm.md).\n"
 	      "Passphrases for encrypted keys: --passphrase-file FILE or PAWL_PASSPHRASE.\n"
 	      "Token PINs: --pin-file FILE or PAWL_PKCS11_PIN (or pin-source in the URI).\n"
+	      "Every command that changes REPO records it in REPO/audit.log, mirrored to\n"
+	      "syslog (authpriv); --no-syslog (before or after COMMAND) turns off the\n"
+	      "syslog copy only.\n"
 	      "Exit status: 0 success, 1 failure, 2 usage error.\n"
 	      "Full guide: docs/pawl-repo.md\n",
 	      f);
@@ -86,6 +93,7 @@ int fail(const char *cmd)
 
 	fprintf(stderr, "pawl-repo %s: %s: %s\n", cmd, pawl_strerror(e->code),
 		e->message[0] ? e->message : "(no detail)");
+	journal_failure(cmd);
 	return 1;
 }
 
@@ -162,6 +170,9 @@ void common_opt(const char *cmd, const char *usage_text, int ch, const char *arg
 	case OPT_PINFILE:
 		if (pin_from_file(arg) < 0)
 			exit(fail(cmd));
+		return;
+	case OPT_NOSYSLOG:
+		journal_syslog = false;
 		return;
 	default:
 		usage_error(cmd, "unknown option or missing argument");
@@ -242,6 +253,8 @@ int main(int argc, char **argv)
 		} else if (strcmp(argv[i], "-h") == 0 || strcmp(argv[i], "--help") == 0) {
 			usage(stdout);
 			return 0;
+		} else if (strcmp(argv[i], "--no-syslog") == 0) {
+			journal_syslog = false;
 		} else if (strcmp(argv[i], "-V") == 0 || strcmp(argv[i], "--version") == 0) {
 			printf("pawl-repo %s (TUF %s)\n", pawl_version(), PAWL_SPEC_VERSION);
 			return 0;
@@ -268,6 +281,7 @@ int main(int argc, char **argv)
 	}
 	for (size_t k = 0; k < ARRAY_SIZE(commands); k++) {
 		if (strcmp(commands[k].name, argv[i]) == 0) {
+			journal_cmd = commands[k].name;
 			rc = commands[k].fn(argc - i, argv + i);
 			pass_wipe();
 			pin_wipe();

@@ -33,6 +33,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "audit/audit.h"
 #include "crypto/crypto.h"
 #include "json/json.h"
 #include "metadata/metadata.h"
@@ -55,12 +56,13 @@ extern int verbosity; /* -1 quiet, 0 normal, 1 verbose */
 void info(const char *fmt, ...) PAWL_PRINTF(1, 2);
 _Noreturn void usage_error(const char *cmd, const char *fmt, ...) PAWL_PRINTF(2, 3);
 /* Options every command takes: --help, --passphrase-file, --pin-file,
- * -q, -v. */
-enum { OPT_PASSFILE = 1000, OPT_PINFILE, OPT_FIRST = 1010 };
+ * --no-syslog, -q, -v. */
+enum { OPT_PASSFILE = 1000, OPT_PINFILE, OPT_NOSYSLOG, OPT_FIRST = 1010 };
 #define COMMON_LONGOPTS                                                        \
 	{ "help", no_argument, NULL, 'h' },                                    \
 	{ "passphrase-file", required_argument, NULL, OPT_PASSFILE },          \
 	{ "pin-file", required_argument, NULL, OPT_PINFILE },                  \
+	{ "no-syslog", no_argument, NULL, OPT_NOSYSLOG },                      \
 	{ "quiet", no_argument, NULL, 'q' },                                   \
 	{ "verbose", no_argument, NULL, 'v' }
 #define COMMON_SHORTOPTS "hqv"
@@ -91,6 +93,10 @@ void pass_wipe(void);
 PAWL_MUST_USE int pin_from_file(const char *path);
 PAWL_MUST_USE int pin_from_env(void);
 void pin_wipe(void);
+
+/* A KEY argument as it may be shown and logged: a file name as given, a
+ * PKCS#11 URI without its pin-value and pin-source attributes. */
+const char *key_arg_display(const char *arg, char *out, size_t n);
 
 /* A private key: a PKCS#8 PEM file, or a "pkcs11:" URI. */
 PAWL_MUST_USE int key_arg_signer(pawl_signer **ret, const char *arg);
@@ -138,6 +144,7 @@ typedef struct ws {
 	size_t tablecap;
 	pawl_md *prev_root; /* the root version before the staged one, if any */
 	bool walked;
+	audit_log *audit;   /* REPO/audit.log, open while writing (journal.c) */
 } ws;
 
 /* Open an existing workspace. write: take the lock (waits up to 30 s). */
@@ -185,10 +192,12 @@ typedef struct sigcount {
 PAWL_MUST_USE int ws_count(ws *w, ws_role *r, sigcount *ret);
 bool sigcount_ok(const sigcount *c);
 
-/* Sign r with each signer that is a key of r (for root: of the staged or
- * the previous root). *ret_used counts signatures made. Refuses to re-sign
- * a published version. */
-PAWL_MUST_USE int ws_sign(ws *w, ws_role *r, const pawl_signer *s, bool *ret_used);
+/* Sign r with s when it is a key of r (for root: of the staged or the
+ * previous root); *ret_used says whether it signed. Each signature is
+ * recorded in the audit log (arg: the key argument, for the entry).
+ * Refuses to re-sign a published version. */
+PAWL_MUST_USE int ws_sign(ws *w, ws_role *r, const pawl_signer *s, const char *arg,
+			  bool *ret_used);
 /* Sign every role in rs with every signer that belongs to it; a signer
  * that belongs to none of them is an error naming the roles. */
 PAWL_MUST_USE int ws_sign_all(ws *w, ws_role **rs, size_t nrs, const signers *ss);
@@ -212,6 +221,47 @@ typedef struct digests {
 } digests;
 PAWL_MUST_USE int digest_buf(const void *p, size_t n, bool sha512, digests *ret);
 
+/* ---------------- journal.c: the audit log ---------------- */
+
+/* REPO/audit.log (docs/audit.md, "The publisher's log"): opened by ws_open
+ * for writing and ws_create, closed by ws_free, which keeps the position
+ * of its last entry in REPO/state.json ("audit") as the anchor that
+ * `log verify` checks. Each journal_* appends one entry and fails the
+ * command when it cannot. */
+extern bool journal_syslog;     /* --no-syslog: no syslog copy (the file log stays) */
+extern const char *journal_cmd; /* the command, for the "command" entry */
+PAWL_MUST_USE int journal_open(ws *w);
+void journal_close(ws *w);
+/* Record the thread's error as the failure of cmd (when a log is open). */
+void journal_failure(const char *cmd);
+
+/* A target added or removed, for journal_targets. */
+typedef struct jtarget {
+	char *path;
+	char sha256[65];
+	uint64_t length;
+	ws_role *role;
+	size_t seq; /* the order given: the last of a path wins */
+} jtarget;
+
+PAWL_MUST_USE int journal_init(ws *w);
+PAWL_MUST_USE int journal_signed(ws *w, ws_role *r, const pawl_signer *s, const char *arg);
+PAWL_MUST_USE int journal_root_ready(ws *w, ws_role *r, const char *data, size_t len,
+				     const sigcount *c);
+/* One entry for a whole batch (sorts v). */
+PAWL_MUST_USE int journal_targets(ws *w, const char *type, jtarget *v, size_t n,
+				  ws_role **roles, size_t nroles, uint64_t bytes);
+PAWL_MUST_USE int journal_delegate(ws *w, ws_role *parent, ws_role *child, bool replaced);
+PAWL_MUST_USE int journal_bins(ws *w, ws_role *parent, uint32_t count);
+PAWL_MUST_USE int journal_rotate(ws *w, ws_role *r, ws_role *holder, char **removed,
+				 size_t nremoved, pawl_key **added, size_t nadded);
+PAWL_MUST_USE int journal_expire(ws *w, ws_role *r, int64_t secs, bool renewed);
+PAWL_MUST_USE int journal_snapshot(ws *w, ws_role *snap, size_t nroles);
+PAWL_MUST_USE int journal_timestamp(ws *w, ws_role *ts, ws_role *snap, size_t snap_len,
+				    const char *snap_sha256, bool new_snapshot);
+PAWL_MUST_USE int journal_publish(ws *w, const char *outdir, size_t new_targets,
+				  size_t meta_files);
+
 /* ---------------- commands ---------------- */
 
 int cmd_keygen(int argc, char **argv);
@@ -227,6 +277,7 @@ int cmd_verify(int argc, char **argv);
 int cmd_status(int argc, char **argv);
 int cmd_rotate(int argc, char **argv);
 int cmd_expire(int argc, char **argv);
+int cmd_log(int argc, char **argv);
 
 /* The snapshot and timestamp step shared by init and timestamp. force:
  * always make a new snapshot. strict: every signer must be a snapshot or

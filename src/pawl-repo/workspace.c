@@ -323,6 +323,8 @@ int ws_open(ws **ret, const char *path, bool write)
 		GUARD(load_role(w, md_type_name((md_type)t), (md_type)t, NULL, &ro));
 	}
 	GUARD(load_prev_root(w));
+	if (write)
+		GUARD(journal_open(w));
 	*ret = TAKE_PTR(w);
 	return 0;
 }
@@ -407,6 +409,7 @@ int ws_create(ws **ret, const char *path, bool sha512)
 		}
 	}
 	w->walked = true;
+	GUARD(journal_open(w));
 	*ret = TAKE_PTR(w);
 	return 0;
 }
@@ -415,6 +418,9 @@ void ws_free(ws *w)
 {
 	if (!w)
 		return;
+	/* Before the lock goes: the anchor in state.json must not race
+	 * another writer. */
+	journal_close(w);
 	for (size_t i = 0; i < w->nroles; i++)
 		role_free(w->roles[i]);
 	free(w->roles);
@@ -668,7 +674,7 @@ bool sigcount_ok(const sigcount *c)
 	       (!c->has_prev || c->prev_valid >= c->prev_threshold);
 }
 
-int ws_sign(ws *w, ws_role *r, const pawl_signer *s, bool *ret_used)
+int ws_sign(ws *w, ws_role *r, const pawl_signer *s, const char *arg, bool *ret_used)
 {
 	const char *kid = signer_keyid(s);
 	const md_keys *keys;
@@ -691,6 +697,8 @@ int ws_sign(ws *w, ws_role *r, const pawl_signer *s, bool *ret_used)
 	GUARD(md_sign(r->md, s));
 	r->dirty = true;
 	*ret_used = true;
+	/* Recorded before the signature can be saved (ws_save). */
+	GUARD(journal_signed(w, r, s, arg));
 	info("signed %s v%" PRIu64 " with key %s (%s)", r->name, r->md->version,
 	     short_id(kid, sid), signer_kind(s));
 	return 0;
@@ -704,7 +712,7 @@ int ws_sign_all(ws *w, ws_role **rs, size_t nrs, const signers *ss)
 		for (size_t k = 0; k < nrs; k++) {
 			bool used;
 
-			GUARD(ws_sign(w, rs[k], ss->v[i], &used));
+			GUARD(ws_sign(w, rs[k], ss->v[i], ss->arg[i], &used));
 			any |= used;
 		}
 		if (!any) {
@@ -835,6 +843,7 @@ int ws_save(ws *w)
 					 r->md->version);
 				GUARD(file_write_atomic_at(w->dirfd, hist, data, len, 0644));
 				GUARD(file_write_atomic_at(w->dirfd, "root.json", data, len, 0644));
+				GUARD(journal_root_ready(w, r, data, len, &c));
 				info("root v%" PRIu64 " is fully signed: %s/root.json is the root "
 				     "to give clients",
 				     r->md->version, w->path);
