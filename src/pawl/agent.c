@@ -701,6 +701,7 @@ int agent_update(const agent_config *c, bool json, int verbose)
 	pawl_updater *u = NULL;
 	pawl_target *t = NULL;
 	struct mirror_urls mu;
+	install_state st;
 	char staged[8300];
 	const char *name;
 	int code, r;
@@ -712,7 +713,6 @@ int agent_update(const agent_config *c, bool json, int verbose)
 	install_opts_from(&a, &io);
 	if (install_open(&ic, &io) < 0)
 		return fail(&a, "install state");
-	a.state = install_get_state(ic);
 	/* A journal left by a crash is resolved before anything else. */
 	if (install_recover(ic, &res) < 0) {
 		install_close(ic);
@@ -723,7 +723,9 @@ int agent_update(const agent_config *c, bool json, int verbose)
 				install_outcome_name(res.outcome)),
 			  AUDIT_STR("version", res.version), AUDIT_STR("current", res.current)) < 0)
 		pawl_error_clear();
-	a.state = install_get_state(ic);
+	/* A copy: it must outlive install_close() on every path below. */
+	st = *install_get_state(ic);
+	a.state = &st;
 	if (ensure_trust(&a) < 0) {
 		install_close(ic);
 		return fail(&a, "trusted root");
@@ -970,6 +972,7 @@ int agent_rollback(const agent_config *c, bool json, int verbose)
 	install_result res;
 	pawl_updater *u = NULL;
 	struct mirror_urls mu;
+	install_state st;
 	bool recovery = false;
 	int r;
 
@@ -978,7 +981,8 @@ int agent_rollback(const agent_config *c, bool json, int verbose)
 	install_opts_from(&a, &io);
 	if (install_open(&ic, &io) < 0)
 		return fail(&a, "install state");
-	a.state = install_get_state(ic);
+	st = *install_get_state(ic);
+	a.state = &st;
 	if (!a.state->previous[0]) {
 		install_close(ic);
 		pawl_error_set(PAWL_E_NOT_FOUND, "no previous release of %s is kept", c->app);
