@@ -30,6 +30,7 @@ static const struct {
 	{ "keygen", cmd_keygen, "create a key pair (KEY.pem, KEY.pub)" },
 	{ "init", cmd_init, "create a workspace with root, targets, snapshot and timestamp" },
 	{ "add", cmd_add, "add targets (one file, a directory or a manifest)" },
+	{ "release", cmd_release, "add a release of an application for the update agent" },
 	{ "remove", cmd_remove, "remove a target" },
 	{ "delegate", cmd_delegate, "delegate target paths to a new role" },
 	{ "bins", cmd_bins, "delegate to succinct hash bins (TAP 15)" },

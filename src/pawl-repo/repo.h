@@ -267,6 +267,7 @@ PAWL_MUST_USE int journal_publish(ws *w, const char *outdir, size_t new_targets,
 int cmd_keygen(int argc, char **argv);
 int cmd_init(int argc, char **argv);
 int cmd_add(int argc, char **argv);
+int cmd_release(int argc, char **argv);
 int cmd_remove(int argc, char **argv);
 int cmd_delegate(int argc, char **argv);
 int cmd_bins(int argc, char **argv);

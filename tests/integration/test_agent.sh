@@ -51,13 +51,15 @@ release() {
 	echo "demo $v" > "$d/VERSION"
 	[ "${3:-}" = broken ] && touch "$d/BROKEN"
 	tar czf "$work/demo-$v.tar.gz" -C "$d" .
-	"$R" -q add repo "demo/$v/demo.tar.gz" "$work/demo-$v.tar.gz" \
-		--custom "{\"version\":\"$v\",\"recovery\":$rec}" --key targets.pem &&
+	recflag=""
+	[ "$rec" = true ] && recflag=--recovery
+	# shellcheck disable=SC2086
+	"$R" -q release repo demo "$v" "$work/demo-$v.tar.gz" $recflag --key targets.pem &&
 	"$R" -q timestamp repo --key snapshot.pem --key timestamp.pem &&
 	"$R" -q publish repo srv
 }
 withdraw() {
-	"$R" -q remove repo "demo/$1/demo.tar.gz" --key targets.pem &&
+	"$R" -q remove repo "demo/$1/demo-$1.tar.gz" --key targets.pem &&
 	"$R" -q timestamp repo --key snapshot.pem --key timestamp.pem &&
 	"$R" -q publish repo srv
 }
@@ -81,6 +83,10 @@ health_timeout = 10
 syslog = no
 $privsep
 EOC
+
+# ---- pawl-repo release ----
+expect 2 "release refuses a version that is not SemVer" "$R" release repo demo 1.0 "$work/demo-1.0.0.tar.gz"
+expect 2 "release refuses an APP with a slash" "$R" release repo de/mo 1.0.1 "$work/demo-1.0.0.tar.gz"
 
 # ---- install, update, current ----
 expect 0 "first update installs 1.0.0" "$P" --config agent.conf update

@@ -1,0 +1,90 @@
+/*
+ * cmd_release.c - `pawl-repo release REPO APP VERSION FILE [--recovery]
+ * [--key KEY ...]`: add a release of APP for the update agent.
+ *
+ * A release is a target APP/VERSION/NAME (NAME is FILE's base name) whose
+ * custom data is {"version": "VERSION"}, plus "recovery": true with
+ * --recovery: the only kind of release an agent may move down to.
+ * Releasing an existing version again with --recovery marks it so.
+ * Everything else is `add`: the same hashing, store, signing and log.
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "install/semver.h"
+#include "repo.h"
+
+static const char usage_release[] =
+	"usage: pawl-repo release REPO APP VERSION FILE [--recovery] [--key KEY ...]\n"
+	"\n"
+	"Add FILE as release VERSION of APP: the target APP/VERSION/NAME (NAME is\n"
+	"FILE's base name) with custom data {\"version\": \"VERSION\"}. VERSION is a\n"
+	"Semantic Versioning 2.0 version. With --recovery the release is marked as\n"
+	"one devices may move down to (pawl update and pawl rollback refuse any\n"
+	"other downgrade); releasing an existing version again with --recovery\n"
+	"marks it. --key signs the changed targets role (else use `sign`).\n"
+	"Then: pawl-repo timestamp, pawl-repo publish.\n";
+
+int cmd_release(int argc, char **argv)
+{
+	enum { O_RECOVERY = OPT_FIRST, O_KEY };
+	static const struct option opts[] = {
+		COMMON_LONGOPTS,
+		{ "recovery", no_argument, NULL, O_RECOVERY },
+		{ "key", required_argument, NULL, O_KEY },
+		{ NULL, 0, NULL, 0 },
+	};
+	char target[4096], custom[256];
+	const char *app, *version, *file, *base;
+	bool recovery = false;
+	strv keys = { 0 };
+	strv args = { 0 };
+	semver v;
+	int ch, rc;
+
+	optind = 0;
+	while ((ch = getopt_long(argc, argv, COMMON_SHORTOPTS, opts, NULL)) != -1) {
+		switch (ch) {
+		case O_RECOVERY: recovery = true; break;
+		case O_KEY: strv_push(&keys, optarg); break;
+		default: common_opt("release", usage_release, ch, optarg);
+		}
+	}
+	if (argc - optind != 4)
+		usage_error("release", "give REPO APP VERSION FILE");
+	app = argv[optind + 1];
+	version = argv[optind + 2];
+	file = argv[optind + 3];
+	if (!*app || strchr(app, '/') || strcmp(app, ".") == 0 || strcmp(app, "..") == 0)
+		usage_error("release", "APP must be one path component");
+	if (semver_parse(version, &v) < 0)
+		usage_error("release", "VERSION must be a Semantic Versioning 2.0 version, e.g. 1.4.0");
+	base = strrchr(file, '/') ? strrchr(file, '/') + 1 : file;
+	if (!*base)
+		usage_error("release", "FILE must name a file");
+	if ((size_t)snprintf(target, sizeof(target), "%s/%s/%s", app, version, base) >=
+		    sizeof(target) ||
+	    (size_t)snprintf(custom, sizeof(custom), "{\"version\":\"%s\"%s}", version,
+			     recovery ? ",\"recovery\":true" : "") >= sizeof(custom))
+		usage_error("release", "APP, VERSION or FILE is too long");
+
+	/* The same work as: pawl-repo add REPO TARGET FILE --custom JSON --key ... */
+	strv_push(&args, (char *)"add");
+	strv_push(&args, argv[optind]);
+	strv_push(&args, target);
+	strv_push(&args, (char *)file);
+	strv_push(&args, (char *)"--custom");
+	strv_push(&args, custom);
+	for (size_t i = 0; i < keys.n; i++) {
+		strv_push(&args, (char *)"--key");
+		strv_push(&args, keys.v[i]);
+	}
+	if (verbosity < 0)
+		strv_push(&args, (char *)"-q");
+	strv_push(&args, NULL); /* argv[argc] */
+	rc = cmd_add((int)args.n - 1, args.v);
+	free(args.v);
+	free(keys.v);
+	return rc;
+}
