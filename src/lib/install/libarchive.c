@@ -5,6 +5,7 @@
 #include <pthread.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <string.h>
 
 #include "install/libarchive.h"
 
@@ -60,7 +61,7 @@ static void la_open(void)
 			dlclose(h);
 			return;
 		}
-		*(void **)((char *)&t + la_syms[i].off) = p;
+		memcpy((char *)&t + la_syms[i].off, &p, sizeof(p));
 	}
 	/* The handle stays open for the life of the process. */
 	la = t;
