@@ -45,7 +45,7 @@
 
 static const char *outdir;
 
-static void die_errno(const char *what)
+static void __attribute__((noreturn)) die_errno(const char *what)
 {
 	fprintf(stderr, "gen_repo: %s: %s\n", what, strerror(errno));
 	exit(1);
