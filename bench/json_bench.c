@@ -36,7 +36,7 @@ static double now(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static void die(const char *what)
+static void __attribute__((noreturn)) die(const char *what)
 {
 	fprintf(stderr, "json_bench: %s: %s\n", what, pawl_error_last()->message);
 	exit(1);
