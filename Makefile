@@ -19,9 +19,10 @@ $(BUILD)/build.ninja:
 build: deps $(BUILD)/build.ninja
 	ninja -C $(BUILD)
 
-# The whole suite: lint, unit tests, fuzz corpus replay and integration
-# tests in the normal build, then the unit tests and corpus replay again
-# under AddressSanitizer and UndefinedBehaviorSanitizer.
+# The whole suite: lint, unit tests, fuzz corpus replay, integration tests
+# and packaging in the normal build, then the unit tests, the corpus replay
+# and the integration tests again with every program built under
+# AddressSanitizer and UndefinedBehaviorSanitizer.
 check: build
 	sh scripts/lint
 	meson test -C $(BUILD) --print-errorlogs --num-processes 2
@@ -35,7 +36,8 @@ $(ASAN_BUILD)/build.ninja:
 check-asan: deps $(ASAN_BUILD)/build.ninja
 	ninja -C $(ASAN_BUILD)
 	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-		meson test -C $(ASAN_BUILD) --print-errorlogs --num-processes 2 --suite unit --suite fuzz
+		meson test -C $(ASAN_BUILD) --print-errorlogs --num-processes 2 --suite unit --suite fuzz \
+		--suite integration
 
 $(FUZZ_BUILD)/build.ninja:
 	CC=clang-14 meson setup $(FUZZ_BUILD) -Dfuzz=true -Dbuildtype=debugoptimized \
