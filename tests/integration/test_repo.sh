@@ -25,44 +25,7 @@ cleanup() {
 trap cleanup EXIT INT TERM
 cd "$T"
 
-n=0
-failed=0
-pass() { n=$((n + 1)); echo "ok $n - $1"; }
-flunk() {
-	n=$((n + 1))
-	failed=$((failed + 1))
-	echo "not ok $n - $1"
-	[ -f out.log ] && sed 's/^/#   /' out.log
-	return 0
-}
-# ok DESC CMD...: CMD must succeed.
-ok() {
-	d=$1
-	shift
-	if "$@" >out.log 2>&1; then pass "$d"; else flunk "$d (exit $?)"; fi
-}
-# refuses DESC CODE PATTERN CMD...: CMD must exit with CODE and print PATTERN.
-refuses() {
-	d=$1 code=$2 pat=$3
-	shift 3
-	set +e
-	"$@" >out.log 2>&1
-	rc=$?
-	set -e
-	if [ $rc -eq "$code" ] && grep -qiE -- "$pat" out.log; then
-		pass "$d"
-	else
-		flunk "$d (exit $rc, wanted $code and /$pat/)"
-	fi
-}
-check() { # DESC TEST-EXPRESSION...
-	d=$1
-	shift
-	if "$@"; then pass "$d"; else flunk "$d"; fi
-}
-jget() { # FILE EXPR: a value from a JSON file (python3 is a build dependency)
-	python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$1" "$2"
-}
+. "$SRC/tests/integration/tap.sh"
 mode() { stat -c %a "$1"; }
 # Interoperability: the reference implementation's crypto layer checks what
 # pawl-repo published (tuf_interop.py), when securesystemslib is installed.

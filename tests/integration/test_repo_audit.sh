@@ -27,40 +27,7 @@ cd "$T"
 # No test writes to the machine's syslog: a socket of our own, or none.
 export PAWL_SYSLOG_SOCKET="$T/no-syslog-here"
 
-n=0
-failed=0
-pass() { n=$((n + 1)); echo "ok $n - $1"; }
-flunk() {
-	n=$((n + 1))
-	failed=$((failed + 1))
-	echo "not ok $n - $1"
-	[ -f out.log ] && sed 's/^/#   /' out.log
-	return 0
-}
-ok() {
-	d=$1
-	shift
-	if "$@" >out.log 2>&1; then pass "$d"; else flunk "$d (exit $?)"; fi
-}
-# refuses DESC CODE PATTERN CMD...: CMD must exit with CODE and print PATTERN.
-refuses() {
-	d=$1 code=$2 pat=$3
-	shift 3
-	set +e
-	"$@" >out.log 2>&1
-	rc=$?
-	set -e
-	if [ $rc -eq "$code" ] && grep -qiE -- "$pat" out.log; then
-		pass "$d"
-	else
-		flunk "$d (exit $rc, wanted $code and /$pat/)"
-	fi
-}
-check() {
-	d=$1
-	shift
-	if "$@"; then pass "$d"; else flunk "$d"; fi
-}
+. "$SRC/tests/integration/tap.sh"
 # has DESC PATTERN: the last `log` output (log.txt) has a line matching PATTERN.
 has() {
 	if grep -qE -- "$2" log.txt; then pass "$1"; else

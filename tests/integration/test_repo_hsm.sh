@@ -54,42 +54,7 @@ leak:token_sign
 EOF
 export LSAN_OPTIONS="suppressions=$T/lsan.supp:fast_unwind_on_malloc=0${LSAN_OPTIONS:+:$LSAN_OPTIONS}"
 
-n=0
-failed=0
-pass() { n=$((n + 1)); echo "ok $n - $1"; }
-flunk() {
-	n=$((n + 1))
-	failed=$((failed + 1))
-	echo "not ok $n - $1"
-	[ -f out.log ] && sed 's/^/#   /' out.log
-	return 0
-}
-ok() {
-	d=$1
-	shift
-	if "$@" >out.log 2>&1; then pass "$d"; else flunk "$d (exit $?)"; fi
-}
-refuses() {
-	d=$1 code=$2 pat=$3
-	shift 3
-	set +e
-	"$@" >out.log 2>&1
-	rc=$?
-	set -e
-	if [ $rc -eq "$code" ] && grep -qiE -- "$pat" out.log; then
-		pass "$d"
-	else
-		flunk "$d (exit $rc, wanted $code and /$pat/)"
-	fi
-}
-check() {
-	d=$1
-	shift
-	if "$@"; then pass "$d"; else flunk "$d"; fi
-}
-jget() {
-	python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$1" "$2"
-}
+. "$SRC/tests/integration/tap.sh"
 SSL_PY=
 for py in /usr/bin/python3 python3; do
 	if "$py" -c 'import securesystemslib' 2>/dev/null; then SSL_PY=$py; break; fi
