@@ -53,6 +53,17 @@ struct pawl_target {
 
 void emit_event(pawl_updater *u, const pawl_event *ev);
 
+/* Across mirrors, the failure worth reporting: the first verification
+ * failure (a mirror served bad data), else the first failure of any kind
+ * (down, missing). mirror_failure_note() records one attempt's outcome
+ * (the error and message just set); the caller reports f->code with
+ * f->msg when every mirror failed. */
+struct mirror_failure {
+	int code;
+	char msg[1024];
+};
+void mirror_failure_note(struct mirror_failure *f, int code);
+
 /* Called for each target entry whose path starts with the prefix; return
  * < 0 to stop with that code. */
 typedef int (*updater_target_cb)(void *ctx, const char *path, const md_target *t,

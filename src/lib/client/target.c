@@ -479,8 +479,7 @@ static int download_into(pawl_updater *u, const pawl_target *t, int dirfd, const
 	_cleanup_close_ int stage_dirfd = -1;
 	struct stat a, b;
 	bool resumable;
-	int best = 0;
-	char best_msg[1024] = "";
+	struct mirror_failure best = { 0, "" };
 
 	ENSURE(u->n_targets > 0, PAWL_E_INVALID, "no target base URL configured");
 	GUARD(target_remote_path(u, t, &rel));
@@ -545,13 +544,9 @@ static int download_into(pawl_updater *u, const pawl_target *t, int dirfd, const
 
 			emit_event(u, &rej);
 		}
-		if (best == 0 || ((best == PAWL_E_NETWORK || best == PAWL_E_NOT_FOUND) &&
-				  r != PAWL_E_NETWORK && r != PAWL_E_NOT_FOUND)) {
-			best = r;
-			snprintf(best_msg, sizeof(best_msg), "%s", pawl_error_last()->message);
-		}
+		mirror_failure_note(&best, r);
 	}
-	return pawl_error_set(best, "%s", best_msg);
+	return pawl_error_set(best.code, "%s", best.msg);
 }
 
 /* The file name of a target in the target directory: its path with every

@@ -18,6 +18,16 @@
 
 /* ---------------- small helpers ---------------- */
 
+void mirror_failure_note(struct mirror_failure *f, int code)
+{
+	bool transport = f->code == PAWL_E_NETWORK || f->code == PAWL_E_NOT_FOUND;
+
+	if (f->code == 0 || (transport && code != PAWL_E_NETWORK && code != PAWL_E_NOT_FOUND)) {
+		f->code = code;
+		snprintf(f->msg, sizeof(f->msg), "%s", pawl_error_last()->message);
+	}
+}
+
 void emit_event(pawl_updater *u, const pawl_event *ev)
 {
 	if (u->o.on_event)
@@ -158,8 +168,7 @@ typedef int (*verify_fn)(pawl_updater *u, void *ctx, char *data, size_t len, con
 static int fetch_metadata(pawl_updater *u, const char *role, const char *remote, uint64_t max,
 			  bool missing_ends, verify_fn verify, void *ctx)
 {
-	int best = 0;
-	char best_msg[1024] = "";
+	struct mirror_failure best = { 0, "" };
 	bool all_missing = true, any_missing = false;
 
 	for (size_t i = 0; i < u->n_meta; i++) {
@@ -193,17 +202,12 @@ static int fetch_metadata(pawl_updater *u, const char *role, const char *remote,
 			all_missing = false;
 		else
 			any_missing = true;
-		/* Keep the first verification failure; else the first error. */
-		if (best == 0 || ((best == PAWL_E_NETWORK || best == PAWL_E_NOT_FOUND) &&
-				  r != PAWL_E_NETWORK && r != PAWL_E_NOT_FOUND)) {
-			best = r;
-			snprintf(best_msg, sizeof(best_msg), "%s", pawl_error_last()->message);
-		}
+		mirror_failure_note(&best, r);
 	}
-	if ((all_missing && best == PAWL_E_NOT_FOUND) || (missing_ends && any_missing))
-		return pawl_error_set(PAWL_E_NOT_FOUND, "%s", best_msg);
-	return pawl_error_set(best ? best : PAWL_E_NETWORK, "%s",
-			      best ? best_msg : "no metadata mirror configured");
+	if ((all_missing && best.code == PAWL_E_NOT_FOUND) || (missing_ends && any_missing))
+		return pawl_error_set(PAWL_E_NOT_FOUND, "%s", best.msg);
+	return pawl_error_set(best.code ? best.code : PAWL_E_NETWORK, "%s",
+			      best.code ? best.msg : "no metadata mirror configured");
 }
 
 /* ---------------- root (5.3) ---------------- */
