@@ -13,12 +13,35 @@
 #include "util/clock.h"
 
 static const char usage_status[] =
-	"usage: pawl-repo status REPO [--keys]\n"
+	"usage: pawl-repo status REPO [--keys] [--json]\n"
 	"\n"
 	"One line per role: version (and whether it changed since the last publish),\n"
 	"expiry, valid signatures against the threshold, number of targets. Then\n"
 	"whether the snapshot and timestamp are current. --keys lists each role's key\n"
-	"ids. Exit status 0 when everything is ready to publish, 1 otherwise.\n";
+	"ids. --json prints one JSON object instead (docs/json.md). Exit status 0\n"
+	"when everything is ready to publish, 1 otherwise.\n";
+
+/* A JSON string (control characters escaped). */
+static void jstr(const char *s)
+{
+	putchar('"');
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if (c == '"' || c == '\\')
+			printf("\\%c", c);
+		else if (c < 0x20)
+			printf("\\u%04x", c);
+		else
+			putchar(c);
+	}
+	putchar('"');
+}
+
+static const char *pub_state(uint64_t published, uint64_t version)
+{
+	return published == 0 ? "new" : version > published ? "changed" : "live";
+}
 
 static void when(int64_t t, int64_t now, char *out, size_t n)
 {
@@ -36,14 +59,15 @@ static void when(int64_t t, int64_t now, char *out, size_t n)
 
 int cmd_status(int argc, char **argv)
 {
-	enum { O_KEYS = OPT_FIRST };
+	enum { O_KEYS = OPT_FIRST, O_JSON };
 	static const struct option opts[] = {
 		COMMON_LONGOPTS,
 		{ "keys", no_argument, NULL, O_KEYS },
+		{ "json", no_argument, NULL, O_JSON },
 		{ NULL, 0, NULL, 0 },
 	};
 	_cleanup_ws_ ws *w = NULL;
-	bool show_keys = false, ready = true;
+	bool show_keys = false, ready = true, json = false;
 	int64_t now = pawl_now();
 	size_t shown = 0, hidden = 0;
 	int ch;
@@ -52,6 +76,7 @@ int cmd_status(int argc, char **argv)
 	while ((ch = getopt_long(argc, argv, COMMON_SHORTOPTS, opts, NULL)) != -1) {
 		switch (ch) {
 		case O_KEYS: show_keys = true; break;
+		case O_JSON: json = true; break;
 		default: common_opt("status", usage_status, ch, optarg);
 		}
 	}
@@ -59,11 +84,18 @@ int cmd_status(int argc, char **argv)
 		usage_error("status", "give the workspace REPO");
 	if (ws_open(&w, argv[optind], false) < 0 || ws_walk(w) < 0)
 		return fail("status");
-	printf("workspace %s (consistent snapshots %s, hashes sha256%s)\n", w->path,
-	       ws_top(w, MD_ROOT)->md->consistent_snapshot ? "on" : "off",
-	       w->hash_sha512 ? "+sha512" : "");
-	printf("%-24s %7s %-9s %-22s %-14s %s\n", "ROLE", "VERSION", "", "EXPIRES", "SIGNATURES",
-	       "TARGETS");
+	if (json) {
+		printf("{\"workspace\":");
+		jstr(w->path);
+		printf(",\"consistent_snapshot\":%s,\"roles\":[",
+		       ws_top(w, MD_ROOT)->md->consistent_snapshot ? "true" : "false");
+	} else {
+		printf("workspace %s (consistent snapshots %s, hashes sha256%s)\n", w->path,
+		       ws_top(w, MD_ROOT)->md->consistent_snapshot ? "on" : "off",
+		       w->hash_sha512 ? "+sha512" : "");
+		printf("%-24s %7s %-9s %-22s %-14s %s\n", "ROLE", "VERSION", "", "EXPIRES",
+		       "SIGNATURES", "TARGETS");
+	}
 	for (size_t i = 0; i < w->nroles; i++) {
 		ws_role *r = w->roles[i];
 		uint64_t pub = ws_published(w, r->name);
@@ -77,6 +109,19 @@ int cmd_status(int argc, char **argv)
 			return fail("status");
 		ok = sigcount_ok(&c) && r->md->expires > now;
 		ready &= ok;
+		if (json) {
+			printf("%s{\"name\":", i ? "," : "");
+			jstr(r->name);
+			printf(",\"version\":%" PRIu64 ",\"state\":\"%s\",\"expires\":\"%s\","
+			       "\"signatures\":%" PRIu32 ",\"threshold\":%" PRIu32,
+			       r->md->version,
+			       pub_state(ws_published(w, r->name), r->md->version),
+			       r->md->expires_str, c.valid, c.threshold);
+			if (r->type == MD_TARGETS)
+				printf(",\"targets\":%u", r->md->targets ? r->md->targets->len : 0);
+			printf(",\"ready\":%s}", ok ? "true" : "false");
+			continue;
+		}
 		/* Hundreds of hash bins: show the problems and a count. */
 		if (r->parent && r->parent->md->deleg.succinct_present && shown >= 24 && ok) {
 			hidden++;
@@ -103,6 +148,8 @@ int cmd_status(int argc, char **argv)
 			}
 		}
 	}
+	if (json)
+		printf("]");
 	if (hidden)
 		printf("... and %zu more hash bins, all signed and current\n", hidden);
 	/* Is the snapshot current? */
@@ -119,19 +166,24 @@ int cmd_status(int argc, char **argv)
 			snprintf(file, sizeof(file), "%s.json", r->name);
 			if (md_meta_get(snap, file, &mf) < 0 || mf.version != r->md->version) {
 				pawl_error_clear();
-				printf("snapshot v%" PRIu64 " does not name %s v%" PRIu64
-				       ": run `pawl-repo timestamp`\n",
-				       snap->version, r->name, r->md->version);
+				if (!json)
+					printf("snapshot v%" PRIu64 " does not name %s v%" PRIu64
+					       ": run `pawl-repo timestamp`\n",
+					       snap->version, r->name, r->md->version);
 				ready = false;
 				break;
 			}
 		}
 		if (ws_top(w, MD_TIMESTAMP)->md->snapshot_meta.version != snap->version) {
-			printf("timestamp does not name snapshot v%" PRIu64 ": run `pawl-repo "
-			       "timestamp`\n", snap->version);
+			if (!json)
+				printf("timestamp does not name snapshot v%" PRIu64 ": run `pawl-repo "
+				       "timestamp`\n", snap->version);
 			ready = false;
 		}
 	}
-	printf(ready ? "ready to publish\n" : "not ready to publish\n");
+	if (json)
+		printf(",\"ready\":%s}\n", ready ? "true" : "false");
+	else
+		printf(ready ? "ready to publish\n" : "not ready to publish\n");
 	return ready ? 0 : 1;
 }

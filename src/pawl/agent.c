@@ -984,9 +984,15 @@ int agent_rollback(const agent_config *c, bool json, int verbose)
 	st = *install_get_state(ic);
 	a.state = &st;
 	if (!a.state->previous[0]) {
+		/* Nothing to go back to: a refusal (exit 5), not a network
+		 * failure, which the not-found code would map to. */
 		install_close(ic);
-		pawl_error_set(PAWL_E_NOT_FOUND, "no previous release of %s is kept", c->app);
-		return fail(&a, "rollback");
+		if (json)
+			printf("{\"ok\":false,\"step\":\"rollback\",\"error\":\"no previous "
+			       "release\",\"exit\":%d}\n", AGENT_EXIT_REFUSED);
+		fprintf(stderr, "pawl: rollback refused: no previous release of %s is kept\n",
+			c->app);
+		return finish(&a, AGENT_EXIT_REFUSED, "no_previous");
 	}
 	if (ensure_trust(&a) < 0) {
 		install_close(ic);
