@@ -7,7 +7,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "metadata/metadata.h"
@@ -18,6 +21,8 @@
 #define CONTENT "0123456789abcdefghijklmnopqrstuvwxyz-the-target-bytes\n"
 
 struct repo {
+	const char *content; /* NULL: CONTENT */
+	size_t len;
 	char *dir;
 	char mdir[512], tdir[512], url_meta[600], url_targets[600];
 	char hash[65];
@@ -80,12 +85,16 @@ static void make_repo(struct repo *r)
 		free(buf);
 	}
 
-	t_ok(hash_once(HASH_SHA256, CONTENT, strlen(CONTENT), d));
+	if (!r->content) {
+		r->content = CONTENT;
+		r->len = strlen(CONTENT);
+	}
+	t_ok(hash_once(HASH_SHA256, r->content, r->len, d));
 	hex_encode(r->hash, d, 32);
 	snprintf(hj, sizeof(hj), "{\"sha256\":\"%s\"}", r->hash);
 	t_ok(pj_parse_copy(&h, hj, strlen(hj), NULL));
 	t_ok(md_new(&targets, MD_TARGETS, 1, 4102444800));
-	t_ok(md_target_put(targets, "dir/file.txt", strlen(CONTENT), pj_root(h), NULL));
+	t_ok(md_target_put(targets, "dir/file.txt", r->len, pj_root(h), NULL));
 	t_ok(md_sign(targets, k[MD_TARGETS]));
 	write_md(r, targets, "1.targets.json");
 	t_ok(md_new(&snap, MD_SNAPSHOT, 1, 4102444800));
@@ -95,7 +104,7 @@ static void make_repo(struct repo *r)
 	t_ok(md_sign(ts, k[MD_TIMESTAMP]));
 	write_md(r, ts, "timestamp.json");
 	snprintf(path, sizeof(path), "%s/repo/targets/dir/%s.file.txt", r->dir, r->hash);
-	t_write_file(path, CONTENT, strlen(CONTENT));
+	t_write_file(path, r->content, r->len);
 
 	pj_doc_free(h);
 	md_free(root);
@@ -350,6 +359,73 @@ static void test_corrupt_local_metadata(void **state)
 	free(r.dir);
 }
 
+/* A large target goes through the two-thread writer: the bytes on disk are
+ * exactly the signed ones; and a write that fails (here: the file size
+ * limit) fails the download, leaving nothing behind. */
+static void test_large_target(void **state)
+{
+	struct repo r = { 0 };
+	size_t n = (size_t)12 << 20;
+	char *big = malloc(n);
+	pawl_updater *u;
+	pawl_target *t;
+	char p[700];
+	size_t len;
+	char *got;
+	pid_t pid;
+	int status;
+
+	(void)state;
+	assert_non_null(big);
+	for (size_t i = 0; i < n; i++)
+		big[i] = (char)(i * 7 + (i >> 13));
+	r.content = big;
+	r.len = n;
+	make_repo(&r);
+	u = updater(&r);
+	t_ok(pawl_updater_refresh(u));
+	t_ok(pawl_updater_get_target(&t, u, "dir/file.txt"));
+	t_ok(pawl_updater_download(u, t, r.tdir, NULL));
+	snprintf(p, sizeof(p), "%s/dir%%2Ffile.txt", r.tdir);
+	got = t_read_file(p, &len);
+	assert_int_equal(len, n);
+	assert_memory_equal(got, big, n);
+	free(got);
+	unlink(p);
+	pawl_updater_free(u);
+
+	fflush(NULL);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct rlimit rl = { 4u << 20, 4u << 20 };
+		int rc;
+
+		signal(SIGXFSZ, SIG_IGN);
+		setrlimit(RLIMIT_FSIZE, &rl);
+		u = updater(&r);
+		rc = pawl_updater_refresh(u) == 0 &&
+				     pawl_updater_download(u, t, r.tdir, NULL) == PAWL_E_IO ?
+			     0 : 1;
+		if (rc)
+			fprintf(stderr, "child: %s\n", pawl_error_last()->message);
+		pawl_updater_free(u);
+		_exit(rc);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	{
+		struct stat st;
+
+		assert_int_not_equal(stat(p, &st), 0);
+	}
+	pawl_target_free(t);
+	t_rm_rf(r.dir);
+	free(r.dir);
+	free(big);
+}
+
 /* Options are versioned, and the URL policy applies before anything. */
 static void test_options(void **state)
 {
@@ -379,6 +455,7 @@ int main(void)
 		cmocka_unit_test(test_tampered_target),
 		cmocka_unit_test(test_lock),
 		cmocka_unit_test(test_corrupt_local_metadata),
+		cmocka_unit_test(test_large_target),
 		cmocka_unit_test(test_options),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

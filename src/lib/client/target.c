@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "client/client.h"
+#include "client/pipe_writer.h"
 
 PAWL_API const char *pawl_target_path(const pawl_target *t)
 {
@@ -295,6 +296,7 @@ struct dl {
 	const pawl_target *t;
 	md_hashset hs;
 	pawl_staged *st;
+	pipe_writer *pw; /* large targets: writes on a second thread */
 	uint64_t done;
 	uint64_t next_progress;
 };
@@ -304,7 +306,10 @@ static int dl_sink(void *vctx, const void *p, size_t n)
 	struct dl *d = vctx;
 
 	GUARD(md_hashset_update(&d->hs, p, n));
-	GUARD(staged_write(d->st, p, n));
+	if (d->pw)
+		GUARD(pw_put(d->pw, p, n));
+	else
+		GUARD(staged_write(d->st, p, n));
 	d->done += n;
 	if (d->u->o.on_event && d->done >= d->next_progress) {
 		pawl_event ev = { .kind = PAWL_EVENT_PROGRESS, .target = d->t->path,
@@ -357,6 +362,9 @@ static int target_remote_path(pawl_updater *u, const pawl_target *t, pawl_buf *o
 	GUARD(buf_putc(out, '.'));
 	return path_escape(out, t->path + dirlen, strlen(t->path + dirlen));
 }
+
+/* From this size on, a download's writes go to a second thread. */
+#define PIPE_MIN_BYTES ((uint64_t)8 << 20)
 
 /* Feed the bytes already staged (a resumed download) through the hashes,
  * so that the final check covers the whole file, old bytes included. */
@@ -417,8 +425,17 @@ static int download_from(pawl_updater *u, const pawl_target *t, const char *url,
 		/* Everything is already here; only the checks remain. */
 		r = 0;
 	} else {
+		int rw;
+
+		/* Large targets: hash here while a second thread writes. */
+		if (t->length - existing >= PIPE_MIN_BYTES && (r = pw_start(&d.pw, d.st)) < 0)
+			goto fail;
 		/* The signed length bounds the transfer: endless data stops. */
 		r = fetcher_get(u->fetcher, url, t->length, existing, dl_sink, &d);
+		rw = pw_finish(d.pw);
+		d.pw = NULL;
+		if (r == 0)
+			r = rw;
 		if (r == PAWL_E_LIMIT)
 			r = pawl_error_set(PAWL_E_LENGTH,
 					   "target %s from %s is longer than the %llu bytes signed",
