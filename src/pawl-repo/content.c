@@ -72,12 +72,53 @@ static int mkdir_at(int dirfd, const char *name)
 	return pawl_error_set_errno(PAWL_E_IO, errno, "cannot create directory %s", name);
 }
 
+/* Read fd to its end through SHA-256 (and SHA-512 when dg->has512),
+ * copying the bytes to out when out >= 0 (tmp names it in messages). */
+static int hash_stream(int fd, int out, const char *tmp, const char *shown, uint8_t *buf,
+		       uint64_t *total, digests *dg)
+{
+	hash_ctx *h256 = NULL, *h512 = NULL;
+	uint8_t d[HASH_MAX_LEN];
+	int r;
+
+	GUARD_GOTO(r, hash_new(&h256, HASH_SHA256), out);
+	if (dg->has512)
+		GUARD_GOTO(r, hash_new(&h512, HASH_SHA512), out);
+	for (;;) {
+		ssize_t n = read(fd, buf, CHUNK);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			r = pawl_error_set_errno(PAWL_E_IO, errno, "cannot read %s", shown);
+			goto out;
+		}
+		if (n == 0)
+			break;
+		*total += (uint64_t)n;
+		GUARD_GOTO(r, hash_update(h256, buf, (size_t)n), out);
+		if (h512)
+			GUARD_GOTO(r, hash_update(h512, buf, (size_t)n), out);
+		if (out >= 0)
+			GUARD_GOTO(r, write_all(out, buf, (size_t)n, tmp), out);
+	}
+	GUARD_GOTO(r, hash_final(h256, d), out);
+	hex_encode(dg->sha256, d, 32);
+	if (h512) {
+		GUARD_GOTO(r, hash_final(h512, d), out);
+		hex_encode(dg->sha512, d, 64);
+	}
+out:
+	hash_free(h256);
+	hash_free(h512);
+	return r;
+}
+
 int content_add_at(ws *w, int dfd, const char *name, const char *shown, uint64_t *ret_len,
 		   digests *ret)
 {
 	_cleanup_close_ int fd = -1, out = -1;
-	hash_ctx *h256 = NULL, *h512 = NULL;
-	uint8_t *buf = chunk_buf(), d[HASH_MAX_LEN];
+	uint8_t *buf = chunk_buf();
 	char tmp[64], dest[96];
 	uint64_t total = 0;
 	struct stat st;
@@ -100,38 +141,13 @@ int content_add_at(ws *w, int dfd, const char *name, const char *shown, uint64_t
 	if (fstat(fd, &st) != 0)
 		return pawl_error_set_errno(PAWL_E_IO, errno, "cannot stat %s", shown);
 	ENSURE(S_ISREG(st.st_mode), PAWL_E_IO, "%s is not a regular file", shown);
-	GUARD_GOTO(r, hash_new(&h256, HASH_SHA256), out);
-	if (w->hash_sha512)
-		GUARD_GOTO(r, hash_new(&h512, HASH_SHA512), out);
 	out = open_tmp(w->store_fd, tmp, sizeof(tmp));
 	if (out < 0) {
 		r = out;
 		out = -1;
 		goto out;
 	}
-	for (;;) {
-		ssize_t n = read(fd, buf, CHUNK);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			r = pawl_error_set_errno(PAWL_E_IO, errno, "cannot read %s", shown);
-			goto out;
-		}
-		if (n == 0)
-			break;
-		total += (uint64_t)n;
-		GUARD_GOTO(r, hash_update(h256, buf, (size_t)n), out);
-		if (h512)
-			GUARD_GOTO(r, hash_update(h512, buf, (size_t)n), out);
-		GUARD_GOTO(r, write_all(out, buf, (size_t)n, tmp), out);
-	}
-	GUARD_GOTO(r, hash_final(h256, d), out);
-	hex_encode(dg.sha256, d, 32);
-	if (h512) {
-		GUARD_GOTO(r, hash_final(h512, d), out);
-		hex_encode(dg.sha512, d, 64);
-	}
+	GUARD_GOTO(r, hash_stream(fd, out, tmp, shown, buf, &total, &dg), out);
 	if (close(out) != 0) {
 		out = -1;
 		r = pawl_error_set_errno(PAWL_E_IO, errno, "cannot write the copy of %s", shown);
@@ -152,8 +168,6 @@ int content_add_at(ws *w, int dfd, const char *name, const char *shown, uint64_t
 	*ret_len = total;
 	*ret = dg;
 out:
-	hash_free(h256);
-	hash_free(h512);
 	if (r < 0 && tmp[0] && out < 0)
 		unlinkat(w->store_fd, tmp, 0);
 	else if (r < 0 && out >= 0)
@@ -171,8 +185,7 @@ int content_link_at(ws *w, int dfd, const char *name, const char *shown, uint64_
 		    digests *ret)
 {
 	_cleanup_close_ int fd = -1;
-	hash_ctx *h256 = NULL, *h512 = NULL;
-	uint8_t *buf = chunk_buf(), d[HASH_MAX_LEN];
+	uint8_t *buf = chunk_buf();
 	char dest[96];
 	uint64_t total = 0;
 	struct stat st, st2, lst;
@@ -191,42 +204,15 @@ int content_link_at(ws *w, int dfd, const char *name, const char *shown, uint64_
 	if (fstat(fd, &st) != 0)
 		return pawl_error_set_errno(PAWL_E_IO, errno, "cannot stat %s", shown);
 	ENSURE(S_ISREG(st.st_mode), PAWL_E_IO, "%s is not a regular file", shown);
-	GUARD_GOTO(r, hash_new(&h256, HASH_SHA256), out);
-	if (w->hash_sha512)
-		GUARD_GOTO(r, hash_new(&h512, HASH_SHA512), out);
-	for (;;) {
-		ssize_t n = read(fd, buf, CHUNK);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			r = pawl_error_set_errno(PAWL_E_IO, errno, "cannot read %s", shown);
-			goto out;
-		}
-		if (n == 0)
-			break;
-		total += (uint64_t)n;
-		GUARD_GOTO(r, hash_update(h256, buf, (size_t)n), out);
-		if (h512)
-			GUARD_GOTO(r, hash_update(h512, buf, (size_t)n), out);
-	}
-	GUARD_GOTO(r, hash_final(h256, d), out);
-	hex_encode(dg.sha256, d, 32);
-	if (h512) {
-		GUARD_GOTO(r, hash_final(h512, d), out);
-		hex_encode(dg.sha512, d, 64);
-	}
+	GUARD_GOTO(r, hash_stream(fd, -1, NULL, shown, buf, &total, &dg), out);
 	snprintf(dest, sizeof(dest), "%.2s", dg.sha256);
 	GUARD_GOTO(r, mkdir_at(w->store_fd, dest), out);
 	snprintf(dest, sizeof(dest), "%.2s/%s", dg.sha256, dg.sha256);
 	if (fstatat(w->store_fd, dest, &lst, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(lst.st_mode) &&
 	    (uint64_t)lst.st_size == total)
 		goto done; /* already stored */
-	if (linkat(dfd, name, w->store_fd, dest, 0) != 0) {
-		hash_free(h256);
-		hash_free(h512);
+	if (linkat(dfd, name, w->store_fd, dest, 0) != 0)
 		return content_add_at(w, dfd, name, shown, ret_len, ret);
-	}
 	/* The name may have been replaced since it was opened. */
 	if (fstatat(w->store_fd, dest, &lst, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(lst.st_mode) ||
 	    lst.st_ino != st.st_ino || lst.st_dev != st.st_dev || fstat(fd, &st2) != 0 ||
@@ -240,8 +226,6 @@ done:
 	*ret_len = total;
 	*ret = dg;
 out:
-	hash_free(h256);
-	hash_free(h512);
 	return r;
 }
 
