@@ -21,23 +21,18 @@ static const char usage_status[] =
 	"ids. --json prints one JSON object instead (docs/json.md). Exit status 0\n"
 	"when everything is ready to publish, 1 otherwise.\n";
 
-/* A JSON string (control characters escaped). */
+/* A JSON string (escaped as pj_write does). */
 static void jstr(const char *s)
 {
-	putchar('"');
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
+	pawl_buf b = PAWL_BUF_INIT(1u << 20);
 
-		if (c == '"' || c == '\\')
-			printf("\\%c", c);
-		else if (c < 0x20)
-			printf("\\u%04x", c);
-		else
-			putchar(c);
-	}
-	putchar('"');
+	if (pj_write_cstr(&b, s) == 0)
+		fputs(b.data, stdout);
+	else
+		fputs("\"\"", stdout);
+	pawl_error_clear();
+	buf_free(&b);
 }
-
 static const char *pub_state(uint64_t published, uint64_t version)
 {
 	return published == 0 ? "new" : version > published ? "changed" : "live";

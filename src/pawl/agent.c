@@ -662,19 +662,25 @@ static int ensure_trust(struct agent *a)
 	return 0;
 }
 
+void json_print_string(const char *s)
+{
+	pawl_buf b = PAWL_BUF_INIT(1u << 20);
+
+	if (pj_write_cstr(&b, s) == 0)
+		fputs(b.data, stdout);
+	else
+		fputs("\"\"", stdout);
+	pawl_error_clear();
+	buf_free(&b);
+}
+
 static void result_json(const install_result *r, const char *path)
 {
 	printf("{\"ok\":true,\"outcome\":\"%s\",\"version\":\"%s\",\"current\":\"%s\"",
 	       install_outcome_name(r->outcome), r->version, r->current);
 	if (path) {
-		printf(",\"target\":\"");
-		for (const char *p = path; *p; p++) {
-			if (*p == '"' || *p == '\\')
-				putchar('\\');
-			if ((unsigned char)*p >= 0x20)
-				putchar(*p);
-		}
-		putchar('"');
+		printf(",\"target\":");
+		json_print_string(path);
 	}
 	printf(",\"health_ran\":%s}\n", r->health_ran ? "true" : "false");
 }

@@ -29,6 +29,9 @@ enum {
 	AGENT_EXIT_REFUSED = 5,
 };
 
+/* Print s to stdout as one JSON string (escaped as pj_write does). */
+void json_print_string(const char *s);
+
 int agent_update(const agent_config *c, bool json, int verbose);
 int agent_status(const agent_config *c, bool json);
 int agent_rollback(const agent_config *c, bool json, int verbose);

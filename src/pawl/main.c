@@ -367,21 +367,6 @@ static int cmd_refresh(struct cli *c)
 	return 0;
 }
 
-static void json_string(const char *s)
-{
-	putchar('"');
-	for (; *s; s++) {
-		unsigned char ch = (unsigned char)*s;
-
-		if (ch == '"' || ch == '\\')
-			printf("\\%c", ch);
-		else if (ch < 0x20)
-			printf("\\u%04x", ch);
-		else
-			putchar(ch);
-	}
-	putchar('"');
-}
 
 static int cmd_download(struct cli *c)
 {
@@ -423,9 +408,9 @@ static int cmd_download(struct cli *c)
 		}
 		if (c->json) {
 			printf("%s{\"path\":", i ? "," : "");
-			json_string(c->target_names[i]);
+			json_print_string(c->target_names[i]);
 			printf(",\"file\":");
-			json_string(path);
+			json_print_string(path);
 			printf(",\"length\":%" PRIu64 ",\"cached\":%s}", pawl_target_length(t),
 			       cached ? "true" : "false");
 		} else if (c->verbose >= 0) {

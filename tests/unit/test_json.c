@@ -1089,6 +1089,24 @@ static void test_parse_ownership(void **state)
 	assert_null(pj_root(NULL));
 }
 
+/* pj_write_cstr: one JSON string, escaped as pj_write escapes, that a
+ * strict parser reads back as the same bytes. */
+static void test_write_cstr(void **state)
+{
+	const char *in = "a \"q\" \\ b\nc\tü";
+	pawl_buf b = PAWL_BUF_INIT(4096);
+	pj_doc *doc;
+
+	(void)state;
+	t_ok(pj_write_cstr(&b, in));
+	assert_null(strchr(b.data, '\n'));
+	t_ok(pj_parse_copy(&doc, b.data, b.len, NULL));
+	assert_true(pj_is_string(pj_root(doc)));
+	assert_string_equal(pj_root(doc)->u.s, in);
+	pj_doc_free(doc);
+	buf_free(&b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1120,6 +1138,7 @@ int main(void)
 		cmocka_unit_test(test_deep_built),
 		cmocka_unit_test(test_large_document),
 		cmocka_unit_test(test_parse_ownership),
+		cmocka_unit_test(test_write_cstr),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -336,6 +336,19 @@ int pj_write(pawl_buf *out, const pj_value *v, bool pretty)
 	return encode_to(out, v, true, pretty);
 }
 
+int pj_write_cstr(pawl_buf *out, const char *s)
+{
+	pj_value v;
+	size_t n = strlen(s);
+
+	ENSURE(n <= UINT32_MAX, PAWL_E_LIMIT, "string too long for JSON");
+	memset(&v, 0, sizeof(v));
+	v.type = PJ_STRING;
+	v.len = (uint32_t)n;
+	v.u.s = s;
+	return pj_write(out, &v, false);
+}
+
 int pj_dump(const pj_value *v, char **ret, size_t *ret_len)
 {
 	pawl_buf b = PAWL_BUF_INIT(SIZE_MAX / 2);

@@ -148,6 +148,9 @@ PAWL_MUST_USE int pj_canonical(pawl_buf *out, const pj_value *v);
  * trailing newline). Keys stay sorted, so parsing the result and taking
  * its canonical form gives the canonical form of v. */
 PAWL_MUST_USE int pj_write(pawl_buf *out, const pj_value *v, bool pretty);
+/* Append s as one JSON string (as pj_write writes strings), for programs
+ * that print JSON by hand. */
+PAWL_MUST_USE int pj_write_cstr(pawl_buf *out, const char *s);
 
 /* Deep structural equality (what canonical bytes would compare). */
 bool pj_equal(const pj_value *a, const pj_value *b);
