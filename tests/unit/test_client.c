@@ -3,6 +3,7 @@
  * a small repository on disk, read through file:// URLs. (The attack
  * scenarios against nginx live in tests/integration/.)
  */
+#include <dirent.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,7 +42,8 @@ static void write_md(struct repo *r, pawl_md *md, const char *name)
 	free(buf);
 }
 
-/* root v1, targets v1 with "dir/file.txt", snapshot v1, timestamp v1. */
+/* root v1, targets v1 with "dir/file.txt" (and "dir/huge.bin", signed as
+ * 2^62 bytes and never served), snapshot v1, timestamp v1. */
 static void make_repo(struct repo *r)
 {
 	pawl_signer *k[4];
@@ -95,6 +97,7 @@ static void make_repo(struct repo *r)
 	t_ok(pj_parse_copy(&h, hj, strlen(hj), NULL));
 	t_ok(md_new(&targets, MD_TARGETS, 1, 4102444800));
 	t_ok(md_target_put(targets, "dir/file.txt", r->len, pj_root(h), NULL));
+	t_ok(md_target_put(targets, "dir/huge.bin", (uint64_t)1 << 62, pj_root(h), NULL));
 	t_ok(md_sign(targets, k[MD_TARGETS]));
 	write_md(r, targets, "1.targets.json");
 	t_ok(md_new(&snap, MD_SNAPSHOT, 1, 4102444800));
@@ -359,7 +362,7 @@ static void test_corrupt_local_metadata(void **state)
 	free(r.dir);
 }
 
-/* A large target goes through the two-thread writer: the bytes on disk are
+/* A large target goes through the hashing and writing threads: the bytes on disk are
  * exactly the signed ones; and a write that fails (here: the file size
  * limit) fails the download, leaving nothing behind. */
 static void test_large_target(void **state)
@@ -426,6 +429,169 @@ static void test_large_target(void **state)
 	free(big);
 }
 
+/* A large target: 12 MiB and a bit, so that the last pipeline buffer is
+ * partly filled. */
+#define LARGE_LEN (((size_t)12 << 20) + 12345)
+
+static char *large_content(void)
+{
+	char *big = malloc(LARGE_LEN);
+
+	assert_non_null(big);
+	for (size_t i = 0; i < LARGE_LEN; i++)
+		big[i] = (char)(i * 31 + (i >> 11));
+	return big;
+}
+
+static void serve(struct repo *r, const char *data, size_t len)
+{
+	char p[700];
+
+	snprintf(p, sizeof(p), "%s/repo/targets/dir/%s.file.txt", r->dir, r->hash);
+	t_write_file(p, data, len);
+}
+
+/* Large targets are hashed on their own thread: a single changed byte,
+ * in the middle or the very last one, still fails the download, and
+ * neither the target nor a partial file is left behind. */
+static void test_large_tampered(void **state)
+{
+	struct repo r = { 0 };
+	char *big = large_content();
+	char *bad = malloc(LARGE_LEN);
+	const size_t flip[2] = { LARGE_LEN / 2, LARGE_LEN - 1 };
+	pawl_updater *u;
+	pawl_target *t;
+	char p[700];
+	struct stat st;
+
+	(void)state;
+	assert_non_null(bad);
+	r.content = big;
+	r.len = LARGE_LEN;
+	make_repo(&r);
+	u = updater(&r);
+	t_ok(pawl_updater_refresh(u));
+	t_ok(pawl_updater_get_target(&t, u, "dir/file.txt"));
+	snprintf(p, sizeof(p), "%s/dir%%2Ffile.txt", r.tdir);
+	for (int i = 0; i < 2; i++) {
+		memcpy(bad, big, LARGE_LEN);
+		bad[flip[i]] ^= 0x01;
+		serve(&r, bad, LARGE_LEN);
+		t_fails(pawl_updater_download(u, t, r.tdir, NULL), PAWL_E_HASH);
+		assert_non_null(strstr(pawl_error_last()->message, "sha256"));
+		assert_int_not_equal(stat(p, &st), 0);
+		assert_int_not_equal(stat(partial_path(&r), &st), 0);
+	}
+	/* The same download from the signed bytes succeeds. */
+	serve(&r, big, LARGE_LEN);
+	t_ok(pawl_updater_download(u, t, r.tdir, NULL));
+	assert_int_equal(stat(p, &st), 0);
+	assert_int_equal(st.st_size, LARGE_LEN);
+	pawl_target_free(t);
+	pawl_updater_free(u);
+	t_rm_rf(r.dir);
+	free(r.dir);
+	free(bad);
+	free(big);
+}
+
+/* A large partial download resumes into the pipeline: the bytes already
+ * staged are hashed first, the rest on the hashing thread, and the whole
+ * must match. A partial with the wrong bytes is thrown away and the
+ * download starts over. */
+static void test_large_resume(void **state)
+{
+	struct repo r = { 0 };
+	char *big = large_content();
+	char *spoilt;
+	const size_t have = ((size_t)5 << 20) + 3;
+	pawl_updater *u;
+	pawl_target *t;
+	char p[700], sdir[700], pp[1024];
+	size_t len;
+	char *got;
+
+	(void)state;
+	r.content = big;
+	r.len = LARGE_LEN;
+	make_repo(&r);
+	u = updater(&r);
+	t_ok(pawl_updater_refresh(u));
+	t_ok(pawl_updater_get_target(&t, u, "dir/file.txt"));
+	snprintf(sdir, sizeof(sdir), "%s/staging", r.mdir);
+	assert_int_equal(mkdir(sdir, 0700), 0);
+	snprintf(pp, sizeof(pp), "%s/%s-%zu.part", sdir, r.hash, (size_t)LARGE_LEN);
+	snprintf(p, sizeof(p), "%s/dir%%2Ffile.txt", r.tdir);
+
+	/* Only a download that resumes at byte `have` can produce the signed
+	 * file from this served copy. */
+	t_write_file(pp, big, have);
+	spoilt = malloc(LARGE_LEN);
+	assert_non_null(spoilt);
+	memcpy(spoilt, big, LARGE_LEN);
+	memset(spoilt, '#', have);
+	serve(&r, spoilt, LARGE_LEN);
+	t_ok(pawl_updater_download(u, t, r.tdir, NULL));
+	got = t_read_file(p, &len);
+	assert_int_equal(len, LARGE_LEN);
+	assert_memory_equal(got, big, len);
+	free(got);
+	unlink(p);
+
+	/* A partial of wrong bytes: the whole-file check fails, the partial
+	 * goes, and a fresh download from the signed copy succeeds. */
+	serve(&r, big, LARGE_LEN);
+	t_write_file(pp, spoilt, have);
+	t_ok(pawl_updater_download(u, t, r.tdir, NULL));
+	got = t_read_file(p, &len);
+	assert_int_equal(len, LARGE_LEN);
+	assert_memory_equal(got, big, len);
+	free(got);
+	assert_int_equal(r.events[PAWL_EVENT_REJECTED], 0);
+	pawl_target_free(t);
+	pawl_updater_free(u);
+	t_rm_rf(r.dir);
+	free(r.dir);
+	free(spoilt);
+	free(big);
+}
+
+/* Room for the whole target is reserved before the first byte is fetched:
+ * a target the disk cannot hold (here: signed as 2^62 bytes, beyond any
+ * file system's file size) fails at once with an I/O error that says so,
+ * and no mirror is blamed or even asked (the file is not served at all;
+ * asking would fail with "not found"). */
+static void test_no_room(void **state)
+{
+	struct repo r = { 0 };
+	pawl_updater *u;
+	pawl_target *t;
+	char sdir[700];
+	DIR *dp;
+	struct dirent *e;
+
+	(void)state;
+	make_repo(&r);
+	u = updater(&r);
+	t_ok(pawl_updater_refresh(u));
+	t_ok(pawl_updater_get_target(&t, u, "dir/huge.bin"));
+	t_fails(pawl_updater_download(u, t, r.tdir, NULL), PAWL_E_IO);
+	assert_non_null(strstr(pawl_error_last()->message, "no room for"));
+	assert_int_equal(r.events[PAWL_EVENT_REJECTED], 0);
+	/* Nothing is left in staging. */
+	snprintf(sdir, sizeof(sdir), "%s/staging", r.mdir);
+	dp = opendir(sdir);
+	assert_non_null(dp);
+	while ((e = readdir(dp)))
+		assert_true(e->d_name[0] == '.' && (!e->d_name[1] || !strcmp(e->d_name, "..")));
+	closedir(dp);
+	pawl_target_free(t);
+	pawl_updater_free(u);
+	t_rm_rf(r.dir);
+	free(r.dir);
+}
+
 /* Options are versioned, and the URL policy applies before anything. */
 static void test_options(void **state)
 {
@@ -456,6 +622,9 @@ int main(void)
 		cmocka_unit_test(test_lock),
 		cmocka_unit_test(test_corrupt_local_metadata),
 		cmocka_unit_test(test_large_target),
+		cmocka_unit_test(test_large_tampered),
+		cmocka_unit_test(test_large_resume),
+		cmocka_unit_test(test_no_room),
 		cmocka_unit_test(test_options),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1000,6 +1000,38 @@ static void test_staged_resume(void **state)
 	assert_dir_is(f->dir, "t");
 }
 
+/* Reserving keeps the size (a resume still sees only the bytes written)
+ * and allocates the blocks; a length no file system can hold fails with
+ * a message naming the file, and the staged file stays usable. */
+static void test_staged_reserve(void **state)
+{
+	struct fx *f = *state;
+	pawl_staged *s = NULL;
+	struct stat st;
+
+	t_ok(staged_open(&s, f->dfd, "t", false, NULL));
+	t_ok(staged_write(s, "abc", 3));
+	t_ok(staged_reserve(s, (uint64_t)4 << 20));
+	assert_int_equal(fstat(staged_fd(s), &st), 0);
+	assert_int_equal(st.st_size, 3);
+	assert_int_equal(staged_size(s), 3);
+	/* Where the file system can reserve (ext4, xfs, tmpfs), the blocks
+	 * are there now; elsewhere staged_reserve is a no-op by design. */
+	if (st.st_blocks < 8)
+		print_message("note: %s cannot reserve blocks; checked the size only\n", f->dir);
+	else
+		assert_true((uint64_t)st.st_blocks * 512 >= (uint64_t)4 << 20);
+	/* Nothing to reserve below the current size. */
+	t_ok(staged_reserve(s, 2));
+	t_fails(staged_reserve(s, (uint64_t)1 << 62), PAWL_E_IO);
+	assert_msg_has("no room for");
+	assert_msg_has("t.part");
+	t_fails(staged_reserve(s, UINT64_MAX), PAWL_E_LIMIT);
+	t_ok(staged_write(s, "def", 3));
+	t_ok(staged_commit(s, f->dfd, "t"));
+	assert_file_is(P(f, "t"), "abcdef");
+}
+
 static void test_staged_discard(void **state)
 {
 	struct fx *f = *state;
@@ -1202,6 +1234,7 @@ int main(void)
 		T(test_staged_commit_elsewhere),
 		T(test_staged_commit_fails),
 		T(test_staged_resume),
+		T(test_staged_reserve),
 		T(test_staged_discard),
 		T(test_staged_refuses_symlink),
 		T(test_staged_refuses_odd_parts),

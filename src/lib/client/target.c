@@ -305,11 +305,12 @@ static int dl_sink(void *vctx, const void *p, size_t n)
 {
 	struct dl *d = vctx;
 
-	GUARD(md_hashset_update(&d->hs, p, n));
-	if (d->pw)
+	if (d->pw) {
 		GUARD(pw_put(d->pw, p, n));
-	else
+	} else {
+		GUARD(md_hashset_update(&d->hs, p, n));
 		GUARD(staged_write(d->st, p, n));
+	}
 	d->done += n;
 	if (d->u->o.on_event && d->done >= d->next_progress) {
 		pawl_event ev = { .kind = PAWL_EVENT_PROGRESS, .target = d->t->path,
@@ -363,7 +364,7 @@ static int target_remote_path(pawl_updater *u, const pawl_target *t, pawl_buf *o
 	return path_escape(out, t->path + dirlen, strlen(t->path + dirlen));
 }
 
-/* From this size on, a download's writes go to a second thread. */
+/* From this size on, a download is hashed and written on two more threads. */
 #define PIPE_MIN_BYTES ((uint64_t)8 << 20)
 
 /* Feed the bytes already staged (a resumed download) through the hashes,
@@ -399,7 +400,7 @@ static int rehash_existing(struct dl *d, uint64_t existing)
  */
 static int download_from(pawl_updater *u, const pawl_target *t, const char *url, int stage_dirfd,
 			 const char *stage_name, int dst_dirfd, const char *dst_name, bool resume,
-			 bool *keep, bool *resumed)
+			 bool *keep, bool *resumed, bool *local)
 {
 	struct dl d = { .u = u, .t = t };
 	struct stat st;
@@ -408,6 +409,7 @@ static int download_from(pawl_updater *u, const pawl_target *t, const char *url,
 
 	*keep = false;
 	*resumed = false;
+	*local = false;
 	GUARD(md_hashset_init(&d.hs, t->hashes, t->path));
 	r = staged_open(&d.st, stage_dirfd, stage_name, resume, &existing);
 	if (r == 0 && existing > t->length) {
@@ -427,8 +429,17 @@ static int download_from(pawl_updater *u, const pawl_target *t, const char *url,
 	} else {
 		int rw;
 
-		/* Large targets: hash here while a second thread writes. */
-		if (t->length - existing >= PIPE_MIN_BYTES && (r = pw_start(&d.pw, d.st)) < 0)
+		/* Room for the whole target first: a disk that cannot hold it
+		 * fails now, not after the transfer. */
+		r = staged_reserve(d.st, t->length);
+		if (r < 0) {
+			*local = true; /* our disk, not the mirror: no point in the next */
+			goto fail;
+		}
+		/* Large targets: receive here, hash and write on two more
+		 * threads (the hash set is theirs until pw_finish). */
+		if (t->length - existing >= PIPE_MIN_BYTES &&
+		    (r = pw_start(&d.pw, d.st, &d.hs)) < 0)
 			goto fail;
 		/* The signed length bounds the transfer: endless data stops. */
 		r = fetcher_get(u->fetcher, url, t->length, existing, dl_sink, &d);
@@ -527,11 +538,13 @@ static int download_into(pawl_updater *u, const pawl_target *t, int dirfd, const
 		bool resume = resumable;
 
 		for (int attempt = 0; attempt < RESUME_ATTEMPTS; attempt++) {
-			bool keep = false, resumed = false;
+			bool keep = false, resumed = false, local = false;
 
 			emit_event(u, &ev);
 			r = download_from(u, t, url.data, resumable ? stage_dirfd : dirfd,
-					  stage.data, dirfd, filename, resume, &keep, &resumed);
+					  stage.data, dirfd, filename, resume, &keep, &resumed, &local);
+			if (local)
+				return r;
 			if (r == 0) {
 				pawl_event done = { .kind = PAWL_EVENT_DOWNLOADED,
 						    .target = t->path, .url = url.data,

@@ -216,6 +216,13 @@ typedef struct pawl_staged pawl_staged;
 PAWL_MUST_USE int staged_open(pawl_staged **ret, int dirfd, const char *name, bool resume,
 			      uint64_t *ret_existing_len);
 PAWL_MUST_USE int staged_write(pawl_staged *s, const void *p, size_t n);
+/* Reserve disk blocks for the file to grow to total bytes, without
+ * changing its size (fallocate FALLOC_FL_KEEP_SIZE): a target that cannot
+ * fit fails here, before any byte is fetched, and the blocks come in one
+ * allocation instead of one per page. PAWL_E_IO with a message on ENOSPC,
+ * EDQUOT or EFBIG; 0 where the file system cannot reserve (the writes
+ * then allocate as they go) or total is not above the current size. */
+PAWL_MUST_USE int staged_reserve(pawl_staged *s, uint64_t total);
 PAWL_MUST_USE int staged_commit(pawl_staged *s, int dst_dirfd, const char *dst_name);
 void staged_discard(pawl_staged *s);
 /* Close and free, leaving the .part in place for a later resume (unless a
