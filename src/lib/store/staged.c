@@ -7,12 +7,15 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "store/store-internal.h"
 #include "store/store.h"
 
 #define PART_SUFFIX ".part"
+/* The most one write() is asked for. */
+#define STAGED_CHUNK ((size_t)1 << 30)
 
 struct pawl_staged {
 	int dirfd;        /* the directory the .part lives in (ours) */
@@ -22,6 +25,7 @@ struct pawl_staged {
 	uint64_t size;
 	uint64_t wb_next; /* the next window to hand to writeback */
 	bool failed;      /* a write failed: contents unknown */
+	bool dontcache;   /* RWF_DONTCACHE works here (until shown otherwise) */
 };
 
 static void staged_free(pawl_staged *s)
@@ -93,6 +97,7 @@ int staged_open(pawl_staged **ret, int dirfd, const char *name, bool resume,
 		return PAWL_E_NOMEM;
 	s->fd = -1;
 	s->dirfd = -1;
+	s->dontcache = true;
 
 	GUARD_GOTO(r, store_open_parent(dirfd, name, &s->dirfd, &base), fail);
 	nlen = strlen(name);
@@ -130,18 +135,22 @@ fail:
 }
 
 /*
- * Large downloads: start writing each completed 8 MiB window to disk while
- * the next one arrives, and wait for the window two steps back to be on
- * disk. The final fsync in staged_commit then has little left to do, and
- * a 1 GiB target never holds more than about 24 MiB of dirty pages.
- * Both calls are hints: their failure changes nothing, as commit still
- * fsyncs the whole file.
+ * A large download must neither fill memory with dirty pages nor push
+ * other files out of the page cache, and the final fsync in
+ * staged_commit should find little left to write.
  *
- * The clean pages stay in the page cache: the installer usually reads the
- * file right after the commit, and clean pages are the cheapest memory
- * the kernel can reclaim. (Dropping each window with POSIX_FADV_DONTNEED
- * cost the writing thread about a fifth of its time.)
+ * Where the kernel offers uncached buffered writes (RWF_DONTCACHE, Linux
+ * 6.14, on ext4, xfs, btrfs and others), each write starts its own
+ * writeback and its pages are dropped once on disk. Elsewhere pawl does
+ * the same by hand: it starts writeback of each completed 8 MiB window
+ * while the next one arrives, waits for the window two steps back and
+ * drops it from the page cache, so the download cycles through the same
+ * few dozen MiB. All of these are hints: their failure changes nothing,
+ * as commit still fsyncs the whole file.
  */
+#ifndef RWF_DONTCACHE
+#define RWF_DONTCACHE 0x00000080
+#endif
 #define WB_WINDOW ((uint64_t)8 << 20)
 
 static void staged_writeback(pawl_staged *s)
@@ -150,12 +159,32 @@ static void staged_writeback(pawl_staged *s)
 		off_t off = (off_t)s->wb_next;
 
 		(void)sync_file_range(s->fd, off, (off_t)WB_WINDOW, SYNC_FILE_RANGE_WRITE);
-		if (s->wb_next >= 2 * WB_WINDOW)
-			(void)sync_file_range(s->fd, off - (off_t)(2 * WB_WINDOW), (off_t)WB_WINDOW,
+		if (s->wb_next >= 2 * WB_WINDOW) {
+			off_t old = off - (off_t)(2 * WB_WINDOW);
+
+			(void)sync_file_range(s->fd, old, (off_t)WB_WINDOW,
 					      SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE |
 						      SYNC_FILE_RANGE_WAIT_AFTER);
+			(void)posix_fadvise(s->fd, old, (off_t)WB_WINDOW, POSIX_FADV_DONTNEED);
+		}
 		s->wb_next += WB_WINDOW;
 	}
+}
+
+/* One append (the descriptor is O_APPEND; offset -1 means "the file
+ * position", which O_APPEND moves to the end). */
+static ssize_t write_once(pawl_staged *s, const char *p, size_t n)
+{
+	if (s->dontcache) {
+		struct iovec iov = { .iov_base = (void *)(uintptr_t)p, .iov_len = n };
+		ssize_t w = pwritev2(s->fd, &iov, 1, -1, RWF_DONTCACHE);
+
+		if (w >= 0 || (errno != EOPNOTSUPP && errno != EINVAL))
+			return w;
+		/* An older kernel, or a file system without it. */
+		s->dontcache = false;
+	}
+	return write(s->fd, p, n);
 }
 
 int staged_reserve(pawl_staged *s, uint64_t total)
@@ -181,19 +210,31 @@ int staged_reserve(pawl_staged *s, uint64_t total)
 int staged_write(pawl_staged *s, const void *p, size_t n)
 {
 	uint64_t sz;
-	int r;
 
 	ENSURE(s && (p || n == 0), PAWL_E_INVALID, "staged_write: bad arguments");
 	ENSURE(!s->failed, PAWL_E_IO, "%s: an earlier write failed", s->label);
 	if (__builtin_add_overflow(s->size, (uint64_t)n, &sz))
 		return pawl_error_set(PAWL_E_LIMIT, "%s: size overflow", s->label);
-	r = store_write_all(s->fd, p, n, s->label);
-	if (r < 0) {
-		s->failed = true;
-		return r;
+	if (n == 0)
+		return 0;
+	for (const char *c = p; c < (const char *)p + n;) {
+		size_t left = (size_t)((const char *)p + n - c);
+		ssize_t w = write_once(s, c, left < STAGED_CHUNK ? left : STAGED_CHUNK);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0) {
+			s->failed = true;
+			if (w == 0) /* not expected from a regular file; do not spin */
+				return pawl_error_set(PAWL_E_IO, "cannot write %s: no progress",
+						      s->label);
+			return pawl_error_set_errno(PAWL_E_IO, errno, "cannot write %s", s->label);
+		}
+		c += w;
 	}
 	s->size = sz;
-	staged_writeback(s);
+	if (!s->dontcache)
+		staged_writeback(s);
 	return 0;
 }
 
