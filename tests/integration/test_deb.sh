@@ -53,6 +53,13 @@ ok() { # DESC CMD...
 	shift
 	if "$@" >out.log 2>&1; then pass "$d"; else flunk "$d (exit $?)"; fi
 }
+# flip_byte FILE OFFSET: change one byte for certain (XOR 1); writing a
+# fixed byte would leave the file as it was whenever that byte was there.
+flip_byte() {
+	b=$(od -An -tu1 -j "$2" -N1 "$1" | tr -d ' \n')
+	[ -n "$b" ] || return 1
+	printf "\\$(printf '%03o' $((b ^ 1)))" | dd of="$1" bs=1 seek="$2" conv=notrunc 2>/dev/null
+}
 refuses() { # DESC PATTERN CMD...: CMD must fail and print PATTERN
 	d=$1 pat=$2
 	shift 2
@@ -197,7 +204,10 @@ else
 	ldd ex/update-data >out.log 2>&1 || true
 	flunk "verified data file in place, loaded from the package"
 fi
-printf 'X' | dd of="$(find www/targets -name '*.data.bin')" bs=1 seek=100 conv=notrunc 2>/dev/null
+pub=$(find www/targets -name '*.data.bin')
+cp "$pub" pub.bak
+flip_byte "$pub" 100
+cmp -s "$pub" pub.bak && flunk "the published file was not changed"
 rm -f app/data%2Fdata.bin
 refuses "a tampered target is refused" 'hash' \
 	ex/update-data repo/root.json "file://$T/www" app data/data.bin

@@ -40,6 +40,13 @@ ok() { # DESC CMD...: CMD must succeed
 	shift
 	if "$@" >out.log 2>&1; then pass "$d"; else flunk "$d (exit $?)"; fi
 }
+# flip_byte FILE OFFSET: change one byte for certain (XOR 1); writing a
+# fixed byte would leave the file as it was whenever that byte was there.
+flip_byte() {
+	b=$(od -An -tu1 -j "$2" -N1 "$1" | tr -d ' \n')
+	[ -n "$b" ] || return 1
+	printf "\\$(printf '%03o' $((b ^ 1)))" | dd of="$1" bs=1 seek="$2" conv=notrunc 2>/dev/null
+}
 refuses() { # DESC PATTERN CMD...: CMD must fail and print PATTERN
 	d=$1 pat=$2
 	shift 2
@@ -189,7 +196,8 @@ grep -q '^current data/map.bin' out.log || flunk "second run reports current"
 ok "installed pawl-repo: add, timestamp, publish release 2.0.0" publish map2.bin 2.0.0
 pub=$(find www/targets/data -name "$(sha256sum map2.bin | cut -c1-64).map.bin")
 cp "$pub" pub.bak
-printf 'X' | dd of="$pub" bs=1 seek=5000 conv=notrunc 2>/dev/null
+flip_byte "$pub" 5000
+cmp -s "$pub" pub.bak && flunk "the published file was not changed"
 refuses "a tampered target is refused (hash)" 'hash' \
 	ex/update-data repo/root.json "$URL" app data/map.bin
 if cmp -s map1.bin "$got"; then pass "the refused download left the old file in place"; else
