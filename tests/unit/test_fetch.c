@@ -172,19 +172,48 @@ static size_t count_lines(const char *s)
 	return n;
 }
 
+/* The User-Agent of the newest fetcher from new_fetcher(): unique per
+ * fetcher, so that log_since() sees only that fetcher's requests. */
+static char cur_ua[32];
+
+/* The access-log lines after mark that the newest new_fetcher() fetcher
+ * caused, once there are want_lines of them (or after about 2 s). nginx
+ * writes a line when it finalises a request, which can be after the client
+ * has its response: a previous test's line can land after mark. */
 static char *log_since(int srv, size_t mark, size_t want_lines)
 {
-	char p[600];
+	char p[600], tag[40];
 	size_t len;
 	char *all, *tail;
 	int i;
 
 	snprintf(p, sizeof(p), "%s/access.log", G.srv[srv].state);
+	snprintf(tag, sizeof(tag), "\"%s\"", cur_ua);
 	for (i = 0;; i++) {
+		char *line, *next, *o;
+
 		all = t_read_file(p, &len);
 		tail = strdup(mark <= len ? all + mark : "");
 		free(all);
 		assert_non_null(tail);
+		/* Keep whole lines with our tag, in place. */
+		o = tail;
+		for (line = tail; *line; line = next) {
+			char *nl = strchr(line, '\n');
+
+			if (!nl)
+				break; /* a line still being written */
+			next = nl + 1;
+			*nl = '\0';
+			if (strstr(line, tag)) {
+				size_t n = (size_t)(nl - line);
+
+				memmove(o, line, n);
+				o[n] = '\n';
+				o += n + 1;
+			}
+		}
+		*o = '\0';
 		if (count_lines(tail) >= want_lines || i >= 100)
 			return tail;
 		free(tail);
@@ -192,14 +221,27 @@ static char *log_since(int srv, size_t mark, size_t want_lines)
 	}
 }
 
-/* Whether needle shows up in the log after mark within about 2 s. nginx
- * writes a line when it finalises the request, which can be after the
- * client has its response; a previous test's late line can also land
- * after mark, so waiting for a line count alone is not enough. */
+/* Every access-log line after mark, whichever client caused it. */
+static char *log_since_all(int srv, size_t mark)
+{
+	char p[600];
+	size_t len;
+	char *all, *tail;
+
+	snprintf(p, sizeof(p), "%s/access.log", G.srv[srv].state);
+	all = t_read_file(p, &len);
+	tail = strdup(mark <= len ? all + mark : "");
+	free(all);
+	assert_non_null(tail);
+	return tail;
+}
+
+/* Whether needle shows up in the log after mark within about 2 s (nginx
+ * may log a request after the client has its response). */
 static bool log_has_since(int srv, size_t mark, const char *needle)
 {
 	for (int i = 0; i < 100; i++) {
-		char *tail = log_since(srv, mark, 0);
+		char *tail = log_since_all(srv, mark);
 		bool found = strstr(tail, needle) != NULL;
 
 		free(tail);
@@ -245,9 +287,12 @@ static void msg_has(const char *needle)
 
 static pawl_fetcher *new_fetcher(const char *ca, const char *pin)
 {
+	static unsigned seq;
 	fetch_opts o = FETCH_OPTS_INIT;
 	pawl_fetcher *f = NULL;
 
+	snprintf(cur_ua, sizeof(cur_ua), "pawl-unit/%u", ++seq);
+	o.user_agent = cur_ua;
 	o.ca_file = ca;
 	o.pin = pin;
 	o.connect_timeout_s = 10;
@@ -790,7 +835,8 @@ static void test_user_agent(void **state)
 	size_t mark = log_mark(SRV_HTTP);
 
 	(void)state;
-	f = new_fetcher(NULL, NULL);
+	/* The default (new_fetcher() sets its own, see log_since()). */
+	t_ok(fetcher_new(&f, &o));
 	t_ok(fetcher_get_buf(f, url_of(SRV_HTTP, "small.txt"), 100, &b));
 	fetcher_free(f);
 	o.user_agent = "pawl-test/1 (unit)";
