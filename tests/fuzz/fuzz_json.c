@@ -5,7 +5,10 @@
  *   canonical(parse(x)) == canonical(parse(pj_write(parse(x))))
  * for compact and pretty output, and canonical(parse(c)) == c for a
  * canonical form c that is valid JSON (no raw control characters). A
- * deep copy must be equal and encode the same. Any difference aborts.
+ * deep copy must be equal and encode the same. The streamed canonical form
+ * is the same bytes. pj_raw_member() never points outside the input, and
+ * when the input parses, the span it finds for "signed" parses to that
+ * member's value. Any difference aborts.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -40,6 +43,31 @@ static void same_canonical(const char *text, size_t len, const char *want, size_
 	pj_doc_free(doc);
 }
 
+static int collect(void *ctx, const void *p, size_t n)
+{
+	return buf_append(ctx, p, n);
+}
+
+/* The raw-text lookup against the parsed document (NULL: did not parse). */
+static void check_raw_member(const uint8_t *data, size_t size, const pj_doc *doc)
+{
+	size_t s, e;
+	pj_doc *span = NULL;
+	const pj_value *want;
+
+	if (pj_raw_member((const char *)data, size, "signed", &s, &e) != 0)
+		return;
+	if (!(s < e && e <= size))
+		abort();
+	if (!doc)
+		return;
+	want = pj_get(pj_root((pj_doc *)doc), "signed");
+	if (!want || pj_parse_copy(&span, data + s, e - s, NULL) != 0 ||
+	    !pj_equal(pj_root(span), want))
+		abort();
+	pj_doc_free(span);
+}
+
 static void check(const uint8_t *data, size_t size, const pj_limits *lim)
 {
 	pj_doc *doc = NULL, *copy = NULL;
@@ -47,9 +75,22 @@ static void check(const uint8_t *data, size_t size, const pj_limits *lim)
 	char *c, *w;
 	bool ctl = false;
 
-	if (pj_parse_copy(&doc, data, size, lim) != 0)
+	if (pj_parse_copy(&doc, data, size, lim) != 0) {
+		pawl_error_clear();
+		if (!lim)
+			check_raw_member(data, size, NULL);
 		return;
+	}
 	c = encode(pj_root(doc), 0, &clen);
+	if (!lim) {
+		pawl_buf st = PAWL_BUF_INIT(SIZE_MAX / 2);
+
+		check_raw_member(data, size, doc);
+		if (pj_canonical_stream(pj_root(doc), collect, &st) != 0 || st.len != clen ||
+		    (clen && memcmp(st.data, c, clen) != 0))
+			abort();
+		buf_free(&st);
+	}
 	for (int mode = 1; mode <= 2; mode++) {
 		w = encode(pj_root(doc), mode, &wlen);
 		same_canonical(w, wlen, c, clen, lim);

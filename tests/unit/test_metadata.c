@@ -545,10 +545,134 @@ static void test_build_targets_and_delegations(void **state)
 	pj_doc_free(h);
 }
 
+/* ---- md_parse_verify: large roles verified over their raw bytes ---- */
+
+/* A targets role signed by keys[3] (the targets key of make_root), of
+ * about 1.5 MB: past the size where md_parse_verify looks at raw bytes. */
+static pawl_md *big_targets(void)
+{
+	const char *hashes = "{\"sha256\":\"ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad\"}";
+	pj_doc *h;
+	pawl_md *md;
+	char path[64];
+
+	t_ok(pj_parse_copy(&h, hashes, strlen(hashes), NULL));
+	t_ok(md_new(&md, MD_TARGETS, 1, 4102444800));
+	for (int i = 0; i < 12000; i++) {
+		snprintf(path, sizeof(path), "files/dir%d/artifact-%d.bin", i % 97, i);
+		t_ok(md_target_put(md, path, (uint64_t)i, pj_root(h), NULL));
+	}
+	t_ok(md_sign(md, keys[3]));
+	pj_doc_free(h);
+	return md;
+}
+
+/* Parse-and-verify text (a copy: the parser takes its buffer). */
+static int parse_verify_text(const char *text, size_t len, pawl_md *root, bool *fast,
+			     pawl_md **ret)
+{
+	char *buf = malloc(len + 1);
+
+	assert_non_null(buf);
+	memcpy(buf, text, len);
+	buf[len] = '\0';
+	return md_parse_verify(ret, buf, len, MD_TARGETS, "targets", &root->keys,
+			       md_root_role(root, MD_TARGETS), fast);
+}
+
+static void test_parse_verify(void **state)
+{
+	pawl_md *root = make_root(1), *md = big_targets(), *p;
+	char *compact;
+	size_t clen;
+	pawl_buf pretty = PAWL_BUF_INIT(SIZE_MAX / 2);
+	bool fast = true;
+
+	(void)state;
+	t_ok(md_serialize(md, &compact, &clen));
+	assert_true(clen > ((size_t)1 << 20));
+
+	/* What pawl-repo writes: verified over the raw bytes, no canonical
+	 * copy made, and the same document as md_parse + md_verify give. */
+	t_ok(parse_verify_text(compact, clen, root, &fast, &p));
+	assert_true(fast);
+	assert_null(p->canon);
+	{
+		md_target t;
+
+		t_ok(md_target_get(p, "files/dir8/artifact-11745.bin", &t));
+		assert_int_equal(t.length, 11745);
+	}
+	md_free(p);
+
+	/* python-tuf's layout: not canonical, so the usual way, and valid. */
+	t_ok(pj_write(&pretty, pj_root(md->doc), true));
+	t_ok(parse_verify_text(pretty.data, pretty.len, root, &fast, &p));
+	assert_false(fast);
+	assert_non_null(p->canon);
+	md_free(p);
+
+	/* A changed byte inside "signed": refused either way. */
+	{
+		char *bad = strdup(compact);
+		char *at = strstr(bad, "artifact-6000.bin");
+
+		assert_non_null(bad);
+		assert_non_null(at);
+		at[9] = '7'; /* artifact-7000.bin, which exists too: still unsigned */
+		t_fails(parse_verify_text(bad, clen, root, &fast, &p), PAWL_E_SIGNATURE);
+		assert_false(fast);
+		free(bad);
+	}
+
+	/* A signature over the raw, pretty-printed "signed" bytes verifies
+	 * over those bytes, but they are not the canonical form of what they
+	 * parse to: the binding fails, and the usual way refuses. */
+	{
+		size_t ss, se, siglen;
+		uint8_t *sig;
+		char hex[2 * 1024 + 1], *at;
+		const char *old = pj_str(pj_get(&md->signatures->u.items[0], "sig"));
+		pawl_buf forged = PAWL_BUF_INIT(SIZE_MAX / 2);
+
+		assert_int_equal(pj_raw_member(pretty.data, pretty.len, "signed", &ss, &se), 0);
+		t_ok(signer_sign(keys[3], pretty.data + ss, se - ss, &sig, &siglen));
+		assert_true(siglen <= 1024);
+		hex_encode(hex, sig, siglen);
+		free(sig);
+		at = strstr(pretty.data, old);
+		assert_non_null(at);
+		t_ok(buf_append(&forged, pretty.data, (size_t)(at - pretty.data)));
+		t_ok(buf_append(&forged, hex, strlen(hex)));
+		t_ok(buf_append(&forged, at + strlen(old), pretty.len - (size_t)(at - pretty.data) - strlen(old)));
+		t_fails(parse_verify_text(forged.data, forged.len, root, &fast, &p),
+			PAWL_E_SIGNATURE);
+		assert_false(fast);
+		buf_free(&forged);
+	}
+
+	/* Too few valid signatures over the raw bytes: the usual way decides
+	 * (and refuses a role signed by a key it does not list). */
+	{
+		pawl_md *other = make_root(1);
+		const char *one[1] = { ids[0] };
+
+		t_ok(md_root_set_role(other, MD_TARGETS, one, 1, 1));
+		t_fails(parse_verify_text(compact, clen, other, &fast, &p), PAWL_E_SIGNATURE);
+		assert_false(fast);
+		md_free(other);
+	}
+	buf_free(&pretty);
+	free(compact);
+	md_free(md);
+	md_free(root);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_threshold),
+		cmocka_unit_test(test_parse_verify),
 		cmocka_unit_test(test_signature_forms),
 		cmocka_unit_test(test_same_key_two_ids),
 		cmocka_unit_test(test_expiry),

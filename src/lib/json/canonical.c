@@ -69,13 +69,38 @@ typedef struct encoder {
 	bool pretty;   /* python-tuf's layout: indent 1, ": " after keys */
 	bool counting; /* only add up the length, in count */
 	size_t count;
+	/* Streaming: b is a chunk handed to sink whenever the next write
+	 * would not fit; the output never exists in one piece. */
+	int (*sink)(void *ctx, const void *p, size_t n);
+	void *sink_ctx;
 } encoder;
 
-/* Room for n more bytes (and the NUL pawl_buf keeps after them). */
-static inline int need(pawl_buf *b, size_t n)
+#define SINK_CHUNK ((size_t)64 << 10)
+
+static int flush(encoder *e)
 {
+	int r = 0;
+
+	if (e->b->len > 0)
+		r = e->sink(e->sink_ctx, e->b->data, e->b->len);
+	e->b->len = 0;
+	return r;
+}
+
+/* Room for n more bytes (and the NUL pawl_buf keeps after them). Every
+ * write goes through here first, so in streaming mode this is where the
+ * chunk is flushed: all of b is complete output by then. */
+static inline int need(encoder *e, size_t n)
+{
+	pawl_buf *b = e->b;
+
 	if (b->data && b->cap - b->len > n)
 		return 0;
+	if (e->sink && b->len > 0) {
+		GUARD(flush(e));
+		if (b->cap > n)
+			return 0;
+	}
 	return buf_reserve(b, n);
 }
 
@@ -94,7 +119,7 @@ static inline int put(encoder *e, const char *s, size_t n)
 
 	if (e->counting)
 		return count(e, n);
-	GUARD(need(b, n));
+	GUARD(need(e, n));
 	memcpy(b->data + b->len, s, n);
 	b->len += n;
 	return 0;
@@ -148,7 +173,7 @@ static int put_string(encoder *e, const char *s, size_t len)
 			GUARD(count(e, escape_extra((unsigned char)*s++)));
 		return 0;
 	}
-	GUARD(need(b, len + 2));
+	GUARD(need(e, len + 2));
 	o = b->data + b->len;
 	*o++ = '"';
 	for (;;) {
@@ -162,7 +187,7 @@ static int put_string(encoder *e, const char *s, size_t len)
 			break;
 		/* Up to 5 bytes more than reserved: "\u001f" for one byte. */
 		b->len = (size_t)(o - b->data);
-		GUARD(need(b, (size_t)(end - s) + 6));
+		GUARD(need(e, (size_t)(end - s) + 6));
 		o = b->data + b->len;
 		c = (unsigned char)*s++;
 		*o++ = '\\';
@@ -193,7 +218,7 @@ static int put_plain(encoder *e, const char *s, size_t len)
 		GUARD(count(e, len));
 		return count(e, 2);
 	}
-	GUARD(need(b, len + 2));
+	GUARD(need(e, len + 2));
 	o = b->data + b->len;
 	o[0] = '"';
 	memcpy(o + 1, s, len);
@@ -231,7 +256,7 @@ static int put_newline(encoder *e, size_t indent)
 		GUARD(count(e, indent));
 		return count(e, 1);
 	}
-	GUARD(need(e->b, indent + 1));
+	GUARD(need(e, indent + 1));
 	o = e->b->data + e->b->len;
 	*o = '\n';
 	memset(o + 1, ' ', indent);
@@ -299,7 +324,7 @@ static int encode(encoder *e, walk_stack *s, const pj_value *v)
 
 static int encode_to(pawl_buf *out, const pj_value *v, bool json, bool pretty)
 {
-	encoder e = { out, json, pretty, true, 0 };
+	encoder e = { out, json, pretty, true, 0, NULL, NULL };
 	size_t start = out->len;
 	walk_stack s;
 	int r;
@@ -309,7 +334,7 @@ static int encode_to(pawl_buf *out, const pj_value *v, bool json, bool pretty)
 	stack_init(&s);
 	r = encode(&e, &s, v);
 	if (r == 0)
-		r = need(out, e.count);
+		r = need(&e, e.count);
 	if (r == 0) {
 		e.counting = false;
 		r = encode(&e, &s, v);
@@ -329,6 +354,28 @@ static int encode_to(pawl_buf *out, const pj_value *v, bool json, bool pretty)
 int pj_canonical(pawl_buf *out, const pj_value *v)
 {
 	return encode_to(out, v, false, false);
+}
+
+int pj_canonical_stream(const pj_value *v, int (*sink)(void *ctx, const void *p, size_t n),
+			void *ctx)
+{
+	pawl_buf chunk = PAWL_BUF_INIT(SIZE_MAX / 2);
+	encoder e = { &chunk, false, false, false, 0, sink, ctx };
+	walk_stack s;
+	int r;
+
+	if (!v || !sink)
+		return pawl_error_set(PAWL_E_INVALID, "JSON: nothing to encode");
+	r = buf_reserve(&chunk, SINK_CHUNK);
+	if (r == 0) {
+		stack_init(&s);
+		r = encode(&e, &s, v);
+		stack_free(&s);
+	}
+	if (r == 0)
+		r = flush(&e);
+	buf_free(&chunk);
+	return r;
 }
 
 int pj_write(pawl_buf *out, const pj_value *v, bool pretty)

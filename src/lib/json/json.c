@@ -384,3 +384,102 @@ bool pj_utf8_valid(const char *s, size_t len, size_t *bad)
 	}
 	return true;
 }
+
+/* ---------------- a quick look at raw text ---------------- */
+
+static bool raw_ws(char c)
+{
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
+
+static size_t raw_skip_ws(const char *b, size_t len, size_t i)
+{
+	while (i < len && raw_ws(b[i]))
+		i++;
+	return i;
+}
+
+/* b[i] is '"': the index just past the closing quote, or len. */
+static size_t raw_skip_string(const char *b, size_t len, size_t i)
+{
+	for (i++; i < len; i++) {
+		if (b[i] == '\\')
+			i++;
+		else if (b[i] == '"')
+			return i + 1;
+	}
+	return len;
+}
+
+/* The index just past the value starting at b[i], or len when it does
+ * not end (or nesting does not match) within the text. */
+static size_t raw_skip_value(const char *b, size_t len, size_t i)
+{
+	size_t depth = 0;
+
+	if (i >= len)
+		return len;
+	if (b[i] != '{' && b[i] != '[') {
+		if (b[i] == '"')
+			return raw_skip_string(b, len, i);
+		while (i < len && !raw_ws(b[i]) && b[i] != ',' && b[i] != '}' && b[i] != ']')
+			i++;
+		return i;
+	}
+	while (i < len) {
+		char c = b[i];
+
+		if (c == '"') {
+			i = raw_skip_string(b, len, i);
+			continue;
+		}
+		if (c == '{' || c == '[') {
+			depth++;
+		} else if (c == '}' || c == ']') {
+			if (depth == 0)
+				return len;
+			if (--depth == 0)
+				return i + 1;
+		}
+		i++;
+	}
+	return len;
+}
+
+int pj_raw_member(const char *buf, size_t len, const char *key, size_t *start, size_t *end)
+{
+	size_t klen = strlen(key);
+	size_t i = raw_skip_ws(buf, len, 0);
+
+	if (i >= len || buf[i] != '{')
+		return 1;
+	i++;
+	for (;;) {
+		size_t k, v, e;
+
+		i = raw_skip_ws(buf, len, i);
+		if (i >= len || buf[i] != '"')
+			return 1;
+		k = i + 1;
+		i = raw_skip_string(buf, len, i);
+		if (i >= len)
+			return 1;
+		i = raw_skip_ws(buf, len, i);
+		if (i >= len || buf[i] != ':')
+			return 1;
+		v = raw_skip_ws(buf, len, i + 1);
+		e = raw_skip_value(buf, len, v);
+		if (e >= len || e == v)
+			return 1;
+		if (i - k >= klen + 1 && memcmp(buf + k, key, klen) == 0 && buf[k + klen] == '"' &&
+		    raw_skip_ws(buf, len, k + klen + 1) == i) {
+			*start = v;
+			*end = e;
+			return 0;
+		}
+		i = raw_skip_ws(buf, len, e);
+		if (i >= len || buf[i] != ',')
+			return 1;
+		i++;
+	}
+}

@@ -139,6 +139,19 @@ const char *pj_type_name(const pj_value *v);
 
 /* Append the canonical encoding of v to out. */
 PAWL_MUST_USE int pj_canonical(pawl_buf *out, const pj_value *v);
+/* The same bytes, handed to sink in order, in pieces of about 64 KiB (a
+ * string longer than that comes whole): for hashing a large form without
+ * holding it. A sink error stops the walk and is returned. */
+PAWL_MUST_USE int pj_canonical_stream(const pj_value *v,
+				      int (*sink)(void *ctx, const void *p, size_t n), void *ctx);
+
+/* Where the value of the top-level member key lies in the JSON text
+ * [buf, buf + len): *start and *end (one past its last byte). Only a
+ * member whose key is written exactly as key (no escapes) is found; 1
+ * when there is none, or the text is not a well-nested object. A quick
+ * look at text that pj_parse() has not seen, never a substitute for it:
+ * whatever is found must be checked against the parsed document. */
+int pj_raw_member(const char *buf, size_t len, const char *key, size_t *start, size_t *end);
 
 /* Append v as RFC 8259 JSON that pj_parse() and other strict readers
  * (Python's json module) accept: like the canonical form, but control

@@ -151,6 +151,17 @@ PAWL_MUST_USE int md_signed_bytes(pawl_md *md, const char **ret, size_t *ret_len
 PAWL_MUST_USE int md_verify(pawl_md *md, const md_keys *keys, const md_role *role,
 			    const char *name);
 
+/* md_parse() then md_verify() against one role, in one step (it takes buf
+ * like md_parse). For a large document whose "signed" is already in
+ * canonical form, the signatures are checked over the raw bytes before
+ * parsing and bound to the parsed document by SHA-256 of its canonical
+ * form, so the canonical copy is never made (see verify.c); otherwise it
+ * is exactly md_parse() + md_verify(). *fast (may be NULL) says which way
+ * was taken. On failure nothing is returned. */
+PAWL_MUST_USE int md_parse_verify(pawl_md **ret, char *buf, size_t len, md_type expect,
+				  const char *name, const md_keys *keys, const md_role *role,
+				  bool *fast);
+
 /* PAWL_E_EXPIRED when now >= expires. */
 PAWL_MUST_USE int md_check_expiry(const pawl_md *md, int64_t now, const char *name);
 

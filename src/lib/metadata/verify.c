@@ -37,26 +37,25 @@ static bool role_lists(const md_role *role, const char *keyid)
 	return false;
 }
 
-int md_verify(pawl_md *md, const md_keys *keys, const md_role *role, const char *name)
+/* The threshold rule over msg, with the signatures in sigs (an array);
+ * version is for the message. */
+static int verify_sigs(const char *msg, size_t msglen, const pj_value *sigs, const md_keys *keys,
+		       const md_role *role, const char *name, uint64_t version)
 {
 	const pawl_key **counted = NULL;
 	uint32_t valid = 0;
-	const char *msg;
-	size_t msglen;
 	char firstbad[160] = "";
 	int r;
 
-	if (!name)
-		name = md_type_name(md->type);
 	if (role->threshold < 1)
 		return pawl_error_set(PAWL_E_SIGNATURE, "%s: threshold is 0", name);
-	GUARD(md_signed_bytes(md, &msg, &msglen));
+	ENSURE(pj_is_array(sigs), PAWL_E_FORMAT, "%s: signatures must be an array", name);
 	counted = xcalloc(role->nkeyids ? role->nkeyids : 1, sizeof(*counted));
 	if (!counted)
 		return PAWL_E_NOMEM;
 
-	for (uint32_t i = 0; i < md->signatures->len && valid < role->threshold; i++) {
-		const pj_value *s = &md->signatures->u.items[i];
+	for (uint32_t i = 0; i < sigs->len && valid < role->threshold; i++) {
+		const pj_value *s = &sigs->u.items[i];
 		const char *keyid = pj_str(pj_get(s, "keyid"));
 		const pj_value *sighex = pj_get(s, "sig");
 		const md_keyentry *ke;
@@ -104,8 +103,109 @@ int md_verify(pawl_md *md, const md_keys *keys, const md_role *role, const char 
 		return 0;
 	return pawl_error_set(PAWL_E_SIGNATURE,
 			      "%s v%llu: %u of %u required signatures are valid%s%s", name,
-			      (unsigned long long)md->version, valid, role->threshold,
+			      (unsigned long long)version, valid, role->threshold,
 			      firstbad[0] ? "; " : "", firstbad);
+}
+
+int md_verify(pawl_md *md, const md_keys *keys, const md_role *role, const char *name)
+{
+	const char *msg;
+	size_t msglen;
+
+	if (!name)
+		name = md_type_name(md->type);
+	if (role->threshold < 1)
+		return pawl_error_set(PAWL_E_SIGNATURE, "%s: threshold is 0", name);
+	GUARD(md_signed_bytes(md, &msg, &msglen));
+	return verify_sigs(msg, msglen, md->signatures, keys, role, name, md->version);
+}
+
+/*
+ * Large documents: the canonical form of "signed" is as large as the file,
+ * and md_verify() would hold it next to the file and its parsed tree.
+ * Documents pawl-repo writes (and any canonical writer) already carry
+ * "signed" in canonical form, so the signatures are first checked over
+ * those raw bytes, before md_parse() takes the buffer apart, and only
+ * their SHA-256 is kept. After parsing, the canonical form of the parsed
+ * "signed" is streamed through SHA-256: if the digests match, the bytes
+ * the signatures cover are exactly the canonical form of what was parsed
+ * (as md_verify() would establish), and no copy ever existed. Anything
+ * else (not canonical, too few signatures over the raw bytes, no memory)
+ * goes the usual way, md_verify() over the parsed document, which alone
+ * decides then. Raw bytes that verify but are not the canonical form
+ * (signed as pretty-printed, say) fail there, as they must.
+ */
+#define FAST_VERIFY_MIN ((size_t)1 << 20)
+
+static int hash_sink(void *ctx, const void *p, size_t n)
+{
+	return hash_update(ctx, p, n);
+}
+
+/* SHA-256 of the canonical form of v, streamed. */
+static int canonical_digest(const pj_value *v, uint8_t out[HASH_MAX_LEN])
+{
+	hash_ctx *h;
+	int r;
+
+	GUARD(hash_new(&h, HASH_SHA256));
+	r = pj_canonical_stream(v, hash_sink, h);
+	if (r == 0)
+		r = hash_final(h, out);
+	hash_free(h);
+	return r;
+}
+
+/* Whether the signatures verify over the raw "signed" bytes of buf; if so
+ * its SHA-256 goes to digest. Never an error: false sends the caller the
+ * usual way. */
+static bool verify_raw(const char *buf, size_t len, const md_keys *keys, const md_role *role,
+		       const char *name, uint8_t digest[HASH_MAX_LEN])
+{
+	size_t ss, se, gs, ge;
+	pj_doc *sigdoc = NULL;
+	bool ok;
+
+	if (pj_raw_member(buf, len, "signed", &ss, &se) != 0 ||
+	    pj_raw_member(buf, len, "signatures", &gs, &ge) != 0 ||
+	    pj_parse_copy(&sigdoc, buf + gs, ge - gs, NULL) < 0) {
+		pawl_error_clear();
+		return false;
+	}
+	ok = verify_sigs(buf + ss, se - ss, pj_root(sigdoc), keys, role, name, 0) == 0 &&
+	     hash_once(HASH_SHA256, buf + ss, se - ss, digest) == 0;
+	pj_doc_free(sigdoc);
+	pawl_error_clear();
+	return ok;
+}
+
+int md_parse_verify(pawl_md **ret, char *buf, size_t len, md_type expect, const char *name,
+		    const md_keys *keys, const md_role *role, bool *fast)
+{
+	uint8_t raw[HASH_MAX_LEN], parsed[HASH_MAX_LEN];
+	bool raw_ok = len >= FAST_VERIFY_MIN &&
+		      verify_raw(buf, len, keys, role, name ? name : md_type_name(expect), raw);
+	pawl_md *md;
+	int r;
+
+	if (fast)
+		*fast = false;
+	GUARD(md_parse(&md, buf, len, expect, name)); /* buf is the parser's now */
+	if (raw_ok && canonical_digest(md->signed_v, parsed) == 0 &&
+	    memcmp(raw, parsed, 32) == 0) {
+		if (fast)
+			*fast = true;
+		*ret = md;
+		return 0;
+	}
+	pawl_error_clear();
+	r = md_verify(md, keys, role, name);
+	if (r < 0) {
+		md_free(md);
+		return r;
+	}
+	*ret = md;
+	return 0;
 }
 
 /* ---------------- content hashes ---------------- */
