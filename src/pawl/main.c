@@ -37,6 +37,7 @@ struct cli {
 	const char *ca_file;
 	const char *pin;
 	uint64_t max_bytes[4];
+	uint32_t max_delegations;
 	long connect_timeout, low_speed_time, low_speed_limit, timeout;
 	bool json;
 	const char *config;
@@ -71,6 +72,7 @@ static void usage(FILE *f)
 	      "  --target-dir DIR         where downloaded targets are stored\n"
 	      "  --max-bytes ROLE=BYTES   download limit for root, timestamp, snapshot or\n"
 	      "                           targets (covers delegated roles); repeatable\n"
+	      "  --max-delegations N      roles visited per target search (32)\n"
 	      "  --ca-file FILE           trust only this CA bundle for HTTPS\n"
 	      "  --pin sha256//BASE64     require this server public key\n"
 	      "  --connect-timeout SEC    give up connecting after SEC seconds (30)\n"
@@ -137,6 +139,15 @@ static long parse_seconds(const char *opt, const char *arg)
 		die_usage(msg);
 	}
 	return (long)v;
+}
+
+static uint32_t parse_max_delegations(const char *arg)
+{
+	uint64_t v;
+
+	if (parse_u64(arg, &v) < 0 || v == 0 || v > 100000)
+		die_usage("--max-delegations takes a whole number from 1 to 100000");
+	return (uint32_t)v;
 }
 
 static void parse_max_bytes(struct cli *c, const char *arg)
@@ -332,6 +343,7 @@ static int make_updater(struct cli *c, pawl_updater **u)
 	o.low_speed_bytes = c->low_speed_limit;
 	o.total_timeout_s = c->timeout;
 	memcpy(o.max_bytes, c->max_bytes, sizeof(o.max_bytes));
+	o.max_delegations = c->max_delegations;
 	o.on_event = on_event;
 	o.event_ctx = c;
 	return pawl_updater_new(u, &o);
@@ -470,7 +482,7 @@ static int agent_main(struct cli *c, const char *cmd, int argc, char **argv)
 
 int main(int argc, char **argv)
 {
-	enum { O_MDIR = 256, O_MURL, O_TNAME, O_TURL, O_TDIR, O_MAXB, O_CA, O_PIN, O_JSON,
+	enum { O_MDIR = 256, O_MURL, O_TNAME, O_TURL, O_TDIR, O_MAXB, O_MAXD, O_CA, O_PIN, O_JSON,
 	       O_CTO, O_LST, O_LSL, O_TO, O_CONFIG, O_SINCE };
 	static const struct option opts[] = {
 		{ "metadata-dir", required_argument, NULL, O_MDIR },
@@ -479,6 +491,7 @@ int main(int argc, char **argv)
 		{ "target-base-url", required_argument, NULL, O_TURL },
 		{ "target-dir", required_argument, NULL, O_TDIR },
 		{ "max-bytes", required_argument, NULL, O_MAXB },
+		{ "max-delegations", required_argument, NULL, O_MAXD },
 		{ "ca-file", required_argument, NULL, O_CA },
 		{ "pin", required_argument, NULL, O_PIN },
 		{ "json", no_argument, NULL, O_JSON },
@@ -524,6 +537,9 @@ int main(int argc, char **argv)
 			break;
 		case O_MAXB:
 			parse_max_bytes(&c, optarg);
+			break;
+		case O_MAXD:
+			c.max_delegations = parse_max_delegations(optarg);
 			break;
 		case O_CA:
 			c.ca_file = optarg;
