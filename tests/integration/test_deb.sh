@@ -159,6 +159,37 @@ else
 	flunk "the systemd units are installed, not enabled or started"
 fi
 
+# The postinst creates the "pawl" account on configure, once. Run it with
+# getent, adduser and the systemd helpers replaced by stubs that record
+# their arguments, so that the machine's accounts are never touched.
+mkdir stubs
+cat >stubs/getent <<'STUB'
+#!/bin/sh
+echo "getent $*" >>"$STUBLOG"
+[ -n "${PAWL_HAS_USER:-}" ] && { echo "pawl:x:999:999::/nonexistent:/usr/sbin/nologin"; exit 0; }
+exit 2
+STUB
+for c in adduser deb-systemd-helper deb-systemd-invoke systemctl; do
+	printf '#!/bin/sh\necho "%s $*" >>"$STUBLOG"\nexit 0\n' "$c" >stubs/$c
+done
+chmod +x stubs/*
+run_postinst() { # LOG [ENV...]
+	log=$1
+	shift
+	: >"$log"
+	env "$@" STUBLOG="$T/$log" PATH="$T/stubs:$PATH" DPKG_MAINTSCRIPT_PACKAGE=pawl \
+		sh ./postinst configure >/dev/null 2>&1
+}
+if depends pawl | grep -q adduser && run_postinst new.log &&
+	grep -q '^adduser --system --group --no-create-home --home /nonexistent .*pawl$' new.log &&
+	run_postinst have.log PAWL_HAS_USER=1 && grep -q '^getent passwd pawl' have.log &&
+	! grep -q '^adduser' have.log; then
+	pass "postinst creates the system account pawl, only when it is missing"
+else
+	{ echo "Depends: $(depends pawl)"; cat new.log have.log; } >out.log 2>&1
+	flunk "postinst creates the system account pawl, only when it is missing"
+fi
+
 # ---------------------------------------------------------------- unpacked
 ROOT=$T/root
 mkdir "$ROOT"
