@@ -330,6 +330,7 @@ static void fill_opts(const struct agent *a, pawl_updater_opts *o)
 	o->ca_file = a->c->ca_file;
 	o->pin = a->c->pin;
 	memcpy(o->max_bytes, a->c->max_bytes, sizeof(o->max_bytes));
+	o->max_delegations = a->c->max_delegations;
 	o->lock_timeout_s = a->c->lock_timeout_s;
 }
 

@@ -60,7 +60,7 @@ int config_load(agent_config *c, const char *path, char *err, size_t errlen)
 	ssize_t n;
 	size_t len = 0;
 	int fd, lineno = 0, rc = -1;
-	bool seen_syslog = false, seen_ht = false, seen_lock = false;
+	bool seen_syslog = false, seen_ht = false, seen_lock = false, seen_md = false;
 
 	memset(c, 0, sizeof(*c));
 	c->syslog = true;
@@ -194,6 +194,14 @@ int config_load(agent_config *c, const char *path, char *err, size_t errlen)
 		} else if (strcmp(key, "syslog_facility") == 0) {
 			if (set_once(&c->syslog_facility, val, key, path, lineno, err, errlen))
 				goto out;
+		} else if (strcmp(key, "max_delegations") == 0) {
+			if (seen_md || parse_uint(val, 100000, &num) < 0 || num == 0) {
+				snprintf(err, errlen, "%s:%d: max_delegations must be given once, as "
+					 "1 to 100000 roles", path, lineno);
+				goto out;
+			}
+			seen_md = true;
+			c->max_delegations = (unsigned)num;
 		} else if (strncmp(key, "max_bytes_", 10) == 0) {
 			static const char *const roles[4] = { "root", "timestamp", "snapshot",
 							      "targets" };

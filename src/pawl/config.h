@@ -32,6 +32,7 @@ typedef struct agent_config {
 	bool syslog;          /* mirror the audit log to syslog; default yes */
 	char *syslog_facility; /* default authpriv */
 	uint64_t max_bytes[4]; /* max_bytes_root, _timestamp, _snapshot, _targets */
+	unsigned max_delegations; /* roles per target search; 0: the default (32) */
 	unsigned lock_timeout_s; /* default 60 */
 } agent_config;
 

@@ -152,6 +152,13 @@ has "$work/out" "app: *example-app" "status reads it"
 printf 'bogus = 1\n' > bad.conf
 expect 1 "an unknown config key is an error" "$P" --config bad.conf status
 has "$work/err" 'unknown key "bogus"' "names the key and line"
+{ cat agent.conf; echo "max_delegations = 64"; } > deleg.conf
+expect 0 "max_delegations = 64 is accepted" "$P" --config deleg.conf status
+for v in 0 100001 x; do
+	{ cat agent.conf; echo "max_delegations = $v"; } > deleg.conf
+	expect 1 "max_delegations = $v is an error" "$P" --config deleg.conf status
+	has "$work/err" "deleg.conf:[0-9]*: max_delegations must be" "names the file, line and range ($v)"
+done
 
 # ---- privilege separation ----
 if [ -n "$privsep" ]; then
