@@ -172,6 +172,21 @@ static size_t count_lines(const char *s)
 	return n;
 }
 
+/* Every access-log line after mark, whichever client caused it. */
+static char *log_since_all(int srv, size_t mark)
+{
+	char p[600];
+	size_t len;
+	char *all, *tail;
+
+	snprintf(p, sizeof(p), "%s/access.log", G.srv[srv].state);
+	all = t_read_file(p, &len);
+	tail = strdup(mark <= len ? all + mark : "");
+	free(all);
+	assert_non_null(tail);
+	return tail;
+}
+
 /* The User-Agent of the newest fetcher from new_fetcher(): unique per
  * fetcher, so that log_since() sees only that fetcher's requests. */
 static char cur_ua[32];
@@ -182,22 +197,13 @@ static char cur_ua[32];
  * has its response: a previous test's line can land after mark. */
 static char *log_since(int srv, size_t mark, size_t want_lines)
 {
-	char p[600], tag[40];
-	size_t len;
-	char *all, *tail;
-	int i;
+	char tag[40];
 
-	snprintf(p, sizeof(p), "%s/access.log", G.srv[srv].state);
 	snprintf(tag, sizeof(tag), "\"%s\"", cur_ua);
-	for (i = 0;; i++) {
-		char *line, *next, *o;
+	for (int i = 0;; i++) {
+		char *tail = log_since_all(srv, mark), *line, *next, *o = tail;
 
-		all = t_read_file(p, &len);
-		tail = strdup(mark <= len ? all + mark : "");
-		free(all);
-		assert_non_null(tail);
 		/* Keep whole lines with our tag, in place. */
-		o = tail;
 		for (line = tail; *line; line = next) {
 			char *nl = strchr(line, '\n');
 
@@ -219,21 +225,6 @@ static char *log_since(int srv, size_t mark, size_t want_lines)
 		free(tail);
 		usleep(20000);
 	}
-}
-
-/* Every access-log line after mark, whichever client caused it. */
-static char *log_since_all(int srv, size_t mark)
-{
-	char p[600];
-	size_t len;
-	char *all, *tail;
-
-	snprintf(p, sizeof(p), "%s/access.log", G.srv[srv].state);
-	all = t_read_file(p, &len);
-	tail = strdup(mark <= len ? all + mark : "");
-	free(all);
-	assert_non_null(tail);
-	return tail;
 }
 
 /* Whether needle shows up in the log after mark within about 2 s (nginx

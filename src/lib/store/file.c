@@ -3,11 +3,13 @@
  * See store.h for the guarantees.
  */
 #include <errno.h>
+#include <stdint.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "store/store-internal.h"
@@ -31,16 +33,28 @@ int store_open_error(int errnum, const char *what, const char *name)
 	return pawl_error_set_errno(PAWL_E_IO, errnum, "%s %s", what, name);
 }
 
-int store_write_all(int fd, const void *p, size_t n, const char *name)
+int store_write_all_rwf(int fd, const void *p, size_t n, const char *name, int rwf,
+			bool *unsupported)
 {
 	const char *c = p;
 
+	if (unsupported)
+		*unsupported = false;
 	while (n > 0) {
-		ssize_t w = write(fd, c, n < IO_CHUNK ? n : IO_CHUNK);
+		size_t k = n < IO_CHUNK ? n : IO_CHUNK;
+		struct iovec iov = { .iov_base = (void *)(uintptr_t)c, .iov_len = k };
+		/* Offset -1: the file position (the end, for O_APPEND). */
+		ssize_t w = rwf ? pwritev2(fd, &iov, 1, -1, rwf) : write(fd, c, k);
 
 		if (w < 0) {
 			if (errno == EINTR)
 				continue;
+			if (rwf && unsupported && c == p && (errno == EOPNOTSUPP || errno == EINVAL)) {
+				/* An older kernel, or a file system without the
+				 * flags: nothing was written. */
+				*unsupported = true;
+				return 0;
+			}
 			return pawl_error_set_errno(PAWL_E_IO, errno, "cannot write %s", name);
 		}
 		if (w == 0) /* not expected from a regular file; do not spin */
@@ -49,6 +63,11 @@ int store_write_all(int fd, const void *p, size_t n, const char *name)
 		n -= (size_t)w;
 	}
 	return 0;
+}
+
+int store_write_all(int fd, const void *p, size_t n, const char *name)
+{
+	return store_write_all_rwf(fd, p, n, name, 0, NULL);
 }
 
 int store_fsync_fd(int fd, const char *name)

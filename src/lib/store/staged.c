@@ -3,19 +3,15 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/uio.h>
 #include <unistd.h>
 
 #include "store/store-internal.h"
 #include "store/store.h"
 
 #define PART_SUFFIX ".part"
-/* The most one write() is asked for. */
-#define STAGED_CHUNK ((size_t)1 << 30)
 
 struct pawl_staged {
 	int dirfd;        /* the directory the .part lives in (ours) */
@@ -171,22 +167,6 @@ static void staged_writeback(pawl_staged *s)
 	}
 }
 
-/* One append (the descriptor is O_APPEND; offset -1 means "the file
- * position", which O_APPEND moves to the end). */
-static ssize_t write_once(pawl_staged *s, const char *p, size_t n)
-{
-	if (s->dontcache) {
-		struct iovec iov = { .iov_base = (void *)(uintptr_t)p, .iov_len = n };
-		ssize_t w = pwritev2(s->fd, &iov, 1, -1, RWF_DONTCACHE);
-
-		if (w >= 0 || (errno != EOPNOTSUPP && errno != EINVAL))
-			return w;
-		/* An older kernel, or a file system without it. */
-		s->dontcache = false;
-	}
-	return write(s->fd, p, n);
-}
-
 int staged_reserve(pawl_staged *s, uint64_t total)
 {
 	ENSURE(s, PAWL_E_INVALID, "staged_reserve: nothing staged");
@@ -210,27 +190,24 @@ int staged_reserve(pawl_staged *s, uint64_t total)
 int staged_write(pawl_staged *s, const void *p, size_t n)
 {
 	uint64_t sz;
+	int r = 0;
 
 	ENSURE(s && (p || n == 0), PAWL_E_INVALID, "staged_write: bad arguments");
 	ENSURE(!s->failed, PAWL_E_IO, "%s: an earlier write failed", s->label);
 	if (__builtin_add_overflow(s->size, (uint64_t)n, &sz))
 		return pawl_error_set(PAWL_E_LIMIT, "%s: size overflow", s->label);
-	if (n == 0)
-		return 0;
-	for (const char *c = p; c < (const char *)p + n;) {
-		size_t left = (size_t)((const char *)p + n - c);
-		ssize_t w = write_once(s, c, left < STAGED_CHUNK ? left : STAGED_CHUNK);
+	if (s->dontcache) {
+		bool unsupported;
 
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0) {
-			s->failed = true;
-			if (w == 0) /* not expected from a regular file; do not spin */
-				return pawl_error_set(PAWL_E_IO, "cannot write %s: no progress",
-						      s->label);
-			return pawl_error_set_errno(PAWL_E_IO, errno, "cannot write %s", s->label);
-		}
-		c += w;
+		r = store_write_all_rwf(s->fd, p, n, s->label, RWF_DONTCACHE, &unsupported);
+		if (unsupported)
+			s->dontcache = false; /* for good: the windows below instead */
+	}
+	if (!s->dontcache)
+		r = store_write_all(s->fd, p, n, s->label);
+	if (r < 0) {
+		s->failed = true;
+		return r;
 	}
 	s->size = sz;
 	if (!s->dontcache)

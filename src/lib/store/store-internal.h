@@ -4,6 +4,7 @@
 #ifndef PAWL_STORE_INTERNAL_H
 #define PAWL_STORE_INTERNAL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "util/guard.h"
@@ -22,6 +23,12 @@ int store_open_error(int errnum, const char *what, const char *name);
 
 /* write(2) until all n bytes are written, retrying EINTR and short writes. */
 PAWL_MUST_USE int store_write_all(int fd, const void *p, size_t n, const char *name);
+/* The same with pwritev2() flags (RWF_*) on every write. When the first
+ * write fails because the kernel or file system lacks them (EOPNOTSUPP,
+ * EINVAL) and unsupported is given, nothing is written, *unsupported is
+ * set and 0 returned: the caller writes another way. */
+PAWL_MUST_USE int store_write_all_rwf(int fd, const void *p, size_t n, const char *name, int rwf,
+				      bool *unsupported);
 
 /* fsync(2), retrying EINTR. */
 PAWL_MUST_USE int store_fsync_fd(int fd, const char *name);
