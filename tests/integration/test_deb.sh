@@ -53,13 +53,7 @@ ok() { # DESC CMD...
 	shift
 	if "$@" >out.log 2>&1; then pass "$d"; else flunk "$d (exit $?)"; fi
 }
-# flip_byte FILE OFFSET: change one byte for certain (XOR 1); writing a
-# fixed byte would leave the file as it was whenever that byte was there.
-flip_byte() {
-	b=$(od -An -tu1 -j "$2" -N1 "$1" | tr -d ' \n')
-	[ -n "$b" ] || return 1
-	printf "\\$(printf '%03o' $((b ^ 1)))" | dd of="$1" bs=1 seek="$2" conv=notrunc 2>/dev/null
-}
+. "$SRC/tests/integration/flip_byte.sh"
 refuses() { # DESC PATTERN CMD...: CMD must fail and print PATTERN
 	d=$1 pat=$2
 	shift 2
