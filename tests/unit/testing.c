@@ -51,7 +51,10 @@ const char *t_vector(const char *rel)
 	static char path[4096];
 	const char *base = getenv("PAWL_VECTORS");
 
-	snprintf(path, sizeof(path), "%s/%s", base ? base : "../shared/vectors", rel);
+	/* meson sets it to tests/vectors in the source tree; no guessing. */
+	if (!base || !*base)
+		fail_msg("PAWL_VECTORS is not set (run the tests through meson test)");
+	snprintf(path, sizeof(path), "%s/%s", base, rel);
 	return path;
 }
 
