@@ -18,6 +18,7 @@
 
 #include "crypto/crypto.h"
 #include "e2e.h"
+#include "util/clock.h"
 
 extern char **environ;
 
@@ -38,7 +39,10 @@ int e2e_nginx_start(e2e_server *s, const char *docroot)
 		return -1;
 	}
 	snprintf(s->docroot, sizeof(s->docroot), "%s", docroot);
-	snprintf(cmd, sizeof(cmd), "sh '%s/tests/integration/nginx.sh' start '%s'", src, docroot);
+	/* --owner: should this process die without stopping it, nginx.sh's
+	 * watchdog does. */
+	snprintf(cmd, sizeof(cmd), "sh '%s/tests/integration/nginx.sh' start '%s' --owner %ld", src,
+		 docroot, (long)getpid());
 	p = popen(cmd, "r");
 	if (!p)
 		return -1;
@@ -121,14 +125,80 @@ static int tmpfile_fd(void)
 	return fd;
 }
 
-void e2e_pawl(e2e_run *r, const char *faketime, const char *const *argv)
+/*
+ * The clock specification of e2e_pawl as seconds to add to the real clock:
+ * "+N[smhd]" moves it forward, "@YYYY-MM-DD hh:mm:ss" (UTC) sets it.
+ */
+static long long clock_offset(const char *spec)
+{
+	char *end;
+	long long n;
+
+	if (spec[0] == '+' || spec[0] == '-') {
+		errno = 0;
+		n = strtoll(spec + 1, &end, 10);
+		if (errno || end == spec + 1)
+			fail_msg("bad clock specification \"%s\"", spec);
+		switch (*end) {
+		case 's': case '\0': break;
+		case 'm': n *= 60; break;
+		case 'h': n *= 3600; break;
+		case 'd': n *= 86400; break;
+		default: fail_msg("bad clock specification \"%s\"", spec);
+		}
+		return spec[0] == '-' ? -n : n;
+	}
+	if (spec[0] == '@' && strlen(spec) == 20) {
+		char iso[21];
+		int64_t t;
+
+		memcpy(iso, spec + 1, 19);
+		iso[10] = 'T';
+		iso[19] = 'Z';
+		iso[20] = '\0';
+		if (pawl_time_parse(iso, &t) != 0)
+			fail_msg("bad clock specification \"%s\"", spec);
+		return (long long)t - (long long)time(NULL);
+	}
+	fail_msg("bad clock specification \"%s\"", spec);
+	return 0;
+}
+
+/* environ, plus LD_PRELOAD of the test-only clock library and its offset. */
+static char **clock_env(const char *spec, char *preload, size_t plen, char *off, size_t olen)
+{
+	const char *lib = getenv("PAWL_FAKECLOCK");
+	size_t n = 0, k = 0;
+	char **env;
+
+	if (!lib || !*lib)
+		fail_msg("PAWL_FAKECLOCK is not set (run the tests through meson test)");
+	snprintf(preload, plen, "LD_PRELOAD=%s", lib);
+	snprintf(off, olen, "PAWL_FAKECLOCK_OFFSET=%lld", clock_offset(spec));
+	while (environ[n])
+		n++;
+	env = calloc(n + 3, sizeof(*env));
+	assert_non_null(env);
+	for (size_t i = 0; i < n; i++)
+		if (strncmp(environ[i], "LD_PRELOAD=", 11) != 0 &&
+		    strncmp(environ[i], "PAWL_FAKECLOCK_OFFSET=", 22) != 0)
+			env[k++] = environ[i];
+	env[k++] = preload;
+	env[k++] = off;
+	env[k] = NULL;
+	return env;
+}
+
+void e2e_pawl(e2e_run *r, const char *clockspec, const char *const *argv)
 {
 	const char *bdir = getenv("PAWL_BUILDDIR");
-	char pawl[4096];
+	char pawl[4096], preload[4200], off[64];
 	const char *args[256];
 	size_t n = 0;
 	posix_spawn_file_actions_t fa;
+	posix_spawnattr_t attr;
 	int outfd = tmpfile_fd(), errfd = tmpfile_fd();
+	char **env = environ;
 	pid_t pid;
 	int st, rc;
 	struct timespec start, now;
@@ -137,11 +207,8 @@ void e2e_pawl(e2e_run *r, const char *faketime, const char *const *argv)
 	if (!bdir)
 		fail_msg("PAWL_BUILDDIR is not set");
 	snprintf(pawl, sizeof(pawl), "%s/pawl", bdir);
-	if (faketime) {
-		args[n++] = "faketime";
-		args[n++] = "-f";
-		args[n++] = faketime;
-	}
+	if (clockspec)
+		env = clock_env(clockspec, preload, sizeof(preload), off, sizeof(off));
 	args[n++] = pawl;
 	for (size_t i = 0; argv[i]; i++) {
 		assert_true(n < 255);
@@ -149,12 +216,19 @@ void e2e_pawl(e2e_run *r, const char *faketime, const char *const *argv)
 	}
 	args[n] = NULL;
 
+	/* Its own process group, so that giving up kills whatever it started. */
+	posix_spawnattr_init(&attr);
+	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP);
+	posix_spawnattr_setpgroup(&attr, 0);
 	posix_spawn_file_actions_init(&fa);
 	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
 	posix_spawn_file_actions_adddup2(&fa, outfd, 1);
 	posix_spawn_file_actions_adddup2(&fa, errfd, 2);
-	rc = posix_spawnp(&pid, args[0], &fa, NULL, (char *const *)args, environ);
+	rc = posix_spawn(&pid, args[0], &fa, &attr, (char *const *)args, env);
 	posix_spawn_file_actions_destroy(&fa);
+	posix_spawnattr_destroy(&attr);
+	if (env != environ)
+		free(env);
 	if (rc != 0)
 		fail_msg("cannot run %s: %s", args[0], strerror(rc));
 
@@ -167,13 +241,16 @@ void e2e_pawl(e2e_run *r, const char *faketime, const char *const *argv)
 		if (w < 0 && errno != EINTR)
 			fail_msg("waitpid: %s", strerror(errno));
 		clock_gettime(CLOCK_MONOTONIC, &now);
-		if (now.tv_sec - start.tv_sec > 30) {
-			kill(pid, SIGKILL);
+		if (now.tv_sec - start.tv_sec > E2E_TIMEOUT) {
+			kill(-pid, SIGKILL);
 			waitpid(pid, &st, 0);
-			fail_msg("pawl did not finish in 30 s");
+			fail_msg("pawl did not finish in %d s; its process group was killed",
+				 E2E_TIMEOUT);
 		}
 		usleep(2000);
 	}
+	/* Nothing it left behind outlives it either. */
+	kill(-pid, SIGKILL);
 	r->status = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
 	r->out = slurp_fd(outfd);
 	r->err = slurp_fd(errfd);
@@ -513,7 +590,7 @@ void e2e_client_free(e2e_client *c)
 	memset(c, 0, sizeof(*c));
 }
 
-static void client_run(e2e_run *r, const e2e_client *c, const char *faketime, const char *cmd,
+static void client_run(e2e_run *r, const e2e_client *c, const char *clockspec, const char *cmd,
 		       const char *const *targets, const char *const *extra)
 {
 	const char *argv[256];
@@ -547,19 +624,19 @@ static void client_run(e2e_run *r, const e2e_client *c, const char *faketime, co
 	PUSH(cmd);
 #undef PUSH
 	argv[n] = NULL;
-	e2e_pawl(r, faketime, argv);
+	e2e_pawl(r, clockspec, argv);
 }
 
-void e2e_refresh(e2e_run *r, const e2e_client *c, const char *faketime,
+void e2e_refresh(e2e_run *r, const e2e_client *c, const char *clockspec,
 		 const char *const *extra)
 {
-	client_run(r, c, faketime, "refresh", NULL, extra);
+	client_run(r, c, clockspec, "refresh", NULL, extra);
 }
 
-void e2e_download(e2e_run *r, const e2e_client *c, const char *faketime,
+void e2e_download(e2e_run *r, const e2e_client *c, const char *clockspec,
 		  const char *const *targets, const char *const *extra)
 {
-	client_run(r, c, faketime, "download", targets, extra);
+	client_run(r, c, clockspec, "download", targets, extra);
 }
 
 const char *e2e_target_file(const e2e_client *c, const char *path)

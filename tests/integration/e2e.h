@@ -1,7 +1,7 @@
 /*
  * e2e.h - the harness for the end-to-end client tests: one nginx per test
  * program (tests/integration/nginx.sh) serving a docroot on 127.0.0.1,
- * build/pawl run as a separate process (optionally under faketime), the
+ * build/pawl run as a separate process (optionally with a moved clock), the
  * requests nginx saw, and fingerprints of directories so that a test can
  * prove a refused update left the trusted metadata exactly as it was.
  *
@@ -38,11 +38,19 @@ typedef struct e2e_run {
 	char *err;   /* stderr, NUL-terminated */
 } e2e_run;
 
-/* Run $PAWL_BUILDDIR/pawl with argv (NULL-terminated, without argv[0]).
- * faketime, when not NULL, is a libfaketime specification passed to
- * `faketime -f` (e.g. "+3d" or "@2025-02-09 12:02:08"). Kills the process
- * and fails the test after 30 s. */
-void e2e_pawl(e2e_run *r, const char *faketime, const char *const *argv);
+/* Seconds a run of build/pawl may take before the harness gives up: far
+ * above any real run, with margin for the sanitizer build on two busy
+ * cores. */
+#define E2E_TIMEOUT 90
+
+/* Run $PAWL_BUILDDIR/pawl with argv (NULL-terminated, without argv[0]), in
+ * a process group of its own.
+ * clockspec, when not NULL, moves the program's wall clock through the
+ * test-only preload library fakeclock.c: "+3d", "+2h" (forward from now)
+ * or "@2025-02-09 12:02:08" (that instant, UTC). The program itself has no
+ * way to move its clock.
+ * Kills the whole process group and fails the test after E2E_TIMEOUT s. */
+void e2e_pawl(e2e_run *r, const char *clockspec, const char *const *argv);
 void e2e_run_free(e2e_run *r);
 
 /* Assert the run exited with code and that stderr contains every one of
@@ -77,10 +85,10 @@ void e2e_client_set_turls(e2e_client *c, const e2e_server *s, const char *const 
 void e2e_client_free(e2e_client *c);
 
 /* pawl [extra...] --metadata-dir ... --metadata-url ... refresh */
-void e2e_refresh(e2e_run *r, const e2e_client *c, const char *faketime,
+void e2e_refresh(e2e_run *r, const e2e_client *c, const char *clockspec,
 		 const char *const *extra);
 /* pawl [extra...] ... --target-name T... --target-base-url ... --target-dir ... download */
-void e2e_download(e2e_run *r, const e2e_client *c, const char *faketime,
+void e2e_download(e2e_run *r, const e2e_client *c, const char *clockspec,
 		  const char *const *targets, const char *const *extra);
 /* The file name pawl stores target path under in c->tdir (its bytes
  * outside [A-Za-z0-9._-], and a leading '.', percent-encoded). */

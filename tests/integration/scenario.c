@@ -84,7 +84,7 @@ void refresh_ok(const e2e_client *c)
 	e2e_run_free(&r);
 }
 
-void expect_refusal(const e2e_client *c, const char *faketime, const char *const *targets,
+void expect_refusal(const e2e_client *c, const char *clockspec, const char *const *targets,
 			   const char *const *extra, bool unchanged, const char *const *msgs)
 {
 	char *before = e2e_dir_digest(c->mdir);
@@ -95,9 +95,9 @@ void expect_refusal(const e2e_client *c, const char *faketime, const char *const
 	bool ok = true;
 
 	if (targets)
-		e2e_download(&r, c, faketime, targets, extra);
+		e2e_download(&r, c, clockspec, targets, extra);
 	else
-		e2e_refresh(&r, c, faketime, extra);
+		e2e_refresh(&r, c, clockspec, extra);
 	for (size_t i = 0; msgs[i]; i++)
 		if (!strstr(r.err, msgs[i])) {
 			print_error("stderr lacks \"%s\"\n", msgs[i]);

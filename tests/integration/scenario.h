@@ -42,7 +42,7 @@ void refresh_ok(const e2e_client *c);
  * every msgs substring on stderr, the metadata dir unchanged when
  * unchanged is true, and the target dir unchanged in any case (no target
  * written, not even a partial file). */
-void expect_refusal(const e2e_client *c, const char *faketime, const char *const *targets,
+void expect_refusal(const e2e_client *c, const char *clockspec, const char *const *targets,
 		    const char *const *extra, bool unchanged, const char *const *msgs);
 /* A file of the client's metadata dir (malloc'd). */
 char *mdir_file(const e2e_client *c, const char *name, size_t *len);

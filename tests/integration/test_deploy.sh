@@ -11,7 +11,7 @@ src=${PAWL_SRCDIR:?}
 build=${PAWL_BUILDDIR:?}
 vectors=${PAWL_VECTORS:?}
 pawl="$build/pawl"
-work=$(mktemp -d /tmp/pawl-deploy-XXXXXX)
+work=$(mktemp -d "${TMPDIR:-/tmp}"/pawl-deploy-XXXXXX)
 state=""
 fails=0
 passes=0
@@ -21,6 +21,7 @@ cleanup() {
 	rm -rf "$work"
 }
 trap cleanup EXIT
+trap 'exit 1' INT TERM
 
 ok() { passes=$((passes + 1)); echo "ok - $1"; }
 not_ok() { fails=$((fails + 1)); echo "not ok - $1"; }
@@ -73,10 +74,14 @@ EOC
 done
 [ -n "$port" ] || { echo "not ok - nginx with deploy/nginx/pawl.conf did not start"; cat "$state/error.log" 2>/dev/null; exit 1; }
 ok "nginx starts with deploy/nginx/pawl.conf"
+# Should this script be killed before its trap runs, nginx.sh's watchdog
+# stops the server (it needs the marker and finds the pid file).
+: >"$state/.pawl-nginx"
+setsid sh "$src/tests/integration/nginx.sh" watch $$ "$state" </dev/null >/dev/null 2>&1 &
 
 base="https://localhost:$port"
-# tuf-on-ci metadata is valid until 2044, so no faketime here: libfaketime
-# would also move the clock that judges the fresh test certificates.
+# tuf-on-ci metadata is valid until 2044, so the clock is not moved here:
+# that would also move the clock that judges the fresh test certificates.
 tp=$(cat "$vectors/tuf-on-ci-0.11/targetpath")
 
 "$pawl" -q --metadata-dir "$work/md" init "$vectors/tuf-on-ci-0.11/initial_root.json"

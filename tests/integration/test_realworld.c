@@ -1,10 +1,10 @@
 /*
  * test_realworld.c - repositories published by other TUF implementations
- * (/work/shared/vectors: Sigstore's root-signing repository and one made
+ * (tests/vectors: Sigstore's root-signing repository and one made
  * by tuf-on-ci 0.11) served by nginx and fetched with `pawl download`,
- * evaluated at each vector's recorded instant with faketime(1): the
- * production binary has no way to move its clock, so the test moves the
- * clock of the whole process instead.
+ * evaluated at each vector's recorded instant: the production binary has
+ * no way to move its clock, so the harness moves the clock of the whole
+ * process from outside, with the test-only preload library fakeclock.c.
  *
  * Also: the same repositories refused once expired (today), once a
  * signed byte changes, and once a target's content changes.
@@ -19,7 +19,7 @@
 #define SIGSTORE "sigstore-root-signing"
 #define TOC "tuf-on-ci-0.11"
 
-/* The vector's instant as a libfaketime start time ("@YYYY-MM-DD hh:mm:ss"). */
+/* The vector's instant as an e2e clock specification ("@YYYY-MM-DD hh:mm:ss"). */
 static const char *vector_time(const char *name)
 {
 	static char out[2][64];
