@@ -10,6 +10,9 @@
 #       so that a crashed test run leaves no server behind.
 #   nginx.sh stop STATEDIR
 #       Stops that nginx and removes STATEDIR (kept if PAWL_KEEP_NGINX=1).
+#   nginx.sh watch OWNER_PID STATEDIR
+#       The watchdog behind --owner (also for servers a test started with
+#       its own config, given a STATEDIR with .pawl-nginx and nginx.pid).
 #
 # The nginx binary is $PAWL_NGINX, else nginx on PATH, else /usr/sbin/nginx.
 #
@@ -225,13 +228,14 @@ start() {
 				sleep 0.05
 			done
 			if [ -n "$owner" ]; then
-				# exec, not a redirection on the call: dash
-				# would keep a saved copy of our stdout open,
-				# and a caller reading it would wait forever.
-				(
-					exec </dev/null >/dev/null 2>&1
-					watchdog "$owner" "$state"
-				) &
+				# In a session of its own (setsid): a test
+				# runner that kills the test's process group
+				# on a timeout must not kill the watchdog
+				# too, or nginx (which daemonized out of that
+				# group) would outlive the test. Its output
+				# goes nowhere: a caller reading our stdout
+				# must not wait for it.
+				setsid sh "$0" watch "$owner" "$state" </dev/null >/dev/null 2>&1 &
 			fi
 			echo "$port $state"
 			return 0
@@ -298,5 +302,9 @@ shift
 case "$cmd" in
 start) start "$@" ;;
 stop) stop "$@" ;;
+watch)
+	[ $# -eq 2 ] || die "usage: nginx.sh watch OWNER_PID STATEDIR"
+	watchdog "$@"
+	;;
 *) die "unknown command: $cmd" ;;
 esac

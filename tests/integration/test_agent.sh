@@ -11,7 +11,7 @@ src=${PAWL_SRCDIR:?}
 build=${PAWL_BUILDDIR:?}
 P="$build/pawl"
 R="$build/pawl-repo"
-work=$(mktemp -d /tmp/pawl-agent-XXXXXX)
+work=$(mktemp -d "${TMPDIR:-/tmp}"/pawl-agent-XXXXXX)
 chmod 755 "$work"
 state=""
 fails=0
@@ -22,6 +22,7 @@ cleanup() {
 	rm -rf "$work"
 }
 trap cleanup EXIT
+trap 'exit 1' INT TERM
 
 ok() { passes=$((passes + 1)); echo "ok - $1"; }
 not_ok() { fails=$((fails + 1)); echo "not ok - $1"; [ -f "$work/err" ] && sed 's/^/#   /' "$work/err"; }

@@ -6,7 +6,7 @@
 set -eu
 build=${PAWL_BUILDDIR:?}
 P="$build/pawl"
-work=$(mktemp -d /tmp/pawl-deleglimit-XXXXXX)
+work=$(mktemp -d "${TMPDIR:-/tmp}"/pawl-deleglimit-XXXXXX)
 trap 'rm -rf "$work"' EXIT
 cd "$work"
 . "${PAWL_SRCDIR:?}/tests/integration/tap.sh"

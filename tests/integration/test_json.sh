@@ -6,7 +6,7 @@ SRC=${PAWL_SRCDIR:?}
 BUILD=${PAWL_BUILDDIR:?}
 P=$BUILD/pawl
 R=$BUILD/pawl-repo
-T=$(mktemp -d /tmp/pawl-json-XXXXXX)
+T=$(mktemp -d "${TMPDIR:-/tmp}"/pawl-json-XXXXXX)
 trap 'rm -rf "$T"' EXIT
 cd "$T"
 chmod 755 "$T"

@@ -5,7 +5,7 @@
 set -u
 build=${PAWL_BUILDDIR:?}
 P="$build/pawl"
-work=$(mktemp -d /tmp/pawl-progress-XXXXXX)
+work=$(mktemp -d "${TMPDIR:-/tmp}"/pawl-progress-XXXXXX)
 trap 'rm -rf "$work"' EXIT
 fails=0
 passes=0

@@ -104,7 +104,7 @@ ok "verify accepts the published tree" $R verify out --root ws/root.json
 cp ws/root.json trusted-root-v1.json
 
 # Serve it with nginx and let the real client fetch it.
-set -- $(sh "$NGINX_SH" start "$T/out")
+set -- $(sh "$NGINX_SH" start "$T/out" --owner $$)
 PORT=$1
 NGINX_STATE=$2
 URL=http://127.0.0.1:$PORT

@@ -131,7 +131,7 @@ ok "publish" $R publish ws out
 ok "verify the published tree" $R verify out --root ws/root.json
 cp ws/root.json trusted-root.json
 
-set -- $(sh "$NGINX_SH" start "$T/out")
+set -- $(sh "$NGINX_SH" start "$T/out" --owner $$)
 PORT=$1
 NGINX_STATE=$2
 URL=http://127.0.0.1:$PORT
