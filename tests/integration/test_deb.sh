@@ -1,7 +1,7 @@
 #!/bin/sh
 # test_deb.sh - debian/ builds the binary packages libpawl0, libpawl-dev,
-# pawl and pawl-repo with `dpkg-buildpackage -us -uc -b`, in a copy of the
-# tree (never in the source directory), with the package contents and
+# pawl and pawl-repo with `dpkg-buildpackage -us -uc -b`, in a plain clone
+# of the committed tree (never in the source directory), with the package contents and
 # dependencies they promise; unpacked with `dpkg-deb -x` into an empty
 # directory tree, the programs run, the man pages render, and the example
 # from libpawl-dev builds through the packaged pawl.pc and updates from a
@@ -78,14 +78,18 @@ contains() {
 }
 
 # ---------------------------------------------------------------- build
-# A copy of what a source tarball would hold: tracked and untracked files,
-# nothing git ignores (build directories), no .git.
+# Built from a plain clone of the committed tree, exactly as a user or CI
+# gets it: whatever the working tree has that git does not (build
+# directories, untracked files, files beside the checkout) cannot hide a
+# missing file. Without git (an unpacked source package) the tree itself
+# is copied, build directories left out. Commit before running this test.
 S=$T/pawl-$UPSTREAM
-mkdir "$S"
 if git -C "$SRC" rev-parse --git-dir >/dev/null 2>&1; then
-	(cd "$SRC" && git ls-files -z --cached --others --exclude-standard |
-		tar --null -T - --ignore-failed-read -cf - 2>/dev/null) | tar -C "$S" -xf -
+	git clone -q --no-hardlinks "$SRC" "$S"
+	rm -rf "$S/.git"
+	echo "# building from a clone of $(git -C "$SRC" rev-parse --short HEAD)"
 else
+	mkdir "$S"
 	tar -C "$SRC" --exclude=./.git --exclude='./build*' --exclude='./obj-*' -cf - . |
 		tar -C "$S" -xf -
 fi
