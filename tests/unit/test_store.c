@@ -1423,6 +1423,35 @@ static void test_create_at(void **state)
 	close(fd);
 }
 
+static void test_dir_walk(void **state)
+{
+	struct fx *f = *state;
+	struct stat st;
+	int fd = -7;
+
+	/* mkdir -p relative to a descriptor; existing directories are fine. */
+	t_ok(dir_walk_at(f->dfd, "a/b/c", true, 0755, &fd));
+	assert_true(fstat(fd, &st) == 0 && S_ISDIR(st.st_mode));
+	close(fd);
+	assert_int_equal(stat(P(f, "a/b/c"), &st), 0);
+	t_ok(dir_walk_at(f->dfd, "a/b", false, 0, &fd));
+	close(fd);
+	fd = -7;
+	t_fails(dir_walk_at(f->dfd, "a/x", false, 0, &fd), PAWL_E_NOT_FOUND);
+	/* A link at any level is refused, and nothing is made through it. */
+	assert_int_equal(mkdir(P(f, "victim"), 0755), 0);
+	assert_int_equal(symlink(P(f, "victim"), P(f, "a/l")), 0);
+	t_fails(dir_walk_at(f->dfd, "a/l/new", true, 0755, &fd), PAWL_E_IO);
+	assert_msg_has("a/l/new: refused: a symbolic link is on the way");
+	t_fails(dir_walk_at(f->dfd, "a/l", true, 0755, &fd), PAWL_E_IO);
+	assert_dir_is(P(f, "victim"), "");
+	/* A file in the way. */
+	t_write_file(P(f, "a/file"), "x", 1);
+	t_fails(dir_walk_at(f->dfd, "a/file/new", true, 0755, &fd), PAWL_E_IO);
+	t_fails(dir_walk_at(f->dfd, "a/../victim", true, 0755, &fd), PAWL_E_INVALID);
+	assert_int_equal(fd, -7);
+}
+
 int main(void)
 {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
@@ -1472,6 +1501,7 @@ int main(void)
 		T(test_owned_refuses_wrong_owner),
 		T(test_owned_refuses_odd_paths),
 		T(test_create_at),
+		T(test_dir_walk),
 	};
 #undef T
 	/* Modes in the tests assume the usual umask. */

@@ -61,12 +61,19 @@ static int next_component(const char **p, char comp[NAME_MAX + 1], const char *p
 	return 0;
 }
 
-/* dirfd/name, one component: a directory owned by uid. */
-static int open_dir_one(int dirfd, const char *name, uid_t uid, const char *path, int *ret_fd)
+/* Any owner will do (dir_walk_at). */
+#define ANY_OWNER ((uid_t)-1)
+
+/* dirfd/name, one component: a directory owned by uid; created first
+ * (mkdirat, mode) when create is set. */
+static int open_dir_one(int dirfd, const char *name, uid_t uid, bool create, mode_t mode,
+			const char *path, int *ret_fd)
 {
 	_cleanup_close_ int fd = -1;
 	struct stat st;
 
+	if (create && mkdirat(dirfd, name, mode) != 0 && errno != EEXIST)
+		return pawl_error_set_errno(PAWL_E_IO, errno, "%s: cannot create %s", path, name);
 	do
 		fd = openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	while (fd < 0 && errno == EINTR);
@@ -81,7 +88,7 @@ static int open_dir_one(int dirfd, const char *name, uid_t uid, const char *path
 	}
 	if (fstat(fd, &st) < 0)
 		return pawl_error_set_errno(PAWL_E_IO, errno, "%s: cannot stat", path);
-	if (!S_ISDIR(st.st_mode) || st.st_uid != uid)
+	if (!S_ISDIR(st.st_mode) || (uid != ANY_OWNER && st.st_uid != uid))
 		return refused(path, "a directory on the way is not owned by the expected user");
 	*ret_fd = TAKE_FD(fd);
 	return 0;
@@ -89,8 +96,8 @@ static int open_dir_one(int dirfd, const char *name, uid_t uid, const char *path
 
 /* Open every directory of path but the last component (all of them with
  * want_last), starting at dirfd; the last component goes to last. */
-static int walk(int dirfd, const char *path, uid_t uid, bool want_last, int *ret_fd,
-		char last[NAME_MAX + 1])
+static int walk(int dirfd, const char *path, uid_t uid, bool want_last, bool create,
+		mode_t mode, int *ret_fd, char last[NAME_MAX + 1])
 {
 	_cleanup_close_ int cur = -1;
 	const char *p = path;
@@ -106,7 +113,7 @@ static int walk(int dirfd, const char *path, uid_t uid, bool want_last, int *ret
 		GUARD(next_component(&p, comp, path));
 		if (!*p && !want_last)
 			break;
-		GUARD(open_dir_one(cur >= 0 ? cur : dirfd, comp, uid, path, &next));
+		GUARD(open_dir_one(cur >= 0 ? cur : dirfd, comp, uid, create, mode, path, &next));
 		if (cur >= 0)
 			close(cur);
 		cur = next;
@@ -131,7 +138,14 @@ static int walk(int dirfd, const char *path, uid_t uid, bool want_last, int *ret
 int dir_open_owned_at(int dirfd, const char *path, uid_t uid, int *ret_fd)
 {
 	ENSURE(ret_fd, PAWL_E_INVALID, "dir_open_owned_at: no output");
-	return walk(dirfd, path, uid, true, ret_fd, NULL);
+	ENSURE(uid != ANY_OWNER, PAWL_E_INVALID, "dir_open_owned_at: no owner");
+	return walk(dirfd, path, uid, true, false, 0, ret_fd, NULL);
+}
+
+int dir_walk_at(int dirfd, const char *path, bool create, mode_t mode, int *ret_fd)
+{
+	ENSURE(ret_fd, PAWL_E_INVALID, "dir_walk_at: no output");
+	return walk(dirfd, path, ANY_OWNER, true, create, mode, ret_fd, NULL);
 }
 
 int file_open_owned_at(int dirfd, const char *path, uid_t uid, int *ret_fd)
@@ -141,7 +155,8 @@ int file_open_owned_at(int dirfd, const char *path, uid_t uid, int *ret_fd)
 	struct stat pre, st;
 
 	ENSURE(ret_fd, PAWL_E_INVALID, "file_open_owned_at: no output");
-	GUARD(walk(dirfd, path, uid, false, &pfd, base));
+	ENSURE(uid != ANY_OWNER, PAWL_E_INVALID, "file_open_owned_at: no owner");
+	GUARD(walk(dirfd, path, uid, false, false, 0, &pfd, base));
 	/* Looked at first, so that nothing but the user's own regular file is
 	 * ever opened: opening a device or a FIFO can have effects of its own. */
 	if (fstatat(pfd, base, &pre, AT_SYMLINK_NOFOLLOW) < 0)

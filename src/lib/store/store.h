@@ -136,6 +136,18 @@ PAWL_MUST_USE int file_create_at(int dirfd, const char *name, const void *p, siz
 PAWL_MUST_USE int dir_open_owned_at(int dirfd, const char *path, uid_t uid, int *ret_fd);
 PAWL_MUST_USE int file_open_owned_at(int dirfd, const char *path, uid_t uid, int *ret_fd);
 
+/*
+ * The same walk for a directory others may be able to write, where the
+ * caller writes (pawl-repo publishing into a shared web root): open
+ * dirfd/path one component at a time with openat(O_NOFOLLOW|O_DIRECTORY),
+ * any owner, creating each missing component with mkdirat(mode) when
+ * create is set (mkdir -p that never follows a link, not even one planted
+ * between two calls). The caller then works relative to *ret_fd with
+ * single names only. Errors, path rules and *ret_fd as above.
+ */
+PAWL_MUST_USE int dir_walk_at(int dirfd, const char *path, bool create, mode_t mode,
+			      int *ret_fd);
+
 /* ---------------- directories ---------------- */
 
 /*
