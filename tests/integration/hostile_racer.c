@@ -194,7 +194,8 @@ static void drain(int timeout_ms)
 		if (n <= 0)
 			return;
 		for (char *q = buf; q < buf + n;) {
-			const struct inotify_event *ev = (const struct inotify_event *)q;
+			/* buf is aligned for it, and every event keeps the alignment. */
+			const struct inotify_event *ev = (const void *)q;
 
 			q += sizeof(*ev) + ev->len;
 			if (!ev->len)
