@@ -195,6 +195,34 @@ int file_read_at(int dirfd, const char *name, size_t max, char **ret, size_t *re
 	return read_fd(fd, name, max, hint, ret, ret_len);
 }
 
+int file_read_fd(int fd, const char *name, size_t max, char **ret, size_t *ret_len)
+{
+	ENSURE(fd >= 0 && name && ret, PAWL_E_INVALID, "file_read_fd: missing argument");
+	if (max > SIZE_MAX - 1)
+		max = SIZE_MAX - 1;
+	return read_fd(fd, name, max, 0, ret, ret_len);
+}
+
+int file_create_at(int dirfd, const char *name, const void *p, size_t n, mode_t mode)
+{
+	_cleanup_close_ int fd = -1;
+	int r;
+
+	ENSURE(name && *name, PAWL_E_INVALID, "empty file name");
+	do
+		fd = openat(dirfd, name,
+			    O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY, mode);
+	while (fd < 0 && errno == EINTR);
+	if (fd < 0)
+		return store_open_error(errno, "cannot create", name);
+	r = store_write_all(fd, p, n, name);
+	if (r == 0 && close(TAKE_FD(fd)) < 0)
+		r = pawl_error_set_errno(PAWL_E_IO, errno, "cannot write %s", name);
+	if (r < 0)
+		(void)unlinkat(dirfd, name, 0);
+	return r;
+}
+
 int file_read_all(const char *path, size_t max, char **ret, size_t *ret_len)
 {
 	return file_read_at(AT_FDCWD, path, max, ret, ret_len);
