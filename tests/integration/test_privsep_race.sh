@@ -41,7 +41,7 @@ if ! getent passwd nobody >/dev/null || ! getent group nogroup >/dev/null ||
 	exit 0
 fi
 
-work=$(mktemp -d /tmp/pawl-race-XXXXXX)
+work=$(mktemp -d "${TMPDIR:-/tmp}"/pawl-race-XXXXXX)
 chmod 755 "$work"
 ngx=""
 racer_pid=""
