@@ -132,6 +132,11 @@ check "the root has 16384 succinct bins" \
 mkdir -p "$T/targets/app/1.0" "$T/targets/lib"
 printf 'first artifact\n' >"$T/targets/app/1.0/app.tar.gz"
 printf 'second\n' >"$T/targets/lib/lib.so"
+# Consistent snapshots: clients fetch targets as DIR/SHA256.NAME.
+for f in app/1.0/app.tar.gz lib/lib.so; do
+	h=$(sha256sum "$T/targets/$f" | cut -c1-64)
+	cp "$T/targets/$f" "$T/targets/$(dirname "$f")/$h.$(basename "$f")"
+done
 artifact_body "$T/add.json" app/1.0/app.tar.gz "$(cat "$T/targets/app/1.0/app.tar.gz")" \
 	lib/lib.so "$(cat "$T/targets/lib/lib.so")"
 st=$(post /api/v1/artifacts "$T/add.json")
@@ -156,7 +161,7 @@ same_file() { # wanted, directory: some file in it has the same bytes
 	return 1
 }
 check "the downloaded artifact is the one published" same_file "$T/targets/app/1.0/app.tar.gz" "$T/out"
-printf 'tampered\n' >"$T/targets/lib/lib.so"
+for f in "$T"/targets/lib/*.lib.so; do printf 'tampered\n' >"$f"; done
 rm -rf "$T/out"
 if "$PAWL" --metadata-dir "$M" --metadata-url "$URL/metadata/" --target-name lib/lib.so \
 	--target-base-url "file://$T/targets/" --target-dir "$T/out" download 2>/dev/null; then
