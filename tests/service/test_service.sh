@@ -130,8 +130,8 @@ check "the root has 16384 succinct bins" \
 
 # ---- add, publish, verify with pawl ----
 mkdir -p "$T/targets/app/1.0" "$T/targets/lib"
-printf 'first artifact\n' >"$T/targets/app/1.0/app.tar.gz"
-printf 'second\n' >"$T/targets/lib/lib.so"
+printf 'first artifact' >"$T/targets/app/1.0/app.tar.gz"
+printf 'second' >"$T/targets/lib/lib.so"
 # Consistent snapshots: clients fetch targets as DIR/SHA256.NAME.
 for f in app/1.0/app.tar.gz lib/lib.so; do
 	h=$(sha256sum "$T/targets/$f" | cut -c1-64)
