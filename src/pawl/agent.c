@@ -332,6 +332,8 @@ static void fill_opts(const struct agent *a, pawl_updater_opts *o)
 	memcpy(o->max_bytes, a->c->max_bytes, sizeof(o->max_bytes));
 	o->max_delegations = a->c->max_delegations;
 	o->lock_timeout_s = a->c->lock_timeout_s;
+	o->min_rate_bytes = (long)a->c->min_rate;
+	o->deadline_base_s = (long)a->c->deadline_base_s;
 }
 
 /* Everything the network side does, as the unprivileged user: refresh

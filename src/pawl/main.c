@@ -39,6 +39,7 @@ struct cli {
 	uint64_t max_bytes[4];
 	uint32_t max_delegations;
 	long connect_timeout, low_speed_time, low_speed_limit, timeout;
+	long min_rate, deadline_base;
 	bool json;
 	const char *config;
 	const char *since;
@@ -79,6 +80,10 @@ static void usage(FILE *f)
 	      "  --low-speed-limit BPS    fail a transfer slower than BPS bytes/s ...\n"
 	      "  --low-speed-time SEC     ... for SEC seconds (1024 bytes/s, 30 s)\n"
 	      "  --timeout SEC            limit each request to SEC seconds (none)\n"
+	      "  --min-rate BPS           each transfer must average BPS bytes/s: its\n"
+	      "                           deadline is SEC + LENGTH / BPS (16384) ...\n"
+	      "  --deadline-base SEC      ... with SEC from here (30); LENGTH is the most\n"
+	      "                           it may bring (slow retrieval)\n"
 	      "  --json                   machine-readable output on stdout\n"
 	      "  -v, --verbose            say what is fetched and verified\n"
 	      "  -q, --quiet              print errors only\n"
@@ -136,6 +141,19 @@ static long parse_seconds(const char *opt, const char *arg)
 
 	if (parse_u64(arg, &v) < 0 || v == 0 || v > 86400 * 7) {
 		snprintf(msg, sizeof(msg), "%s takes a positive whole number", opt);
+		die_usage(msg);
+	}
+	return (long)v;
+}
+
+/* Bytes per second for --min-rate: 1 B/s to 1 GiB/s. */
+static long parse_rate(const char *opt, const char *arg)
+{
+	uint64_t v;
+	char msg[128];
+
+	if (parse_u64(arg, &v) < 0 || v == 0 || v > (1u << 30)) {
+		snprintf(msg, sizeof(msg), "%s takes bytes per second, from 1 to 1073741824", opt);
 		die_usage(msg);
 	}
 	return (long)v;
@@ -342,6 +360,8 @@ static int make_updater(struct cli *c, pawl_updater **u)
 	o.low_speed_time_s = c->low_speed_time;
 	o.low_speed_bytes = c->low_speed_limit;
 	o.total_timeout_s = c->timeout;
+	o.min_rate_bytes = c->min_rate;
+	o.deadline_base_s = c->deadline_base;
 	memcpy(o.max_bytes, c->max_bytes, sizeof(o.max_bytes));
 	o.max_delegations = c->max_delegations;
 	o.on_event = on_event;
@@ -483,7 +503,7 @@ static int agent_main(struct cli *c, const char *cmd, int argc, char **argv)
 int main(int argc, char **argv)
 {
 	enum { O_MDIR = 256, O_MURL, O_TNAME, O_TURL, O_TDIR, O_MAXB, O_MAXD, O_CA, O_PIN, O_JSON,
-	       O_CTO, O_LST, O_LSL, O_TO, O_CONFIG, O_SINCE };
+	       O_CTO, O_LST, O_LSL, O_TO, O_CONFIG, O_SINCE, O_MINRATE, O_DLBASE };
 	static const struct option opts[] = {
 		{ "metadata-dir", required_argument, NULL, O_MDIR },
 		{ "metadata-url", required_argument, NULL, O_MURL },
@@ -499,6 +519,8 @@ int main(int argc, char **argv)
 		{ "low-speed-time", required_argument, NULL, O_LST },
 		{ "low-speed-limit", required_argument, NULL, O_LSL },
 		{ "timeout", required_argument, NULL, O_TO },
+		{ "min-rate", required_argument, NULL, O_MINRATE },
+		{ "deadline-base", required_argument, NULL, O_DLBASE },
 		{ "config", required_argument, NULL, O_CONFIG },
 		{ "since", required_argument, NULL, O_SINCE },
 		{ "verbose", no_argument, NULL, 'v' },
@@ -561,6 +583,12 @@ int main(int argc, char **argv)
 			break;
 		case O_TO:
 			c.timeout = parse_seconds("--timeout", optarg);
+			break;
+		case O_MINRATE:
+			c.min_rate = parse_rate("--min-rate", optarg);
+			break;
+		case O_DLBASE:
+			c.deadline_base = parse_seconds("--deadline-base", optarg);
 			break;
 		case O_CONFIG:
 			c.config = optarg;

@@ -8,6 +8,7 @@
  * below, and only trusted metadata is written back to the directory.
  */
 #include <fcntl.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -726,6 +727,12 @@ PAWL_API void pawl_updater_free(pawl_updater *u)
 	free(u);
 }
 
+/* The size of a version 1 pawl_updater_opts: up to mirror_dir. */
+#define OPTS_V1_SIZE (offsetof(pawl_updater_opts, mirror_dir) + sizeof(const char *))
+_Static_assert(PAWL_DEFAULT_MIN_RATE == FETCH_DEFAULT_MIN_RATE &&
+		       PAWL_DEFAULT_DEADLINE_BASE == FETCH_DEFAULT_DEADLINE_BASE,
+	       "the documented defaults are the transport's");
+
 PAWL_API int pawl_updater_new(pawl_updater **out, const pawl_updater_opts *o)
 {
 	static const uint64_t defaults[4] = { PAWL_DEFAULT_MAX_ROOT, PAWL_DEFAULT_MAX_TIMESTAMP,
@@ -736,7 +743,7 @@ PAWL_API int pawl_updater_new(pawl_updater **out, const pawl_updater_opts *o)
 	int r;
 
 	ENSURE(out && o, PAWL_E_INVALID, "pawl_updater_new: NULL argument");
-	ENSURE(o->version == PAWL_UPDATER_OPTS_VERSION, PAWL_E_INVALID,
+	ENSURE(o->version >= 1 && o->version <= PAWL_UPDATER_OPTS_VERSION, PAWL_E_INVALID,
 	       "pawl_updater_new: options version %u is not supported", o->version);
 	ENSURE(o->metadata_dir && *o->metadata_dir, PAWL_E_INVALID, "no metadata directory given");
 	for (size_t i = 0; i < o->n_metadata_urls; i++)
@@ -749,7 +756,10 @@ PAWL_API int pawl_updater_new(pawl_updater **out, const pawl_updater_opts *o)
 		return PAWL_E_NOMEM;
 	u->mdir_fd = -1;
 	u->mirror_fd = -1;
-	u->o = *o;
+	/* A caller built against older headers passed a smaller struct: read
+	 * only the fields its version has (docs/abi.md); the rest stay 0,
+	 * the defaults. */
+	memcpy(&u->o, o, o->version >= 2 ? sizeof(*o) : OPTS_V1_SIZE);
 	u->mdir = xstrdup(o->metadata_dir);
 	u->meta_urls = dup_list(o->metadata_urls, o->n_metadata_urls);
 	u->n_meta = o->n_metadata_urls;
@@ -775,6 +785,10 @@ PAWL_API int pawl_updater_new(pawl_updater **out, const pawl_updater_opts *o)
 		fo.low_speed_bytes = o->low_speed_bytes;
 	if (o->total_timeout_s > 0)
 		fo.total_timeout_s = o->total_timeout_s;
+	if (u->o.min_rate_bytes > 0)
+		fo.min_rate_bytes = u->o.min_rate_bytes;
+	if (u->o.deadline_base_s > 0)
+		fo.deadline_base_s = u->o.deadline_base_s;
 	GUARD_GOTO(r, fetcher_new(&u->fetcher, &fo), fail);
 	GUARD_GOTO(r, dir_open(u->mdir, &u->mdir_fd), fail);
 	if (o->mirror_dir) {
