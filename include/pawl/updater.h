@@ -116,10 +116,15 @@ typedef struct pawl_updater_opts {
 typedef struct pawl_updater pawl_updater;
 typedef struct pawl_target pawl_target;
 
-/* Install root_json (len bytes) as the trusted root of metadata_dir,
- * creating the directory. The root must parse and be signed by its own
- * root role; its expiry is checked at refresh, not here. Makes no
- * request. */
+/* Install root_json (len bytes) as the initial trusted root of
+ * metadata_dir, creating the directory. The root must parse and be signed
+ * by its own root role; its expiry is checked at refresh, not here. Makes
+ * no request. Trust is never replaced silently: when metadata_dir already
+ * holds a root.json this succeeds only if it is byte-identical (and then
+ * writes nothing); any other root.json, older or newer or from another
+ * repository, is PAWL_E_POLICY, with a message naming both versions. A
+ * deliberate replacement removes METADATA_DIR/root.json first (the pawl
+ * program offers --force-replace-trusted-root, which logs it). */
 PAWL_API PAWL_MUST_USE int pawl_metadata_dir_init(const char *metadata_dir,
 						  const void *root_json, size_t len);
 
