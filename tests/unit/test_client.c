@@ -707,6 +707,63 @@ static void test_init_never_replaces_trust(void **state)
 	free(b.dir);
 }
 
+/* A forced replacement waits for whoever holds the metadata directory
+ * (a refresh that is about to write a rotated root, here a child process
+ * that writes one before it lets go), so it is not overwritten a moment
+ * later by a refresh that started before it. */
+static void test_forced_replacement_takes_the_lock(void **state)
+{
+	struct repo a = { 0 }, b = { 0 };
+	char ra[700], rb[700], trusted[700];
+	char *root_a, *root_b;
+	size_t len_a, len_b;
+	root_install_info info;
+	int fds[2], st;
+	char c;
+	pid_t pid;
+
+	(void)state;
+	make_repo(&a);
+	make_repo(&b);
+	snprintf(ra, sizeof(ra), "%s/repo/metadata/1.root.json", a.dir);
+	snprintf(rb, sizeof(rb), "%s/repo/metadata/1.root.json", b.dir);
+	snprintf(trusted, sizeof(trusted), "%s/root.json", a.mdir);
+	root_a = t_read_file(ra, &len_a);
+	root_b = t_read_file(rb, &len_b);
+	assert_int_equal(pipe(fds), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		pawl_lock *l = NULL;
+		int dfd = open(a.mdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+		close(fds[0]);
+		if (dfd < 0 || lock_acquire(&l, dfd, STORE_LOCK_NAME, 10) < 0 ||
+		    write(fds[1], "L", 1) != 1)
+			_exit(1);
+		sleep(1);
+		/* What a refresh holding the lock writes: a root of its own. */
+		if (file_write_atomic_at(dfd, "root.json", root_a, len_a, 0644) < 0)
+			_exit(1);
+		lock_release(l);
+		_exit(0);
+	}
+	close(fds[1]);
+	assert_int_equal(read(fds[0], &c, 1), 1);
+	close(fds[0]);
+	t_ok(metadata_dir_install_root(a.mdir, root_b, len_b, true, &info));
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	/* The replacement came after the holder's write, not before it. */
+	assert_file_is(trusted, root_b, len_b);
+	free(root_a);
+	free(root_b);
+	t_rm_rf(a.dir);
+	free(a.dir);
+	t_rm_rf(b.dir);
+	free(b.dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -722,6 +779,7 @@ int main(void)
 		cmocka_unit_test(test_no_room),
 		cmocka_unit_test(test_options),
 		cmocka_unit_test(test_init_never_replaces_trust),
+		cmocka_unit_test(test_forced_replacement_takes_the_lock),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -92,6 +92,10 @@ typedef struct root_install_info {
 	char new_sha256[65];
 } root_install_info;
 
+/* How long a forced root replacement waits for a refresh or download that
+ * holds the metadata directory. */
+#define REPLACE_LOCK_TIMEOUT_S 60
+
 /*
  * pawl_metadata_dir_init() with the explicit replacement the programs
  * offer (pawl --force-replace-trusted-root). The root must parse and be
@@ -101,7 +105,8 @@ typedef struct root_install_info {
  * (another version, another repository, or a file that cannot be read as
  * one) is PAWL_E_POLICY naming both, unless replace is set. ret (may be
  * NULL) is written on success; the caller records a replacement
- * (had_root && !identical) where it keeps a log.
+ * (had_root && !identical) where it keeps a log. With replace, the
+ * directory lock is taken first (PAWL_E_LOCKED after 60 s).
  */
 PAWL_MUST_USE int metadata_dir_install_root(const char *metadata_dir, const void *root_json,
 					    size_t len, bool replace, root_install_info *ret);

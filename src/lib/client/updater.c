@@ -866,6 +866,7 @@ int metadata_dir_install_root(const char *metadata_dir, const void *root_json, s
 {
 	_cleanup_md_ pawl_md *md = NULL;
 	_cleanup_close_ int fd = -1;
+	_cleanup_lock_ pawl_lock *lock = NULL;
 	_cleanup_free_ char *old = NULL;
 	root_install_info info = { 0 };
 	uint8_t d[HASH_MAX_LEN];
@@ -895,7 +896,14 @@ int metadata_dir_install_root(const char *metadata_dir, const void *root_json, s
 	 * all count as present. Only a missing file is free, and it is taken
 	 * with a create that cannot replace, so a root placed meanwhile (a
 	 * second init) is judged like any other rather than overwritten. No
-	 * lock file: init leaves root.json alone in a new directory. */
+	 * lock file for that: init leaves root.json alone in a new directory.
+	 * A forced replacement does take the directory lock, so that it does
+	 * not land in the middle of a refresh. */
+	if (replace) {
+		r = lock_acquire(&lock, fd, STORE_LOCK_NAME, REPLACE_LOCK_TIMEOUT_S);
+		if (r < 0)
+			return pawl_error_prefix(r, "metadata directory %s: ", metadata_dir);
+	}
 	for (int attempt = 0; attempt < 2; attempt++) {
 		bool existed;
 
