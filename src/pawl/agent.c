@@ -706,7 +706,18 @@ int agent_init(const agent_config *c, const char *root_file, bool force, bool js
 		fprintf(stderr, "pawl: init failed: %s\n", msg);
 		return finish(&a, AGENT_EXIT_ERROR, "failed");
 	}
-	r = metadata_dir_install_root(a.metadata_dir, data, len, force, &info);
+	r = metadata_dir_install_root(a.metadata_dir, data, len, false, &info);
+	if (r == PAWL_E_POLICY && force) {
+		/* The intent goes into the log before anything changes: a log
+		 * that cannot be written stops the replacement. */
+		char msg[1024];
+
+		snprintf(msg, sizeof(msg), "%s", pawl_error_last()->message);
+		if (audit_appendf(a.log, "trust.replacing", AUDIT_STR("root", file),
+				  AUDIT_STR("found", msg)) < 0)
+			return fail(&a, "audit");
+		r = metadata_dir_install_root(a.metadata_dir, data, len, true, &info);
+	}
 	if (r == PAWL_E_POLICY) {
 		const char *msg = pawl_error_last()->message;
 

@@ -119,6 +119,8 @@ check "... warns" grep -q "WARNING: replaced the trusted root .*(version 2, .*wi
 check "... and replaced it" cmp -s state/metadata/root.json v1.json
 $P --config agent.conf log >log.txt
 check "the audit log records the refusal" grep -q "trust.refused" log.txt
+check "the audit log records the intent to replace, naming what it found, before the replacement" \
+	awk '/trust.replacing .*already holds a trusted root/ { i = NR } /trust.replaced / { r = NR } END { exit !(i && r && i < r) }' log.txt
 check "the audit log records the replacement with both versions" \
 	grep -q "trust.replaced.*old_version=2.*version=1" log.txt
 ok "the audit log still verifies" $P --config agent.conf log verify
