@@ -362,6 +362,8 @@ static void fill_opts(const struct agent *a, pawl_updater_opts *o)
 	memcpy(o->max_bytes, a->c->max_bytes, sizeof(o->max_bytes));
 	o->max_delegations = a->c->max_delegations;
 	o->lock_timeout_s = a->c->lock_timeout_s;
+	o->min_rate_bytes = (long)a->c->min_rate;
+	o->deadline_base_s = (long)a->c->deadline_base_s;
 }
 
 /* The child's own directory, relative to WORK (its working directory):
@@ -876,23 +878,125 @@ static int setup_paths(struct agent *a)
 	return 0;
 }
 
-/* STATE_DIR/metadata holds the trusted root; on first use it is seeded
- * from trusted_root (which must parse and be signed by itself). */
+/*
+ * The agent's trust is STATE_DIR/metadata/root.json, which every refresh
+ * moves forward as the repository rotates its root. trusted_root in the
+ * configuration is the initial root only: it seeds that file when there is
+ * none, and once the state holds a root the configuration's file never
+ * wins (an older root there would bring back trust in keys the publisher
+ * rotated out). Anything at that name, even a file that cannot be read,
+ * counts as present and is left for the updater to judge; the seeding
+ * itself refuses to replace a root that appears meanwhile. A deliberate
+ * replacement is `pawl --config FILE --force-replace-trusted-root init`.
+ */
 static int ensure_trust(struct agent *a)
 {
 	char path[4200];
 	struct stat st;
 	_cleanup_free_ char *data = NULL;
+	root_install_info info;
 	size_t len;
 
 	snprintf(path, sizeof(path), "%s/root.json", a->metadata_dir);
-	if (stat(path, &st) == 0)
+	if (lstat(path, &st) == 0)
 		return 0;
+	if (errno != ENOENT)
+		return pawl_error_set_errno(PAWL_E_IO, errno, "trusted root %s", path);
 	GUARD(file_read_all(a->c->trusted_root, PAWL_DEFAULT_MAX_ROOT, &data, &len));
-	GUARD(pawl_metadata_dir_init(a->metadata_dir, data, len));
-	if (a->log && audit_appendf(a->log, "trust.init", AUDIT_STR("root", a->c->trusted_root)) < 0)
+	GUARD(metadata_dir_install_root(a->metadata_dir, data, len, false, &info));
+	if (!info.identical && a->log &&
+	    audit_appendf(a->log, "trust.init", AUDIT_STR("root", a->c->trusted_root),
+			  AUDIT_INT("version", info.new_version),
+			  AUDIT_STR("sha256", info.new_sha256)) < 0)
 		pawl_error_clear();
 	return 0;
+}
+
+int agent_init(const agent_config *c, const char *root_file, bool force, bool json, int verbose)
+{
+	struct agent a = { .c = c, .json = json, .verbose = verbose };
+	const char *file = root_file ? root_file : c->trusted_root;
+	_cleanup_free_ char *data = NULL;
+	root_install_info info;
+	size_t len;
+	int r;
+
+	if (setup_paths(&a) < 0 || open_audit(&a) < 0)
+		return fail(&a, "setup");
+	if (file_read_all(file, PAWL_DEFAULT_MAX_ROOT, &data, &len) < 0) {
+		/* A local file: exit 1 even when it is missing (fail() would
+		 * say 3, a network failure, for "not found"). */
+		int code = pawl_error_last()->code;
+		char msg[1024];
+
+		snprintf(msg, sizeof(msg), "%s", pawl_error_last()->message);
+		if (audit_failuref(a.log, "agent.failure", msg, AUDIT_STR("step", "init")) < 0)
+			pawl_error_clear();
+		if (json)
+			printf("{\"ok\":false,\"step\":\"init\",\"error\":\"%s\",\"exit\":%d}\n",
+			       pawl_strerror(code), AGENT_EXIT_ERROR);
+		fprintf(stderr, "pawl: init failed: %s\n", msg);
+		return finish(&a, AGENT_EXIT_ERROR, "failed");
+	}
+	r = metadata_dir_install_root(a.metadata_dir, data, len, false, &info);
+	if (r == PAWL_E_POLICY && force) {
+		/* The intent goes into the log before anything changes: a log
+		 * that cannot be written stops the replacement. */
+		char msg[1024];
+
+		snprintf(msg, sizeof(msg), "%s", pawl_error_last()->message);
+		if (audit_appendf(a.log, "trust.replacing", AUDIT_STR("root", file),
+				  AUDIT_STR("found", msg)) < 0)
+			return fail(&a, "audit");
+		r = metadata_dir_install_root(a.metadata_dir, data, len, true, &info);
+	}
+	if (r == PAWL_E_POLICY) {
+		const char *msg = pawl_error_last()->message;
+
+		if (audit_failuref(a.log, "trust.refused", msg, AUDIT_STR("root", file)) < 0)
+			pawl_error_clear();
+		if (json)
+			printf("{\"ok\":false,\"step\":\"init\",\"error\":\"%s\",\"exit\":%d}\n",
+			       pawl_strerror(PAWL_E_POLICY), AGENT_EXIT_REFUSED);
+		fprintf(stderr,
+			"pawl: init refused: %s\n"
+			"pawl: the agent keeps its trusted root. To replace it with %s on purpose "
+			"(trust in the root there is lost, rotated-out keys included; recorded in "
+			"the audit log), run:\n"
+			"pawl: pawl --config FILE --force-replace-trusted-root init %s\n",
+			msg, file, file);
+		return finish(&a, AGENT_EXIT_REFUSED, "refused");
+	}
+	if (r < 0)
+		return fail(&a, "init");
+	if (info.had_root && !info.identical) {
+		if (audit_appendf(a.log, "trust.replaced", AUDIT_STR("root", file),
+				  AUDIT_INT("old_version", info.old_version),
+				  AUDIT_STR("old_sha256", info.old_sha256),
+				  AUDIT_INT("version", info.new_version),
+				  AUDIT_STR("sha256", info.new_sha256),
+				  AUDIT_STR("why", "--force-replace-trusted-root")) < 0)
+			return fail(&a, "audit");
+		fprintf(stderr,
+			"pawl: WARNING: replaced the trusted root %s/root.json (version %" PRIu64
+			", sha256 %s) with %s (version %" PRIu64 ", sha256 %s), as "
+			"--force-replace-trusted-root asked; recorded in the audit log\n",
+			a.metadata_dir, info.old_version, info.old_sha256, file, info.new_version,
+			info.new_sha256);
+	} else if (!info.identical) {
+		if (audit_appendf(a.log, "trust.init", AUDIT_STR("root", file),
+				  AUDIT_INT("version", info.new_version),
+				  AUDIT_STR("sha256", info.new_sha256)) < 0)
+			return fail(&a, "audit");
+		say(&a, "trusting %s (root version %" PRIu64 ")", file, info.new_version);
+	} else {
+		say(&a, "the agent already trusts %s (root version %" PRIu64 "); nothing changed",
+		    file, info.new_version);
+	}
+	if (json)
+		printf("{\"ok\":true,\"changed\":%s,\"version\":%" PRIu64 "}\n",
+		       info.identical ? "false" : "true", info.new_version);
+	return finish(&a, AGENT_EXIT_OK, info.identical ? "unchanged" : "trusted");
 }
 
 void json_print_string(const char *s)

@@ -46,12 +46,16 @@ done
 	--timestamp-key timestamp.pem || exit 1
 
 # release VERSION [recovery] [broken]: build and publish demo VERSION
+# (built once: a published release is immutable, so releasing it again,
+# say as a recovery release, must give the very same bytes)
 release() {
 	v=$1; rec=${2:-false}; d="$work/src-$v"
-	mkdir -p "$d"
-	echo "demo $v" > "$d/VERSION"
-	[ "${3:-}" = broken ] && touch "$d/BROKEN"
-	tar czf "$work/demo-$v.tar.gz" -C "$d" .
+	if [ ! -e "$work/demo-$v.tar.gz" ]; then
+		mkdir -p "$d"
+		echo "demo $v" > "$d/VERSION"
+		[ "${3:-}" = broken ] && touch "$d/BROKEN"
+		tar czf "$work/demo-$v.tar.gz" -C "$d" .
+	fi
 	recflag=""
 	[ "$rec" = true ] && recflag=--recovery
 	# shellcheck disable=SC2086

@@ -322,6 +322,38 @@ static void test_write_atomic(void **state)
 	assert_dir_is(f->dir, "sub t");
 }
 
+/* The create-only variant never replaces anything at the name: a file,
+ * a symbolic link (not followed, even when dangling) or a directory; it
+ * leaves no temporary file either way. */
+static void test_create_atomic(void **state)
+{
+	struct fx *f = *state;
+	bool existed = true;
+	char buf[64];
+	ssize_t n;
+
+	t_ok(file_create_atomic_at(f->dfd, "c", "first", 5, 0644, &existed));
+	assert_false(existed);
+	assert_file_is(P(f, "c"), "first");
+	t_ok(file_create_atomic_at(f->dfd, "c", "second", 6, 0644, &existed));
+	assert_true(existed);
+	assert_file_is(P(f, "c"), "first");
+	assert_dir_is(f->dir, "c");
+
+	assert_int_equal(symlink("nowhere", P(f, "l")), 0);
+	t_ok(file_create_atomic_at(f->dfd, "l", "x", 1, 0644, &existed));
+	assert_true(existed);
+	n = readlink(P(f, "l"), buf, sizeof(buf) - 1);
+	assert_int_equal(n, 7);
+	assert_memory_equal(buf, "nowhere", 7);
+
+	assert_int_equal(mkdir(P(f, "d"), 0755), 0);
+	t_ok(file_create_atomic_at(f->dfd, "d", "x", 1, 0644, &existed));
+	assert_true(existed);
+	assert_dir_is(f->dir, "c d l");
+	t_fails(file_create_atomic_at(f->dfd, "c", "x", 1, 0644, NULL), PAWL_E_INVALID);
+}
+
 static void test_write_atomic_missing_dir(void **state)
 {
 	struct fx *f = *state;
@@ -1465,6 +1497,7 @@ int main(void)
 		T(test_read_refuses_dir),
 		T(test_read_refuses_fifo),
 		T(test_write_atomic),
+		T(test_create_atomic),
 		T(test_write_atomic_missing_dir),
 		T(test_write_atomic_over_dir),
 		T(test_write_atomic_replaces_symlink),

@@ -79,6 +79,17 @@ PAWL_MUST_USE int file_write_atomic(const char *path, const void *p, size_t n, m
 PAWL_MUST_USE int file_write_atomic_at(int dirfd, const char *name, const void *p, size_t n,
 				       mode_t mode);
 
+/*
+ * Durable atomic create: the same temporary file and fsyncs, but it takes
+ * the name only if nothing is there yet (renameat2 RENAME_NOREPLACE, or a
+ * hard link where the file system lacks that), so that two writers, or a
+ * writer and a check made just before, cannot silently replace one
+ * another. When anything exists at name (a file, a symbolic link, a
+ * directory) nothing is changed, *ret_existed is set and 0 is returned.
+ */
+PAWL_MUST_USE int file_create_atomic_at(int dirfd, const char *name, const void *p, size_t n,
+					mode_t mode, bool *ret_existed);
+
 /* Remove a file; a file that is already absent is success. A directory
  * (or any other failure) is PAWL_E_IO. */
 PAWL_MUST_USE int file_remove_at(int dirfd, const char *name);
