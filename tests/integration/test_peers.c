@@ -385,6 +385,48 @@ static void test_cve_2026_24686_role_name_traversal(void **state)
 	rs_free(r);
 }
 
+/* The same names over a file:// repository. Over HTTP the server decides
+ * what a name means (nginx resolves "..", and never above its docroot).
+ * Over file:// (offline media; the agent's root side reading its
+ * fetcher's mirror) a name is a path on this machine, and libcurl
+ * decodes "%2F" and resolves "..": a role named "../../secret" or a
+ * target "../../secret.txt" would be read from outside the repository,
+ * wherever the signer of the name points it. Refused, before any read. */
+static void test_cve_2021_41131_names_over_file_url(void **state)
+{
+	static const char *const ONLY_S[] = { "s" };
+	rs_repo *r = rs_new(DOCROOT, "fileurl/repo", false);
+	pawl_signer *k = rs_keygen(r);
+	char murl[2048], turl[2048], outside[1024];
+	e2e_client c;
+
+	(void)state;
+	rs_delegate(r, "targets", "../../secret", &k, 1, 1, false, ONLY_S, 1, NULL, 0);
+	rs_add_target(r, "../../secret", "s", "from the role", 13);
+	rs_add_target(r, "targets", "../../secret.txt", "outside", 7);
+	rs_add_target(r, "targets", "inside.txt", "inside", 6);
+	rs_commit(r);
+	/* What the names stand for, as paths, lies outside the repository. */
+	snprintf(outside, sizeof(outside), "%s/fileurl", DOCROOT);
+	assert_true(e2e_exists(e2e_path(outside, "secret.json")));
+	assert_true(e2e_exists(e2e_path(outside, "secret.txt")));
+
+	client_of(&c, r);
+	snprintf(murl, sizeof(murl), "file://%s/metadata/", r->dir);
+	snprintf(turl, sizeof(turl), "file://%s/targets/", r->dir);
+	c.murls[0] = murl;
+	c.turls[0] = turl;
+	download_ok(&c, "inside.txt");
+	expect_refusal(&c, NULL, TARGETS("s"), NULL, false,
+		       ARGS("refused by policy", "\"..\"", "secret.json"));
+	assert_false(e2e_exists(e2e_path(c.mdir, "..%2F..%2Fsecret.json")));
+	expect_refusal(&c, NULL, TARGETS("../../secret.txt"), NULL, false,
+		       ARGS("refused by policy", "\"..\"", "secret.txt"));
+	assert_nothing_escaped(&c);
+	e2e_client_free(&c);
+	rs_free(r);
+}
+
 /* ---- tough CVE-2026-6966, python-tuf GMS-2022-4197: one key, two votes ----
  *
  * A signature repeated, or one key listed under two key ids (or two
@@ -998,6 +1040,7 @@ int main(void)
 		cmocka_unit_test(test_cve_2022_29173_unverified_version_not_persisted),
 		cmocka_unit_test(test_cve_2026_23992_threshold_zero),
 		cmocka_unit_test(test_cve_2026_24686_role_name_traversal),
+		cmocka_unit_test(test_cve_2021_41131_names_over_file_url),
 		cmocka_unit_test(test_cve_2026_6966_duplicate_signatures),
 		cmocka_unit_test(test_ghsa_3633_5h82_39pq_root_key_two_ids),
 		cmocka_unit_test(test_cve_2026_6967_delegated_role_checks),
