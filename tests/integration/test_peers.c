@@ -800,6 +800,26 @@ static void test_cve_2020_10759_zero_valid_signatures(void **state)
 		md_free(t);
 	}
 
+	/* The same mistake one level down: a check over an empty set of
+	 * hashes passes vacuously. A validly signed target entry with
+	 * "hashes": {} is refused, not taken as matching anything. */
+	{
+		pawl_md *t = edit_copy(r, "targets", v);
+		pj_value *h;
+
+		t_ok(md_target_put(t, "evil", 4, rs_hashes("evil", 4), NULL));
+		h = pj_get_mut(pj_get_mut(pj_get_mut(t->signed_v, "targets"), "evil"), "hashes");
+		t_ok(pj_set_object(t->doc, h));
+		rs_resign_unchecked(t, rs_role_get(r, "targets")->signers, 1);
+		put_raw(r, "targets", t, v);
+		rs_commit(r);
+		expect_refusal(&c, NULL, TARGETS("evil"), NULL, false,
+			       ARGS("malformed", "target evil: hashes must list 1 to"));
+		assert_trusted(&c, "targets.json", r, "metadata/1.targets.json");
+		md_free(t);
+		v++;
+	}
+
 	/* The same for a new root and for a timestamp. */
 	{
 		pawl_md *root2 = rs_md_copy(r->root), *ts;
