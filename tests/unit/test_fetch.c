@@ -1134,6 +1134,54 @@ static void test_file(void **state)
 	fetcher_free(f);
 }
 
+/* A file:// path is taken literally: a "." or ".." segment, as written
+ * or percent-encoded (libcurl decodes "%2F" and "%2E" in file paths), is
+ * refused before anything is opened. A role name or target path joined
+ * to a file:// base so cannot leave that directory (the client side:
+ * itest_peers test_cve_2021_41131_names_over_file_url). */
+static void test_file_dot_segments(void **state)
+{
+	static const char *const refused[] = {
+		"file:///var/lib/repo/metadata/../../../etc/shadow",
+		"file:///var/lib/repo/./x",
+		"file:///var/lib/repo/metadata/..%2F..%2Fsecret.json",
+		"file:///var/lib/repo/metadata/%2E%2E/x",
+		"file:///var/lib/repo/metadata/%2e%2E%2fx",
+		"file:///var/lib/repo/targets/..",
+		"file://localhost/var/lib/repo/../x",
+	};
+	static const char *const allowed[] = {
+		"file:///var/lib/repo/metadata/a%2Fb.json", /* role "a/b": stays below */
+		"file:///var/lib/repo/metadata/..x.json",
+		"file:///var/lib/repo/metadata/x...json",
+		"file:///var/lib/repo/targets/%2E%2E%2E",
+		"https://example.com/repo/../x", /* the server decides */
+	};
+	pawl_fetcher *f = new_fetcher(NULL, NULL);
+	struct sink s = SINK_INIT;
+	char u[1200];
+
+	(void)state;
+	for (size_t i = 0; i < ARRAY_SIZE(refused); i++) {
+		t_fails(fetch_url_allowed(refused[i]), PAWL_E_POLICY);
+		msg_has(refused[i]);
+		msg_has("path segment refused");
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(allowed); i++)
+		t_ok(fetch_url_allowed(allowed[i]));
+	/* small.txt exists: reached through a dot segment it is not read. */
+	snprintf(u, sizeof(u), "file://%s/sub/..%%2Fsmall.txt", G.docroot);
+	fails_naming(fetcher_get(f, u, 1000, 0, collect, &s), PAWL_E_POLICY, u);
+	snprintf(u, sizeof(u), "file://%s/x/../small.txt", G.docroot);
+	fails_naming(fetcher_get(f, u, 1000, 0, collect, &s), PAWL_E_POLICY, u);
+	assert_int_equal(s.calls, 0);
+	snprintf(u, sizeof(u), "file://%s/small.txt", G.docroot);
+	t_ok(fetcher_get(f, u, 1000, 0, collect, &s));
+	assert_string_equal(s.b.data, SMALL);
+	buf_free(&s.b);
+	fetcher_free(f);
+}
+
 /* ---- redirects ---------------------------------------------------------------------- */
 
 static void test_redirect_same_origin(void **state)
@@ -1526,6 +1574,7 @@ int main(void)
 		cmocka_unit_test(test_deadline_drip),
 		cmocka_unit_test(test_sink_abort),
 		cmocka_unit_test(test_file),
+		cmocka_unit_test(test_file_dot_segments),
 		cmocka_unit_test(test_redirect_same_origin),
 		cmocka_unit_test(test_redirect_cross_origin),
 		cmocka_unit_test(test_redirect_downgrade),

@@ -668,6 +668,177 @@ static void test_parse_verify(void **state)
 	md_free(root);
 }
 
+/* ---- peers' failures (the client side is in tests/integration/test_peers.c) ---- */
+
+/* A targets role signed by keys[3], over 1 MiB like big_targets() but
+ * made of one target whose custom data holds 20 strings of 64 KiB: the
+ * same raw-bytes path of md_parse_verify, at a fraction of the cost
+ * (these tests also run under the sanitizers). */
+static pawl_md *big_custom_targets(void)
+{
+	const char *hashes = "{\"sha256\":\"ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad\"}";
+	char *filler = malloc(64 * 1024 + 1);
+	pj_doc *h, *c;
+	pawl_md *md;
+
+	assert_non_null(filler);
+	memset(filler, 'x', 64 * 1024);
+	filler[64 * 1024] = '\0';
+	t_ok(pj_parse_copy(&h, hashes, strlen(hashes), NULL));
+	t_ok(pj_doc_new(&c));
+	t_ok(pj_set_object(c, pj_root(c)));
+	for (int i = 0; i < 20; i++) {
+		char key[16];
+
+		snprintf(key, sizeof(key), "part%02d", i);
+		t_ok(pj_obj_put_str(c, pj_root(c), key, filler));
+	}
+	t_ok(md_new(&md, MD_TARGETS, 1, 4102444800));
+	t_ok(md_target_put(md, "image.bin", 3, pj_root(h), pj_root(c)));
+	t_ok(md_sign(md, keys[3]));
+	pj_doc_free(h);
+	pj_doc_free(c);
+	free(filler);
+	return md;
+}
+
+/* go-tuf CVE-2026-23992: a threshold of 0 (or less) asks for no
+ * signature at all. The parser refuses it in root and in delegations; and
+ * md_verify refuses a role with threshold 0 however it got one, both on
+ * its usual path and on the raw-bytes path of large documents. */
+static void test_cve_2026_23992_threshold_zero(void **state)
+{
+	static const int64_t bad[] = { 0, -1 };
+	static const char *const any[] = { "*" };
+	pawl_md *root = make_root(1), *p, *t, *big, *out = NULL;
+	md_role zero;
+	char *text, *buf;
+	size_t len;
+	bool fast = true;
+
+	(void)state;
+	t_ok(md_sign(root, keys[0]));
+	for (size_t i = 0; i < 2; i++) {
+		p = reparse(root, MD_ROOT);
+		t_ok(pj_obj_put_int(p->doc, pj_get_mut(pj_get_mut(p->signed_v, "roles"), "root"),
+				    "threshold", bad[i]));
+		t_fails(md_reload(p, NULL), PAWL_E_FORMAT);
+		assert_non_null(strstr(pawl_error_last()->message,
+				       "roles.root.threshold must be an integer >= 1"));
+		md_free(p);
+
+		t_ok(md_new(&t, MD_TARGETS, 1, 4102444800));
+		t_ok(md_deleg_add_role(t, "A", &pubs[0], 1, 1, false, any, 1, NULL, 0));
+		p = reparse(t, MD_TARGETS);
+		t_ok(pj_obj_put_int(p->doc,
+				    &pj_get_mut(pj_get_mut(p->signed_v, "delegations"), "roles")
+					     ->u.items[0],
+				    "threshold", bad[i]));
+		t_fails(md_reload(p, NULL), PAWL_E_FORMAT);
+		assert_non_null(strstr(pawl_error_last()->message, "A.threshold must be an integer >= 1"));
+		md_free(p);
+		md_free(t);
+	}
+
+	/* A threshold-0 role built by hand: root is validly signed by key 0,
+	 * and still no threshold of 0 is met. */
+	zero = *md_root_role(root, MD_ROOT);
+	zero.threshold = 0;
+	t_ok(verify_root(root));
+	t_fails(md_verify(root, &root->keys, &zero, "root"), PAWL_E_SIGNATURE);
+	assert_non_null(strstr(pawl_error_last()->message, "threshold is 0"));
+
+	/* The raw path: a large targets document, signed by its key. */
+	big = big_custom_targets();
+	t_ok(md_serialize(big, &text, &len));
+	zero = *md_root_role(root, MD_TARGETS);
+	t_ok(parse_verify_text(text, len, root, &fast, &out));
+	assert_true(fast);
+	md_free(out);
+	out = NULL;
+	zero.threshold = 0;
+	buf = malloc(len + 1);
+	assert_non_null(buf);
+	memcpy(buf, text, len);
+	buf[len] = '\0';
+	t_fails(md_parse_verify(&out, buf, len, MD_TARGETS, "targets", &root->keys, &zero, &fast),
+		PAWL_E_SIGNATURE);
+	assert_null(out);
+	free(text);
+	md_free(big);
+	md_free(root);
+}
+
+/* tough CVE-2026-6966, python-tuf GMS-2022-4197: a key counts once.
+ * md_verify does not lean on the parser's refusal of a repeated key id
+ * (a document changed after parsing), and on the raw-bytes path of a
+ * large document, where the parser has not run yet, one key under two
+ * key ids still counts once. */
+static void test_cve_2026_6966_key_counted_once(void **state)
+{
+	pawl_md *md = make_root(2), *p, *big, *out = NULL;
+	pj_value *sigs, *dup, *kid;
+	const char *alias = "~alias"; /* sorts after every hex key id */
+	const char *twoids[2] = { ids[3], alias };
+	md_keyentry ents[2];
+	md_keys two;
+	md_role role;
+	pawl_key *copy;
+	pj_doc *kdoc;
+	char *text;
+	size_t len;
+	bool fast = true;
+
+	(void)state;
+	/* The same signature twice, after parsing. */
+	t_ok(md_sign(md, keys[0]));
+	p = reparse(md, MD_ROOT);
+	sigs = pj_get_mut(pj_root(p->doc), "signatures");
+	t_ok(pj_arr_push(p->doc, sigs, &dup));
+	t_ok(pj_copy(p->doc, dup, &sigs->u.items[0]));
+	p->signatures = pj_get(pj_root(p->doc), "signatures");
+	assert_int_equal(p->signatures->len, 2);
+	t_fails(verify_root(p), PAWL_E_SIGNATURE);
+	assert_non_null(strstr(pawl_error_last()->message, "1 of 2"));
+	md_free(p);
+	md_free(md);
+
+	/* A large targets document signed by keys[3] under its id and under
+	 * an alias, for a role that needs both ids. The alias is its own key
+	 * object (parsed again), with the same public key. */
+	t_ok(pj_doc_new(&kdoc));
+	t_ok(key_to_json(pubs[3], kdoc, pj_root(kdoc)));
+	t_ok(key_from_json(&copy, pj_root(kdoc), alias));
+	pj_doc_free(kdoc);
+	ents[0] = (md_keyentry){ ids[3], pubs[3] };
+	ents[1] = (md_keyentry){ alias, copy };
+	assert_true(strcmp(ids[3], alias) < 0);
+	two = (md_keys){ ents, 2 };
+	role = (md_role){ .name = "targets", .keyids = twoids, .nkeyids = 2, .threshold = 2 };
+	big = big_custom_targets();
+	sigs = pj_get_mut(pj_root(big->doc), "signatures");
+	t_ok(pj_arr_push(big->doc, sigs, &dup));
+	t_ok(pj_copy(big->doc, dup, &sigs->u.items[0]));
+	kid = pj_get_mut(dup, "keyid");
+	t_ok(pj_set_cstr(big->doc, kid, alias));
+	t_ok(md_serialize(big, &text, &len));
+	{
+		char *buf = malloc(len + 1);
+
+		assert_non_null(buf);
+		memcpy(buf, text, len);
+		buf[len] = '\0';
+		t_fails(md_parse_verify(&out, buf, len, MD_TARGETS, "targets", &two, &role, &fast),
+			PAWL_E_SIGNATURE);
+		assert_false(fast);
+		assert_null(out);
+		assert_non_null(strstr(pawl_error_last()->message, "1 of 2"));
+	}
+	free(text);
+	key_free(copy);
+	md_free(big);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -685,6 +856,8 @@ int main(void)
 		cmocka_unit_test(test_path_match),
 		cmocka_unit_test(test_hash_prefix_and_bins),
 		cmocka_unit_test(test_build_targets_and_delegations),
+		cmocka_unit_test(test_cve_2026_23992_threshold_zero),
+		cmocka_unit_test(test_cve_2026_6966_key_counted_once),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }
