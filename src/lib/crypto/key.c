@@ -504,7 +504,7 @@ int key_load_public_file(pawl_key **ret, const char *path, const char *passphras
 	if (!pkey) {
 		/* Not a public key: perhaps a private key file. */
 		ERR_clear_error();
-		GUARD(pem_read_private(&pkey, data.data, data.len, passphrase, path));
+		GUARD(keyfile_parse_private(&pkey, data.data, data.len, passphrase, path));
 	}
 	GUARD(key_kind_of_pkey(pkey, &kind, path));
 	GUARD(key_from_pkey(ret, pkey, kind));

@@ -7,15 +7,21 @@
  *  - New files are created with O_EXCL (never overwrite a key) and the
  *    given mode, written fully, fsync'd, and the directory is fsync'd so
  *    that the new name is durable too.
+ *  - A private key's PEM text is parsed here too, so that both key.c (a
+ *    public key from a private key file) and signer.c depend on this file
+ *    and not on each other. OpenSSL never prompts for a passphrase.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
+#include <limits.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <openssl/crypto.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
 
 #include "crypto/crypto_impl.h"
 
@@ -75,6 +81,58 @@ int keyfile_read(pawl_buf *out, const char *path)
 	if (r < 0)
 		buf_wipe(out);
 	return r;
+}
+
+struct pass_ctx {
+	const char *pass;
+	bool asked;
+};
+
+static int pass_cb(char *buf, int size, int rwflag, void *u)
+{
+	struct pass_ctx *p = u;
+	size_t n;
+
+	(void)rwflag;
+	p->asked = true;
+	if (!p->pass)
+		return -1;
+	n = strlen(p->pass);
+	if (size < 0 || n > (size_t)size)
+		return -1;
+	memcpy(buf, p->pass, n);
+	return (int)n;
+}
+
+int keyfile_parse_private(EVP_PKEY **ret, const char *data, size_t len,
+			  const char *passphrase, const char *what)
+{
+	_cleanup_bio_ BIO *bio = NULL;
+	struct pass_ctx pc = { passphrase, false };
+	EVP_PKEY *pkey;
+
+	ENSURE(len <= INT_MAX, PAWL_E_LIMIT, "%.256s: key file too large", what);
+	ENSURE(!passphrase || strlen(passphrase) <= KEYFILE_PASSPHRASE_MAX, PAWL_E_INVALID,
+	       "passphrase longer than %d bytes", KEYFILE_PASSPHRASE_MAX);
+	bio = BIO_new_mem_buf(data, (int)len);
+	if (!bio)
+		return pawl_error_ossl(PAWL_E_NOMEM, "cannot allocate a BIO");
+	pkey = PEM_read_bio_PrivateKey(bio, NULL, pass_cb, &pc);
+	if (!pkey) {
+		if (pc.asked && !passphrase) {
+			ERR_clear_error();
+			return pawl_error_set(PAWL_E_KEY, "%.256s: key is encrypted; give a passphrase",
+					      what);
+		}
+		if (pc.asked) {
+			ERR_clear_error();
+			return pawl_error_set(PAWL_E_KEY,
+					      "%.256s: wrong passphrase or damaged key file", what);
+		}
+		return pawl_error_ossl(PAWL_E_KEY, "%.256s: not a PEM private key", what);
+	}
+	*ret = pkey;
+	return 0;
 }
 
 static int write_all(int fd, const void *p, size_t len)
