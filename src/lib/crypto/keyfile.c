@@ -24,6 +24,7 @@
 #include <openssl/pem.h>
 
 #include "crypto/crypto_impl.h"
+#include "util/io.h"
 
 int keyfile_read(pawl_buf *out, const char *path)
 {
@@ -135,23 +136,6 @@ int keyfile_parse_private(EVP_PKEY **ret, const char *data, size_t len,
 	return 0;
 }
 
-static int write_all(int fd, const void *p, size_t len)
-{
-	const char *c = p;
-
-	while (len > 0) {
-		ssize_t n = write(fd, c, len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		c += n;
-		len -= (size_t)n;
-	}
-	return 0;
-}
-
 static int fsync_parent(const char *path)
 {
 	_cleanup_free_ char *copy = xstrdup(path);
@@ -163,15 +147,12 @@ static int fsync_parent(const char *path)
 	if (dfd < 0)
 		return pawl_error_set_errno(PAWL_E_IO, errno, "cannot open the directory of %s",
 					    path);
-	if (fsync(dfd) != 0)
-		return pawl_error_set_errno(PAWL_E_IO, errno, "cannot fsync the directory of %s",
-					    path);
-	return 0;
+	return io_fsync_dir(dfd, path);
 }
 
 int keyfile_create(const char *path, const void *data, size_t len, mode_t mode)
 {
-	int fd, e;
+	int fd, r;
 
 	ENSURE(path, PAWL_E_INVALID, "no key file path");
 	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY, mode);
@@ -181,16 +162,16 @@ int keyfile_create(const char *path, const void *data, size_t len, mode_t mode)
 					      path);
 		return pawl_error_set_errno(PAWL_E_IO, errno, "cannot create %s", path);
 	}
-	e = write_all(fd, data, len);
-	if (e == 0 && fsync(fd) != 0)
-		e = -errno;
-	if (close(fd) != 0 && e == 0)
-		e = -errno;
-	if (e != 0) {
+	r = io_write_all(fd, data, len, path);
+	if (r == 0)
+		r = io_fsync(fd, path);
+	if (close(fd) != 0 && r == 0)
+		r = pawl_error_set_errno(PAWL_E_IO, errno, "cannot write %s", path);
+	if (r < 0) {
 		/* Do not leave a truncated key behind. The name is ours: we
 		 * created it with O_EXCL a moment ago. */
 		unlink(path);
-		return pawl_error_set_errno(PAWL_E_IO, -e, "cannot write %s", path);
+		return r;
 	}
 	return fsync_parent(path);
 }
