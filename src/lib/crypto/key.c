@@ -23,6 +23,8 @@
 
 #include "crypto/crypto_impl.h"
 
+_Static_assert(KEY_SIG_MAX == RSA_MAX_BITS / 8, "KEY_SIG_MAX must fit the largest RSA key");
+
 /* keyval.public is a 64-char hex string or a PEM block of a few hundred
  * bytes (an RSA-16384 SPKI is under 3 KiB). */
 #define KEY_PUBLIC_MAX (16u * 1024u)
