@@ -731,6 +731,11 @@ static void test_policy(void **state)
 		{ "smb://127.0.0.1/x", PAWL_E_POLICY },
 		{ "foo://127.0.0.1/x", PAWL_E_POLICY },
 		{ "file://otherhost/etc/passwd", PAWL_E_POLICY },
+		/* libcurl takes these with a relative path (found by fuzz_url). */
+		{ "file:relative/x", PAWL_E_POLICY },
+		{ "file:../etc/passwd", PAWL_E_POLICY },
+		{ "file:%2Fetc/passwd", PAWL_E_POLICY },
+		{ "file:/var/lib/repo/x", 0 },
 		{ "https://user:secret@example.com/x", PAWL_E_POLICY },
 		{ "http://user@127.0.0.1/x", PAWL_E_POLICY },
 		{ "not a url", PAWL_E_INVALID },

@@ -9,7 +9,8 @@
  *
  *  - URL policy, checked before any connection is made (fetch_url_allowed):
  *    https:// to any host; http:// only to a loopback host (127.0.0.0/8,
- *    [::1], "localhost"); file:// only with an empty host or "localhost";
+ *    [::1], "localhost"); file:// only with an empty host or "localhost"
+ *    and an absolute path;
  *    every other scheme, and any URL carrying user:password, is refused
  *    with PAWL_E_POLICY. libcurl's own protocol allow-list is set to match.
  *  - TLS: peer and host name are always verified (there is no option to
