@@ -11,7 +11,7 @@
 
 /* The leading digits of s into *ret, *ret_end after them; false when
  * there are none or they overflow. */
-static bool digits(const char *s, uint64_t *ret, const char **ret_end)
+static bool leading_digits(const char *s, uint64_t *ret, const char **ret_end)
 {
 	uint64_t v = 0;
 	const char *p = s;
@@ -34,7 +34,7 @@ int cli_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *ret)
 	uint64_t v;
 
 	ENSURE(s, PAWL_E_INVALID, "no number given");
-	ENSURE(digits(s, &v, &end) && *end == '\0', PAWL_E_INVALID,
+	ENSURE(leading_digits(s, &v, &end) && *end == '\0', PAWL_E_INVALID,
 	       "\"%.64s\" is not a whole number from %" PRIu64 " to %" PRIu64, s, min, max);
 	ENSURE(v >= min && v <= max, PAWL_E_INVALID,
 	       "%.64s is out of range (%" PRIu64 " to %" PRIu64 ")", s, min, max);
@@ -70,9 +70,9 @@ int cli_parse_duration(const char *what, const char *s, int64_t unit_s, int64_t 
 
 	ENSURE(unit_s == 1 || unit_s == 60 || unit_s == 3600 || unit_s == DAY_S,
 	       PAWL_E_INVALID, "%s: no such unit of %" PRId64 " seconds", what, unit_s);
-	ENSURE(s && digits(s, &v, &end) && (end[0] == '\0' || end[1] == '\0'), PAWL_E_INVALID,
-	       "bad %s \"%.64s\" (%s, or a number with d, h, m or s)", what, s ? s : "",
-	       unit_name(unit_s));
+	ENSURE(s && leading_digits(s, &v, &end) && (end[0] == '\0' || end[1] == '\0'),
+	       PAWL_E_INVALID, "bad %s \"%.64s\" (%s, or a number with d, h, m or s)", what,
+	       s ? s : "", unit_name(unit_s));
 	switch (*end) {
 	case '\0': break;
 	case 'd': unit = DAY_S; break;

@@ -12,7 +12,7 @@
 #include "util/buf.h"
 
 /* Digits up to a non-digit, into *ret; false on none or overflow. */
-static bool parse_u64(pawl_cursor *c, uint64_t *ret)
+static bool range_number(pawl_cursor *c, uint64_t *ret)
 {
 	uint64_t v = 0;
 	uint8_t ch;
@@ -42,12 +42,12 @@ bool content_range_parse(const char *s, size_t n, content_range *ret)
 	pawl_cursor c = cursor_init(s, n);
 	content_range r = { 0 };
 
-	if (!expect(&c, "bytes ") || !parse_u64(&c, &r.first) || !expect(&c, "-") ||
-	    !parse_u64(&c, &r.last) || !expect(&c, "/"))
+	if (!expect(&c, "bytes ") || !range_number(&c, &r.first) || !expect(&c, "-") ||
+	    !range_number(&c, &r.last) || !expect(&c, "/"))
 		return false;
 	if (expect(&c, "*"))
 		r.have_total = false;
-	else if (parse_u64(&c, &r.total))
+	else if (range_number(&c, &r.total))
 		r.have_total = true;
 	else
 		return false;
