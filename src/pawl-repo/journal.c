@@ -42,6 +42,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "common/log_cmd.h"
 #include "repo.h"
 
 bool journal_syslog = true;
@@ -673,7 +674,7 @@ static int log_verify(const char *repo)
 		printf("note: %s keeps no position of the log's last entry; checking the log "
 		       "against audit.head only\n", spath);
 	}
-	rc = audit_cli_verify(stdout, path, NULL, ap);
+	rc = cli_log_verify(stdout, path, NULL, ap);
 	if (rc == 1)
 		return 1;
 	if (count_damaged(path, &n, &first) < 0)
@@ -727,7 +728,7 @@ int cmd_log(int argc, char **argv)
 	if (since && audit_since_parse(since, &t) < 0)
 		usage_error("log", "%s", pawl_error_last()->message);
 	snprintf(path, sizeof(path), "%s/audit.log", argv[optind]);
-	if (audit_cli_show(stdout, path, json, t) != 0)
+	if (cli_log_show(stdout, path, json, t) != 0)
 		return fail("log");
 	return 0;
 }

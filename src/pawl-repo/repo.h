@@ -34,6 +34,7 @@
 #include <stdio.h>
 
 #include "audit/audit.h"
+#include "common/parse.h"
 #include "crypto/crypto.h"
 #include "json/json.h"
 #include "metadata/metadata.h"
@@ -49,6 +50,8 @@
 #define TARGET_PATH_MAX 4096
 #define BINS_MAX 16384
 #define DAY 86400
+/* The longest expiry period a role may have (cli_parse_duration). */
+#define PERIOD_MAX (100LL * 366 * DAY)
 
 /* ---------------- main.c: output ---------------- */
 
@@ -300,8 +303,5 @@ PAWL_MUST_USE int do_timestamp(ws *w, const signers *ss, bool force, bool strict
 
 /* Report the thread's error for a failed command; returns 1. */
 int fail(const char *cmd);
-/* Parse "N" (days) or "N[dhms]" into seconds. */
-PAWL_MUST_USE int parse_period(const char *s, int64_t *ret);
-PAWL_MUST_USE int parse_u32(const char *s, uint32_t *ret);
 
 #endif

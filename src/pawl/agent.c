@@ -49,6 +49,7 @@
 #include "agent.h"
 #include "audit/audit.h"
 #include "client/client.h"
+#include "common/log_cmd.h"
 #include "install/install.h"
 #include "install/semver.h"
 #include "pawl/updater.h"
@@ -1434,7 +1435,7 @@ int agent_log_show(const agent_config *c, bool json, const char *since)
 		return AGENT_EXIT_ERROR;
 	}
 	snprintf(path, sizeof(path), "%s/audit.log", c->state_dir);
-	return audit_cli_show(stdout, path, json, t);
+	return cli_log_show(stdout, path, json, t);
 }
 
 int agent_log_verify(const agent_config *c)
@@ -1453,7 +1454,7 @@ int agent_log_verify(const agent_config *c)
 	    audit_head_from_json(&anchor, pj_get(pj_root(doc), "audit")) == 0)
 		ap = &anchor;
 	pawl_error_clear();
-	r = audit_cli_verify(stdout, path, NULL, ap);
+	r = cli_log_verify(stdout, path, NULL, ap);
 	pj_doc_free(doc);
 	return r;
 }

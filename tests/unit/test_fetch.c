@@ -29,6 +29,7 @@
 #include <unistd.h>
 
 #include "fetch/fetch.h"
+#include "fetch/fetch_impl.h"
 #include "testing.h"
 
 #define BIG_LEN (1024 * 1024)
@@ -639,6 +640,59 @@ static void test_join(void **state)
 	assert_string_equal(b.data, "keep:");
 }
 
+/* ---- Content-Range (range.c), without a server ------------------------------ */
+
+static void range_is(const char *s, uint64_t first, uint64_t last, bool have_total,
+		     uint64_t total)
+{
+	content_range r;
+
+	if (!content_range_parse(s, strlen(s), &r))
+		print_error("\"%s\" refused\n", s);
+	assert_true(content_range_parse(s, strlen(s), &r));
+	assert_int_equal(r.first, first);
+	assert_int_equal(r.last, last);
+	assert_int_equal(r.have_total, have_total);
+	if (have_total)
+		assert_int_equal(r.total, total);
+}
+
+static void test_content_range(void **state)
+{
+	static const char *const bad[] = {
+		"", "bytes", "bytes ", "bytes 1-2", "bytes 1-2/", "bytes -2/3", "bytes 1-/3",
+		"bytes 2-1/3", "bytes 1-3/3", "bytes 0-0/0", "Bytes 1-2/3", "bytes  1-2/3",
+		"bytes 1 -2/3", "bytes 1-2/3 ", "bytes 1-2/3x", "bytes +1-2/3", "bytes 1-2/*x",
+		"bytes 1-2/-3", "bytes 0x1-2/3", "bytes */3", "items 1-2/3",
+		"bytes 18446744073709551616-18446744073709551617/*",
+	};
+	content_range r;
+
+	(void)state;
+	range_is("bytes 0-0/1", 0, 0, true, 1);
+	range_is("bytes 10-19/100", 10, 19, true, 100);
+	range_is("bytes 10-19/*", 10, 19, false, 0);
+	range_is("bytes 007-008/009", 7, 8, true, 9);
+	range_is("bytes 18446744073709551614-18446744073709551614/18446744073709551615",
+		 UINT64_MAX - 1, UINT64_MAX - 1, true, UINT64_MAX);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		if (content_range_parse(bad[i], strlen(bad[i]), &r))
+			print_error("\"%s\" accepted\n", bad[i]);
+		assert_false(content_range_parse(bad[i], strlen(bad[i]), &r));
+	}
+	/* A NUL inside is not the end of the header. */
+	assert_false(content_range_parse("bytes 1-2/3\0", 12, &r));
+
+	t_ok(content_range_check("bytes 10-19/100", 10, 100, "u"));
+	t_ok(content_range_check("bytes 10-99/*", 10, 100, "u"));
+	t_fails(content_range_check("bytes 10-19/100", 11, 100, "u"), PAWL_E_NETWORK);
+	assert_non_null(strstr(pawl_error_last()->message, "starting at 10"));
+	t_fails(content_range_check("bytes 10-19/101", 10, 100, "u"), PAWL_E_LIMIT);
+	t_fails(content_range_check("bytes 10-100/*", 10, 100, "u"), PAWL_E_LIMIT);
+	t_fails(content_range_check("bytes 10-9/100", 10, 100, "u"), PAWL_E_NETWORK);
+	assert_non_null(strstr(pawl_error_last()->message, "malformed Content-Range"));
+}
+
 /* ---- policy ----------------------------------------------------------------- */
 
 static void test_policy(void **state)
@@ -677,6 +731,11 @@ static void test_policy(void **state)
 		{ "smb://127.0.0.1/x", PAWL_E_POLICY },
 		{ "foo://127.0.0.1/x", PAWL_E_POLICY },
 		{ "file://otherhost/etc/passwd", PAWL_E_POLICY },
+		/* libcurl takes these with a relative path (found by fuzz_url). */
+		{ "file:relative/x", PAWL_E_POLICY },
+		{ "file:../etc/passwd", PAWL_E_POLICY },
+		{ "file:%2Fetc/passwd", PAWL_E_POLICY },
+		{ "file:/var/lib/repo/x", 0 },
 		{ "https://user:secret@example.com/x", PAWL_E_POLICY },
 		{ "http://user@127.0.0.1/x", PAWL_E_POLICY },
 		{ "not a url", PAWL_E_INVALID },
@@ -1557,6 +1616,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_escape),
 		cmocka_unit_test(test_join),
+		cmocka_unit_test(test_content_range),
 		cmocka_unit_test(test_policy),
 		cmocka_unit_test(test_policy_before_connect),
 		cmocka_unit_test(test_bad_options),

@@ -3,6 +3,7 @@
  * verification, content checks, delegation matching, and building.
  * Every rejection has a test in which it happens.
  */
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +13,7 @@
 
 static pawl_signer *keys[4];
 static pawl_key *pubs[4];
+static pawl_key *alias_key; /* a key object of its own with key 0's material */
 static char ids[4][65];
 
 static int setup(void **state)
@@ -32,6 +34,7 @@ static int teardown(void **state)
 		signer_free(keys[i]);
 		key_free(pubs[i]);
 	}
+	key_free(alias_key);
 	return 0;
 }
 
@@ -839,10 +842,198 @@ static void test_cve_2026_6966_key_counted_once(void **state)
 	md_free(big);
 }
 
+/* ---------------- the threshold rule (md_count_sigs) ---------------- */
+
+#define ALIAS "0000aaaa00000000000000000000000000000000000000000000000000000000"
+#define ABSENT "eeee000000000000000000000000000000000000000000000000000000000000"
+
+static const char rule_msg[] = "the bytes a role signs";
+
+static int keyentry_cmp(const void *a, const void *b)
+{
+	return strcmp(((const md_keyentry *)a)->keyid, ((const md_keyentry *)b)->keyid);
+}
+
+/* hex of keys[i]'s signature over rule_msg, in a static buffer per key. */
+static const char *rule_sig(int i)
+{
+	static char hex[4][2 * KEY_SIG_MAX + 1];
+	uint8_t *sig;
+	size_t len;
+
+	if (!hex[i][0]) {
+		t_ok(signer_sign(keys[i], rule_msg, sizeof(rule_msg), &sig, &len));
+		hex_encode(hex[i], sig, len);
+		free(sig);
+	}
+	return hex[i];
+}
+
+/* Count a signatures array written as JSON text with the rule's keys and
+ * role: keys 0..2 and ALIAS (key 0's material in another object) known, ABSENT listed but not
+ * known, key 3 known but not listed. */
+static int count_json(const char *json, uint32_t stop, md_sigcount *ret)
+{
+	md_keyentry v[5] = {
+		{ ids[0], pubs[0] }, { ids[1], pubs[1] }, { ids[2], pubs[2] },
+		{ ids[3], pubs[3] }, { ALIAS, NULL },
+	};
+	const char *listed[] = { ids[0], ids[1], ids[2], ALIAS, ABSENT };
+	md_keys ks = { v, 5 };
+	md_role role = { .name = "rule", .keyids = listed, .nkeyids = 5, .threshold = 2 };
+	pj_doc *doc;
+	int r;
+
+	if (!alias_key)
+		t_ok(signer_public(keys[0], &alias_key));
+	assert_ptr_not_equal(alias_key, pubs[0]);
+	v[4].key = alias_key;
+	qsort(v, 5, sizeof(v[0]), keyentry_cmp);
+	t_ok(pj_parse_copy(&doc, json, strlen(json), NULL));
+	r = md_count_sigs(rule_msg, sizeof(rule_msg), pj_root(doc), &ks, &role, stop, ret);
+	pj_doc_free(doc);
+	return r;
+}
+
+/* {"keyid": id, "sig": sig} entries, up to four, as one JSON array. */
+static const char *PAWL_PRINTF(1, 2) sigs_json(const char *fmt, ...)
+{
+	static char out[8 * 4 * KEY_SIG_MAX];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(out, sizeof(out), fmt, ap);
+	va_end(ap);
+	return out;
+}
+
+#define SIG(id, hex) "{\"keyid\":\"" id "\",\"sig\":\"" hex "\"}"
+
+static uint32_t count_ok(const char *json, uint32_t stop, md_sigcount *c)
+{
+	t_ok(count_json(json, stop, c));
+	return c->valid;
+}
+
+static void test_threshold_rule(void **state)
+{
+	md_sigcount c;
+	char forged[2 * KEY_SIG_MAX + 1];
+
+	(void)state;
+	/* One listed key, then two distinct ones. */
+	assert_int_equal(count_ok(sigs_json("[" SIG("%s", "%s") "]", ids[0], rule_sig(0)), 0, &c),
+			 1);
+	assert_string_equal(c.why, "");
+	assert_int_equal(count_ok(sigs_json("[" SIG("%s", "%s") "," SIG("%s", "%s") "]", ids[0],
+					    rule_sig(0), ids[1], rule_sig(1)),
+				  0, &c),
+			 2);
+	/* stop: no more work once enough keys are valid. */
+	assert_int_equal(count_ok(sigs_json("[" SIG("%s", "%s") "," SIG("%s", "%s") "]", ids[0],
+					    rule_sig(0), ids[1], rule_sig(1)),
+				  1, &c),
+			 1);
+
+	/* The same signature twice under one key id counts once. */
+	assert_int_equal(count_ok(sigs_json("[" SIG("%s", "%s") "," SIG("%s", "%s") "]", ids[0],
+					    rule_sig(0), ids[0], rule_sig(0)),
+				  0, &c),
+			 1);
+	/* One key under two key ids counts once. */
+	assert_int_equal(count_ok(sigs_json("[" SIG("%s", "%s") "," SIG("%s", "%s") "]", ids[0],
+					    rule_sig(0), ALIAS, rule_sig(0)),
+				  0, &c),
+			 1);
+	/* ... in either order. */
+	assert_int_equal(count_ok(sigs_json("[" SIG("%s", "%s") "," SIG("%s", "%s") "]", ALIAS,
+					    rule_sig(0), ids[0], rule_sig(0)),
+				  0, &c),
+			 1);
+
+	/* A key the role does not list is ignored, silently: its signature
+	 * may be for another role. */
+	assert_int_equal(count_ok(sigs_json("[" SIG("%s", "%s") "]", ids[3], rule_sig(3)), 0, &c),
+			 0);
+	assert_string_equal(c.why, "");
+	/* A listed key that is not known is ignored, and said so. */
+	assert_int_equal(count_ok(sigs_json("[" SIG("%s", "%s") "," SIG("%s", "%s") "]", ABSENT,
+					    rule_sig(2), ids[1], rule_sig(1)),
+				  0, &c),
+			 1);
+	assert_non_null(strstr(c.why, "unknown or unusable"));
+
+	/* Empty (an absent key holder), missing key id, not hex, forged. */
+	assert_int_equal(count_ok(sigs_json("[" SIG("%s", "") ",{\"sig\":\"%s\"}]", ids[0],
+					    rule_sig(0)),
+				  0, &c),
+			 0);
+	assert_string_equal(c.why, "");
+	assert_int_equal(count_ok(sigs_json("[" SIG("%s", "zz") "]", ids[0]), 0, &c), 0);
+	assert_non_null(strstr(c.why, "not hex"));
+	snprintf(forged, sizeof(forged), "%s", rule_sig(0));
+	forged[10] = forged[10] == '0' ? '1' : '0';
+	assert_int_equal(count_ok(sigs_json("[" SIG("%s", "%s") "]", ids[0], forged), 0, &c), 0);
+	assert_non_null(strstr(c.why, "invalid"));
+	/* A bad signature does not stop the same key's good one counting;
+	 * the reason kept is the first. */
+	assert_int_equal(count_ok(sigs_json("[" SIG("%s", "%s") "," SIG("%s", "%s") "]", ids[0],
+					    forged, ids[0], rule_sig(0)),
+				  0, &c),
+			 1);
+	assert_non_null(strstr(c.why, "invalid"));
+
+	/* Errors are errors, never a lower count. */
+	t_fails(count_json("{}", 0, &c), PAWL_E_FORMAT);
+	{
+		md_keyentry v[1] = { { ids[0], pubs[0] } };
+		const char *listed[] = { ids[0] };
+		md_keys ks = { v, 1 };
+		md_role role = { .name = "r", .keyids = listed, .nkeyids = 1, .threshold = 1 };
+		pj_doc *doc;
+		const char *json = sigs_json("[" SIG("%s", "%s") "]", ids[0], rule_sig(0));
+
+		t_ok(pj_parse_copy(&doc, json, strlen(json), NULL));
+		c.valid = 42;
+		/* key_verify() refuses a message it cannot read: not a bad
+		 * signature, so the count fails rather than says 0. */
+		t_fails(md_count_sigs(NULL, 5, pj_root(doc), &ks, &role, 0, &c), PAWL_E_INVALID);
+		assert_int_equal(c.valid, 42); /* written only on success */
+		pj_doc_free(doc);
+	}
+}
+
+/* md_verify() is md_count_sigs() against the threshold: the client's
+ * answer and the publisher's count (md_count_valid) agree. */
+static void test_verify_is_the_count(void **state)
+{
+	pawl_md *md = make_root(2), *p;
+	md_sigcount c;
+
+	(void)state;
+	t_ok(md_sign(md, keys[0]));
+	t_ok(md_sign(md, keys[3])); /* not a root key */
+	p = reparse(md, MD_ROOT);
+	t_ok(md_count_valid(p, &p->keys, md_root_role(p, MD_ROOT), 0, &c));
+	assert_int_equal(c.valid, 1);
+	t_fails(verify_root(p), PAWL_E_SIGNATURE);
+	assert_non_null(strstr(pawl_error_last()->message, "1 of 2"));
+	md_free(p);
+	t_ok(md_sign(md, keys[1]));
+	p = reparse(md, MD_ROOT);
+	t_ok(md_count_valid(p, &p->keys, md_root_role(p, MD_ROOT), 0, &c));
+	assert_int_equal(c.valid, 2);
+	t_ok(verify_root(p));
+	md_free(p);
+	md_free(md);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_threshold),
+		cmocka_unit_test(test_threshold_rule),
+		cmocka_unit_test(test_verify_is_the_count),
 		cmocka_unit_test(test_parse_verify),
 		cmocka_unit_test(test_signature_forms),
 		cmocka_unit_test(test_same_key_two_ids),

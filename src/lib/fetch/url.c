@@ -91,6 +91,23 @@ static int file_path_literal(const char *url)
 	}
 }
 
+/* RFC 8089: a file URL's path is absolute. libcurl also takes
+ * "file:dir/x" (no "//"), with the relative path "dir/x" that it would
+ * open from the current directory, and prints it back as "file://dir/x",
+ * which names a remote host: neither is a file on local media. The raw
+ * path is checked, so "file:%2Fetc" does not pass either. */
+static int check_file_path(CURLU *u, const char *url)
+{
+	_cleanup_curl_str_ char *path = NULL;
+	CURLUcode uc = curl_url_get(u, CURLUPART_PATH, &path, 0);
+
+	if (uc == CURLUE_OUT_OF_MEMORY)
+		return pawl_error_set(PAWL_E_NOMEM, "out of memory parsing URL %s", url);
+	ENSURE(uc == CURLUE_OK && path[0] == '/', PAWL_E_POLICY,
+	       "file: URL with a relative path refused (write file:///absolute/path): %s", url);
+	return 0;
+}
+
 int url_parse_allowed(url_parsed *ret, const char *url)
 {
 	_cleanup_curlu_ CURLU *u = NULL;
@@ -154,6 +171,7 @@ int url_parse_allowed(url_parsed *ret, const char *url)
 		ENSURE(!host || !host[0] || strcasecmp(host, "localhost") == 0, PAWL_E_POLICY,
 		       "file:// URL with a remote host refused: %s", url);
 		GUARD(file_path_literal(url));
+		GUARD(check_file_path(u, url));
 		p.kind = URL_FILE;
 		p.loopback = true;
 	} else {

@@ -1,11 +1,12 @@
 /*
- * audit_cli.c - the `log` and `log verify` commands both programs share.
- * The library does not print: these write only to the stream the program
- * hands them, and return exit codes. See audit.h.
+ * log_cmd.c - the `log` and `log verify` commands both programs share
+ * (log_cmd.h). They write only to the stream the program hands them, and
+ * return exit codes; the audit module underneath neither prints nor exits.
  */
 #include <stdio.h>
 
-#include "audit/audit_impl.h"
+#include "common/log_cmd.h"
+#include "util/buf.h"
 
 typedef unsigned long long ull;
 
@@ -18,7 +19,7 @@ static int write_out(FILE *out, const char *p, size_t n)
 	return 0;
 }
 
-int audit_cli_show(FILE *out, const char *log_path, bool json, int64_t since)
+int cli_log_show(FILE *out, const char *log_path, bool json, int64_t since)
 {
 	_cleanup_audit_iter_ audit_iter *it = NULL;
 	_cleanup_buf_ pawl_buf b = PAWL_BUF_INIT(AUDIT_LINE_MAX * 4);
@@ -55,8 +56,8 @@ int audit_cli_show(FILE *out, const char *log_path, bool json, int64_t since)
 	return 0;
 }
 
-int audit_cli_verify(FILE *out, const char *log_path, const char *head_path,
-		     const audit_head *anchor)
+int cli_log_verify(FILE *out, const char *log_path, const char *head_path,
+		   const audit_head *anchor)
 {
 	audit_report rep;
 	int r, code = 0;
