@@ -108,7 +108,7 @@ static int check_block(boot_backend *b, int *ret_dirfd, struct stat *ret_st, paw
 	grub_priv *g = b->priv;
 	_cleanup_close_ int dirfd = -1, fd = -1;
 	char chunk[4096];
-	struct stat st;
+	struct stat st = { 0 };
 
 	dirfd = open(g->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dirfd < 0)
@@ -151,7 +151,7 @@ static int env_list(boot_backend *b, boot_run *r, const char *op)
 	_cleanup_buf_ pawl_buf data = PAWL_BUF_INIT(GRUB_ENV_MAX);
 	_cleanup_close_ int dirfd = -1;
 	char what[PATH_MAX + 64];
-	struct stat st;
+	struct stat st = { 0 };
 	char *argv[] = { b->editenv, b->path, (char *)"list", NULL };
 
 	GUARD(check_block(b, &dirfd, &st, &data));
@@ -184,7 +184,7 @@ static int env_set(boot_backend *b, char *const assign[], size_t n, const char *
 	boot_run r = { 0, PAWL_BUF_INIT(GRUB_LIST_MAX), "" };
 	char what[PATH_MAX + 64];
 	char *argv[3 + 3 + 1];
-	struct stat st;
+	struct stat st = { 0 };
 	int ret = 0, e;
 
 	ENSURE(n > 0 && n <= 3, PAWL_E_INVALID, "grubenv: %zu variables to set", n);
