@@ -1204,6 +1204,21 @@ static void test_grub_owner(void **state)
 	assert_int_equal(chmod(f->grubenv, 0644), 0);
 	t_ok(boot_open(spec, NULL, &b));
 	boot_free(b);
+	b = NULL;
+	/* grub-editenv itself runs as root: the same rule */
+	{
+		boot_opts o = BOOT_OPTS_INIT;
+		char tool[PATH_MAX + 16];
+
+		snprintf(tool, sizeof(tool), "%s/editenv", f->dir);
+		write_script(tool, "exec " GRUB_EDITENV " \"$@\"\n", 0757);
+		o.grub_editenv = tool;
+		t_fails(boot_open(spec, &o, &b), PAWL_E_POLICY);
+		assert_msg_has("grub-editenv");
+		assert_int_equal(chmod(tool, 0755), 0);
+		t_ok(boot_open(spec, &o, &b));
+		boot_free(b);
+	}
 }
 
 /* ---------------- boot counting end to end ---------------- */
