@@ -22,8 +22,10 @@
  *     get-state       good when X is in ORDER, X_OK=1 and X_TRY=0
  *   U-Boot  BOOT_ORDER="A B", BOOT_A_LEFT, BOOT_B_LEFT (tries, hexadecimal
  *           digits without 0x, as setexpr writes them)
- *     set-primary X   BOOT_ORDER="X Y", BOOT_X_LEFT=tries
- *     set-state good  BOOT_X_LEFT=tries
+ *     set-primary X   BOOT_ORDER=X then the rest as it was ("X Y" when
+ *                     unset), BOOT_X_LEFT=tries
+ *     set-state good  BOOT_X_LEFT=tries; X back at the end of BOOT_ORDER
+ *                     if a mark-bad took it out (RAUC leaves it out)
  *     set-state bad   BOOT_X_LEFT=0, X removed from BOOT_ORDER
  *     get-primary     the first slot in BOOT_ORDER with BOOT_X_LEFT > 0
  *     get-state       good when X is in BOOT_ORDER and BOOT_X_LEFT > 0
@@ -48,8 +50,10 @@
  *    from /dev/null, in a process group of their own that is killed
  *    whole after a timeout; their output is read through a capped buffer.
  *  - Files that root will write or run are refused (PAWL_E_POLICY) when a
- *    user other than root could swap them: the custom script and its
- *    directory, the grubenv's directory, and libubootenv's lock file.
+ *    user other than root could change or swap them (boot_check_owner:
+ *    the file and every directory above it): the custom script,
+ *    grub-editenv, the grubenv, fw_env.config; and libubootenv's lock in
+ *    /var/lock must be a file of ours, not a link.
  *  - The library never prints. Errors are 0 or a negative pawl_err whose
  *    message names the file or script and the operation:
  *      PAWL_E_INVALID    a malformed bootloader string or slot
@@ -66,11 +70,18 @@
  *  - booted = boot_get_booted(b, --booted-slot or BOOT_SLOT_NONE, &s);
  *    the installer writes only boot_slot_other(booted), never booted.
  *  - After every byte of the new image is verified, written and the slot
- *    device fsynced: boot_set_primary(b, other). That call is the switch;
- *    before it returns, the bootloader still boots the old slot.
+ *    device fsynced: boot_set_primary(b, other). That call is the switch:
+ *    until its one write lands, the bootloader boots the old slot. When it
+ *    fails after that write (a failed fsync of the directory), the switch
+ *    may have happened: read boot_get_primary back.
  *  - mark-good / mark-bad: boot_set_state(b, booted, BOOT_GOOD/BAD).
  *    confirm: health check, then one of the two.
- *  - status: boot_get_primary, boot_get_state for both slots.
+ *  - status: boot_get_primary, boot_get_state for both slots. Under GRUB,
+ *    get-primary is PAWL_E_NOT_FOUND while the running slot is not yet
+ *    confirmed (its X_TRY is 1), as in RAUC.
+ *  - After a fallback (booted is not the slot last set primary, and that
+ *    one is not good), marking that slot bad keeps GRUB from giving it
+ *    another try when the old slot once fails to confirm.
  *  - Tests: boot_fake_new() gives a backend that records the calls
  *    ("set-primary b\nset-state b good\n") and fails on demand.
  */
