@@ -293,6 +293,14 @@ static void uboot_init(struct fx *f, bool redund)
 	t_write_file(f->fwcfg, cfg, strlen(cfg));
 }
 
+static const char *spec_of(struct fx *f)
+{
+	static char spec[PATH_MAX + 8];
+
+	snprintf(spec, sizeof(spec), "uboot:%s", f->fwcfg);
+	return spec;
+}
+
 static boot_backend *open_uboot(struct fx *f, unsigned tries)
 {
 	char spec[PATH_MAX + 8];
@@ -898,12 +906,56 @@ static void test_uboot_bad_env(void **state)
 #undef PUT_ENV
 	boot_free(b);
 
-	/* The configuration names a device that is not there. */
+	/* The configuration names a device that is not there... */
 	snprintf(cfg, sizeof(cfg), "%s/none 0x0000 0x4000\n", f->dir);
 	t_write_file(f->fwcfg, cfg, strlen(cfg));
+	t_fails(boot_open(spec_of(f), NULL, &b), PAWL_E_NOT_FOUND);
+	assert_msg_has("/none");
+	/* ... or one it then cannot use (a size past its end). */
+	snprintf(cfg, sizeof(cfg), "%s 0x0000 0x40000\n", f->envfile);
+	t_write_file(f->fwcfg, cfg, strlen(cfg));
 	b = open_uboot(f, 0);
-	t_fails(boot_get_primary(b, &s), PAWL_E_FORMAT);
-	assert_msg_has("libubootenv cannot use this configuration");
+	t_fails(boot_get_primary(b, &s), PAWL_E_IO);
+	assert_msg_has("cannot read it");
+	boot_free(b);
+}
+
+static void test_uboot_owner(void **state)
+{
+	struct fx *f = *state;
+	char cfg[2 * PATH_MAX], sub[PATH_MAX], env2[PATH_MAX + 16];
+	boot_backend *b = NULL;
+
+	uboot_init(f, true);
+	/* fw_env.config itself */
+	assert_int_equal(chmod(f->fwcfg, 0666), 0);
+	t_fails(boot_open(spec_of(f), NULL, &b), PAWL_E_POLICY);
+	assert_msg_has("fw_env.config");
+	assert_int_equal(chmod(f->fwcfg, 0644), 0);
+	/* the environment file it names */
+	assert_int_equal(chmod(f->envfile, 0662), 0);
+	t_fails(boot_open(spec_of(f), NULL, &b), PAWL_E_POLICY);
+	assert_msg_has("U-Boot environment device");
+	assert_int_equal(chmod(f->envfile, 0600), 0);
+	t_ok(boot_open(spec_of(f), NULL, &b));
+	boot_free(b);
+	b = NULL;
+	/* a file in a directory anyone may write: it could become a link */
+	snprintf(sub, sizeof(sub), "%s/shared", f->dir);
+	snprintf(env2, sizeof(env2), "%s/env", sub);
+	assert_int_equal(mkdir(sub, 0777), 0);
+	assert_int_equal(chmod(sub, 0777), 0);
+	uenv_put(env2, 0, false, 0, UENV_START, sizeof(UENV_START), true);
+	snprintf(cfg, sizeof(cfg), "%s 0x0000 0x4000\n", env2);
+	t_write_file(f->fwcfg, cfg, strlen(cfg));
+	t_fails(boot_open(spec_of(f), NULL, &b), PAWL_E_POLICY);
+	assert_msg_has(sub);
+	/* a relative name: where it leads depends on the cwd */
+	t_write_file(f->fwcfg, "uboot.env 0x0000 0x4000\n", 24);
+	t_fails(boot_open(spec_of(f), NULL, &b), PAWL_E_POLICY);
+	/* a device node: its owner and mode are the system's */
+	t_write_file(f->fwcfg, "# comment\n/dev/null 0x0000 0x4000\n", 34);
+	t_ok(boot_open(spec_of(f), NULL, &b));
 	boot_free(b);
 }
 
@@ -1509,6 +1561,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_uboot_single_copy, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_uboot_bad_env, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_uboot_lock, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_uboot_owner, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_custom_roundtrip, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_custom_errors, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_custom_timeout, setup, teardown),

@@ -90,6 +90,9 @@ PAWL_MUST_USE int boot_spawn_ok(char *const argv[], unsigned timeout_ms, boot_ru
  * PAWL_E_POLICY, PAWL_E_NOT_FOUND or PAWL_E_IO.
  */
 PAWL_MUST_USE int boot_check_owner(const char *path, const char *kind);
+/* The same, except that path may also be a block or character device,
+ * whose own owner and mode are then left to the system. */
+PAWL_MUST_USE int boot_check_device(const char *path, const char *kind);
 
 /*
  * libubootenv takes its lock by open(O_CREAT|O_TRUNC) of a fixed name in

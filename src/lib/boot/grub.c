@@ -403,5 +403,6 @@ int boot_grub_init(boot_backend *b)
 		return PAWL_E_NOMEM;
 	snprintf(g->tmp_path, n, "%s/%s", strcmp(g->dir, "/") == 0 ? "" : g->dir, g->tmp);
 	GUARD(boot_check_owner(b->path, "grubenv"));
-	return 0;
+	/* It runs as root too. */
+	return boot_check_owner(b->editenv, "grub-editenv");
 }

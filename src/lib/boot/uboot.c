@@ -367,9 +367,69 @@ static const boot_ops uboot_ops = {
 	.free = NULL,
 };
 
+#define UBOOT_CONFIG_MAX (64 * 1024)
+
+/* Every device or file fw_env.config names is written by root by name
+ * (libubootenv opens it after realpath): the way to it must be root's,
+ * and a plain file must be too. A line's first word is its device, as
+ * libubootenv reads it ("%ms"), less a UBI ":volume". */
+static int check_devices(boot_backend *b)
+{
+	_cleanup_buf_ pawl_buf text = PAWL_BUF_INIT(UBOOT_CONFIG_MAX);
+	_cleanup_close_ int fd = open(b->path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	char chunk[4096];
+	size_t i = 0;
+
+	if (fd < 0)
+		return pawl_error_set_errno(PAWL_E_IO, errno, "U-Boot fw_env.config %s", b->path);
+	for (;;) {
+		ssize_t n = read(fd, chunk, sizeof(chunk));
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return pawl_error_set_errno(PAWL_E_IO, errno, "U-Boot fw_env.config %s",
+						    b->path);
+		if (n == 0)
+			break;
+		if (buf_append(&text, chunk, (size_t)n) < 0)
+			return pawl_error_set(PAWL_E_LIMIT, "U-Boot fw_env.config %s: over %d bytes",
+					      b->path, UBOOT_CONFIG_MAX);
+	}
+	while (i < text.len) {
+		const char *line = text.data + i, *eol = memchr(line, '\n', text.len - i);
+		size_t n = eol ? (size_t)(eol - line) : text.len - i, k = 0;
+		char dev[PATH_MAX];
+
+		i += n + 1;
+		if (n == 0 || line[0] == '#')
+			continue;
+		while (k < n && (line[k] == ' ' || line[k] == '\t'))
+			k++;
+		line += k;
+		n -= k;
+		for (k = 0; k < n && line[k] != ' ' && line[k] != '\t' && line[k] != '\r'; k++)
+			;
+		if (k == 0)
+			continue;
+		ENSURE(k < sizeof(dev) && !memchr(line, '\0', k), PAWL_E_FORMAT,
+		       "U-Boot fw_env.config %s: a device name that is too long", b->path);
+		memcpy(dev, line, k);
+		dev[k] = '\0';
+		if (strchr(dev, ':'))
+			*strchr(dev, ':') = '\0';
+		ENSURE(dev[0] == '/', PAWL_E_POLICY,
+		       "U-Boot fw_env.config %s: device %s is not an absolute path", b->path, dev);
+		GUARD(boot_check_device(dev, "U-Boot environment device"));
+	}
+	return 0;
+}
+
 int boot_uboot_init(boot_backend *b)
 {
 	b->ops = &uboot_ops;
-	/* fw_env.config says which device root writes: only root may say. */
-	return boot_check_owner(b->path, "U-Boot fw_env.config");
+	/* fw_env.config says which device root writes: only root may say,
+	 * and only root may decide what that name leads to. */
+	GUARD(boot_check_owner(b->path, "U-Boot fw_env.config"));
+	return check_devices(b);
 }
