@@ -52,8 +52,9 @@
  *  - Files that root will write or run are refused (PAWL_E_POLICY) when a
  *    user other than root could change or swap them (boot_check_owner:
  *    the file and every directory above it): the custom script,
- *    grub-editenv, the grubenv, fw_env.config; and libubootenv's lock in
- *    /var/lock must be a file of ours, not a link.
+ *    grub-editenv, the grubenv, fw_env.config and the devices it names;
+ *    and libubootenv's lock in /var/lock must be a file of ours, not a
+ *    link.
  *  - The library never prints. Errors are 0 or a negative pawl_err whose
  *    message names the file or script and the operation:
  *      PAWL_E_INVALID    a malformed bootloader string or slot
