@@ -62,7 +62,8 @@ enum pawl_role_limit {
 	PAWL_LIMIT_TARGETS = 3, /* also every delegated targets role */
 };
 
-#define PAWL_UPDATER_OPTS_VERSION 1
+/* 1: up to mirror_dir; 2: min_rate_bytes and deadline_base_s. */
+#define PAWL_UPDATER_OPTS_VERSION 2
 
 typedef struct pawl_updater_opts {
 	unsigned version;                 /* PAWL_UPDATER_OPTS_VERSION */
@@ -80,7 +81,7 @@ typedef struct pawl_updater_opts {
 	long connect_timeout_s;           /* 0: 30 */
 	long low_speed_time_s;            /* 0: 30 (slow-retrieval guard) */
 	long low_speed_bytes;             /* 0: 1024 bytes/s */
-	long total_timeout_s;             /* 0: none */
+	long total_timeout_s;             /* 0: none (the deadline still applies) */
 	unsigned lock_timeout_s;          /* wait for the directory lock */
 	pawl_event_cb on_event;
 	void *event_ctx;
@@ -90,22 +91,40 @@ typedef struct pawl_updater_opts {
 	 * MIRROR_DIR can serve as a file:// mirror for another client (the
 	 * agent's privileged side re-verifies from it). */
 	const char *mirror_dir;
+	/* Version 2. Slow retrieval (TUF "slow retrieval attacks"): every
+	 * transfer must be complete within
+	 *     deadline_base_s + LENGTH / min_rate_bytes
+	 * seconds, LENGTH being the most it may bring: a target's signed
+	 * length (what is left of it when resuming), a metadata file's signed
+	 * length or else its role's max_bytes. A server that drips bytes just
+	 * fast enough for the low-speed limit is cut off there, with
+	 * PAWL_E_NETWORK and a message naming the URL and the deadline, and
+	 * the next mirror is tried. Neither can be turned off. */
+	long min_rate_bytes;              /* 0: PAWL_DEFAULT_MIN_RATE bytes/s */
+	long deadline_base_s;             /* 0: PAWL_DEFAULT_DEADLINE_BASE s */
 } pawl_updater_opts;
 
 #define PAWL_DEFAULT_MAX_ROOT (512 * 1024)
 #define PAWL_DEFAULT_MAX_TIMESTAMP (16 * 1024)
 #define PAWL_DEFAULT_MAX_SNAPSHOT (2 * 1000 * 1000)
 #define PAWL_DEFAULT_MAX_TARGETS (5 * 1000 * 1000)
+#define PAWL_DEFAULT_MIN_RATE 16384     /* bytes/s: 128 kbit/s */
+#define PAWL_DEFAULT_DEADLINE_BASE 30   /* seconds */
 
 #define PAWL_UPDATER_OPTS_INIT { .version = PAWL_UPDATER_OPTS_VERSION, .lock_timeout_s = 60 }
 
 typedef struct pawl_updater pawl_updater;
 typedef struct pawl_target pawl_target;
 
-/* Install root_json (len bytes) as the trusted root of metadata_dir,
- * creating the directory. The root must parse and be signed by its own
- * root role; its expiry is checked at refresh, not here. Makes no
- * request. */
+/* Install root_json (len bytes) as the initial trusted root of
+ * metadata_dir, creating the directory. The root must parse and be signed
+ * by its own root role; its expiry is checked at refresh, not here. Makes
+ * no request. Trust is never replaced silently: when metadata_dir already
+ * holds a root.json this succeeds only if it is byte-identical (and then
+ * writes nothing); any other root.json, older or newer or from another
+ * repository, is PAWL_E_POLICY, with a message naming both versions. A
+ * deliberate replacement removes METADATA_DIR/root.json first (the pawl
+ * program offers --force-replace-trusted-root, which logs it). */
 PAWL_API PAWL_MUST_USE int pawl_metadata_dir_init(const char *metadata_dir,
 						  const void *root_json, size_t len);
 

@@ -474,40 +474,48 @@ static int check_snapshot(ws *w, ws_role *r, const char *data, size_t len)
 	return 0;
 }
 
-/* Create the directories of a relative target name under tfd. */
-static int target_dirs(struct out *o, const char *name, char *last, size_t lastcap)
+/*
+ * The published tree may live in a directory others can write (a web root
+ * shared with the server's account): a link planted at any component of
+ * a target's directory would otherwise send the publisher's writes (and
+ * hard links) wherever it points. So each target's directory is opened
+ * (created) one component at a time without following anything
+ * (dir_walk_at), and everything else is done relative to it with single
+ * names.
+ */
+static int target_dir(struct out *o, const char *name, int *ret_fd)
 {
 	const char *slash = strrchr(name, '/');
-	char path[TARGET_PATH_MAX + 512];
-	size_t dl;
+	char dir[TARGET_PATH_MAX + 1];
+	int r;
 
-	if (!slash)
+	if (!slash) {
+		*ret_fd = fcntl(o->tfd, F_DUPFD_CLOEXEC, 3);
+		if (*ret_fd < 0)
+			return pawl_error_set_errno(PAWL_E_IO, errno, "%s/targets", o->dir);
 		return 0;
-	dl = (size_t)(slash - name);
-	if (strlen(last) == dl && strncmp(last, name, dl) == 0)
-		return 0;
-	snprintf(path, sizeof(path), "%s/targets/%.*s", o->dir, (int)dl, name);
-	GUARD(dir_create(path, 0755));
-	snprintf(last, lastcap, "%.*s", (int)dl, name);
-	return 0;
+	}
+	snprintf(dir, sizeof(dir), "%.*s", (int)(slash - name), name);
+	r = dir_walk_at(o->tfd, dir, true, 0755, ret_fd);
+	return r < 0 ? pawl_error_prefix(r, "%s/targets/: ", o->dir) : 0;
 }
 
 static int publish_targets(ws *w, struct out *o, ws_role *r, bool consistent)
 {
 	const pj_value *targets = r->md->targets;
-	char last[TARGET_PATH_MAX + 1] = "";
 
 	for (uint32_t i = 0; i < targets->len; i++) {
 		const pj_member *m = &targets->u.members[i];
 		const char *slash = strrchr(m->key, '/');
-		size_t dl = slash ? (size_t)(slash - m->key) + 1 : 0;
+		const char *base = slash ? slash + 1 : m->key;
 		char first[TARGET_PATH_MAX + 256];
 		bool have_first = false;
+		_cleanup_close_ int dfd = -1;
 		md_target t;
 
 		GUARD(md_target_parse(&m->value, &t, m->key));
 		GUARD(check_target_path(m->key));
-		GUARD(target_dirs(o, m->key, last, sizeof(last)));
+		GUARD(target_dir(o, m->key, &dfd));
 		for (uint32_t h = 0; h < t.hashes->len; h++) {
 			const pj_member *hm = &t.hashes->u.members[h];
 			char name[TARGET_PATH_MAX + 256];
@@ -515,17 +523,16 @@ static int publish_targets(ws *w, struct out *o, ws_role *r, bool consistent)
 
 			if (strcmp(hm->key, "sha256") != 0 && strcmp(hm->key, "sha512") != 0)
 				continue;
-			snprintf(name, sizeof(name), "%.*s%s.%s", (int)dl, m->key, hm->value.u.s,
-				 m->key + dl);
+			snprintf(name, sizeof(name), "%s.%s", hm->value.u.s, base);
 			/* The name holds the hash: a file of the right size is it. */
-			if (fstatat(o->tfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+			if (fstatat(dfd, name, &st, AT_SYMLINK_NOFOLLOW) == 0 &&
 			    S_ISREG(st.st_mode) && (uint64_t)st.st_size == t.length)
 				goto next;
 			if (have_first) {
-				if (linkat(o->tfd, first, o->tfd, name, 0) == 0 || errno == EEXIST)
+				if (linkat(dfd, first, dfd, name, 0) == 0 || errno == EEXIST)
 					goto next;
 			}
-			GUARD(content_publish(w, o->tfd, name, &t, m->key));
+			GUARD(content_publish(w, dfd, name, &t, m->key));
 			o->new_targets++;
 next:
 			if (!have_first) {
@@ -534,11 +541,11 @@ next:
 			}
 		}
 		if (!consistent) {
-			int rc = content_check(o->tfd, m->key, &t, m->key);
+			int rc = content_check(dfd, base, &t, m->key);
 
 			if (rc < 0) {
 				pawl_error_clear();
-				GUARD(content_publish(w, o->tfd, m->key, &t, m->key));
+				GUARD(content_publish(w, dfd, base, &t, m->key));
 				o->new_targets++;
 			}
 		}

@@ -5,8 +5,11 @@
  * A release is a target APP/VERSION/NAME (NAME is FILE's base name) whose
  * custom data is {"version": "VERSION"}, plus "recovery": true with
  * --recovery: the only kind of release an agent may move down to.
- * Releasing an existing version again with --recovery marks it so.
- * Everything else is `add`: the same hashing, store, signing and log.
+ * Releasing an existing version again with the same file and --recovery
+ * marks it so. A published release is immutable: the same APP/VERSION with
+ * other content is refused, and with the same content nothing changes
+ * (release_add in cmd_targets.c, which shares add's hashing, store,
+ * signing and log).
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -20,11 +23,13 @@ static const char usage_release[] =
 	"\n"
 	"Add FILE as release VERSION of APP: the target APP/VERSION/NAME (NAME is\n"
 	"FILE's base name) with custom data {\"version\": \"VERSION\"}. VERSION is a\n"
-	"Semantic Versioning 2.0 version. With --recovery the release is marked as\n"
-	"one devices may move down to (pawl update and pawl rollback refuse any\n"
-	"other downgrade); releasing an existing version again with --recovery\n"
-	"marks it. --key signs the changed targets role (else use `sign`).\n"
-	"Then: pawl-repo timestamp, pawl-repo publish.\n";
+	"Semantic Versioning 2.0 version. A published release is immutable: when APP\n"
+	"VERSION exists already with other content (or under another NAME) it is\n"
+	"refused; with the same content nothing changes. With --recovery the release\n"
+	"is marked as one devices may move down to (pawl update and pawl rollback\n"
+	"refuse any other downgrade); releasing an existing version again with the\n"
+	"same FILE and --recovery marks it. --key signs the changed targets role\n"
+	"(else use `sign`). Then: pawl-repo timestamp, pawl-repo publish.\n";
 
 int cmd_release(int argc, char **argv)
 {
@@ -39,7 +44,6 @@ int cmd_release(int argc, char **argv)
 	const char *app, *version, *file, *base;
 	bool recovery = false;
 	strv keys = { 0 };
-	strv args = { 0 };
 	semver v;
 	int ch, rc;
 
@@ -69,22 +73,7 @@ int cmd_release(int argc, char **argv)
 			     recovery ? ",\"recovery\":true" : "") >= sizeof(custom))
 		usage_error("release", "APP, VERSION or FILE is too long");
 
-	/* The same work as: pawl-repo add REPO TARGET FILE --custom JSON --key ... */
-	strv_push(&args, (char *)"add");
-	strv_push(&args, argv[optind]);
-	strv_push(&args, target);
-	strv_push(&args, (char *)file);
-	strv_push(&args, (char *)"--custom");
-	strv_push(&args, custom);
-	for (size_t i = 0; i < keys.n; i++) {
-		strv_push(&args, (char *)"--key");
-		strv_push(&args, keys.v[i]);
-	}
-	if (verbosity < 0)
-		strv_push(&args, (char *)"-q");
-	strv_push(&args, NULL); /* argv[argc] */
-	rc = cmd_add((int)args.n - 1, args.v);
-	free(args.v);
+	rc = release_add(argv[optind], target, file, custom, recovery, &keys);
 	free(keys.v);
 	return rc;
 }

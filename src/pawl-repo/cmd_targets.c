@@ -1,11 +1,28 @@
 /*
- * cmd_targets.c - `pawl-repo add` and `pawl-repo remove`.
+ * cmd_targets.c - `pawl-repo add` and `pawl-repo remove`, and the work of
+ * `release`.
  *
  * add is built for large batches: every file is read and hashed exactly
  * once while it is copied into the content store, entries are appended to
  * their role's "targets" object unsorted (md_bulk_target), and each
  * changed role is sorted and validated once at the end (md_bulk_finish).
  * Adding n targets costs O(n log n), not the O(n^2) of n md_target_put().
+ *
+ * Published releases are immutable (issue 15, 4). A release is a target
+ * APP/VERSION/NAME whose custom data says {"version": "VERSION"}, exactly
+ * what the agent installs (agent.c release_info). Devices that installed
+ * it hold its bytes under that version, so:
+ *  - `release` of an APP/VERSION the workspace already has with other
+ *    content (another file, or another NAME) is refused; with the same
+ *    content it changes nothing, except that --recovery marks it;
+ *  - `add` over an existing path with other content warns, and for a
+ *    release is refused unless --replace is given; so is adding a second
+ *    release for an APP/VERSION that has one.
+ * "Existing" means listed before this command: each role's targets as they
+ * were before the batch appended to them (the first batch_base members,
+ * still sorted: pj_getn_finished), so the checks cost O(log n) per file.
+ * A file that may be refused is hashed before it reaches the store, and
+ * the stored copy must then have the same digests.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -29,8 +46,12 @@ static const char usage_add[] =
 	"\n"
 	"Add targets: the file's length and hashes go into the metadata, its content\n"
 	"into the workspace's store (REPO/targets). An existing target of the same path\n"
-	"is replaced. The changed role gets a new version once per publication, a fresh\n"
-	"expiry and no signatures; --key signs it at once.\n"
+	"and content keeps its content (its custom data is updated); with other content\n"
+	"it is replaced, with a warning. A release (APP/VERSION/NAME with custom data\n"
+	"{\"version\": \"VERSION\"}) is immutable: replacing one, or adding a second\n"
+	"release of the same APP/VERSION, is refused without --replace. The changed role\n"
+	"gets a new version once per publication, a fresh expiry and no signatures;\n"
+	"--key signs it at once.\n"
 	"\n"
 	"  --custom JSON      a JSON object stored as the target's \"custom\" field\n"
 	"  --role ROLE        the role that lists the target (default: targets, or the\n"
@@ -42,6 +63,8 @@ static const char usage_add[] =
 	"  --manifest FILE    one target per line: TARGETPATH<TAB>FILE[<TAB>CUSTOM_JSON];\n"
 	"                     empty lines and lines starting with # are skipped; relative\n"
 	"                     FILEs are relative to the current directory\n"
+	"  --replace          replace releases (and add a second release of a version)\n"
+	"                     although devices that installed them keep the old bytes\n"
 	"  --link             hard-link the files into the store instead of copying them\n"
 	"                     (same file system; much faster for large batches). Do not\n"
 	"                     change the files in place afterwards: publish re-checks\n"
@@ -110,11 +133,28 @@ static int route(ws *w, const char *path, const char *explicit_role, ws_role **r
 
 /* ---------------- the batch ---------------- */
 
+/* An existing release (see the top of the file). */
+struct prior {
+	char *prefix; /* "APP/VERSION/" */
+	char *path;
+	uint64_t length;
+	char sha256[65];  /* "" when not listed */
+	char sha512[129]; /* "" when not listed */
+	bool recovery;
+};
+
 struct batch {
 	ws *w;
 	const char *explicit_role;
 	const pj_value *custom; /* for every entry, or NULL */
 	bool link;              /* hard-link sources into the store */
+	bool replace;           /* add --replace */
+	bool release;           /* release: the rules for APP/VERSION */
+	bool recovery;          /* release --recovery */
+	size_t unchanged;       /* release: already there, nothing to do */
+	struct prior *priors;   /* every release listed before, by prefix */
+	size_t npriors;
+	bool priors_built;
 	ws_role **touched;
 	size_t ntouched, captouched;
 	size_t count;
@@ -150,6 +190,11 @@ static int list_push(struct batch *b, const char *path, const char *sha256, uint
 
 static void batch_free(struct batch *b)
 {
+	for (size_t i = 0; i < b->npriors; i++) {
+		free(b->priors[i].prefix);
+		free(b->priors[i].path);
+	}
+	free(b->priors);
 	for (size_t i = 0; i < b->nlist; i++)
 		free(b->list[i].path);
 	free(b->list);
@@ -174,27 +219,329 @@ static int touch_mark(struct batch *b, ws_role *r)
 	return 0;
 }
 
+/* ---------------- immutable releases ---------------- */
+
+/* The length of "APP/VERSION/" when path is APP/VERSION/NAME and custom
+ * says {"version": "VERSION"}; 0 when it is not a release. */
+static size_t release_prefix_len(const char *path, size_t plen, const pj_value *custom)
+{
+	const char *vs = custom ? pj_str(pj_get(custom, "version")) : NULL;
+	const char *end = path + plen, *s1, *s2;
+	size_t vlen;
+
+	if (!vs)
+		return 0;
+	s1 = memchr(path, '/', plen);
+	if (!s1 || s1 == path)
+		return 0;
+	s2 = memchr(s1 + 1, '/', (size_t)(end - s1 - 1));
+	if (!s2 || s2 + 1 == end || memchr(s2 + 1, '/', (size_t)(end - s2 - 1)))
+		return 0;
+	vlen = strlen(vs);
+	if (vlen != (size_t)(s2 - s1 - 1) || memcmp(vs, s1 + 1, vlen) != 0)
+		return 0;
+	return (size_t)(s2 - path) + 1;
+}
+
+/* What an existing entry holds, copied out (the entry may move once the
+ * batch appends to its role). */
+struct entry_view {
+	uint64_t length;
+	char sha256[65];
+	char sha512[129];
+	bool release;
+	bool recovery;
+};
+
+static int entry_view_of(const pj_value *v, const char *path, struct entry_view *ret)
+{
+	md_target t;
+	const pj_value *rec;
+
+	GUARD(md_target_parse(v, &t, path));
+	memset(ret, 0, sizeof(*ret));
+	ret->length = t.length;
+	snprintf(ret->sha256, sizeof(ret->sha256), "%s", pj_str(pj_get(t.hashes, "sha256")) ?
+		 pj_str(pj_get(t.hashes, "sha256")) : "");
+	snprintf(ret->sha512, sizeof(ret->sha512), "%s", pj_str(pj_get(t.hashes, "sha512")) ?
+		 pj_str(pj_get(t.hashes, "sha512")) : "");
+	ret->release = release_prefix_len(path, strlen(path), t.custom) > 0;
+	rec = t.custom ? pj_get(t.custom, "recovery") : NULL;
+	ret->recovery = rec && pj_typeof(rec) == PJ_TRUE;
+	return 0;
+}
+
+/* Same bytes: the same length and every digest both sides have (at least
+ * one). */
+static bool same_content(uint64_t length, const char *sha256, const char *sha512, uint64_t len,
+			 const digests *dg)
+{
+	bool any = false;
+
+	if (length != len)
+		return false;
+	if (sha256[0]) {
+		if (strcmp(sha256, dg->sha256) != 0)
+			return false;
+		any = true;
+	}
+	if (sha512[0] && dg->has512) {
+		if (strcmp(sha512, dg->sha512) != 0)
+			return false;
+		any = true;
+	}
+	return any;
+}
+
+/* The targets of r as they were before this batch appended to it. */
+static const pj_value *listed_before(ws_role *r, const char *path)
+{
+	const pj_value *t = r->md->targets;
+
+	if (!t)
+		return NULL;
+	return r->marked ? pj_getn_finished(t, r->batch_base, path, strlen(path))
+			 : pj_get(t, path);
+}
+
+static int prior_cmp(const void *a, const void *b)
+{
+	const struct prior *x = a, *y = b;
+	int c = strcmp(x->prefix, y->prefix);
+
+	return c ? c : strcmp(x->path, y->path);
+}
+
+/* Every release any role listed before the batch, sorted by prefix. */
+static int priors_build(struct batch *b)
+{
+	size_t cap = 0;
+
+	if (b->priors_built)
+		return 0;
+	GUARD(ws_walk(b->w));
+	for (size_t i = 0; i < b->w->nroles; i++) {
+		ws_role *r = b->w->roles[i];
+		const pj_value *t = r->type == MD_TARGETS ? r->md->targets : NULL;
+		size_t n = t ? (r->marked ? r->batch_base : t->len) : 0;
+
+		for (size_t k = 0; k < n && k < t->len; k++) {
+			const pj_member *m = &t->u.members[k];
+			const pj_value *custom = pj_get(&m->value, "custom");
+			struct entry_view ev;
+			struct prior *p;
+			size_t plen = release_prefix_len(m->key, m->klen, custom);
+
+			if (!plen || memchr(m->key, '\0', m->klen))
+				continue;
+			if (b->npriors == cap) {
+				size_t nc = cap ? cap * 2 : 16;
+				struct prior *v = xreallocarray(b->priors, nc, sizeof(*v));
+
+				if (!v)
+					return PAWL_E_NOMEM;
+				b->priors = v;
+				cap = nc;
+			}
+			p = &b->priors[b->npriors];
+			memset(p, 0, sizeof(*p));
+			p->path = xstrndup(m->key, m->klen);
+			p->prefix = xstrndup(m->key, plen);
+			if (!p->path || !p->prefix) {
+				free(p->path);
+				free(p->prefix);
+				return PAWL_E_NOMEM;
+			}
+			b->npriors++;
+			GUARD(entry_view_of(&m->value, p->path, &ev));
+			p->length = ev.length;
+			memcpy(p->sha256, ev.sha256, sizeof(p->sha256));
+			memcpy(p->sha512, ev.sha512, sizeof(p->sha512));
+			p->recovery = ev.recovery;
+		}
+	}
+	if (b->npriors)
+		qsort(b->priors, b->npriors, sizeof(*b->priors), prior_cmp);
+	b->priors_built = true;
+	return 0;
+}
+
+/* The releases listed for path's "APP/VERSION/" (its first plen bytes):
+ * the first, and how many there are in *ret_n. */
+static const struct prior *priors_find(const struct batch *b, const char *path, size_t plen,
+				       size_t *ret_n)
+{
+	size_t lo = 0, hi = b->npriors, n = 0;
+
+	/* Sorted by strcmp, so also by their first plen bytes; a prefix
+	 * equal to path's over plen bytes is exactly path's (both end at
+	 * their second '/'). */
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (strncmp(b->priors[mid].prefix, path, plen) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	while (lo + n < b->npriors && strlen(b->priors[lo + n].prefix) == plen &&
+	       strncmp(b->priors[lo + n].prefix, path, plen) == 0)
+		n++;
+	*ret_n = n;
+	return n ? &b->priors[lo] : NULL;
+}
+
+/* "APP VERSION" of a prefix "APP/VERSION/", for messages. */
+static const char *app_version(const char *path, size_t plen, char *buf, size_t n)
+{
+	const char *s1 = memchr(path, '/', plen);
+
+	snprintf(buf, n, "%.*s %.*s", (int)(s1 - path), path, (int)(plen - (size_t)(s1 - path) - 2),
+		 s1 + 1);
+	return buf;
+}
+
+/*
+ * The release rules for one file about to be added as tpath to role r,
+ * before it reaches the store: 0 to go on (*ret_skip: a release already
+ * there with this content, nothing to do; *ret_path: `release` of that
+ * content under another NAME, to be marked a recovery release under the
+ * name it has), or PAWL_E_POLICY. When the file had to be hashed for
+ * that, *ret_checked is set with its length and digests, which the stored
+ * copy must then match.
+ */
+static int check_existing(struct batch *b, ws_role *r, const char *tpath, int dfd,
+			  const char *name, const char *shown, const pj_value *custom,
+			  bool *ret_skip, const char **ret_path, bool *ret_checked,
+			  uint64_t *ret_len, digests *ret_dg)
+{
+	const pj_value *v = listed_before(r, tpath);
+	size_t plen = release_prefix_len(tpath, strlen(tpath), custom), npr = 0;
+	const struct prior *pr = NULL;
+	struct entry_view old;
+	char av[TARGET_PATH_MAX + 2];
+	uint64_t len = 0;
+	digests dg;
+
+	*ret_skip = false;
+	*ret_path = NULL;
+	*ret_checked = false;
+	if (plen) {
+		GUARD(priors_build(b));
+		pr = priors_find(b, tpath, plen, &npr);
+		app_version(tpath, plen, av, sizeof(av));
+	}
+	if (!v && !pr)
+		return 0;
+	GUARD(content_hash_at(b->w, dfd, name, shown, &len, &dg));
+	*ret_checked = true;
+	*ret_len = len;
+	*ret_dg = dg;
+
+	if (pr && b->release) {
+		if (npr > 1)
+			return pawl_error_set(
+				PAWL_E_POLICY,
+				"%s is already released as %zu targets (%s, %s%s); a published "
+				"release is immutable, so it is not changed further. Release %s "
+				"as a new version",
+				av, npr, pr[0].path, pr[1].path, npr > 2 ? ", ..." : "", shown);
+		if (same_content(pr->length, pr->sha256, pr->sha512, len, &dg)) {
+			if (b->recovery && !pr->recovery) {
+				/* Mark it, under the name it has: only the entry's
+				 * custom data changes. */
+				if (strcmp(pr->path, tpath) != 0)
+					*ret_path = pr->path;
+				return 0;
+			}
+			info("%s is already released with this content (%s, sha256 %.16s...)%s; "
+			     "nothing changed", av, pr->path, dg.sha256,
+			     pr->recovery ? ", as a recovery release" : "");
+			*ret_skip = true;
+			return 0;
+		}
+		return pawl_error_set(
+			PAWL_E_POLICY,
+			"%s is already released: %s (%" PRIu64 " bytes, sha256 %.16s...)%s, and %s "
+			"(%" PRIu64 " bytes, sha256 %.16s...) is different. A published release is "
+			"immutable: devices that installed %s keep those bytes, and new ones would "
+			"get these under the same version. Release it as a new version",
+			av, pr->path, pr->length, pr->sha256, npr > 1 ? " (and more)" : "", shown, len,
+			dg.sha256, av);
+	}
+	for (size_t i = 0; pr && i < npr; i++) {
+		if (strcmp(pr[i].path, tpath) == 0)
+			continue;
+		if (!b->replace)
+			return pawl_error_set(
+				PAWL_E_POLICY,
+				"%s is already released as %s; adding %s as the same version "
+				"would give devices two different artifacts for it. Use a new "
+				"version, or give --replace to add it anyway",
+				av, pr[i].path, tpath);
+		warning("%s is already released as %s; %s is added as the same version too "
+			"(--replace)", av, pr[i].path, tpath);
+	}
+	if (!v)
+		return 0;
+	GUARD(entry_view_of(v, tpath, &old));
+	if (same_content(old.length, old.sha256, old.sha512, len, &dg))
+		return 0;
+	if (old.release && !b->replace)
+		return pawl_error_set(
+			PAWL_E_POLICY,
+			"target %s is a published release (%" PRIu64 " bytes, sha256 %.16s...) and "
+			"%s (%" PRIu64 " bytes, sha256 %.16s...) is different. A published release is "
+			"immutable: add it as a new version, or give --replace to replace it anyway "
+			"(devices that installed it keep the old bytes)",
+			tpath, old.length, old.sha256, shown, len, dg.sha256);
+	warning("replacing %s %s (%" PRIu64 " bytes, sha256 %.16s...) with different content "
+		"from %s (%" PRIu64 " bytes, sha256 %.16s...)%s",
+		old.release ? "release" : "target", tpath, old.length, old.sha256, shown, len,
+		dg.sha256, old.release ? " (--replace); devices that installed it keep the old bytes"
+				       : "");
+	return journal_replaced(b->w, tpath, r, old.length, old.sha256, len, dg.sha256,
+				old.release);
+}
+
 static int batch_add(struct batch *b, const char *tpath, int dfd, const char *name,
 		     const char *shown, const pj_value *custom)
 {
 	md_hash_hex h[2];
-	uint64_t len;
-	digests dg;
+	uint64_t len, len0 = 0;
+	digests dg, dg0;
 	ws_role *r = NULL;
+	const char *moved;
+	bool skip, checked;
 	int rc;
 
+	if (!custom)
+		custom = b->custom;
 	rc = check_target_path(tpath);
 	if (rc < 0)
 		return pawl_error_prefix(rc, "%s: ", shown);
 	GUARD(route(b->w, tpath, b->explicit_role, &r));
+	GUARD(check_existing(b, r, tpath, dfd, name, shown, custom, &skip, &moved, &checked, &len0,
+			     &dg0));
+	if (skip) {
+		b->unchanged++;
+		return 0;
+	}
+	if (moved) {
+		tpath = moved;
+		GUARD(route(b->w, tpath, b->explicit_role, &r));
+	}
 	if (b->link)
 		GUARD(content_link_at(b->w, dfd, name, shown, &len, &dg));
 	else
 		GUARD(content_add_at(b->w, dfd, name, shown, &len, &dg));
+	ENSURE(!checked || (len == len0 && strcmp(dg.sha256, dg0.sha256) == 0), PAWL_E_IO,
+	       "%s changed while it was added; add it again", shown);
 	h[0] = (md_hash_hex){ "sha256", dg.sha256 };
 	h[1] = (md_hash_hex){ "sha512", dg.sha512 };
-	GUARD(md_bulk_target(r->md, tpath, strlen(tpath), len, h, dg.has512 ? 2 : 1,
-			     custom ? custom : b->custom));
+	if (!r->marked)
+		r->batch_base = r->md->targets ? r->md->targets->len : 0;
+	GUARD(md_bulk_target(r->md, tpath, strlen(tpath), len, h, dg.has512 ? 2 : 1, custom));
 	GUARD(touch_mark(b, r));
 	GUARD(list_push(b, tpath, dg.sha256, len, r));
 	b->count++;
@@ -359,7 +706,7 @@ static void summary(struct batch *b, const char *verb)
 
 int cmd_add(int argc, char **argv)
 {
-	enum { O_CUSTOM = OPT_FIRST, O_ROLE, O_KEY, O_DIR, O_PREFIX, O_MANIFEST, O_LINK };
+	enum { O_CUSTOM = OPT_FIRST, O_ROLE, O_KEY, O_DIR, O_PREFIX, O_MANIFEST, O_LINK, O_REPLACE };
 	static const struct option opts[] = {
 		COMMON_LONGOPTS,
 		{ "custom", required_argument, NULL, O_CUSTOM },
@@ -369,6 +716,7 @@ int cmd_add(int argc, char **argv)
 		{ "prefix", required_argument, NULL, O_PREFIX },
 		{ "manifest", required_argument, NULL, O_MANIFEST },
 		{ "link", no_argument, NULL, O_LINK },
+		{ "replace", no_argument, NULL, O_REPLACE },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *custom = NULL, *dir = NULL, *prefix = "", *manifest = NULL;
@@ -388,6 +736,7 @@ int cmd_add(int argc, char **argv)
 		case O_PREFIX: prefix = optarg; break;
 		case O_MANIFEST: manifest = optarg; break;
 		case O_LINK: b.link = true; break;
+		case O_REPLACE: b.replace = true; break;
 		default: common_opt("add", usage_add, ch, optarg);
 		}
 	}
@@ -441,6 +790,37 @@ out:
 	batch_free(&b);
 	free(keys.v);
 	return rc ? fail("add") : 0;
+}
+
+int release_add(const char *repo, const char *target, const char *file, const char *custom_json,
+		bool recovery, strv *keys)
+{
+	_cleanup_pj_doc_ pj_doc *cdoc = NULL;
+	struct batch b = { 0 };
+	_cleanup_ws_ ws *w = NULL;
+	int rc = 1;
+
+	b.release = true;
+	b.recovery = recovery;
+	if (pj_parse_copy(&cdoc, custom_json, strlen(custom_json), NULL) < 0)
+		goto out;
+	b.custom = pj_root(cdoc);
+	if (ws_open(&w, repo, true) < 0)
+		goto out;
+	b.w = w;
+	if (batch_add(&b, target, AT_FDCWD, file, file, NULL) < 0)
+		goto out;
+	if (b.unchanged) {
+		rc = 0;
+		goto out;
+	}
+	if (content_sync(w) < 0 || finish_batch(&b, keys, "targets.add") < 0 || ws_save(w) < 0)
+		goto out;
+	summary(&b, "released");
+	rc = 0;
+out:
+	batch_free(&b);
+	return rc ? fail("release") : 0;
 }
 
 int cmd_remove(int argc, char **argv)

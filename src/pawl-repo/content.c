@@ -114,6 +114,34 @@ out:
 	return r;
 }
 
+int content_hash_at(ws *w, int dfd, const char *name, const char *shown, uint64_t *ret_len,
+		    digests *ret)
+{
+	_cleanup_close_ int fd = -1;
+	uint8_t *buf = chunk_buf();
+	uint64_t total = 0;
+	struct stat st;
+	digests dg = { .has512 = w->hash_sha512 };
+
+	if (!buf)
+		return PAWL_E_NOMEM;
+	fd = openat(dfd, name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY);
+	if (fd < 0) {
+		if (errno == ELOOP)
+			return pawl_error_set(PAWL_E_IO, "%s is a symbolic link; give the file it "
+					      "points to", shown);
+		return pawl_error_set_errno(errno == ENOENT ? PAWL_E_NOT_FOUND : PAWL_E_IO, errno,
+					    "cannot open %s", shown);
+	}
+	if (fstat(fd, &st) != 0)
+		return pawl_error_set_errno(PAWL_E_IO, errno, "cannot stat %s", shown);
+	ENSURE(S_ISREG(st.st_mode), PAWL_E_IO, "%s is not a regular file", shown);
+	GUARD(hash_stream(fd, -1, NULL, shown, buf, &total, &dg));
+	*ret_len = total;
+	*ret = dg;
+	return 0;
+}
+
 int content_add_at(ws *w, int dfd, const char *name, const char *shown, uint64_t *ret_len,
 		   digests *ret)
 {

@@ -11,6 +11,10 @@
  * workspace, reading it once. shown names the file in messages. */
 PAWL_MUST_USE int content_add_at(ws *w, int dfd, const char *name, const char *shown,
 				 uint64_t *ret_len, digests *ret);
+/* Only hash dfd/name (opened the same way), storing nothing: for checks
+ * that may refuse the file before it reaches the store. */
+PAWL_MUST_USE int content_hash_at(ws *w, int dfd, const char *name, const char *shown,
+				  uint64_t *ret_len, digests *ret);
 /* The same, hard-linking the file into the store instead of copying it
  * (falls back to a copy across file systems). */
 PAWL_MUST_USE int content_link_at(ws *w, int dfd, const char *name, const char *shown,

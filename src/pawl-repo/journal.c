@@ -504,6 +504,22 @@ int journal_delegate(ws *w, ws_role *parent, ws_role *child, bool replaced)
 	return je_write(w, "delegate", &e);
 }
 
+int journal_replaced(ws *w, const char *path, ws_role *r, uint64_t old_length,
+		     const char *old_sha256, uint64_t length, const char *sha256, bool release)
+{
+	jent e;
+
+	je_init(&e);
+	je_str(&e, e.f, "path", path);
+	je_str(&e, e.f, "role", r->name);
+	je_int(&e, e.f, "old_length", old_length);
+	je_str(&e, e.f, "old_sha256", old_sha256);
+	je_int(&e, e.f, "length", length);
+	je_str(&e, e.f, "sha256", sha256);
+	je_bool(&e, e.f, "release", release);
+	return je_write(w, "target.replaced", &e);
+}
+
 int journal_bins(ws *w, ws_role *parent, uint32_t count)
 {
 	const md_succinct *sc = &parent->md->deleg.succinct;

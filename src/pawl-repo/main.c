@@ -74,6 +74,17 @@ void info(const char *fmt, ...)
 	fputc('\n', stderr);
 }
 
+void warning(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("pawl-repo: warning: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
 void usage_error(const char *cmd, const char *fmt, ...)
 {
 	va_list ap;

@@ -54,6 +54,8 @@
 
 extern int verbosity; /* -1 quiet, 0 normal, 1 verbose */
 void info(const char *fmt, ...) PAWL_PRINTF(1, 2);
+/* "pawl-repo: warning: ..." on stderr, even with -q. */
+void warning(const char *fmt, ...) PAWL_PRINTF(1, 2);
 _Noreturn void usage_error(const char *cmd, const char *fmt, ...) PAWL_PRINTF(2, 3);
 /* Options every command takes: --help, --passphrase-file, --pin-file,
  * --no-syslog, -q, -v. */
@@ -127,6 +129,7 @@ typedef struct ws_role {
 	bool dirty;          /* to be written back */
 	bool loaded_walk;    /* reached by the delegation walk */
 	bool marked;         /* scratch flag for commands (changed in this run) */
+	size_t batch_base;   /* add: targets listed before the batch's first append */
 } ws_role;
 
 typedef struct ws {
@@ -252,6 +255,10 @@ PAWL_MUST_USE int journal_root_ready(ws *w, ws_role *r, const char *data, size_t
 PAWL_MUST_USE int journal_targets(ws *w, const char *type, jtarget *v, size_t n,
 				  ws_role **roles, size_t nroles, uint64_t bytes);
 PAWL_MUST_USE int journal_delegate(ws *w, ws_role *parent, ws_role *child, bool replaced);
+/* A target replaced by different content (add --replace for a release). */
+PAWL_MUST_USE int journal_replaced(ws *w, const char *path, ws_role *r, uint64_t old_length,
+				   const char *old_sha256, uint64_t length, const char *sha256,
+				   bool release);
 PAWL_MUST_USE int journal_bins(ws *w, ws_role *parent, uint32_t count);
 PAWL_MUST_USE int journal_rotate(ws *w, ws_role *r, ws_role *holder, char **removed,
 				 size_t nremoved, pawl_key **added, size_t nadded);
@@ -268,6 +275,12 @@ int cmd_keygen(int argc, char **argv);
 int cmd_init(int argc, char **argv);
 int cmd_add(int argc, char **argv);
 int cmd_release(int argc, char **argv);
+/* The work of `release` (cmd_targets.c): add FILE as TARGET with custom
+ * data CUSTOM_JSON under the rules for releases (an existing APP/VERSION
+ * with other content is refused, identical content is a no-op unless
+ * recovery marks it). Returns the exit status. */
+int release_add(const char *repo, const char *target, const char *file, const char *custom_json,
+		bool recovery, strv *keys);
 int cmd_remove(int argc, char **argv);
 int cmd_delegate(int argc, char **argv);
 int cmd_bins(int argc, char **argv);

@@ -7,16 +7,29 @@
  * `user` configured, the agent forks a child that gives up root for good
  * (setgroups, setgid, setuid, PR_SET_NO_NEW_PRIVS) and does all network
  * I/O: a full TUF refresh and the download, into STATE_DIR/work, which that
- * user owns. It also leaves a file:// mirror there of every metadata file
- * it trusted and of the chosen artifact. The root side never opens a
- * network connection: it runs the same TUF client against that local
- * mirror, from its own trusted metadata (STATE_DIR/metadata, which the
- * child cannot write), so a compromised child can withhold an update but
- * cannot get anything installed that the publisher did not sign. The
- * limit: the root side still parses the metadata bytes the child hands
- * over (with the strict, fuzzed parser); the artifact it installs is
- * re-hashed before anything is unpacked. See docs/agent.md.
+ * user owns. It also leaves a mirror there of every metadata file it
+ * trusted and of the chosen artifact. The root side never opens a network
+ * connection: it runs the same TUF client against a root-only copy of that
+ * mirror (STATE_DIR/incoming), from its own trusted metadata
+ * (STATE_DIR/metadata, which the child cannot write), and installs the
+ * artifact only after install_release has checked it against the length
+ * and hashes that metadata signs. So a compromised child can withhold an
+ * update but cannot get anything installed that the publisher did not
+ * sign. The limit: the root side still parses the metadata bytes the child
+ * hands over (with the strict, fuzzed parser). See docs/agent.md.
+ *
+ * STATE_DIR/work is a hostile directory (docs/threat-model.md): anything
+ * running as `user` can swap any entry under it for a symbolic or hard
+ * link at any instant. The root side creates and hands over only WORK
+ * itself (mkdirat, openat O_NOFOLLOW, fstat, fchown on the descriptor, in
+ * the root-owned STATE_DIR) and otherwise reads from it only through
+ * dir_open_owned_at/file_open_owned_at: relative to that descriptor,
+ * never following a link, and only regular files the user owns. It never
+ * writes, chowns, chmods, renames or removes anything there; the child
+ * seeds its own trusted root, from bytes the root side read before the
+ * fork. Nothing the child says about itself (its uid, say) is believed.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -27,6 +40,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <syslog.h>
@@ -49,9 +63,15 @@ struct agent {
 	audit_log *log;
 	char metadata_dir[4096];
 	char staging_dir[4096];
-	char work_dir[4096];
-	char mirror_dir[4096];
-	char child_mdir[4096];
+	/* privilege separation (fetch_unprivileged); -1 / NULL otherwise */
+	int state_fd;         /* STATE_DIR, root's */
+	int work_fd;          /* STATE_DIR/work, the fetcher's: hostile */
+	uid_t fetcher_uid;
+	gid_t fetcher_gid;
+	char *seed_root;      /* the trusted root, for the child to start from */
+	size_t seed_len;
+	char incoming_url[4200]; /* file://STATE_DIR/incoming/ */
+	const char *incoming_urls[1];
 	/* filled while choosing */
 	char best_path[4096];
 	semver best_ver;
@@ -165,8 +185,18 @@ fail:
 	pawl_error_clear();
 }
 
+static void release_privsep(struct agent *a)
+{
+	if (a->state_fd >= 0)
+		close(TAKE_FD(a->state_fd));
+	if (a->work_fd >= 0)
+		close(TAKE_FD(a->work_fd));
+	free(TAKE_PTR(a->seed_root));
+}
+
 static int finish(struct agent *a, int code, const char *outcome)
 {
+	release_privsep(a);
 	if (a->log) {
 		if (audit_appendf(a->log, "agent.exit", AUDIT_STR("outcome", outcome),
 				  AUDIT_INT("exit", code)) < 0)
@@ -332,10 +362,69 @@ static void fill_opts(const struct agent *a, pawl_updater_opts *o)
 	memcpy(o->max_bytes, a->c->max_bytes, sizeof(o->max_bytes));
 	o->max_delegations = a->c->max_delegations;
 	o->lock_timeout_s = a->c->lock_timeout_s;
+	o->min_rate_bytes = (long)a->c->min_rate;
+	o->deadline_base_s = (long)a->c->deadline_base_s;
 }
 
-/* Everything the network side does, as the unprivileged user: refresh
- * into WORK/metadata (recording a mirror of what it trusted in
+/* The child's own directory, relative to WORK (its working directory):
+ * it needs no access to STATE_DIR itself. */
+#define CHILD_MDIR "metadata"
+#define CHILD_MIRROR "mirror"
+
+/* A directory of the fetcher's own, under WORK: whatever else a process of
+ * this user left at the name (a link, a file) goes first. */
+static int child_dir(const char *name)
+{
+	struct stat st;
+
+	if (lstat(name, &st) == 0 && !S_ISDIR(st.st_mode) && unlink(name) != 0)
+		return pawl_error_set_errno(PAWL_E_IO, errno, "cannot remove %s", name);
+	if (mkdir(name, 0755) != 0 && errno != EEXIST)
+		return pawl_error_set_errno(PAWL_E_IO, errno, "cannot create %s", name);
+	return 0;
+}
+
+/* Remove from dir every entry that is not a directory (all) or only the
+ * links and other odd entries (!all). */
+static int child_sweep(const char *dir, bool all)
+{
+	_cleanup_close_ int dfd = -1;
+	struct dirent *de;
+	DIR *d;
+
+	GUARD(dir_open(dir, &dfd));
+	d = fdopendir(dfd);
+	if (!d)
+		return pawl_error_set_errno(PAWL_E_IO, errno, "cannot read %s", dir);
+	dfd = -1;
+	while ((de = readdir(d)) != NULL) {
+		struct stat st;
+
+		if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0 ||
+		    S_ISDIR(st.st_mode) || (!all && S_ISREG(st.st_mode)))
+			continue;
+		(void)unlinkat(dirfd(d), de->d_name, 0);
+	}
+	closedir(d);
+	return 0;
+}
+
+/* As the fetcher, in WORK: start from the root side's trusted root, with
+ * an empty mirror (so that it holds exactly what this run trusts), and
+ * without the links a process of this user may have planted (they would
+ * only stop every later run). */
+static int child_prepare(const struct agent *a)
+{
+	GUARD(child_dir(CHILD_MDIR));
+	GUARD(child_dir(CHILD_MIRROR));
+	GUARD(child_dir(CHILD_MIRROR "/metadata"));
+	GUARD(child_sweep(CHILD_MDIR, false));
+	GUARD(child_sweep(CHILD_MIRROR "/metadata", true));
+	return file_write_atomic(CHILD_MDIR "/root.json", a->seed_root, a->seed_len, 0644);
+}
+
+/* Everything the network side does, as the unprivileged user, in WORK:
+ * refresh into WORK/metadata (recording a mirror of what it trusted in
  * WORK/mirror), choose the release, download it into the mirror. */
 static int child_fetch(struct agent *a, int fd)
 {
@@ -347,14 +436,14 @@ static int child_fetch(struct agent *a, int fd)
 	_cleanup_buf_ pawl_buf dst = PAWL_BUF_INIT(32768);
 	int r;
 
-	child_msg(fd, "uid", "%u %u", (unsigned)getuid(), (unsigned)geteuid());
+	GUARD_GOTO(r, child_prepare(a), out);
 	fill_opts(a, &o);
-	o.metadata_dir = a->child_mdir;
+	o.metadata_dir = CHILD_MDIR;
 	o.metadata_urls = (const char *const *)a->c->metadata_urls;
 	o.n_metadata_urls = (size_t)a->c->n_metadata_urls;
 	o.target_urls = (const char *const *)a->c->target_urls;
 	o.n_target_urls = (size_t)a->c->n_target_urls;
-	o.mirror_dir = a->mirror_dir;
+	o.mirror_dir = CHILD_MIRROR;
 	o.on_event = child_event;
 	o.event_ctx = &cc;
 	GUARD_GOTO(r, pawl_updater_new(&u, &o), out);
@@ -374,7 +463,7 @@ static int child_fetch(struct agent *a, int fd)
 	}
 	GUARD_GOTO(r, pawl_updater_get_target(&t, u, a->best_path), out);
 	GUARD_GOTO(r, updater_target_remote_path(u, t, &rel), out);
-	GUARD_GOTO(r, buf_printf(&dst, "%s/targets/%s", a->mirror_dir, rel.data), out);
+	GUARD_GOTO(r, buf_printf(&dst, CHILD_MIRROR "/targets/%s", rel.data), out);
 	/* The download goes where a file:// client will look for it. */
 	{
 		char *slash = strrchr(dst.data, '/');
@@ -384,7 +473,6 @@ static int child_fetch(struct agent *a, int fd)
 		*slash = '/';
 	}
 	GUARD_GOTO(r, pawl_updater_download_to(u, t, dst.data), out);
-	child_msg(fd, "target", "%s", a->best_path);
 out:
 	if (r < 0)
 		child_msg(fd, "error", "%d %s", r, pawl_error_last()->message);
@@ -409,64 +497,48 @@ static int drop_privileges(const struct passwd *pw)
 	return 0;
 }
 
-/* Make a directory owned by the user (created or fixed up), 0700. */
-static int user_dir(const char *path, const struct passwd *pw)
+/* In the child, before it drops root: move into WORK (so that it needs no
+ * access to STATE_DIR) and close every descriptor but keep (the pipe) and
+ * the standard ones, so that nothing the root side opened (the audit log,
+ * the lock, STATE_DIR, install_dir) crosses over. */
+static int child_isolate(const struct agent *a, int keep)
 {
-	struct stat st;
+	if (fchdir(a->work_fd) != 0)
+		return pawl_error_set_errno(PAWL_E_IO, errno, "cannot enter %s/" WORK,
+					    a->c->state_dir);
+	closelog();
+	if (keep > 3 && close_range(3, (unsigned)keep - 1, 0) != 0)
+		goto slow;
+	if (close_range(keep < 3 ? 3u : (unsigned)keep + 1, ~0u, 0) != 0)
+		goto slow;
+	return 0;
+slow: {
+	/* No close_range(2) (an old kernel, or a system call filter). */
+	struct rlimit rl;
+	int max = getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < 65536 ?
+			  (int)rl.rlim_cur : 65536;
 
-	if (mkdir(path, 0700) != 0 && errno != EEXIST)
-		return pawl_error_set_errno(PAWL_E_IO, errno, "cannot create %s", path);
-	if (lstat(path, &st) != 0 || !S_ISDIR(st.st_mode))
-		return pawl_error_set(PAWL_E_IO, "%s is not a directory", path);
-	if ((st.st_uid != pw->pw_uid || st.st_gid != pw->pw_gid) &&
-	    lchown(path, pw->pw_uid, pw->pw_gid) != 0)
-		return pawl_error_set_errno(PAWL_E_IO, errno, "cannot hand %s to %s", path,
-					    pw->pw_name);
+	for (int fd = 3; fd < max; fd++)
+		if (fd != keep)
+			(void)close(fd);
 	return 0;
 }
-
-/* Copy the trusted root (root-owned) into the child's metadata dir, so the
- * child starts each run from what the root side trusts, whatever it left
- * there last time. */
-static int seed_child_root(struct agent *a, const struct passwd *pw)
-{
-	_cleanup_free_ char *data = NULL;
-	char src[4200], dst[4200];
-	size_t len;
-
-	snprintf(src, sizeof(src), "%s/root.json", a->metadata_dir);
-	snprintf(dst, sizeof(dst), "%s/root.json", a->child_mdir);
-	GUARD(file_read_all(src, PAWL_DEFAULT_MAX_ROOT, &data, &len));
-	GUARD(file_write_atomic(dst, data, len, 0644));
-	if (pw && chown(dst, pw->pw_uid, pw->pw_gid) != 0)
-		return pawl_error_set_errno(PAWL_E_IO, errno, "cannot hand %s to %s", dst,
-					    pw->pw_name);
-	return 0;
-}
-
-/* "N M" -> two unsigned numbers (no sscanf: the lint bans it). */
-static void parse_uids(const char *s, unsigned *a, unsigned *b)
-{
-	char *end;
-	unsigned long x = strtoul(s, &end, 10), y;
-
-	if (end == s || *end != ' ')
-		return;
-	s = end + 1;
-	y = strtoul(s, &end, 10);
-	if (end == s)
-		return;
-	*a = (unsigned)x;
-	*b = (unsigned)y;
 }
 
 struct child_result {
 	bool none;
-	char target[4096];
 	int err;
 	char msg[1024];
-	unsigned uid, euid;
 };
+
+/* The child's words reach the terminal and the audit log: no control
+ * characters (escape sequences) in them. */
+static void scrub(char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			*s = '?';
+}
 
 static void parse_child_output(struct agent *a, char *buf, struct child_result *res)
 {
@@ -478,15 +550,12 @@ static void parse_child_output(struct agent *a, char *buf, struct child_result *
 		next = strchr(line, '\n');
 		if (next)
 			*next++ = '\0';
+		scrub(line);
 		sp = strchr(line, ' ');
 		if (!sp)
 			continue;
 		*sp++ = '\0';
-		if (strcmp(line, "uid") == 0) {
-			parse_uids(sp, &res->uid, &res->euid);
-		} else if (strcmp(line, "target") == 0) {
-			snprintf(res->target, sizeof(res->target), "%s", sp);
-		} else if (strcmp(line, "none") == 0) {
+		if (strcmp(line, "none") == 0) {
 			res->none = true;
 		} else if (strcmp(line, "error") == 0) {
 			char *end;
@@ -516,7 +585,6 @@ static int run_child(struct agent *a, const struct passwd *pw, struct child_resu
 	int status;
 
 	memset(res, 0, sizeof(*res));
-	res->uid = res->euid = (unsigned)-1;
 	if (pipe2(fds, O_CLOEXEC) != 0)
 		return pawl_error_set_errno(PAWL_E_IO, errno, "pipe");
 	fflush(NULL);
@@ -532,7 +600,9 @@ static int run_child(struct agent *a, const struct passwd *pw, struct child_resu
 		close(fds[0]);
 		/* The child never writes the root-owned log. */
 		a->log = NULL;
-		r = drop_privileges(pw);
+		r = child_isolate(a, fds[1]);
+		if (r == 0)
+			r = drop_privileges(pw);
 		if (r == 0)
 			r = child_fetch(a, fds[1]);
 		else
@@ -568,54 +638,223 @@ static int run_child(struct agent *a, const struct passwd *pw, struct child_resu
 		;
 	parse_child_output(a, buf, res);
 	free(buf);
+	/* What the root side made the child, not what the child says it is. */
 	if (a->log && audit_appendf(a->log, "fetcher.exit", AUDIT_STR("user", pw->pw_name),
-				    AUDIT_INT("uid", (int64_t)res->uid),
-				    AUDIT_INT("euid", (int64_t)res->euid),
+				    AUDIT_INT("uid", (int64_t)pw->pw_uid),
+				    AUDIT_INT("gid", (int64_t)pw->pw_gid),
 				    AUDIT_INT("status", WIFEXITED(status) ? WEXITSTATUS(status) : -1)) < 0)
 		pawl_error_clear();
 	if (res->err)
-		return pawl_error_set(res->err, "%s", res->msg);
+		return pawl_error_set(res->err, "the fetcher (as %s): %s", pw->pw_name, res->msg);
 	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
 		return pawl_error_set(PAWL_E_GENERIC, "the unprivileged fetcher failed (status %d)",
 				      status);
-	if (res->uid != pw->pw_uid || res->euid != pw->pw_uid)
-		return pawl_error_set(PAWL_E_POLICY, "the fetcher did not run as %s", pw->pw_name);
 	return 0;
 }
 
-/* With privilege separation: run the unprivileged fetcher, then point o
- * at the file:// mirror it left (buffers in a). */
-struct mirror_urls {
-	char meta[4300];
-	char targets[4300];
-	const char *m[1];
-	const char *t[1];
-};
+/* STATE_DIR holds everything the root side trusts, and WORK is made in
+ * it: it must be root's and writable by no one else, or the fetcher
+ * account (or anyone) could swap WORK, metadata/ or incoming/ under us. */
+static int open_state(struct agent *a)
+{
+	struct stat st;
 
-static int fetch_unprivileged(struct agent *a, pawl_updater_opts *o, struct mirror_urls *mu)
+	GUARD(dir_open(a->c->state_dir, &a->state_fd));
+	if (fstat(a->state_fd, &st) != 0)
+		return pawl_error_set_errno(PAWL_E_IO, errno, "cannot stat %s", a->c->state_dir);
+	if (st.st_uid != geteuid() || (st.st_mode & (S_IWGRP | S_IWOTH)))
+		return pawl_error_set(PAWL_E_INVALID,
+				      "state_dir %s must belong to root and be writable by no one "
+				      "else (chown root %s; chmod go-w %s)",
+				      a->c->state_dir, a->c->state_dir, a->c->state_dir);
+	return 0;
+}
+
+/* WORK, created in STATE_DIR (root's, so the name cannot be swapped) and
+ * handed to the fetcher through its descriptor. */
+static int fetcher_workdir(struct agent *a)
+{
+	_cleanup_close_ int fd = -1;
+	struct stat st;
+	bool made = mkdirat(a->state_fd, WORK, 0700) == 0;
+
+	if (!made && errno != EEXIST)
+		return pawl_error_set_errno(PAWL_E_IO, errno, "cannot create %s/" WORK,
+					    a->c->state_dir);
+	GUARD(dir_open_at(a->state_fd, WORK, &fd));
+	if (fstat(fd, &st) != 0)
+		return pawl_error_set_errno(PAWL_E_IO, errno, "cannot stat %s/" WORK,
+					    a->c->state_dir);
+	if (made && fchmod(fd, 0700) != 0)
+		return pawl_error_set_errno(PAWL_E_IO, errno, "cannot set the mode of %s/" WORK,
+					    a->c->state_dir);
+	if ((st.st_uid != a->fetcher_uid || st.st_gid != a->fetcher_gid) &&
+	    fchown(fd, a->fetcher_uid, a->fetcher_gid) != 0)
+		return pawl_error_set_errno(PAWL_E_IO, errno, "cannot hand %s/" WORK " to %s",
+					    a->c->state_dir, a->c->user);
+	a->work_fd = TAKE_FD(fd);
+	return 0;
+}
+
+/* STATE_DIR/incoming: root's own, 0700, emptied. */
+static int fresh_incoming(struct agent *a, int *ret_fd)
+{
+	_cleanup_close_ int fd = -1, sweep = -1;
+	struct dirent *de;
+	struct stat st;
+	DIR *d;
+
+	if (mkdirat(a->state_fd, "incoming", 0700) != 0 && errno != EEXIST)
+		return pawl_error_set_errno(PAWL_E_IO, errno, "cannot create %s/incoming",
+					    a->c->state_dir);
+	GUARD(dir_open_at(a->state_fd, "incoming", &fd));
+	if (fstat(fd, &st) != 0 || (st.st_uid != geteuid() && fchown(fd, geteuid(), 0) != 0) ||
+	    ((st.st_mode & 07777) != 0700 && fchmod(fd, 0700) != 0))
+		return pawl_error_set_errno(PAWL_E_IO, errno, "cannot make %s/incoming root's own",
+					    a->c->state_dir);
+	sweep = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+	d = sweep >= 0 ? fdopendir(sweep) : NULL;
+	if (!d)
+		return pawl_error_set_errno(PAWL_E_IO, errno, "cannot read %s/incoming",
+					    a->c->state_dir);
+	sweep = -1;
+	while ((de = readdir(d)) != NULL) {
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+			continue;
+		if (unlinkat(fd, de->d_name, 0) != 0 && errno != ENOENT) {
+			int e = errno;
+
+			closedir(d);
+			return pawl_error_set_errno(PAWL_E_IO, e, "cannot empty %s/incoming",
+						    a->c->state_dir);
+		}
+	}
+	closedir(d);
+	*ret_fd = TAKE_FD(fd);
+	return 0;
+}
+
+#define MIRROR_MAX_FILES 4096
+#define MIRROR_MAX_TOTAL ((uint64_t)1 << 30)
+
+/* The largest metadata file the configuration allows. */
+static size_t mirror_max_file(const struct agent *a)
+{
+	static const uint64_t def[4] = { PAWL_DEFAULT_MAX_ROOT, PAWL_DEFAULT_MAX_TIMESTAMP,
+					 PAWL_DEFAULT_MAX_SNAPSHOT, PAWL_DEFAULT_MAX_TARGETS };
+	uint64_t m = 0;
+
+	for (int i = 0; i < 4; i++) {
+		uint64_t v = a->c->max_bytes[i] ? a->c->max_bytes[i] : def[i];
+
+		if (v > m)
+			m = v;
+	}
+	return m < MIRROR_MAX_TOTAL ? (size_t)m : (size_t)MIRROR_MAX_TOTAL;
+}
+
+/* Copy the metadata the fetcher mirrored (WORK/mirror/metadata, hostile)
+ * into STATE_DIR/incoming, reading only regular files that the fetcher
+ * owns, without following any link. */
+static int take_mirror(struct agent *a)
+{
+	_cleanup_close_ int src = -1, dst = -1, list = -1;
+	size_t max = mirror_max_file(a), nfiles = 0;
+	uint64_t total = 0;
+	struct dirent *de;
+	DIR *d;
+	int r = 0;
+
+	GUARD(fresh_incoming(a, &dst));
+	r = dir_open_owned_at(a->work_fd, "mirror/metadata", a->fetcher_uid, &src);
+	if (r < 0)
+		return pawl_error_prefix(r, "the fetcher's mirror in %s/" WORK ": ",
+					 a->c->state_dir);
+	list = fcntl(src, F_DUPFD_CLOEXEC, 3);
+	d = list >= 0 ? fdopendir(list) : NULL;
+	if (!d)
+		return pawl_error_set_errno(PAWL_E_IO, errno, "cannot read the fetcher's mirror");
+	list = -1;
+	while (r == 0 && (de = readdir(d)) != NULL) {
+		_cleanup_close_ int fd = -1;
+		_cleanup_free_ char *data = NULL;
+		size_t len;
+
+		/* ".", ".." and the fetcher's own temporary files */
+		if (de->d_name[0] == '.')
+			continue;
+		if (++nfiles > MIRROR_MAX_FILES) {
+			r = pawl_error_set(PAWL_E_LIMIT, "the fetcher's mirror holds more than %d "
+					   "files", MIRROR_MAX_FILES);
+			break;
+		}
+		r = file_open_owned_at(src, de->d_name, a->fetcher_uid, &fd);
+		if (r == 0)
+			r = file_read_fd(fd, de->d_name, max, &data, &len);
+		if (r == 0 && (total += len) > MIRROR_MAX_TOTAL)
+			r = pawl_error_set(PAWL_E_LIMIT, "the fetcher's mirror holds more than %llu "
+					   "bytes", (unsigned long long)MIRROR_MAX_TOTAL);
+		if (r == 0)
+			r = file_create_at(dst, de->d_name, data, len, 0600);
+		if (r < 0)
+			r = pawl_error_prefix(r, "the fetcher's mirror in %s/" WORK ": ",
+					      a->c->state_dir);
+	}
+	closedir(d);
+	return r;
+}
+
+/* With privilege separation: run the unprivileged fetcher, then point o
+ * at the root-only copy of the metadata it mirrored. */
+static int fetch_unprivileged(struct agent *a, pawl_updater_opts *o)
 {
 	struct passwd *pw = getpwnam(a->c->user);
 	struct child_result cr;
+	char root[4200];
 
 	if (!pw)
 		return pawl_error_set(PAWL_E_INVALID, "user %s does not exist", a->c->user);
-	GUARD(dir_create(a->work_dir, 0755));
-	GUARD(user_dir(a->work_dir, pw));
-	GUARD(user_dir(a->child_mdir, pw));
-	GUARD(user_dir(a->mirror_dir, pw));
-	GUARD(seed_child_root(a, pw));
+	a->fetcher_uid = pw->pw_uid;
+	a->fetcher_gid = pw->pw_gid;
+	if (a->state_fd < 0)
+		GUARD(open_state(a));
+	GUARD(fetcher_workdir(a));
+	snprintf(root, sizeof(root), "%s/root.json", a->metadata_dir);
+	GUARD(file_read_all(root, PAWL_DEFAULT_MAX_ROOT, &a->seed_root, &a->seed_len));
 	say(a, "fetching as %s", pw->pw_name);
 	GUARD(run_child(a, pw, &cr));
-	/* The root side: the same client, from its own trust, against the
-	 * mirror the child left; no network. */
-	snprintf(mu->meta, sizeof(mu->meta), "file://%s/metadata/", a->mirror_dir);
-	snprintf(mu->targets, sizeof(mu->targets), "file://%s/targets/", a->mirror_dir);
-	mu->m[0] = mu->meta;
-	mu->t[0] = mu->targets;
-	o->metadata_urls = mu->m;
+	/* The root side: the same client, from its own trust, against its
+	 * own copy of what the child mirrored; no network. The artifact is
+	 * taken from the child's mirror after the refresh
+	 * (open_fetched_artifact). */
+	GUARD(take_mirror(a));
+	if ((size_t)snprintf(a->incoming_url, sizeof(a->incoming_url), "file://%s/incoming/",
+			     a->c->state_dir) >= sizeof(a->incoming_url))
+		return pawl_error_set(PAWL_E_INVALID, "state_dir %s is too long", a->c->state_dir);
+	a->incoming_urls[0] = a->incoming_url;
+	o->metadata_urls = a->incoming_urls;
 	o->n_metadata_urls = 1;
-	o->target_urls = mu->t;
-	o->n_target_urls = 1;
+	o->target_urls = NULL;
+	o->n_target_urls = 0;
+	return 0;
+}
+
+/* The artifact the fetcher downloaded for t, opened (read-only) from its
+ * mirror without following anything: install_release checks it against
+ * t's signed length and hashes as it copies it. */
+static int open_fetched_artifact(struct agent *a, pawl_updater *u, const pawl_target *t,
+				 int *ret_fd)
+{
+	_cleanup_buf_ pawl_buf rel = PAWL_BUF_INIT(16384);
+	_cleanup_buf_ pawl_buf path = PAWL_BUF_INIT(16400);
+	int r;
+
+	GUARD(updater_target_remote_path(u, t, &rel));
+	GUARD(buf_printf(&path, "mirror/targets/%s", rel.data));
+	r = file_open_owned_at(a->work_fd, path.data, a->fetcher_uid, ret_fd);
+	if (r < 0)
+		return pawl_error_prefix(r, "the fetcher's download of %s in %s/" WORK ": ",
+					 pawl_target_path(t), a->c->state_dir);
 	return 0;
 }
 
@@ -630,37 +869,134 @@ static int setup_paths(struct agent *a)
 {
 	const char *sd = a->c->state_dir;
 
+	a->state_fd = a->work_fd = -1;
 	if ((size_t)snprintf(a->metadata_dir, sizeof(a->metadata_dir), "%s/metadata", sd) >=
 		    sizeof(a->metadata_dir) ||
 	    (size_t)snprintf(a->staging_dir, sizeof(a->staging_dir), "%s/staging", sd) >=
-		    sizeof(a->staging_dir) ||
-	    (size_t)snprintf(a->work_dir, sizeof(a->work_dir), "%s/" WORK, sd) >=
-		    sizeof(a->work_dir) ||
-	    (size_t)snprintf(a->mirror_dir, sizeof(a->mirror_dir), "%s/" WORK "/mirror", sd) >=
-		    sizeof(a->mirror_dir) ||
-	    (size_t)snprintf(a->child_mdir, sizeof(a->child_mdir), "%s/" WORK "/metadata", sd) >=
-		    sizeof(a->child_mdir))
+		    sizeof(a->staging_dir))
 		return pawl_error_set(PAWL_E_INVALID, "state_dir %s is too long", sd);
 	return 0;
 }
 
-/* STATE_DIR/metadata holds the trusted root; on first use it is seeded
- * from trusted_root (which must parse and be signed by itself). */
+/*
+ * The agent's trust is STATE_DIR/metadata/root.json, which every refresh
+ * moves forward as the repository rotates its root. trusted_root in the
+ * configuration is the initial root only: it seeds that file when there is
+ * none, and once the state holds a root the configuration's file never
+ * wins (an older root there would bring back trust in keys the publisher
+ * rotated out). Anything at that name, even a file that cannot be read,
+ * counts as present and is left for the updater to judge; the seeding
+ * itself refuses to replace a root that appears meanwhile. A deliberate
+ * replacement is `pawl --config FILE --force-replace-trusted-root init`.
+ */
 static int ensure_trust(struct agent *a)
 {
 	char path[4200];
 	struct stat st;
 	_cleanup_free_ char *data = NULL;
+	root_install_info info;
 	size_t len;
 
 	snprintf(path, sizeof(path), "%s/root.json", a->metadata_dir);
-	if (stat(path, &st) == 0)
+	if (lstat(path, &st) == 0)
 		return 0;
+	if (errno != ENOENT)
+		return pawl_error_set_errno(PAWL_E_IO, errno, "trusted root %s", path);
 	GUARD(file_read_all(a->c->trusted_root, PAWL_DEFAULT_MAX_ROOT, &data, &len));
-	GUARD(pawl_metadata_dir_init(a->metadata_dir, data, len));
-	if (a->log && audit_appendf(a->log, "trust.init", AUDIT_STR("root", a->c->trusted_root)) < 0)
+	GUARD(metadata_dir_install_root(a->metadata_dir, data, len, false, &info));
+	if (!info.identical && a->log &&
+	    audit_appendf(a->log, "trust.init", AUDIT_STR("root", a->c->trusted_root),
+			  AUDIT_INT("version", info.new_version),
+			  AUDIT_STR("sha256", info.new_sha256)) < 0)
 		pawl_error_clear();
 	return 0;
+}
+
+int agent_init(const agent_config *c, const char *root_file, bool force, bool json, int verbose)
+{
+	struct agent a = { .c = c, .json = json, .verbose = verbose };
+	const char *file = root_file ? root_file : c->trusted_root;
+	_cleanup_free_ char *data = NULL;
+	root_install_info info;
+	size_t len;
+	int r;
+
+	if (setup_paths(&a) < 0 || open_audit(&a) < 0)
+		return fail(&a, "setup");
+	if (file_read_all(file, PAWL_DEFAULT_MAX_ROOT, &data, &len) < 0) {
+		/* A local file: exit 1 even when it is missing (fail() would
+		 * say 3, a network failure, for "not found"). */
+		int code = pawl_error_last()->code;
+		char msg[1024];
+
+		snprintf(msg, sizeof(msg), "%s", pawl_error_last()->message);
+		if (audit_failuref(a.log, "agent.failure", msg, AUDIT_STR("step", "init")) < 0)
+			pawl_error_clear();
+		if (json)
+			printf("{\"ok\":false,\"step\":\"init\",\"error\":\"%s\",\"exit\":%d}\n",
+			       pawl_strerror(code), AGENT_EXIT_ERROR);
+		fprintf(stderr, "pawl: init failed: %s\n", msg);
+		return finish(&a, AGENT_EXIT_ERROR, "failed");
+	}
+	r = metadata_dir_install_root(a.metadata_dir, data, len, false, &info);
+	if (r == PAWL_E_POLICY && force) {
+		/* The intent goes into the log before anything changes: a log
+		 * that cannot be written stops the replacement. */
+		char msg[1024];
+
+		snprintf(msg, sizeof(msg), "%s", pawl_error_last()->message);
+		if (audit_appendf(a.log, "trust.replacing", AUDIT_STR("root", file),
+				  AUDIT_STR("found", msg)) < 0)
+			return fail(&a, "audit");
+		r = metadata_dir_install_root(a.metadata_dir, data, len, true, &info);
+	}
+	if (r == PAWL_E_POLICY) {
+		const char *msg = pawl_error_last()->message;
+
+		if (audit_failuref(a.log, "trust.refused", msg, AUDIT_STR("root", file)) < 0)
+			pawl_error_clear();
+		if (json)
+			printf("{\"ok\":false,\"step\":\"init\",\"error\":\"%s\",\"exit\":%d}\n",
+			       pawl_strerror(PAWL_E_POLICY), AGENT_EXIT_REFUSED);
+		fprintf(stderr,
+			"pawl: init refused: %s\n"
+			"pawl: the agent keeps its trusted root. To replace it with %s on purpose "
+			"(trust in the root there is lost, rotated-out keys included; recorded in "
+			"the audit log), run:\n"
+			"pawl: pawl --config FILE --force-replace-trusted-root init %s\n",
+			msg, file, file);
+		return finish(&a, AGENT_EXIT_REFUSED, "refused");
+	}
+	if (r < 0)
+		return fail(&a, "init");
+	if (info.had_root && !info.identical) {
+		if (audit_appendf(a.log, "trust.replaced", AUDIT_STR("root", file),
+				  AUDIT_INT("old_version", info.old_version),
+				  AUDIT_STR("old_sha256", info.old_sha256),
+				  AUDIT_INT("version", info.new_version),
+				  AUDIT_STR("sha256", info.new_sha256),
+				  AUDIT_STR("why", "--force-replace-trusted-root")) < 0)
+			return fail(&a, "audit");
+		fprintf(stderr,
+			"pawl: WARNING: replaced the trusted root %s/root.json (version %" PRIu64
+			", sha256 %s) with %s (version %" PRIu64 ", sha256 %s), as "
+			"--force-replace-trusted-root asked; recorded in the audit log\n",
+			a.metadata_dir, info.old_version, info.old_sha256, file, info.new_version,
+			info.new_sha256);
+	} else if (!info.identical) {
+		if (audit_appendf(a.log, "trust.init", AUDIT_STR("root", file),
+				  AUDIT_INT("version", info.new_version),
+				  AUDIT_STR("sha256", info.new_sha256)) < 0)
+			return fail(&a, "audit");
+		say(&a, "trusting %s (root version %" PRIu64 ")", file, info.new_version);
+	} else {
+		say(&a, "the agent already trusts %s (root version %" PRIu64 "); nothing changed",
+		    file, info.new_version);
+	}
+	if (json)
+		printf("{\"ok\":true,\"changed\":%s,\"version\":%" PRIu64 "}\n",
+		       info.identical ? "false" : "true", info.new_version);
+	return finish(&a, AGENT_EXIT_OK, info.identical ? "unchanged" : "trusted");
 }
 
 void json_print_string(const char *s)
@@ -707,13 +1043,13 @@ int agent_update(const agent_config *c, bool json, int verbose)
 	install_result res;
 	pawl_updater *u = NULL;
 	pawl_target *t = NULL;
-	struct mirror_urls mu;
 	install_state st;
 	char staged[8300];
+	int art_fd = -1;
 	const char *name;
 	int code, r;
 
-	if (setup_paths(&a) < 0 || open_audit(&a) < 0)
+	if (setup_paths(&a) < 0 || open_audit(&a) < 0 || (privsep(c) && open_state(&a) < 0))
 		return fail(&a, "setup");
 	if (audit_appendf(a.log, "update.start", AUDIT_STR("app", c->app)) < 0)
 		pawl_error_clear();
@@ -743,7 +1079,7 @@ int agent_update(const agent_config *c, bool json, int verbose)
 	o.on_event = on_event;
 	o.event_ctx = &a;
 	if (privsep(c)) {
-		if (fetch_unprivileged(&a, &o, &mu) < 0) {
+		if (fetch_unprivileged(&a, &o) < 0) {
 			install_close(ic);
 			return fail(&a, "fetch");
 		}
@@ -822,10 +1158,20 @@ int agent_update(const agent_config *c, bool json, int verbose)
 		a.best_recovery = rec;
 	}
 	name = strrchr(a.best_path, '/') + 1;
-	if (dir_create(a.staging_dir, 0700) < 0 ||
-	    (size_t)snprintf(staged, sizeof(staged), "%s/%s-%s", a.staging_dir, a.best_str, name) >=
-		    sizeof(staged) ||
-	    pawl_updater_download_to(u, t, staged) < 0) {
+	staged[0] = '\0';
+	if (a.work_fd >= 0) {
+		/* Privilege separation: the fetcher's download itself, which
+		 * install_release verifies as it copies it (no second copy). */
+		if (open_fetched_artifact(&a, u, t, &art_fd) < 0) {
+			pawl_target_free(t);
+			pawl_updater_free(u);
+			install_close(ic);
+			return fail(&a, "download");
+		}
+	} else if (dir_create(a.staging_dir, 0700) < 0 ||
+		   (size_t)snprintf(staged, sizeof(staged), "%s/%s-%s", a.staging_dir, a.best_str,
+				    name) >= sizeof(staged) ||
+		   pawl_updater_download_to(u, t, staged) < 0) {
 		pawl_target_free(t);
 		pawl_updater_free(u);
 		install_close(ic);
@@ -834,8 +1180,8 @@ int agent_update(const agent_config *c, bool json, int verbose)
 	{
 		install_artifact art = {
 			.version = a.best_str,
-			.fd = -1,
-			.path = staged,
+			.fd = art_fd,
+			.path = art_fd >= 0 ? NULL : staged,
 			.name = name,
 			.length = pawl_target_length(t),
 			.hashes = t->hashes,
@@ -846,7 +1192,19 @@ int agent_update(const agent_config *c, bool json, int verbose)
 		say(&a, "installing %s %s", c->app, a.best_str);
 		r = install_release(ic, &art, &res);
 	}
-	unlink(staged);
+	if (art_fd >= 0) {
+		close(art_fd);
+		/* Installed (or health-checked) means its bytes matched. */
+		if (r == 0 && (res.outcome == INSTALL_INSTALLED ||
+			       res.outcome == INSTALL_HEALTH_FAILED) &&
+		    audit_appendf(a.log, "download", AUDIT_STR("target", a.best_path),
+				  AUDIT_INT("length", (int64_t)pawl_target_length(t)),
+				  AUDIT_STR("sha256", pawl_target_hash(t, "sha256")),
+				  AUDIT_STR("via", "fetcher")) < 0)
+			pawl_error_clear();
+	} else {
+		unlink(staged);
+	}
 	pawl_target_free(t);
 	pawl_updater_free(u);
 	if (r < 0) {
@@ -978,12 +1336,11 @@ int agent_rollback(const agent_config *c, bool json, int verbose)
 	install_opts io;
 	install_result res;
 	pawl_updater *u = NULL;
-	struct mirror_urls mu;
 	install_state st;
 	bool recovery = false;
 	int r;
 
-	if (setup_paths(&a) < 0 || open_audit(&a) < 0)
+	if (setup_paths(&a) < 0 || open_audit(&a) < 0 || (privsep(c) && open_state(&a) < 0))
 		return fail(&a, "setup");
 	install_opts_from(&a, &io);
 	if (install_open(&ic, &io) < 0)
@@ -1013,7 +1370,7 @@ int agent_rollback(const agent_config *c, bool json, int verbose)
 	o.event_ctx = &a;
 	if (privsep(c)) {
 		a.refresh_only = true;
-		if (fetch_unprivileged(&a, &o, &mu) < 0) {
+		if (fetch_unprivileged(&a, &o) < 0) {
 			install_close(ic);
 			return fail(&a, "fetch");
 		}

@@ -10,7 +10,8 @@
  *   3  network failure (every mirror unreachable or missing a file)
  *   4  health check failed; the previous release was restored
  *   5  refused: a downgrade not signed as a recovery release, a release
- *      marked bad, or (rollback) a previous release that is not a recovery
+ *      marked bad, (rollback) a previous release that is not a recovery,
+ *      or (init) a different trusted root already in place
  */
 #ifndef PAWL_AGENT_H
 #define PAWL_AGENT_H
@@ -32,6 +33,11 @@ enum {
 /* Print s to stdout as one JSON string (escaped as pj_write does). */
 void json_print_string(const char *s);
 
+/* `init [ROOT]`: seed STATE_DIR/metadata/root.json from ROOT (default: the
+ * configuration's trusted_root). Identical: nothing changes (0). Another
+ * root there: refused (5) unless force, which replaces it and records
+ * "trust.replaced" in the audit log. */
+int agent_init(const agent_config *c, const char *root_file, bool force, bool json, int verbose);
 int agent_update(const agent_config *c, bool json, int verbose);
 int agent_status(const agent_config *c, bool json);
 int agent_rollback(const agent_config *c, bool json, int verbose);

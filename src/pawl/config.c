@@ -61,6 +61,7 @@ int config_load(agent_config *c, const char *path, char *err, size_t errlen)
 	size_t len = 0;
 	int fd, lineno = 0, rc = -1;
 	bool seen_syslog = false, seen_ht = false, seen_lock = false, seen_md = false;
+	bool seen_rate = false, seen_base = false;
 
 	memset(c, 0, sizeof(*c));
 	c->syslog = true;
@@ -174,6 +175,22 @@ int config_load(agent_config *c, const char *path, char *err, size_t errlen)
 			}
 			seen_lock = true;
 			c->lock_timeout_s = (unsigned)num;
+		} else if (strcmp(key, "min_rate") == 0) {
+			if (seen_rate || parse_uint(val, 1u << 30, &num) < 0 || num == 0) {
+				snprintf(err, errlen, "%s:%d: min_rate must be given once, as "
+					 "1 to 1073741824 bytes per second", path, lineno);
+				goto out;
+			}
+			seen_rate = true;
+			c->min_rate = (unsigned long)num;
+		} else if (strcmp(key, "deadline_base") == 0) {
+			if (seen_base || parse_uint(val, 86400, &num) < 0 || num == 0) {
+				snprintf(err, errlen, "%s:%d: deadline_base must be given once, as "
+					 "1 to 86400 seconds", path, lineno);
+				goto out;
+			}
+			seen_base = true;
+			c->deadline_base_s = (unsigned)num;
 		} else if (strcmp(key, "ca_file") == 0) {
 			if (set_once(&c->ca_file, val, key, path, lineno, err, errlen))
 				goto out;

@@ -34,6 +34,8 @@ typedef struct agent_config {
 	uint64_t max_bytes[4]; /* max_bytes_root, _timestamp, _snapshot, _targets */
 	unsigned max_delegations; /* roles per target search; 0: the default (32) */
 	unsigned lock_timeout_s; /* default 60 */
+	unsigned long min_rate;  /* deadline: bytes/s; 0: the default (16384) */
+	unsigned deadline_base_s; /* deadline: seconds; 0: the default (30) */
 } agent_config;
 
 /* Load path; on failure print nothing and return -1 with a message in

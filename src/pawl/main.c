@@ -15,10 +15,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <syslog.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "agent.h"
+#include "client/client.h"
 #include "config.h"
 #include "pawl/common.h"
 #include "pawl/updater.h"
@@ -39,24 +41,28 @@ struct cli {
 	uint64_t max_bytes[4];
 	uint32_t max_delegations;
 	long connect_timeout, low_speed_time, low_speed_limit, timeout;
+	long min_rate, deadline_base;
 	bool json;
 	const char *config;
 	const char *since;
 	int verbose; /* -1 quiet, 0 normal, 1+ verbose */
 	bool progress;
+	bool force_replace_root;
 };
 
 static void usage(FILE *f)
 {
 	fputs("usage: pawl [OPTIONS] COMMAND [ARGS]\n"
-	      "       pawl --config FILE update|status|rollback|log [verify] [--json]\n"
+	      "       pawl --config FILE init|update|status|rollback|log [verify] [--json]\n"
 	      "\n"
 	      "Client commands (with --metadata-dir):\n"
-	      "  init ROOT.json   trust ROOT.json as the initial root (no network)\n"
+	      "  init ROOT.json   trust ROOT.json as the initial root (no network); a\n"
+	      "                   different trusted root already there is kept (exit 1)\n"
 	      "  refresh          update trusted metadata from the repository\n"
 	      "  download         refresh, then fetch and verify each --target-name\n"
 	      "\n"
 	      "Agent commands (with --config FILE, see pawl.conf(5)):\n"
+	      "  init [ROOT.json] seed the agent's trusted root (default: trusted_root)\n"
 	      "  update           install the newest signed release of the app, health-\n"
 	      "                   check it, roll back on failure\n"
 	      "  status           installed, previous and highest versions, last check\n"
@@ -79,6 +85,13 @@ static void usage(FILE *f)
 	      "  --low-speed-limit BPS    fail a transfer slower than BPS bytes/s ...\n"
 	      "  --low-speed-time SEC     ... for SEC seconds (1024 bytes/s, 30 s)\n"
 	      "  --timeout SEC            limit each request to SEC seconds (none)\n"
+	      "  --min-rate BPS           each transfer must average BPS bytes/s: its\n"
+	      "                           deadline is SEC + LENGTH / BPS (16384) ...\n"
+	      "  --deadline-base SEC      ... with SEC from here (30); LENGTH is the most\n"
+	      "                           it may bring (slow retrieval)\n"
+	      "  --force-replace-trusted-root\n"
+	      "                           init: replace a different trusted root (trust\n"
+	      "                           in what it holds is lost; logged, warned)\n"
 	      "  --json                   machine-readable output on stdout\n"
 	      "  -v, --verbose            say what is fetched and verified\n"
 	      "  -q, --quiet              print errors only\n"
@@ -91,7 +104,8 @@ static void usage(FILE *f)
 	      "Exit status: client commands: 0 on success, 1 on any failure.\n"
 	      "Agent: 0 updated or current, 1 error, 2 verification failure,\n"
 	      "3 network failure, 4 health check failed (rolled back), 5 refused\n"
-	      "(downgrade, bad release, rollback to a non-recovery release).\n"
+	      "(downgrade, bad release, rollback to a non-recovery release, init over\n"
+	      "a different trusted root).\n"
 	      "URLs: https:// anywhere, http:// only to loopback, file:// for local media.\n",
 	      f);
 }
@@ -136,6 +150,19 @@ static long parse_seconds(const char *opt, const char *arg)
 
 	if (parse_u64(arg, &v) < 0 || v == 0 || v > 86400 * 7) {
 		snprintf(msg, sizeof(msg), "%s takes a positive whole number", opt);
+		die_usage(msg);
+	}
+	return (long)v;
+}
+
+/* Bytes per second for --min-rate: 1 B/s to 1 GiB/s. */
+static long parse_rate(const char *opt, const char *arg)
+{
+	uint64_t v;
+	char msg[128];
+
+	if (parse_u64(arg, &v) < 0 || v == 0 || v > (1u << 30)) {
+		snprintf(msg, sizeof(msg), "%s takes bytes per second, from 1 to 1073741824", opt);
 		die_usage(msg);
 	}
 	return (long)v;
@@ -263,22 +290,22 @@ static void on_event(const pawl_event *ev, void *ctx)
 	}
 }
 
-static int cmd_init(struct cli *c, int argc, char **argv)
+/* Read a root file given on the command line (at most twice the largest
+ * root accepted, so that "too large" is the library's message). */
+static int read_root_file(const char *path, char **ret, size_t *ret_len)
 {
-	char *buf = NULL;
+	char *buf = NULL, *nb;
 	size_t len = 0, cap = 0;
 	int fd;
 	struct stat st;
 
-	if (argc != 1)
-		die_usage("init takes one argument: the trusted root.json");
-	fd = open(argv[0], O_RDONLY | O_CLOEXEC);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0 || fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-		fprintf(stderr, "pawl: init failed: cannot read %s: %s\n", argv[0],
+		fprintf(stderr, "pawl: init failed: cannot read %s: %s\n", path,
 			strerror(errno ? errno : EINVAL));
 		if (fd >= 0)
 			close(fd);
-		return 1;
+		return -1;
 	}
 	for (;;) {
 		ssize_t n;
@@ -286,41 +313,91 @@ static int cmd_init(struct cli *c, int argc, char **argv)
 		if (len == cap) {
 			cap = cap ? cap * 2 : 65536;
 			if (cap > PAWL_DEFAULT_MAX_ROOT * 2) {
-				fprintf(stderr, "pawl: init failed: %s is too large\n", argv[0]);
+				fprintf(stderr, "pawl: init failed: %s is too large\n", path);
 				close(fd);
 				free(buf);
-				return 1;
+				return -1;
 			}
-			buf = realloc(buf, cap);
-			if (!buf) {
+			nb = realloc(buf, cap);
+			if (!nb) {
 				close(fd);
-				return 1;
+				free(buf);
+				return -1;
 			}
+			buf = nb;
 		}
 		n = read(fd, buf + len, cap - len);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0) {
-			fprintf(stderr, "pawl: init failed: reading %s: %s\n", argv[0],
+			fprintf(stderr, "pawl: init failed: reading %s: %s\n", path,
 				strerror(errno));
 			close(fd);
 			free(buf);
-			return 1;
+			return -1;
 		}
 		if (n == 0)
 			break;
 		len += (size_t)n;
 	}
 	close(fd);
-	if (pawl_metadata_dir_init(c->metadata_dir, buf, len) < 0) {
-		free(buf);
+	*ret = buf;
+	*ret_len = len;
+	return 0;
+}
+
+/*
+ * init: the client-under-test protocol's "copy the trusted root" (exit 0
+ * or 1, no request), which never replaces a different trusted root
+ * silently. --force-replace-trusted-root does, loudly: this command has no
+ * audit log of its own, so the replacement is a warning on stderr and a
+ * syslog entry (authpriv.warning) naming both roots.
+ */
+static int cmd_init(struct cli *c, int argc, char **argv)
+{
+	root_install_info info;
+	char *buf = NULL;
+	size_t len = 0;
+	int r;
+
+	if (argc != 1)
+		die_usage("init takes one argument: the trusted root.json");
+	if (read_root_file(argv[0], &buf, &len) < 0)
+		return 1;
+	r = metadata_dir_install_root(c->metadata_dir, buf, len, c->force_replace_root, &info);
+	free(buf);
+	if (r < 0) {
 		report_error(c, "init");
+		if (r == PAWL_E_POLICY)
+			fprintf(stderr,
+				"pawl: %s/root.json is kept. To replace it with %s on purpose (trust "
+				"in the root there is lost, rotated-out keys included), run:\n"
+				"pawl: pawl --metadata-dir %s --force-replace-trusted-root init %s\n",
+				c->metadata_dir, argv[0], c->metadata_dir, argv[0]);
 		return 1;
 	}
-	free(buf);
+	if (info.had_root && !info.identical) {
+		fprintf(stderr,
+			"pawl: WARNING: replaced the trusted root %s/root.json (version %" PRIu64
+			", sha256 %s) with %s (version %" PRIu64 ", sha256 %s), as "
+			"--force-replace-trusted-root asked\n",
+			c->metadata_dir, info.old_version, info.old_sha256, argv[0], info.new_version,
+			info.new_sha256);
+		openlog("pawl", LOG_PID, LOG_AUTHPRIV);
+		syslog(LOG_WARNING,
+		       "trust.replaced: %s/root.json version %" PRIu64 " sha256 %s replaced by %s "
+		       "version %" PRIu64 " sha256 %s (--force-replace-trusted-root, uid %u)",
+		       c->metadata_dir, info.old_version, info.old_sha256, argv[0], info.new_version,
+		       info.new_sha256, (unsigned)getuid());
+		closelog();
+	}
 	if (c->json)
-		printf("{\"ok\":true}\n");
-	else if (c->verbose >= 0)
+		printf("{\"ok\":true,\"changed\":%s,\"version\":%" PRIu64 "}\n",
+		       info.identical ? "false" : "true", info.new_version);
+	else if (c->verbose >= 0 && info.identical)
+		fprintf(stderr, "pawl: %s already trusts %s (root version %" PRIu64
+			"); nothing changed\n", c->metadata_dir, argv[0], info.new_version);
+	else if (c->verbose >= 0 && !info.had_root)
 		fprintf(stderr, "pawl: trusting %s in %s\n", argv[0], c->metadata_dir);
 	return 0;
 }
@@ -342,6 +419,8 @@ static int make_updater(struct cli *c, pawl_updater **u)
 	o.low_speed_time_s = c->low_speed_time;
 	o.low_speed_bytes = c->low_speed_limit;
 	o.total_timeout_s = c->timeout;
+	o.min_rate_bytes = c->min_rate;
+	o.deadline_base_s = c->deadline_base;
 	memcpy(o.max_bytes, c->max_bytes, sizeof(o.max_bytes));
 	o.max_delegations = c->max_delegations;
 	o.on_event = on_event;
@@ -444,10 +523,15 @@ static int agent_main(struct cli *c, const char *cmd, int argc, char **argv)
 	agent_config cfg;
 	char err[1024];
 	bool verify = false;
+	const char *root_file = NULL;
 	int rc;
 
 	for (int i = 0; i < argc; i++) {
-		if (strcmp(argv[i], "--json") == 0)
+		if (strcmp(argv[i], "--force-replace-trusted-root") == 0)
+			c->force_replace_root = true;
+		else if (strcmp(cmd, "init") == 0 && argv[i][0] != '-' && !root_file)
+			root_file = argv[i];
+		else if (strcmp(argv[i], "--json") == 0)
 			c->json = true;
 		else if (strcmp(argv[i], "-v") == 0 || strcmp(argv[i], "--verbose") == 0)
 			c->verbose++;
@@ -464,7 +548,13 @@ static int agent_main(struct cli *c, const char *cmd, int argc, char **argv)
 		fprintf(stderr, "pawl: %s\n", err);
 		return AGENT_EXIT_ERROR;
 	}
-	if (strcmp(cmd, "update") == 0)
+	if (c->force_replace_root && strcmp(cmd, "init") != 0) {
+		config_free(&cfg);
+		die_usage("--force-replace-trusted-root goes with init only");
+	}
+	if (strcmp(cmd, "init") == 0)
+		rc = agent_init(&cfg, root_file, c->force_replace_root, c->json, c->verbose);
+	else if (strcmp(cmd, "update") == 0)
 		rc = agent_update(&cfg, c->json, c->verbose);
 	else if (strcmp(cmd, "status") == 0)
 		rc = agent_status(&cfg, c->json);
@@ -474,7 +564,7 @@ static int agent_main(struct cli *c, const char *cmd, int argc, char **argv)
 		rc = verify ? agent_log_verify(&cfg) : agent_log_show(&cfg, c->json, c->since);
 	else {
 		config_free(&cfg);
-		die_usage("with --config the commands are update, status, rollback and log");
+		die_usage("with --config the commands are init, update, status, rollback and log");
 	}
 	config_free(&cfg);
 	return rc;
@@ -483,7 +573,7 @@ static int agent_main(struct cli *c, const char *cmd, int argc, char **argv)
 int main(int argc, char **argv)
 {
 	enum { O_MDIR = 256, O_MURL, O_TNAME, O_TURL, O_TDIR, O_MAXB, O_MAXD, O_CA, O_PIN, O_JSON,
-	       O_CTO, O_LST, O_LSL, O_TO, O_CONFIG, O_SINCE };
+	       O_CTO, O_LST, O_LSL, O_TO, O_CONFIG, O_SINCE, O_MINRATE, O_DLBASE, O_FORCEROOT };
 	static const struct option opts[] = {
 		{ "metadata-dir", required_argument, NULL, O_MDIR },
 		{ "metadata-url", required_argument, NULL, O_MURL },
@@ -499,6 +589,9 @@ int main(int argc, char **argv)
 		{ "low-speed-time", required_argument, NULL, O_LST },
 		{ "low-speed-limit", required_argument, NULL, O_LSL },
 		{ "timeout", required_argument, NULL, O_TO },
+		{ "min-rate", required_argument, NULL, O_MINRATE },
+		{ "deadline-base", required_argument, NULL, O_DLBASE },
+		{ "force-replace-trusted-root", no_argument, NULL, O_FORCEROOT },
 		{ "config", required_argument, NULL, O_CONFIG },
 		{ "since", required_argument, NULL, O_SINCE },
 		{ "verbose", no_argument, NULL, 'v' },
@@ -562,6 +655,15 @@ int main(int argc, char **argv)
 		case O_TO:
 			c.timeout = parse_seconds("--timeout", optarg);
 			break;
+		case O_MINRATE:
+			c.min_rate = parse_rate("--min-rate", optarg);
+			break;
+		case O_DLBASE:
+			c.deadline_base = parse_seconds("--deadline-base", optarg);
+			break;
+		case O_FORCEROOT:
+			c.force_replace_root = true;
+			break;
 		case O_CONFIG:
 			c.config = optarg;
 			break;
@@ -595,6 +697,8 @@ int main(int argc, char **argv)
 
 	if (strcmp(cmd, "init") == 0)
 		return cmd_init(&c, argc - optind, argv + optind);
+	if (c.force_replace_root)
+		die_usage("--force-replace-trusted-root goes with init only");
 	if (optind != argc)
 		die_usage("unexpected argument");
 	if (strcmp(cmd, "refresh") == 0)

@@ -19,6 +19,9 @@
 # Besides static files (with byte ranges, nginx's default) every server has
 # a few fixed locations for tests:
 #   /slow/FILE             FILE, dripped at 256 bytes/s (slow retrieval)
+#   /drip/FILE             FILE, dripped at 1,200 bytes/s: just above libpawl's
+#                          default low-speed limit (1,024 bytes/s), so that
+#                          only the transfer deadline can stop it
 #   /norange/FILE          FILE, ignoring Range headers (always 200)
 #   /redirect-same/FILE    302 to /FILE (relative Location, same origin)
 #   /redirect-abs/FILE     302 to SCHEME://HOST:PORT/FILE (same origin)
@@ -121,6 +124,7 @@ EOF
 		cat <<EOF
         location / { }
         location /slow/ { alias "$docroot/"; limit_rate 256; }
+        location /drip/ { alias "$docroot/"; limit_rate 1200; }
         location /norange/ { alias "$docroot/"; max_ranges 0; }
         location /redirect-same/ {
             absolute_redirect off;

@@ -46,12 +46,16 @@ done
 	--timestamp-key timestamp.pem || exit 1
 
 # release VERSION [recovery] [broken]: build and publish demo VERSION
+# (built once: a published release is immutable, so releasing it again,
+# say as a recovery release, must give the very same bytes)
 release() {
 	v=$1; rec=${2:-false}; d="$work/src-$v"
-	mkdir -p "$d"
-	echo "demo $v" > "$d/VERSION"
-	[ "${3:-}" = broken ] && touch "$d/BROKEN"
-	tar czf "$work/demo-$v.tar.gz" -C "$d" .
+	if [ ! -e "$work/demo-$v.tar.gz" ]; then
+		mkdir -p "$d"
+		echo "demo $v" > "$d/VERSION"
+		[ "${3:-}" = broken ] && touch "$d/BROKEN"
+		tar czf "$work/demo-$v.tar.gz" -C "$d" .
+	fi
 	recflag=""
 	[ "$rec" = true ] && recflag=--recovery
 	# shellcheck disable=SC2086
@@ -166,11 +170,17 @@ if [ -n "$privsep" ]; then
 	expect 0 "update with privilege separation" "$P" --config agent.conf update
 	nobody=$(id -u nobody)
 	"$P" --config agent.conf log > "$work/log.txt"
-	has "$work/log.txt" "fetcher.exit euid=$nobody .*uid=$nobody user=nobody" "the fetcher ran as nobody"
+	# The uid the root side gave the fetcher, not one the fetcher reported.
+	has "$work/log.txt" "fetcher.exit gid=$(id -g nobody) .*uid=$nobody user=nobody" "the fetcher ran as nobody"
 	owner=$(stat -c %U "$work/state/work/mirror/metadata/timestamp.json")
 	[ "$owner" = nobody ] && ok "what the fetcher wrote belongs to nobody" || not_ok "owner $owner"
 	owner=$(stat -c %U "$work/state/metadata/timestamp.json")
 	[ "$owner" = root ] && ok "trusted metadata belongs to root" || not_ok "owner $owner"
+	# A state_dir that others can write is refused before anything runs.
+	chmod g+w "$work/state"
+	expect 1 "a group-writable state_dir is refused" "$P" --config agent.conf update
+	has "$work/err" "must belong to root and be writable by no one else" "says why and how to fix it"
+	chmod g-w "$work/state"
 	# A compromised fetcher that plants a forged artifact in its mirror
 	# gets nothing installed: the root side verifies on its own.
 	release 6.0.0

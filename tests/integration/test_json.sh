@@ -37,7 +37,7 @@ mkdir -p a && echo hi > a/f && tar czf app.tar.gz -C a .
 "$R" -q publish repo srv
 
 ok "init --json" sh -c "'$P' --json --metadata-dir md init repo/root.json > init.json"
-check "init: {ok}" schema init.json "{'ok': bool}"
+check "init: {ok, changed, version}" schema init.json "{'ok': bool, 'changed': bool, 'version': int}"
 ok "refresh --json" sh -c "'$P' --json --metadata-dir md --metadata-url file://$T/srv/metadata/ refresh > refresh.json"
 check "refresh: {ok, root, timestamp, snapshot, targets}" schema refresh.json \
 	"{'ok': bool, 'root': int, 'timestamp': int, 'snapshot': int, 'targets': int}"

@@ -4,6 +4,11 @@
  *  - slow retrieval: the pawl CLI keeps libpawl's defaults (abort below
  *    1024 bytes/s for 30 s), so the test sets low_speed_* itself and uses
  *    nginx.sh's /slow/ location (256 bytes/s);
+ *  - the transfer deadline against nginx.sh's /drip/ (1,200 bytes/s, just
+ *    above the default low-speed limit), with a small deadline through
+ *    min_rate_bytes and deadline_base_s, for targets and metadata, and the
+ *    next mirror tried after it;
+ *  - a version 1 options struct (shorter) still accepted;
  *  - a resumed download whose earlier bytes came from a bad mirror must
  *    still be verified as a whole;
  *  - the bounds max_root_rotations and max_delegations;
@@ -11,9 +16,11 @@
  *  - several pawl processes sharing one metadata directory at once.
  */
 #include <spawn.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -40,8 +47,8 @@ static void on_event(const pawl_event *ev, void *ctx)
 		snprintf(EV.lines[EV.n++], 512, "fetch %s", ev->url);
 		break;
 	case PAWL_EVENT_REJECTED:
-		snprintf(EV.lines[EV.n++], 512, "rejected %d %s", ev->code,
-			 ev->url ? ev->url : "-");
+		snprintf(EV.lines[EV.n++], 512, "rejected %d %s %s", ev->code,
+			 ev->url ? ev->url : "-", ev->message ? ev->message : "");
 		break;
 	default:
 		break;
@@ -280,6 +287,166 @@ static void test_slow_metadata_mirror(void **state)
 	rs_free(r);
 }
 
+/* ---- the transfer deadline ---- */
+
+/* A mirror that drips a target at 1,200 bytes/s: above the default
+ * low-speed limit (1,024 bytes/s), so without a deadline the 64 KiB would
+ * take 55 s, and a large target days. With 1 s + LENGTH at 64 KiB/s each
+ * attempt gets 2 s (what is left, when it resumes), and after the resume
+ * attempts the next mirror is tried. */
+static void test_drip_target(void **state)
+{
+	rs_repo *r = rs_new(DOCROOT, "drip-target", true);
+	unsigned char *good = malloc(BIG_LEN);
+	char drippath[4096];
+	const char *rel;
+	struct lib_client c;
+	pawl_updater *u = NULL;
+	pawl_target *t = NULL;
+	struct timespec t0;
+	char *out = NULL;
+
+	(void)state;
+	assert_non_null(good);
+	for (size_t i = 0; i < BIG_LEN; i++)
+		good[i] = (unsigned char)(i * 5);
+	rs_add_target(r, "targets", "big.bin", good, BIG_LEN);
+	rs_commit(r);
+	rel = rs_target_relpath(r, "big.bin", good, BIG_LEN);
+	snprintf(drippath, sizeof(drippath), "/drip/drip-target/%s", rel);
+
+	lib_init(&c, r);
+	lib_murls(&c, "drip-target/metadata/", NULL);
+	lib_turls(&c, "drip/drip-target/targets/", NULL);
+	assert_int_equal(c.o.low_speed_bytes, 0); /* libpawl's default, 1024 */
+	c.o.min_rate_bytes = 65536;
+	c.o.deadline_base_s = 1;
+	t_ok(pawl_updater_new(&u, &c.o));
+	t_ok(pawl_updater_refresh(u));
+	t_ok(pawl_updater_get_target(&t, u, "big.bin"));
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	t_fails(pawl_updater_download(u, t, c.tdir, &out), PAWL_E_NETWORK);
+	expect_msg(drippath);
+	expect_msg("too slow: not complete within its deadline of");
+	/* Three attempts of at most 2 s each, not 55 s. */
+	assert_true(seconds_since(&t0) < 15.0);
+	assert_null(out);
+	assert_false(e2e_exists(e2e_path(c.tdir, "big.bin")));
+	assert_int_equal(events_matching("rejected -12", drippath), 1);
+	assert_int_equal(events_matching("rejected -12", "deadline of"), 1);
+	pawl_updater_free(u);
+	u = NULL;
+
+	/* The drip first, a good mirror second: the download completes from
+	 * the second, as after any other network failure. */
+	lib_turls(&c, "drip/drip-target/targets/", "drip-target/targets/");
+	EV.n = 0;
+	t_ok(pawl_updater_new(&u, &c.o));
+	t_ok(pawl_updater_refresh(u));
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	t_ok(pawl_updater_download(u, t, c.tdir, &out));
+	assert_true(seconds_since(&t0) < 15.0);
+	assert_non_null(out);
+	e2e_assert_file(out, good, BIG_LEN);
+	assert_int_equal(events_matching("rejected -12", drippath), 1);
+	assert_true(events_matching("fetch", "/drip-target/targets/") >= 1);
+	free(out);
+	pawl_target_free(t);
+	pawl_updater_free(u);
+	lib_free(&c);
+	free(good);
+	rs_free(r);
+}
+
+/* Metadata of unknown length gets its role's limit as LENGTH: the 16 KiB
+ * timestamp limit at 64 KiB/s plus 1 s is 1.25 s, and an 8 KiB timestamp
+ * dripped at 1,200 bytes/s needs about 7. */
+static void test_drip_metadata(void **state)
+{
+	rs_repo *r = repo_with_hello("drip-md", true);
+	rs_role *ts = rs_role_get(r, "timestamp");
+	struct lib_client c;
+	pawl_updater *u = NULL;
+	struct timespec t0;
+	char *big = malloc(8192 + 1);
+
+	(void)state;
+	assert_non_null(big);
+	memset(big, 'p', 8192);
+	big[8192] = '\0';
+	t_ok(pj_obj_put_str(ts->md->doc, ts->md->signed_v, "x-padding", big));
+	t_ok(md_reload(ts->md, "timestamp"));
+	free(big);
+	rs_commit(r);
+
+	lib_init(&c, r);
+	c.o.min_rate_bytes = 65536;
+	c.o.deadline_base_s = 1;
+	lib_murls(&c, "drip/drip-md/metadata/", NULL);
+	t_ok(pawl_updater_new(&u, &c.o));
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	t_fails(pawl_updater_refresh(u), PAWL_E_NETWORK);
+	assert_true(seconds_since(&t0) < 10.0);
+	expect_msg("/drip/drip-md/metadata/timestamp.json");
+	expect_msg("deadline of 1.2 s (1 s + 16384 bytes at 65536 bytes/s)");
+	assert_int_equal(pawl_updater_role_version(u, "timestamp"), 0);
+	pawl_updater_free(u);
+	assert_false(e2e_exists(e2e_path(c.mdir, "timestamp.json")));
+
+	/* The next mirror is tried (TUF 1.5.2). */
+	lib_murls(&c, "drip/drip-md/metadata/", "drip-md/metadata/");
+	EV.n = 0;
+	t_ok(pawl_updater_new(&u, &c.o));
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	t_ok(pawl_updater_refresh(u));
+	assert_true(seconds_since(&t0) < 10.0);
+	assert_true(pawl_updater_role_version(u, "timestamp") > 0);
+	assert_int_equal(events_matching("rejected -12", "/drip/drip-md/metadata/timestamp.json"),
+			 1);
+	pawl_updater_free(u);
+	lib_free(&c);
+	rs_free(r);
+}
+
+/* ---- options from a program built against older headers ---- */
+
+/* Version 1 of pawl_updater_opts ends at mirror_dir. Placed right before
+ * an inaccessible page, a library that read a version 2 struct from it
+ * would crash. */
+static void test_opts_version1(void **state)
+{
+	rs_repo *r = repo_with_hello("opts-v1", true);
+	const size_t v1 = offsetof(pawl_updater_opts, mirror_dir) + sizeof(const char *);
+	long pg = sysconf(_SC_PAGESIZE);
+	struct lib_client c;
+	pawl_updater *u = NULL;
+	unsigned char *map;
+	pawl_updater_opts *o1;
+
+	(void)state;
+	map = mmap(NULL, (size_t)pg * 2, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1,
+		   0);
+	assert_true(map != MAP_FAILED);
+	assert_int_equal(mprotect(map + pg, (size_t)pg, PROT_NONE), 0);
+	assert_true(v1 < sizeof(pawl_updater_opts) && v1 % sizeof(void *) == 0);
+	lib_init(&c, r);
+	lib_murls(&c, "opts-v1/metadata/", NULL);
+	c.o.version = 1;
+	o1 = (pawl_updater_opts *)(void *)(map + pg - v1);
+	memcpy(o1, &c.o, v1);
+	t_ok(pawl_updater_new(&u, o1));
+	t_ok(pawl_updater_refresh(u));
+	pawl_updater_free(u);
+	u = NULL;
+	/* A version this library does not know is refused, not half read. */
+	c.o.version = PAWL_UPDATER_OPTS_VERSION + 1;
+	t_fails(pawl_updater_new(&u, &c.o), PAWL_E_INVALID);
+	assert_null(u);
+	munmap(map, (size_t)pg * 2);
+	lib_free(&c);
+	rs_free(r);
+}
+
 /* ---- resumed downloads ---- */
 
 /* What an interrupted earlier run leaves behind: the first n bytes of
@@ -513,6 +680,9 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_slow_target),
 		cmocka_unit_test(test_slow_metadata_mirror),
+		cmocka_unit_test(test_drip_target),
+		cmocka_unit_test(test_drip_metadata),
+		cmocka_unit_test(test_opts_version1),
 		cmocka_unit_test(test_resume_partial),
 		cmocka_unit_test(test_max_root_rotations),
 		cmocka_unit_test(test_max_delegations_option),

@@ -288,6 +288,26 @@ check "unversioned names" [ -f outn/metadata/targets.json ] && [ -f outn/targets
 ok "verify" $R verify outn --root wn/root.json
 ok "client over file://" sh -c "$P --metadata-dir cn init wn/root.json && $P --metadata-dir cn --metadata-url file://$T/outn/metadata --target-base-url file://$T/outn/targets --target-dir cn.dl --target-name app.tar.gz download"
 
+# ---------------------------------------------------------------- a published tree others can write
+# A web root shared with the server's account: whoever else can write it
+# may plant links in it. The publisher must not write (or hard-link) a
+# target through a link, at any component of the target's directory.
+ok "init" $R init wl --root-key root4.pem --targets-key targets.pem --snapshot-key snap.pem --timestamp-key ts.pem
+ok "add a target under two directories" $R add wl app/1.0/app.tar.gz app1.tar.gz --key targets.pem
+ok "timestamp" $R timestamp wl --key snap.pem --key ts.pem
+mkdir -p outl/targets victim
+ln -s "$T/victim" outl/targets/app
+refuses "publish refuses a link for the target's directory" 1 "outl/targets/: app/1.0: refused: a symbolic link" $R publish wl outl
+check "nothing was written through it" [ -z "$(ls -A victim)" ]
+rm outl/targets/app
+mkdir outl/targets/app
+ln -s "$T/victim" outl/targets/app/1.0
+refuses "publish refuses a link deeper down" 1 "refused: a symbolic link" $R publish wl outl
+check "still nothing written through it" [ -z "$(ls -A victim)" ]
+rm outl/targets/app/1.0
+ok "publish once the links are gone" $R publish wl outl
+ok "verify" $R verify outl --root wl/root.json
+
 # ---------------------------------------------------------------- usage
 for c in keygen init add remove delegate bins sign rotate expire timestamp publish verify status; do
 	if $R $c --help | grep -q "usage: pawl-repo $c"; then :; else flunk "$c --help"; fi

@@ -14,6 +14,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "client/client.h"
 #include "metadata/metadata.h"
 #include "pawl/updater.h"
 #include "store/store.h"
@@ -612,6 +613,157 @@ static void test_options(void **state)
 	assert_null(u);
 }
 
+static void msg_has(const char *needle)
+{
+	if (!strstr(pawl_error_last()->message, needle))
+		fail_msg("error \"%s\" lacks \"%s\"", pawl_error_last()->message, needle);
+}
+
+static void assert_file_is(const char *path, const char *data, size_t len)
+{
+	size_t got_len;
+	char *got = t_read_file(path, &got_len);
+
+	assert_int_equal(got_len, len);
+	assert_memory_equal(got, data, len);
+	free(got);
+}
+
+/*
+ * Trust is never replaced silently (issue 15, 3): init over an existing
+ * root.json succeeds only when it is byte-identical, and then writes
+ * nothing; another root (here: another repository's) is refused naming
+ * both, and so is anything at that name that cannot be read as a root (a
+ * symbolic link). Only the explicit replacement the programs offer
+ * replaces it.
+ */
+static void test_init_never_replaces_trust(void **state)
+{
+	struct repo a = { 0 }, b = { 0 };
+	char ra[700], rb[700], trusted[700], target[700];
+	char *root_a, *root_b;
+	size_t len_a, len_b;
+	struct stat st1, st2;
+	root_install_info info;
+
+	(void)state;
+	make_repo(&a); /* a.mdir trusts a's root */
+	make_repo(&b);
+	snprintf(ra, sizeof(ra), "%s/repo/metadata/1.root.json", a.dir);
+	snprintf(rb, sizeof(rb), "%s/repo/metadata/1.root.json", b.dir);
+	snprintf(trusted, sizeof(trusted), "%s/root.json", a.mdir);
+	root_a = t_read_file(ra, &len_a);
+	root_b = t_read_file(rb, &len_b);
+
+	/* The same bytes again: success, nothing written. */
+	assert_int_equal(stat(trusted, &st1), 0);
+	t_ok(pawl_metadata_dir_init(a.mdir, root_a, len_a));
+	t_ok(metadata_dir_install_root(a.mdir, root_a, len_a, false, &info));
+	assert_true(info.had_root && info.identical);
+	assert_int_equal(stat(trusted, &st2), 0);
+	assert_int_equal(st1.st_ino, st2.st_ino);
+
+	/* Another root: refused, naming the file and both versions. */
+	t_fails(pawl_metadata_dir_init(a.mdir, root_b, len_b), PAWL_E_POLICY);
+	msg_has(trusted);
+	msg_has("already holds a trusted root (version 1, sha256 ");
+	msg_has("the root given differs (version 1, sha256 ");
+	msg_has("never replaced silently");
+	assert_file_is(trusted, root_a, len_a);
+	t_fails(metadata_dir_install_root(a.mdir, root_b, len_b, false, &info), PAWL_E_POLICY);
+	assert_file_is(trusted, root_a, len_a);
+
+	/* The explicit replacement, and what it reports for the log. */
+	memset(&info, 0, sizeof(info));
+	t_ok(metadata_dir_install_root(a.mdir, root_b, len_b, true, &info));
+	assert_true(info.had_root && !info.identical);
+	assert_int_equal(info.old_version, 1);
+	assert_int_equal(info.new_version, 1);
+	assert_string_not_equal(info.old_sha256, info.new_sha256);
+	assert_int_equal(strlen(info.old_sha256), 64);
+	assert_file_is(trusted, root_b, len_b);
+
+	/* A symbolic link at root.json counts as present (it is never
+	 * followed), even when it points at the very root given. */
+	snprintf(target, sizeof(target), "%s/elsewhere.json", a.dir);
+	t_write_file(target, root_a, len_a);
+	assert_int_equal(unlink(trusted), 0);
+	assert_int_equal(symlink(target, trusted), 0);
+	t_fails(pawl_metadata_dir_init(a.mdir, root_a, len_a), PAWL_E_POLICY);
+	assert_int_equal(lstat(trusted, &st1), 0);
+	assert_true(S_ISLNK(st1.st_mode));
+
+	/* A missing root.json is the only free slot. */
+	assert_int_equal(unlink(trusted), 0);
+	t_ok(metadata_dir_install_root(a.mdir, root_a, len_a, false, &info));
+	assert_true(!info.had_root && !info.identical);
+	assert_file_is(trusted, root_a, len_a);
+
+	free(root_a);
+	free(root_b);
+	t_rm_rf(a.dir);
+	free(a.dir);
+	t_rm_rf(b.dir);
+	free(b.dir);
+}
+
+/* A forced replacement waits for whoever holds the metadata directory
+ * (a refresh that is about to write a rotated root, here a child process
+ * that writes one before it lets go), so it is not overwritten a moment
+ * later by a refresh that started before it. */
+static void test_forced_replacement_takes_the_lock(void **state)
+{
+	struct repo a = { 0 }, b = { 0 };
+	char ra[700], rb[700], trusted[700];
+	char *root_a, *root_b;
+	size_t len_a, len_b;
+	root_install_info info;
+	int fds[2], st;
+	char c;
+	pid_t pid;
+
+	(void)state;
+	make_repo(&a);
+	make_repo(&b);
+	snprintf(ra, sizeof(ra), "%s/repo/metadata/1.root.json", a.dir);
+	snprintf(rb, sizeof(rb), "%s/repo/metadata/1.root.json", b.dir);
+	snprintf(trusted, sizeof(trusted), "%s/root.json", a.mdir);
+	root_a = t_read_file(ra, &len_a);
+	root_b = t_read_file(rb, &len_b);
+	assert_int_equal(pipe(fds), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		pawl_lock *l = NULL;
+		int dfd = open(a.mdir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+
+		close(fds[0]);
+		if (dfd < 0 || lock_acquire(&l, dfd, STORE_LOCK_NAME, 10) < 0 ||
+		    write(fds[1], "L", 1) != 1)
+			_exit(1);
+		sleep(1);
+		/* What a refresh holding the lock writes: a root of its own. */
+		if (file_write_atomic_at(dfd, "root.json", root_a, len_a, 0644) < 0)
+			_exit(1);
+		lock_release(l);
+		_exit(0);
+	}
+	close(fds[1]);
+	assert_int_equal(read(fds[0], &c, 1), 1);
+	close(fds[0]);
+	t_ok(metadata_dir_install_root(a.mdir, root_b, len_b, true, &info));
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
+	/* The replacement came after the holder's write, not before it. */
+	assert_file_is(trusted, root_b, len_b);
+	free(root_a);
+	free(root_b);
+	t_rm_rf(a.dir);
+	free(a.dir);
+	t_rm_rf(b.dir);
+	free(b.dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -626,6 +778,8 @@ int main(void)
 		cmocka_unit_test(test_large_resume),
 		cmocka_unit_test(test_no_room),
 		cmocka_unit_test(test_options),
+		cmocka_unit_test(test_init_never_replaces_trust),
+		cmocka_unit_test(test_forced_replacement_takes_the_lock),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

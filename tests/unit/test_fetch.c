@@ -32,6 +32,8 @@
 #include "testing.h"
 
 #define BIG_LEN (1024 * 1024)
+/* Served through nginx.sh's /drip/ (1,200 bytes/s): about 5 s. */
+#define DRIP_LEN (6 * 1024)
 #define SMALL "hello, pawl\n"
 #define ODD_DIR "dir x"
 #define ODD_NAME "a b%c?d#e \xc3\xbc+&=.txt" /* space % ? # u-umlaut + & = */
@@ -500,6 +502,8 @@ static int group_setup(void **state)
 	}
 	snprintf(p, sizeof(p), "%s/big.bin", G.docroot);
 	t_write_file(p, G.big, BIG_LEN);
+	snprintf(p, sizeof(p), "%s/drip.bin", G.docroot);
+	t_write_file(p, G.big, DRIP_LEN);
 	snprintf(p, sizeof(p), "%s/%s", G.docroot, ODD_DIR);
 	assert_int_equal(mkdir(p, 0755), 0);
 	snprintf(p, sizeof(p), "%s/%s/%s", G.docroot, ODD_DIR, ODD_NAME);
@@ -1005,6 +1009,58 @@ static void test_slow_retrieval(void **state)
 	fetcher_free(f);
 }
 
+/*
+ * Slow retrieval just above the low-speed limit: nginx's /drip/ sends
+ * 1,200 bytes/s, and the low-speed limit is libpawl's 1,024 bytes/s (over
+ * a 3 s window here instead of 30 s, so that the drip outlasts it in a
+ * quick test). The low-speed limit lets the drip through; only the
+ * transfer deadline stops it, and its message names the URL and the
+ * deadline.
+ */
+static void test_deadline_drip(void **state)
+{
+	fetch_opts o = FETCH_OPTS_INIT;
+	pawl_fetcher *f = NULL;
+	struct sink s = SINK_INIT;
+	const char *u = url_of(SRV_HTTP, "drip/drip.bin");
+	double t0, took;
+
+	(void)state;
+	assert_int_equal(o.low_speed_bytes, 1024);
+	o.low_speed_time_s = 3;
+	/* The drip outlasts the low-speed window and still arrives whole:
+	 * the low-speed limit alone does not stop it (default deadline:
+	 * 30 s + 6 KiB at 16 KiB/s). */
+	t_ok(fetcher_new(&f, &o));
+	t0 = now_s();
+	t_ok(fetcher_get(f, u, DRIP_LEN, 0, collect, &s));
+	took = now_s() - t0;
+	assert_int_equal(s.b.len, DRIP_LEN);
+	if (took < 3.5)
+		fail_msg("the drip took %.1f s; it must outlast the 3 s low-speed window", took);
+	fetcher_free(f);
+
+	/* With a deadline of 1 s + 6144 bytes at 4096 bytes/s = 2.5 s. */
+	o.min_rate_bytes = 4096;
+	o.deadline_base_s = 1;
+	t_ok(fetcher_new(&f, &o));
+	buf_reset(&s.b);
+	t0 = now_s();
+	fails_naming(fetcher_get(f, u, DRIP_LEN, 0, collect, &s), PAWL_E_NETWORK, u);
+	took = now_s() - t0;
+	msg_has("deadline of 2.5 s (1 s + 6144 bytes at 4096 bytes/s)");
+	assert_true(s.b.len > 0 && s.b.len < DRIP_LEN);
+	if (took < 2.4 || took > 8.0)
+		fail_msg("stopped after %.1f s, not at the 2.5 s deadline", took);
+
+	/* Resuming, the deadline is for what is left: 1 s + 5120 bytes. */
+	buf_reset(&s.b);
+	fails_naming(fetcher_get(f, u, DRIP_LEN, 1024, collect, &s), PAWL_E_NETWORK, u);
+	msg_has("deadline of 2.2 s (1 s + 5120 bytes at 4096 bytes/s)");
+	buf_free(&s.b);
+	fetcher_free(f);
+}
+
 /* ---- the sink -------------------------------------------------------------------- */
 
 static void test_sink_abort(void **state)
@@ -1365,6 +1421,16 @@ static void test_bad_options(void **state)
 	o = (fetch_opts)FETCH_OPTS_INIT;
 	o.connect_timeout_s = 0;
 	t_fails(fetcher_new(&f, &o), PAWL_E_INVALID);
+	/* The transfer deadline cannot be turned off either. */
+	o = (fetch_opts)FETCH_OPTS_INIT;
+	o.min_rate_bytes = 0;
+	t_fails(fetcher_new(&f, &o), PAWL_E_INVALID);
+	msg_has("deadline cannot be turned off");
+	o = (fetch_opts)FETCH_OPTS_INIT;
+	o.deadline_base_s = 0;
+	t_fails(fetcher_new(&f, &o), PAWL_E_INVALID);
+	o.deadline_base_s = -1;
+	t_fails(fetcher_new(&f, &o), PAWL_E_INVALID);
 	o = (fetch_opts)FETCH_OPTS_INIT;
 	o.pin = "/etc/ssl/certs/some.pem"; /* curl would read a file */
 	t_fails(fetcher_new(&f, &o), PAWL_E_INVALID);
@@ -1457,6 +1523,7 @@ int main(void)
 		cmocka_unit_test(test_limit_endless_no_length),
 		cmocka_unit_test(test_limit_endless_headers),
 		cmocka_unit_test(test_slow_retrieval),
+		cmocka_unit_test(test_deadline_drip),
 		cmocka_unit_test(test_sink_abort),
 		cmocka_unit_test(test_file),
 		cmocka_unit_test(test_redirect_same_origin),

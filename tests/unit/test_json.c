@@ -921,6 +921,30 @@ static void test_build_append_finish(void **state)
 	pj_doc_free(doc);
 }
 
+/* What a parsed object held before appends, asked while they are pending:
+ * the finished part only, by binary search. */
+static void test_getn_finished(void **state)
+{
+	pj_doc *doc = must_parse("{\"b\":1,\"d\":2,\"f\":3}");
+	pj_value *root = pj_root(doc), *v;
+	size_t n = root->len;
+
+	(void)state;
+	t_ok(pj_obj_append(doc, root, "a", 1, &v));
+	pj_set_int(v, 10);
+	t_ok(pj_obj_append(doc, root, "d", 1, &v));
+	pj_set_int(v, 20);
+	assert_int_equal(pj_getn_finished(root, n, "b", 1)->u.i, 1);
+	assert_int_equal(pj_getn_finished(root, n, "d", 1)->u.i, 2); /* not the appended 20 */
+	assert_int_equal(pj_getn_finished(root, n, "f", 1)->u.i, 3);
+	assert_null(pj_getn_finished(root, n, "a", 1)); /* appended, not finished */
+	assert_null(pj_getn_finished(root, n, "c", 1));
+	assert_null(pj_getn_finished(root, 1, "d", 1)); /* only the first member */
+	assert_int_equal(pj_getn_finished(root, 1000, "f", 1)->u.i, 3); /* n capped */
+	assert_null(pj_getn_finished(pj_get(root, "b"), 1, "x", 1)); /* not an object */
+	pj_doc_free(doc);
+}
+
 static void test_mutate_parsed(void **state)
 {
 	pj_doc *doc = must_parse("{\"signed\":{\"version\":1,\"targets\":{\"b\":{},\"d\":{}}},"
@@ -1133,6 +1157,7 @@ int main(void)
 		cmocka_unit_test(test_build_put),
 		cmocka_unit_test(test_build_rejects),
 		cmocka_unit_test(test_build_append_finish),
+		cmocka_unit_test(test_getn_finished),
 		cmocka_unit_test(test_mutate_parsed),
 		cmocka_unit_test(test_copy_and_equal),
 		cmocka_unit_test(test_deep_built),

@@ -322,6 +322,38 @@ static void test_write_atomic(void **state)
 	assert_dir_is(f->dir, "sub t");
 }
 
+/* The create-only variant never replaces anything at the name: a file,
+ * a symbolic link (not followed, even when dangling) or a directory; it
+ * leaves no temporary file either way. */
+static void test_create_atomic(void **state)
+{
+	struct fx *f = *state;
+	bool existed = true;
+	char buf[64];
+	ssize_t n;
+
+	t_ok(file_create_atomic_at(f->dfd, "c", "first", 5, 0644, &existed));
+	assert_false(existed);
+	assert_file_is(P(f, "c"), "first");
+	t_ok(file_create_atomic_at(f->dfd, "c", "second", 6, 0644, &existed));
+	assert_true(existed);
+	assert_file_is(P(f, "c"), "first");
+	assert_dir_is(f->dir, "c");
+
+	assert_int_equal(symlink("nowhere", P(f, "l")), 0);
+	t_ok(file_create_atomic_at(f->dfd, "l", "x", 1, 0644, &existed));
+	assert_true(existed);
+	n = readlink(P(f, "l"), buf, sizeof(buf) - 1);
+	assert_int_equal(n, 7);
+	assert_memory_equal(buf, "nowhere", 7);
+
+	assert_int_equal(mkdir(P(f, "d"), 0755), 0);
+	t_ok(file_create_atomic_at(f->dfd, "d", "x", 1, 0644, &existed));
+	assert_true(existed);
+	assert_dir_is(f->dir, "c d l");
+	t_fails(file_create_atomic_at(f->dfd, "c", "x", 1, 0644, NULL), PAWL_E_INVALID);
+}
+
 static void test_write_atomic_missing_dir(void **state)
 {
 	struct fx *f = *state;
@@ -1251,6 +1283,207 @@ static void test_crash_safety(void **state)
 	free(b);
 }
 
+/* ---------------- hostile directories ---------------- */
+
+/* A tree as a less privileged user would leave it: d/sub/f ("mine"),
+ * everything owned by the test's own uid. */
+static void owned_tree(struct fx *f)
+{
+	assert_int_equal(mkdir(P(f, "d"), 0755), 0);
+	assert_int_equal(mkdir(P(f, "d/sub"), 0755), 0);
+	t_write_file(P(f, "d/sub/f"), "mine", 4);
+	/* What a link must never reach: a file with a distinctive content. */
+	t_write_file(P(f, "secret"), "TOP-SECRET-CONTENT", 18);
+}
+
+/* The refusal message names the path and the rule, never what was found
+ * at the other end of a link (its content or its size). */
+static void assert_discloses_nothing(void)
+{
+	const char *m = pawl_error_last()->message;
+
+	if (strstr(m, "TOP-SECRET") || strstr(m, "18"))
+		fail_msg("error message \"%s\" tells about the linked file", m);
+}
+
+static void test_owned_opens_own_file(void **state)
+{
+	struct fx *f = *state;
+	int fd = -1;
+	char *data = NULL;
+	size_t len;
+
+	owned_tree(f);
+	t_ok(file_open_owned_at(f->dfd, "d/sub/f", getuid(), &fd));
+	t_ok(file_read_fd(fd, "f", 100, &data, &len));
+	assert_int_equal(len, 4);
+	assert_memory_equal(data, "mine", 4);
+	free(data);
+	/* O_NONBLOCK is gone once it is known to be a regular file. */
+	assert_int_equal(fcntl(fd, F_GETFL) & O_NONBLOCK, 0);
+	assert_true(fcntl(fd, F_GETFD) & FD_CLOEXEC);
+	close(fd);
+	t_ok(dir_open_owned_at(f->dfd, "d/sub", getuid(), &fd));
+	close(fd);
+	t_ok(dir_open_owned_at(f->dfd, "d", getuid(), &fd));
+	close(fd);
+	/* A single component lives in dirfd itself. */
+	fd = -1;
+	t_ok(file_open_owned_at(f->dfd, "secret", getuid(), &fd));
+	close(fd);
+}
+
+static void test_owned_refuses_symlinks(void **state)
+{
+	struct fx *f = *state;
+	int fd = -7;
+
+	owned_tree(f);
+	/* The file itself swapped for a link (to a file the same user owns,
+	 * even: a link is refused whatever it points at). */
+	assert_int_equal(symlink(P(f, "secret"), P(f, "d/sub/link")), 0);
+	t_fails(file_open_owned_at(f->dfd, "d/sub/link", getuid(), &fd), PAWL_E_IO);
+	assert_msg_has("d/sub/link: refused: a symbolic link");
+	assert_discloses_nothing();
+	assert_int_equal(fd, -7);
+	/* A directory on the way swapped for a link. */
+	assert_int_equal(symlink(P(f, "d/sub"), P(f, "d/dlink")), 0);
+	t_fails(file_open_owned_at(f->dfd, "d/dlink/f", getuid(), &fd), PAWL_E_IO);
+	assert_msg_has("d/dlink/f: refused: a symbolic link is on the way");
+	t_fails(dir_open_owned_at(f->dfd, "d/dlink", getuid(), &fd), PAWL_E_IO);
+	assert_msg_has("refused");
+	/* A relative link is no better. */
+	assert_int_equal(symlink("../../secret", P(f, "d/sub/rel")), 0);
+	t_fails(file_open_owned_at(f->dfd, "d/sub/rel", getuid(), &fd), PAWL_E_IO);
+	assert_discloses_nothing();
+	assert_int_equal(fd, -7);
+}
+
+static void test_owned_refuses_other_kinds(void **state)
+{
+	struct fx *f = *state;
+	int fd = -7;
+
+	owned_tree(f);
+	/* A FIFO is refused without being opened (the call does not block). */
+	assert_int_equal(mkfifo(P(f, "d/fifo"), 0644), 0);
+	t_fails(file_open_owned_at(f->dfd, "d/fifo", getuid(), &fd), PAWL_E_IO);
+	assert_msg_has("not a regular file");
+	/* A directory where a file is expected, and the other way round. */
+	t_fails(file_open_owned_at(f->dfd, "d/sub", getuid(), &fd), PAWL_E_IO);
+	assert_msg_has("not a regular file");
+	t_fails(dir_open_owned_at(f->dfd, "d/sub/f", getuid(), &fd), PAWL_E_IO);
+	t_fails(file_open_owned_at(f->dfd, "d/sub/f/x", getuid(), &fd), PAWL_E_IO);
+	/* A hard link (to any file) has two links: refused. */
+	assert_int_equal(link(P(f, "secret"), P(f, "d/hard")), 0);
+	t_fails(file_open_owned_at(f->dfd, "d/hard", getuid(), &fd), PAWL_E_IO);
+	assert_msg_has("one link");
+	assert_discloses_nothing();
+	assert_int_equal(fd, -7);
+}
+
+static void test_owned_refuses_wrong_owner(void **state)
+{
+	struct fx *f = *state;
+	uid_t other = getuid() + 1;
+	int fd = -7;
+
+	owned_tree(f);
+	/* Everything here is the test's; asked for another user's, each
+	 * level is refused: the file, a directory on the way, the last one. */
+	t_fails(file_open_owned_at(f->dfd, "secret", other, &fd), PAWL_E_IO);
+	assert_msg_has("owned by the expected user");
+	assert_discloses_nothing();
+	t_fails(file_open_owned_at(f->dfd, "d/sub/f", other, &fd), PAWL_E_IO);
+	assert_msg_has("a directory on the way is not owned");
+	t_fails(dir_open_owned_at(f->dfd, "d", other, &fd), PAWL_E_IO);
+	assert_int_equal(fd, -7);
+	if (geteuid() == 0) {
+		/* As root: nobody's file inside nobody's directories opens for
+		 * nobody, and root's own file among them does not. */
+		assert_int_equal(chown(P(f, "d"), 65534, 65534), 0);
+		assert_int_equal(chown(P(f, "d/sub"), 65534, 65534), 0);
+		assert_int_equal(chown(P(f, "d/sub/f"), 65534, 65534), 0);
+		t_write_file(P(f, "d/sub/roots"), "root", 4);
+		t_ok(file_open_owned_at(f->dfd, "d/sub/f", 65534, &fd));
+		close(fd);
+		fd = -7;
+		t_fails(file_open_owned_at(f->dfd, "d/sub/roots", 65534, &fd), PAWL_E_IO);
+		assert_msg_has("owned by the expected user");
+		assert_int_equal(fd, -7);
+	}
+}
+
+static void test_owned_refuses_odd_paths(void **state)
+{
+	struct fx *f = *state;
+	static const char *const bad[] = { "", "/etc/passwd", "d/../secret", "d//sub/f", "./d",
+					   "d/sub/", "d/./sub/f", ".." };
+	int fd = -7;
+
+	owned_tree(f);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		t_fails(file_open_owned_at(f->dfd, bad[i], getuid(), &fd), PAWL_E_INVALID);
+		t_fails(dir_open_owned_at(f->dfd, bad[i], getuid(), &fd), PAWL_E_INVALID);
+	}
+	t_fails(file_open_owned_at(f->dfd, "d/nope", getuid(), &fd), PAWL_E_NOT_FOUND);
+	t_fails(file_open_owned_at(f->dfd, "nope/f", getuid(), &fd), PAWL_E_NOT_FOUND);
+	assert_int_equal(fd, -7);
+}
+
+static void test_create_at(void **state)
+{
+	struct fx *f = *state;
+	char *data = NULL;
+	size_t len;
+	int fd;
+
+	t_ok(file_create_at(f->dfd, "new", "abc", 3, 0600));
+	assert_file_is(P(f, "new"), "abc");
+	/* Never over anything: a file, or a link (not followed). */
+	t_fails(file_create_at(f->dfd, "new", "x", 1, 0600), PAWL_E_IO);
+	assert_file_is(P(f, "new"), "abc");
+	t_write_file(P(f, "victim"), "keep", 4);
+	assert_int_equal(symlink(P(f, "victim"), P(f, "link")), 0);
+	t_fails(file_create_at(f->dfd, "link", "x", 1, 0600), PAWL_E_IO);
+	assert_file_is(P(f, "victim"), "keep");
+	/* file_read_fd keeps to its bound. */
+	fd = open(P(f, "victim"), O_RDONLY | O_CLOEXEC);
+	assert_true(fd >= 0);
+	t_fails(file_read_fd(fd, "victim", 3, &data, &len), PAWL_E_LIMIT);
+	assert_null(data);
+	close(fd);
+}
+
+static void test_dir_walk(void **state)
+{
+	struct fx *f = *state;
+	struct stat st;
+	int fd = -7;
+
+	/* mkdir -p relative to a descriptor; existing directories are fine. */
+	t_ok(dir_walk_at(f->dfd, "a/b/c", true, 0755, &fd));
+	assert_true(fstat(fd, &st) == 0 && S_ISDIR(st.st_mode));
+	close(fd);
+	assert_int_equal(stat(P(f, "a/b/c"), &st), 0);
+	t_ok(dir_walk_at(f->dfd, "a/b", false, 0, &fd));
+	close(fd);
+	fd = -7;
+	t_fails(dir_walk_at(f->dfd, "a/x", false, 0, &fd), PAWL_E_NOT_FOUND);
+	/* A link at any level is refused, and nothing is made through it. */
+	assert_int_equal(mkdir(P(f, "victim"), 0755), 0);
+	assert_int_equal(symlink(P(f, "victim"), P(f, "a/l")), 0);
+	t_fails(dir_walk_at(f->dfd, "a/l/new", true, 0755, &fd), PAWL_E_IO);
+	assert_msg_has("a/l/new: refused: a symbolic link is on the way");
+	t_fails(dir_walk_at(f->dfd, "a/l", true, 0755, &fd), PAWL_E_IO);
+	assert_dir_is(P(f, "victim"), "");
+	/* A file in the way. */
+	t_write_file(P(f, "a/file"), "x", 1);
+	t_fails(dir_walk_at(f->dfd, "a/file/new", true, 0755, &fd), PAWL_E_IO);
+	t_fails(dir_walk_at(f->dfd, "a/../victim", true, 0755, &fd), PAWL_E_INVALID);
+	assert_int_equal(fd, -7);
+}
+
 int main(void)
 {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
@@ -1264,6 +1497,7 @@ int main(void)
 		T(test_read_refuses_dir),
 		T(test_read_refuses_fifo),
 		T(test_write_atomic),
+		T(test_create_atomic),
 		T(test_write_atomic_missing_dir),
 		T(test_write_atomic_over_dir),
 		T(test_write_atomic_replaces_symlink),
@@ -1294,6 +1528,13 @@ int main(void)
 		T(test_staged_refuses_symlink),
 		T(test_staged_refuses_odd_parts),
 		T(test_crash_safety),
+		T(test_owned_opens_own_file),
+		T(test_owned_refuses_symlinks),
+		T(test_owned_refuses_other_kinds),
+		T(test_owned_refuses_wrong_owner),
+		T(test_owned_refuses_odd_paths),
+		T(test_create_at),
+		T(test_dir_walk),
 	};
 #undef T
 	/* Modes in the tests assume the usual umask. */

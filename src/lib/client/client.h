@@ -82,4 +82,33 @@ PAWL_MUST_USE int updater_load_targets(pawl_updater *u, const char *role, const 
 				       const md_keys *keys, const md_role *deleg, pawl_md **ret);
 PAWL_MUST_USE int updater_top_targets(pawl_updater *u, pawl_md **ret);
 
+/* What metadata_dir_install_root found and did. */
+typedef struct root_install_info {
+	bool had_root;        /* METADATA_DIR/root.json was there */
+	bool identical;       /* byte for byte the root given: nothing written */
+	uint64_t old_version; /* of the root that was there (0: not a valid root) */
+	char old_sha256[65];  /* hex, or "unreadable" */
+	uint64_t new_version;
+	char new_sha256[65];
+} root_install_info;
+
+/* How long a forced root replacement waits for a refresh or download that
+ * holds the metadata directory. */
+#define REPLACE_LOCK_TIMEOUT_S 60
+
+/*
+ * pawl_metadata_dir_init() with the explicit replacement the programs
+ * offer (pawl --force-replace-trusted-root). The root must parse and be
+ * signed by its own root role. No root.json yet (taken with a create that
+ * cannot replace one placed meanwhile), or one byte-identical to
+ * root_json, is success (the second writes nothing); any other root.json
+ * (another version, another repository, or a file that cannot be read as
+ * one) is PAWL_E_POLICY naming both, unless replace is set. ret (may be
+ * NULL) is written on success; the caller records a replacement
+ * (had_root && !identical) where it keeps a log. With replace, the
+ * directory lock is taken first (PAWL_E_LOCKED after 60 s).
+ */
+PAWL_MUST_USE int metadata_dir_install_root(const char *metadata_dir, const void *root_json,
+					    size_t len, bool replace, root_install_info *ret);
+
 #endif

@@ -8,6 +8,7 @@
  * below, and only trusted metadata is written back to the directory.
  */
 #include <fcntl.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -726,6 +727,12 @@ PAWL_API void pawl_updater_free(pawl_updater *u)
 	free(u);
 }
 
+/* The size of a version 1 pawl_updater_opts: up to mirror_dir. */
+#define OPTS_V1_SIZE (offsetof(pawl_updater_opts, mirror_dir) + sizeof(const char *))
+_Static_assert(PAWL_DEFAULT_MIN_RATE == FETCH_DEFAULT_MIN_RATE &&
+		       PAWL_DEFAULT_DEADLINE_BASE == FETCH_DEFAULT_DEADLINE_BASE,
+	       "the documented defaults are the transport's");
+
 PAWL_API int pawl_updater_new(pawl_updater **out, const pawl_updater_opts *o)
 {
 	static const uint64_t defaults[4] = { PAWL_DEFAULT_MAX_ROOT, PAWL_DEFAULT_MAX_TIMESTAMP,
@@ -736,7 +743,7 @@ PAWL_API int pawl_updater_new(pawl_updater **out, const pawl_updater_opts *o)
 	int r;
 
 	ENSURE(out && o, PAWL_E_INVALID, "pawl_updater_new: NULL argument");
-	ENSURE(o->version == PAWL_UPDATER_OPTS_VERSION, PAWL_E_INVALID,
+	ENSURE(o->version >= 1 && o->version <= PAWL_UPDATER_OPTS_VERSION, PAWL_E_INVALID,
 	       "pawl_updater_new: options version %u is not supported", o->version);
 	ENSURE(o->metadata_dir && *o->metadata_dir, PAWL_E_INVALID, "no metadata directory given");
 	for (size_t i = 0; i < o->n_metadata_urls; i++)
@@ -749,7 +756,10 @@ PAWL_API int pawl_updater_new(pawl_updater **out, const pawl_updater_opts *o)
 		return PAWL_E_NOMEM;
 	u->mdir_fd = -1;
 	u->mirror_fd = -1;
-	u->o = *o;
+	/* A caller built against older headers passed a smaller struct: read
+	 * only the fields its version has (docs/abi.md); the rest stay 0,
+	 * the defaults. */
+	memcpy(&u->o, o, o->version >= 2 ? sizeof(*o) : OPTS_V1_SIZE);
 	u->mdir = xstrdup(o->metadata_dir);
 	u->meta_urls = dup_list(o->metadata_urls, o->n_metadata_urls);
 	u->n_meta = o->n_metadata_urls;
@@ -775,6 +785,10 @@ PAWL_API int pawl_updater_new(pawl_updater **out, const pawl_updater_opts *o)
 		fo.low_speed_bytes = o->low_speed_bytes;
 	if (o->total_timeout_s > 0)
 		fo.total_timeout_s = o->total_timeout_s;
+	if (u->o.min_rate_bytes > 0)
+		fo.min_rate_bytes = u->o.min_rate_bytes;
+	if (u->o.deadline_base_s > 0)
+		fo.deadline_base_s = u->o.deadline_base_s;
 	GUARD_GOTO(r, fetcher_new(&u->fetcher, &fo), fail);
 	GUARD_GOTO(r, dir_open(u->mdir, &u->mdir_fd), fail);
 	if (o->mirror_dir) {
@@ -820,11 +834,45 @@ fail:
 	return r;
 }
 
-PAWL_API int pawl_metadata_dir_init(const char *metadata_dir, const void *root_json, size_t len)
+/* Version and SHA-256 of a root file, for messages and the audit log; a
+ * file that does not parse as a root has version 0. Consumes buf. */
+static void root_describe(char *buf, size_t len, uint64_t *ret_version, char ret_sha256[65])
+{
+	uint8_t d[HASH_MAX_LEN];
+	pawl_md *md = NULL;
+
+	if (hash_once(HASH_SHA256, buf, len, d) == 0)
+		hex_encode(ret_sha256, d, 32);
+	else
+		snprintf(ret_sha256, 65, "?");
+	*ret_version = md_parse(&md, buf, len, MD_ROOT, "root") == 0 ? md->version : 0;
+	md_free(md);
+	pawl_error_clear();
+}
+
+static const char *version_relation(uint64_t given, uint64_t trusted)
+{
+	if (trusted == 0)
+		return "another file";
+	if (given < trusted)
+		return "an older version";
+	if (given > trusted)
+		return "a newer version";
+	return "the same version with other content";
+}
+
+int metadata_dir_install_root(const char *metadata_dir, const void *root_json, size_t len,
+			      bool replace, root_install_info *ret)
 {
 	_cleanup_md_ pawl_md *md = NULL;
 	_cleanup_close_ int fd = -1;
+	_cleanup_lock_ pawl_lock *lock = NULL;
+	_cleanup_free_ char *old = NULL;
+	root_install_info info = { 0 };
+	uint8_t d[HASH_MAX_LEN];
+	size_t old_len = 0;
 	char *copy;
+	int r = PAWL_E_NOT_FOUND;
 
 	ENSURE(metadata_dir && root_json, PAWL_E_INVALID, "NULL argument");
 	ENSURE(len <= PAWL_DEFAULT_MAX_ROOT, PAWL_E_LIMIT, "trusted root is over %d bytes",
@@ -833,15 +881,75 @@ PAWL_API int pawl_metadata_dir_init(const char *metadata_dir, const void *root_j
 	if (!copy)
 		return PAWL_E_NOMEM;
 	memcpy(copy, root_json, len);
-	int r;
-
 	GUARD(md_parse(&md, copy, len, MD_ROOT, "root"));
 	r = verify_root_self(md);
 	if (r < 0)
 		return pawl_error_prefix(r, "trusted root is not signed by its own keys: ");
+	info.new_version = md->version;
+	GUARD(hash_once(HASH_SHA256, root_json, len, d));
+	hex_encode(info.new_sha256, d, 32);
+
 	GUARD(dir_create(metadata_dir, 0755));
 	GUARD(dir_open(metadata_dir, &fd));
-	return file_write_atomic_at(fd, "root.json", root_json, len, 0644);
+	/* Anything already at root.json is trust someone placed there: a
+	 * root, a larger root, or something unreadable (a link, a directory)
+	 * all count as present. Only a missing file is free, and it is taken
+	 * with a create that cannot replace, so a root placed meanwhile (a
+	 * second init) is judged like any other rather than overwritten. No
+	 * lock file for that: init leaves root.json alone in a new directory.
+	 * A forced replacement does take the directory lock, so that it does
+	 * not land in the middle of a refresh. */
+	if (replace) {
+		r = lock_acquire(&lock, fd, STORE_LOCK_NAME, REPLACE_LOCK_TIMEOUT_S);
+		if (r < 0)
+			return pawl_error_prefix(r, "metadata directory %s: ", metadata_dir);
+	}
+	for (int attempt = 0; attempt < 2; attempt++) {
+		bool existed;
+
+		r = file_read_at(fd, "root.json", PAWL_DEFAULT_MAX_ROOT, &old, &old_len);
+		if (r != PAWL_E_NOT_FOUND)
+			break;
+		pawl_error_clear();
+		GUARD(file_create_atomic_at(fd, "root.json", root_json, len, 0644, &existed));
+		if (!existed) {
+			if (ret)
+				*ret = info;
+			return 0;
+		}
+	}
+	ENSURE(r != PAWL_E_NOT_FOUND, PAWL_E_IO, "%s/root.json keeps appearing and disappearing",
+	       metadata_dir);
+	info.had_root = true;
+	if (r == 0 && old_len == len && memcmp(old, root_json, len) == 0) {
+		info.identical = true;
+		info.old_version = info.new_version;
+		snprintf(info.old_sha256, sizeof(info.old_sha256), "%s", info.new_sha256);
+	} else if (r == 0) {
+		root_describe(TAKE_PTR(old), old_len, &info.old_version, info.old_sha256);
+	} else {
+		pawl_error_clear();
+		snprintf(info.old_sha256, sizeof(info.old_sha256), "unreadable");
+	}
+	if (!info.identical && !replace)
+		return pawl_error_set(
+			PAWL_E_POLICY,
+			"%s/root.json already holds a trusted root (version %llu, sha256 %.16s...) "
+			"and the root given differs (version %llu, sha256 %.16s..., %s): a trusted "
+			"root is never replaced silently",
+			metadata_dir, (unsigned long long)info.old_version, info.old_sha256,
+			(unsigned long long)info.new_version, info.new_sha256,
+			version_relation(info.new_version, info.old_version));
+	if (!info.identical)
+		GUARD(file_write_atomic_at(fd, "root.json", root_json, len, 0644));
+	if (ret)
+		*ret = info;
+	return 0;
+}
+
+PAWL_API int pawl_metadata_dir_init(const char *metadata_dir, const void *root_json, size_t len)
+{
+	return metadata_dir_install_root(metadata_dir, root_json, len, false, NULL);
 }
 
 PAWL_API uint64_t pawl_updater_role_version(const pawl_updater *u, const char *role)

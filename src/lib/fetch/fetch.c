@@ -13,13 +13,21 @@
  * first body byte, for file:// which has no headers): status, Content-Length
  * against the limit, Content-Range against the resume offset. Bodies of
  * error and redirect responses never reach the sink.
+ *
+ * The deadline is one per fetcher_get() call, from its start, on the
+ * monotonic clock: each hop gets what is left of it as its CURLOPT_TIMEOUT_MS
+ * (or the fixed total timeout, when that is shorter). libcurl's low-speed
+ * check alone is not enough: it averages over a few seconds, so a server
+ * that sends 1,025 bytes every second passes it for ever.
  */
 #include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 
 #include "fetch/fetch.h"
 #include "fetch/fetch_impl.h"
@@ -37,6 +45,13 @@ struct pawl_fetcher {
 	char *pin;
 	fetch_stats stats;
 	char errbuf[CURL_ERROR_SIZE];
+};
+
+/* The deadline of one fetcher_get() call (see the top of the file). */
+struct deadline {
+	uint64_t start_ms; /* monotonic */
+	uint64_t limit_ms; /* from start_ms */
+	uint64_t len;      /* the bytes it was derived from */
 };
 
 /* The state of one request (one redirect hop). */
@@ -191,8 +206,8 @@ static int setup_handle(pawl_fetcher *f)
 	 * and a write in 256 KiB pieces instead of 16 KiB ones. */
 	SETOPT(c, CURLOPT_BUFFERSIZE, 256L * 1024);
 
+	/* The total time allowed is set per request (set_request). */
 	SETOPT(c, CURLOPT_CONNECTTIMEOUT, o->connect_timeout_s);
-	SETOPT(c, CURLOPT_TIMEOUT, o->total_timeout_s);
 	SETOPT(c, CURLOPT_LOW_SPEED_LIMIT, o->low_speed_bytes);
 	SETOPT(c, CURLOPT_LOW_SPEED_TIME, o->low_speed_time_s);
 
@@ -216,6 +231,9 @@ int fetcher_new(pawl_fetcher **ret, const fetch_opts *o)
 	ENSURE(o->total_timeout_s >= 0, PAWL_E_INVALID, "total timeout must not be negative");
 	ENSURE(o->low_speed_bytes > 0 && o->low_speed_time_s > 0, PAWL_E_INVALID,
 	       "the low-speed limit cannot be turned off (slow retrieval attacks)");
+	ENSURE(o->min_rate_bytes > 0 && o->deadline_base_s > 0, PAWL_E_INVALID,
+	       "the transfer deadline cannot be turned off (slow retrieval attacks): the "
+	       "minimum rate and the base time must be positive");
 	if (o->pin)
 		GUARD(check_pin(o->pin));
 	if (o->ca_file)
@@ -488,10 +506,12 @@ static void clear_request(CURL *c)
 	(void)curl_easy_setopt(c, CURLOPT_WRITEDATA, (void *)NULL);
 }
 
-static int set_request(pawl_fetcher *f, const url_parsed *u, struct xfer *x, const char *range)
+static int set_request(pawl_fetcher *f, const url_parsed *u, struct xfer *x, const char *range,
+		       long timeout_ms)
 {
 	CURL *c = f->curl;
 
+	SETOPT(c, CURLOPT_TIMEOUT_MS, timeout_ms);
 	SETOPT(c, CURLOPT_CURLU, u->u);
 	SETOPT(c, CURLOPT_RANGE, range);
 	/* Loopback traffic (the only plain http:// allowed) never goes to a
@@ -523,12 +543,72 @@ static int check_local_file(CURLU *u, const char *url)
 	return 0;
 }
 
+/* ---- the deadline ------------------------------------------------------ */
+
+static uint64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	/* CLOCK_MONOTONIC cannot fail on Linux. */
+	(void)clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* deadline_base_s + len / min_rate_bytes, in milliseconds, rounded up and
+ * saturating (a length near 2^64 means "practically none"). */
+static void deadline_start(struct deadline *dl, const fetch_opts *o, uint64_t len)
+{
+	uint64_t rate = (uint64_t)o->min_rate_bytes, ms, frac;
+
+	dl->start_ms = mono_ms();
+	dl->len = len;
+	/* rem * 1000 could overflow for absurd rates; a double is exact
+	 * enough for a fraction of a second, and + 1 rounds up. */
+	frac = (uint64_t)((double)(len % rate) * 1000.0 / (double)rate) + 1;
+	if (__builtin_mul_overflow(len / rate, 1000, &ms) || __builtin_add_overflow(ms, frac, &ms) ||
+	    __builtin_add_overflow(ms, (uint64_t)o->deadline_base_s * 1000, &ms))
+		ms = UINT64_MAX;
+	dl->limit_ms = ms;
+}
+
+static int deadline_failed(const pawl_fetcher *f, const struct deadline *dl, const char *url,
+			   uint64_t received)
+{
+	return pawl_error_set(PAWL_E_NETWORK,
+			      "%s: too slow: not complete within its deadline of %" PRIu64
+			      ".%" PRIu64 " s (%ld s + %" PRIu64 " bytes at %ld bytes/s); %" PRIu64
+			      " bytes received (slow retrieval)",
+			      url, dl->limit_ms / 1000, dl->limit_ms % 1000 / 100,
+			      f->opts.deadline_base_s, dl->len, f->opts.min_rate_bytes, received);
+}
+
+/* The time one hop may take: what is left of the deadline, or the fixed
+ * total timeout when that is shorter (*by_deadline false). 0 when the
+ * deadline has passed. */
+static uint64_t hop_timeout(const pawl_fetcher *f, const struct deadline *dl, bool *by_deadline)
+{
+	uint64_t used = mono_ms() - dl->start_ms, left;
+
+	*by_deadline = true;
+	if (used >= dl->limit_ms)
+		return 0;
+	left = dl->limit_ms - used;
+	if (f->opts.total_timeout_s > 0 && (uint64_t)f->opts.total_timeout_s * 1000 < left) {
+		*by_deadline = false;
+		left = (uint64_t)f->opts.total_timeout_s * 1000;
+	}
+	return left;
+}
+
 /* One request. Returns 0 when the body was delivered, 1 for a redirect
  * (x->status says which), or an error. */
-static int perform(pawl_fetcher *f, const url_parsed *u, struct xfer *x)
+static int perform(pawl_fetcher *f, const url_parsed *u, struct xfer *x,
+		   const struct deadline *dl)
 {
 	char range[32];
 	curl_off_t connects = 0;
+	uint64_t timeout;
+	bool by_deadline;
 	CURLcode rc;
 	int r;
 
@@ -537,8 +617,12 @@ static int perform(pawl_fetcher *f, const url_parsed *u, struct xfer *x)
 		GUARD(check_local_file(u->u, x->url));
 	if (x->resume_from > 0)
 		snprintf(range, sizeof(range), "%" PRIu64 "-", x->resume_from);
+	timeout = hop_timeout(f, dl, &by_deadline);
+	if (timeout == 0)
+		return deadline_failed(f, dl, x->url, 0);
 	f->errbuf[0] = '\0';
-	r = set_request(f, u, x, x->resume_from > 0 ? range : NULL);
+	r = set_request(f, u, x, x->resume_from > 0 ? range : NULL,
+			timeout < (uint64_t)LONG_MAX ? (long)timeout : LONG_MAX);
 	if (r < 0) {
 		clear_request(f->curl);
 		return r;
@@ -553,6 +637,11 @@ static int perform(pawl_fetcher *f, const url_parsed *u, struct xfer *x)
 
 	if (x->err)
 		return x->err;
+	/* libcurl says "timed out" for the connect timeout, the low-speed
+	 * limit and the total time alike; the clock tells which. */
+	if (rc == CURLE_OPERATION_TIMEDOUT && by_deadline &&
+	    mono_ms() - dl->start_ms + 50 >= dl->limit_ms)
+		return deadline_failed(f, dl, x->url, x->received);
 	if (rc != CURLE_OK && !(rc == CURLE_WRITE_ERROR && x->discard_full))
 		return curl_failed(f, x, rc);
 	if (!x->judged)
@@ -611,6 +700,7 @@ int fetcher_get(pawl_fetcher *f, const char *url, uint64_t max_bytes, uint64_t r
 {
 	url_parsed origin = { 0 }, cur = { 0 };
 	_cleanup_free_ char *cur_url = NULL;
+	struct deadline dl;
 	unsigned hops;
 	int r;
 
@@ -619,6 +709,7 @@ int fetcher_get(pawl_fetcher *f, const char *url, uint64_t max_bytes, uint64_t r
 	       "resume offset %" PRIu64 " is not below the size limit %" PRIu64 " for %s",
 	       resume_from, max_bytes, url);
 	GUARD(url_parse_allowed(&origin, url));
+	deadline_start(&dl, &f->opts, max_bytes - resume_from);
 	cur = origin;
 	cur.u = curl_url_dup(origin.u);
 	cur_url = xstrdup(url);
@@ -636,7 +727,7 @@ int fetcher_get(pawl_fetcher *f, const char *url, uint64_t max_bytes, uint64_t r
 			.ctx = ctx,
 		};
 
-		r = perform(f, &cur, &x);
+		r = perform(f, &cur, &x, &dl);
 		if (r <= 0)
 			goto out;
 		if (hops >= FETCH_MAX_REDIRECTS) {

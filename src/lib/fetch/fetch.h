@@ -24,9 +24,16 @@
  *    cut off as soon as it passes the bound ("endless data attacks",
  *    tuf-spec.md #goals-to-protect-against-specific-attacks). Response
  *    headers are bounded too (FETCH_MAX_HEADER_BYTES).
- *  - Time: a connect timeout, a low-speed limit and an optional total
- *    timeout, so a server that trickles bytes (a slow retrieval attack)
- *    cannot hold a client forever.
+ *  - Time (slow retrieval, tuf-spec.md #goals-to-protect-against-specific-
+ *    attacks): every call to fetcher_get() has a total deadline derived
+ *    from the most it may transfer,
+ *        deadline = deadline_base_s + (max_bytes - resume_from) / min_rate
+ *    covering every redirect hop, so a server that sends just enough to
+ *    stay above the low-speed limit cannot hold a metadata fetch for
+ *    max_bytes / low_speed_bytes seconds or a large target for days. Under
+ *    it: a connect timeout, a low-speed limit (a stalled connection fails
+ *    long before its deadline) and an optional fixed total timeout. None of
+ *    them can be turned off.
  *  - Bytes arrive exactly as sent: no content decoding (no gzip), no
  *    cookies, no .netrc, no signals.
  *  - Proxies come from the environment as libcurl reads it: http_proxy,
@@ -44,7 +51,9 @@
  *   PAWL_E_NETWORK    any other HTTP status, connect/DNS/TLS failure,
  *                     timeout, too slow, broken range response; the text
  *                     is libcurl's ("SSL certificate problem: certificate
- *                     has expired", "Operation too slow...")
+ *                     has expired", "Operation too slow..."), except for
+ *                     the deadline, whose message names the deadline and
+ *                     how it was derived ("too slow: ... deadline of ...")
  *   PAWL_E_IO         other file:// failures (not a regular file, ...)
  *   any code the sink returned, unchanged
  *
@@ -70,13 +79,24 @@ typedef struct fetch_opts {
 	const char *ca_file;     /* PEM bundle; NULL: the system's trust store */
 	const char *pin;         /* "sha256//BASE64[;sha256//BASE64...]" or NULL */
 	long connect_timeout_s;  /* > 0 */
-	long total_timeout_s;    /* 0: none (the low-speed limit still applies) */
+	long total_timeout_s;    /* 0: none (the deadline still applies) */
 	long low_speed_bytes;    /* fail when slower than this many bytes/s ... */
 	long low_speed_time_s;   /* ... for this many seconds; both > 0 */
+	long min_rate_bytes;     /* deadline: the average rate owed, > 0 ... */
+	long deadline_base_s;    /* ... plus this many seconds, > 0 */
 } fetch_opts;
 
+/* The deadline's defaults: 30 s plus the length at 16 KiB/s (128 kbit/s).
+ * A 16 KB timestamp gets 31 s, a 512 KiB root 62 s, a 5 MB targets role
+ * 5 min 35 s and a 1 GiB image 18 h; a drip just above the low-speed limit
+ * alone could take 8.5 min, 81 min and 12 days for the last three. Slower
+ * links lower the rate (pawl --min-rate, min_rate in pawl.conf). */
+#define FETCH_DEFAULT_MIN_RATE 16384
+#define FETCH_DEFAULT_DEADLINE_BASE 30
+
 #define FETCH_OPTS_INIT                                                        \
-	{ FETCH_OPTS_VERSION, NULL, NULL, NULL, 30, 0, 1024, 30 }
+	{ FETCH_OPTS_VERSION, NULL, NULL, NULL, 30, 0, 1024, 30,               \
+	  FETCH_DEFAULT_MIN_RATE, FETCH_DEFAULT_DEADLINE_BASE }
 
 typedef struct pawl_fetcher pawl_fetcher;
 

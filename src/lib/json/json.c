@@ -250,6 +250,20 @@ const pj_value *pj_getn(const pj_value *obj, const char *key, size_t klen)
 	return found ? &m[i].value : NULL;
 }
 
+const pj_value *pj_getn_finished(const pj_value *obj, size_t n, const char *key, size_t klen)
+{
+	pj_value part;
+	size_t i;
+	bool found;
+
+	if (!pj_is_object(obj) || !key)
+		return NULL;
+	part = *obj;
+	part.len = n < obj->len ? n : obj->len;
+	i = pj_find(&part, key, klen, &found);
+	return found ? &obj->u.members[i].value : NULL;
+}
+
 const pj_value *pj_get(const pj_value *obj, const char *key)
 {
 	return key ? pj_getn(obj, key, strlen(key)) : NULL;

@@ -127,6 +127,13 @@ const pj_value *pj_get(const pj_value *obj, const char *key);
 const pj_value *pj_getn(const pj_value *obj, const char *key, size_t klen);
 /* Mutable variant, for documents being built. */
 pj_value *pj_get_mut(pj_value *obj, const char *key);
+/* While an object is being appended to (pj_obj_append, before
+ * pj_obj_finish), its first n members are still the finished part, in key
+ * order: look key up among those only, by binary search, so that what an
+ * object held before a batch of appends can be asked in O(log n). n is
+ * capped at the object's length. NULL when absent or obj is not an
+ * object. */
+const pj_value *pj_getn_finished(const pj_value *obj, size_t n, const char *key, size_t klen);
 
 /* "string" accessor: the string, or NULL when v is not a string. */
 static inline const char *pj_str(const pj_value *v)

@@ -195,6 +195,34 @@ int file_read_at(int dirfd, const char *name, size_t max, char **ret, size_t *re
 	return read_fd(fd, name, max, hint, ret, ret_len);
 }
 
+int file_read_fd(int fd, const char *name, size_t max, char **ret, size_t *ret_len)
+{
+	ENSURE(fd >= 0 && name && ret, PAWL_E_INVALID, "file_read_fd: missing argument");
+	if (max > SIZE_MAX - 1)
+		max = SIZE_MAX - 1;
+	return read_fd(fd, name, max, 0, ret, ret_len);
+}
+
+int file_create_at(int dirfd, const char *name, const void *p, size_t n, mode_t mode)
+{
+	_cleanup_close_ int fd = -1;
+	int r;
+
+	ENSURE(name && *name, PAWL_E_INVALID, "empty file name");
+	do
+		fd = openat(dirfd, name,
+			    O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY, mode);
+	while (fd < 0 && errno == EINTR);
+	if (fd < 0)
+		return store_open_error(errno, "cannot create", name);
+	r = store_write_all(fd, p, n, name);
+	if (r == 0 && close(TAKE_FD(fd)) < 0)
+		r = pawl_error_set_errno(PAWL_E_IO, errno, "cannot write %s", name);
+	if (r < 0)
+		(void)unlinkat(dirfd, name, 0);
+	return r;
+}
+
 int file_read_all(const char *path, size_t max, char **ret, size_t *ret_len)
 {
 	return file_read_at(AT_FDCWD, path, max, ret, ret_len);
@@ -233,8 +261,26 @@ static int create_temp(int pfd, const char *name, mode_t mode, char *tmp, size_t
 			      name);
 }
 
+/* Put tmp in place as base only if base does not exist: RENAME_NOREPLACE,
+ * or where the file system lacks it a hard link (which cannot replace
+ * either) and the temporary name removed. -1 with errno EEXIST when base
+ * exists. */
+static int place_noreplace(int pfd, const char *tmp, const char *base)
+{
+	if (renameat2(pfd, tmp, pfd, base, RENAME_NOREPLACE) == 0)
+		return 0;
+	if (errno != EINVAL && errno != ENOSYS)
+		return -1;
+	if (linkat(pfd, tmp, pfd, base, 0) < 0)
+		return -1;
+	(void)unlinkat(pfd, tmp, 0);
+	return 0;
+}
+
+/* existed: NULL to replace whatever is at base; else only create it, and
+ * set *existed (removing the temporary file) when something is there. */
 static int write_atomic_in(int pfd, const char *base, const char *name, const void *p, size_t n,
-			   mode_t mode)
+			   mode_t mode, bool *existed)
 {
 	char tmp[64];
 	int fd = -1, r;
@@ -248,7 +294,18 @@ static int write_atomic_in(int pfd, const char *base, const char *name, const vo
 		r = pawl_error_set_errno(PAWL_E_IO, errno, "cannot close %s", name);
 		goto fail;
 	}
-	if (renameat(pfd, tmp, pfd, base) < 0) {
+	if (existed) {
+		*existed = false;
+		if (place_noreplace(pfd, tmp, base) < 0) {
+			if (errno == EEXIST) {
+				*existed = true;
+				(void)unlinkat(pfd, tmp, 0);
+				return 0;
+			}
+			r = pawl_error_set_errno(PAWL_E_IO, errno, "cannot create %s", name);
+			goto fail;
+		}
+	} else if (renameat(pfd, tmp, pfd, base) < 0) {
 		r = pawl_error_set_errno(PAWL_E_IO, errno, "cannot replace %s", name);
 		goto fail;
 	}
@@ -273,7 +330,22 @@ int file_write_atomic_at(int dirfd, const char *name, const void *p, size_t n, m
 
 	ENSURE(p || n == 0, PAWL_E_INVALID, "no data for %s", name ? name : "(null)");
 	GUARD(store_open_parent(dirfd, name, &pfd, &base));
-	return write_atomic_in(pfd, base, name, p, n, mode);
+	return write_atomic_in(pfd, base, name, p, n, mode, NULL);
+}
+
+int file_create_atomic_at(int dirfd, const char *name, const void *p, size_t n, mode_t mode,
+			  bool *ret_existed)
+{
+	_cleanup_close_ int pfd = -1;
+	const char *base;
+	bool existed;
+
+	ENSURE(p || n == 0, PAWL_E_INVALID, "no data for %s", name ? name : "(null)");
+	ENSURE(ret_existed, PAWL_E_INVALID, "file_create_atomic_at: no output");
+	GUARD(store_open_parent(dirfd, name, &pfd, &base));
+	GUARD(write_atomic_in(pfd, base, name, p, n, mode, &existed));
+	*ret_existed = existed;
+	return 0;
 }
 
 int file_write_atomic(const char *path, const void *p, size_t n, mode_t mode)

@@ -79,9 +79,85 @@ PAWL_MUST_USE int file_write_atomic(const char *path, const void *p, size_t n, m
 PAWL_MUST_USE int file_write_atomic_at(int dirfd, const char *name, const void *p, size_t n,
 				       mode_t mode);
 
+/*
+ * Durable atomic create: the same temporary file and fsyncs, but it takes
+ * the name only if nothing is there yet (renameat2 RENAME_NOREPLACE, or a
+ * hard link where the file system lacks that), so that two writers, or a
+ * writer and a check made just before, cannot silently replace one
+ * another. When anything exists at name (a file, a symbolic link, a
+ * directory) nothing is changed, *ret_existed is set and 0 is returned.
+ */
+PAWL_MUST_USE int file_create_atomic_at(int dirfd, const char *name, const void *p, size_t n,
+					mode_t mode, bool *ret_existed);
+
 /* Remove a file; a file that is already absent is success. A directory
  * (or any other failure) is PAWL_E_IO. */
 PAWL_MUST_USE int file_remove_at(int dirfd, const char *name);
+
+/* Read what is left of an open file, from its current position to end of
+ * file, with the same bound and result as file_read_all (name is only for
+ * messages). The caller has checked what fd is. */
+PAWL_MUST_USE int file_read_fd(int fd, const char *name, size_t max, char **ret,
+			       size_t *ret_len);
+
+/*
+ * Create dirfd/name (one new file: O_CREAT|O_EXCL|O_NOFOLLOW, so an
+ * existing name of any kind is PAWL_E_IO) holding the n bytes at p. Not
+ * durable (no fsync): for scratch copies that a crash may lose. On failure
+ * nothing is left under name.
+ */
+PAWL_MUST_USE int file_create_at(int dirfd, const char *name, const void *p, size_t n,
+				 mode_t mode);
+
+/* ---------------- hostile directories ---------------- */
+
+/*
+ * A directory that a less privileged user can write is hostile: the user
+ * can swap any entry in it, at any instant, for a symbolic link, a hard
+ * link, a FIFO or another directory. A more privileged process (the
+ * agent's root side, with the unprivileged fetcher's state_dir/work) must
+ * touch such a directory only through these, never by path.
+ *
+ * dir_open_owned_at / file_open_owned_at open dirfd/path, where path is
+ * relative, one or more plain names joined by '/' (an empty, "." or ".."
+ * component, a leading or trailing '/' is PAWL_E_INVALID):
+ *  - every component is opened with openat(..., O_NOFOLLOW|O_CLOEXEC)
+ *    relative to the descriptor of the one before, so no symbolic link is
+ *    ever followed and no later swap can redirect the walk;
+ *  - every directory on the way (and, for dir_open_owned_at, the last one)
+ *    must be a directory owned by uid, checked with fstat on its
+ *    descriptor;
+ *  - file_open_owned_at's file must be a regular file owned by uid with a
+ *    single link (a hard link to someone else's file is refused). It is
+ *    looked at (fstatat, not following) before it is opened, so that
+ *    nothing else is ever opened (opening a device or FIFO can act), then
+ *    opened O_RDONLY|O_NOFOLLOW|O_NONBLOCK|O_NOCTTY and checked again on
+ *    the descriptor (same inode, same rules). O_NONBLOCK is then cleared.
+ * So the caller only ever reads what uid itself could read: it cannot be
+ * tricked into reading, or into printing anything about, another user's
+ * file. Owner checks use the descriptor; an owner cannot give a file away,
+ * so the answer cannot change afterwards.
+ *
+ * Errors: PAWL_E_NOT_FOUND (a component missing), PAWL_E_IO (a symbolic
+ * link, a wrong type, owner or link count: "PATH: refused: ..."; or a
+ * system call failed), PAWL_E_INVALID (path). Messages name the path and
+ * the rule broken, never the size, owner or content of what was found.
+ * *ret_fd (O_CLOEXEC) is the caller's to close, written only on success.
+ */
+PAWL_MUST_USE int dir_open_owned_at(int dirfd, const char *path, uid_t uid, int *ret_fd);
+PAWL_MUST_USE int file_open_owned_at(int dirfd, const char *path, uid_t uid, int *ret_fd);
+
+/*
+ * The same walk for a directory others may be able to write, where the
+ * caller writes (pawl-repo publishing into a shared web root): open
+ * dirfd/path one component at a time with openat(O_NOFOLLOW|O_DIRECTORY),
+ * any owner, creating each missing component with mkdirat(mode) when
+ * create is set (mkdir -p that never follows a link, not even one planted
+ * between two calls). The caller then works relative to *ret_fd with
+ * single names only. Errors, path rules and *ret_fd as above.
+ */
+PAWL_MUST_USE int dir_walk_at(int dirfd, const char *path, bool create, mode_t mode,
+			      int *ret_fd);
 
 /* ---------------- directories ---------------- */
 

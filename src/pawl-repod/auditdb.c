@@ -1,0 +1,210 @@
+/*
+ * auditdb.c - the service's hash-chained audit log, kept in PostgreSQL
+ * (the instances share nothing else, so the log cannot be a local file).
+ *
+ * Each entry is one line of JSON with sorted keys and no whitespace, the
+ * same shape as the file logs of pawl and pawl-repo (docs/audit.md):
+ *   {"fields":{...},"prev":"<sha256 of the previous line>","seq":N,
+ *    "time":"YYYY-MM-DDTHH:MM:SSZ","type":"..."}
+ * stored with its own SHA-256. Entry 0 is "audit.start" with prev = 64
+ * zeros. The single audit_head row names the last entry; appending locks
+ * it (SELECT ... FOR UPDATE) until the transaction ends, so the chain
+ * follows commit order, and an entry exists exactly when the change it
+ * records was committed with it.
+ *
+ * `log verify` recomputes every hash and link and checks the head. Like
+ * any hash chain that is not signed, it proves integrity against edits,
+ * deletions, insertions and reordering by anyone who cannot rewrite the
+ * whole chain and the head together; an operator who can is caught only
+ * by a copy of the head kept elsewhere (docs/service.md).
+ */
+#include <inttypes.h>
+#include <string.h>
+
+#include "repod.h"
+
+static const char zero_hash[65] =
+	"0000000000000000000000000000000000000000000000000000000000000000";
+
+static int line_for(uint64_t seq, const char *prev, const char *time, const char *type,
+		    const pj_value *fields, pawl_buf *out)
+{
+	_cleanup_pj_doc_ pj_doc *doc = NULL;
+	pj_value *root, *f;
+
+	GUARD(pj_doc_new(&doc));
+	root = pj_root(doc);
+	GUARD(pj_set_object(doc, root));
+	GUARD(pj_obj_put(doc, root, "fields", 6, &f));
+	if (fields)
+		GUARD(pj_copy(doc, f, fields));
+	else
+		GUARD(pj_set_object(doc, f));
+	GUARD(pj_obj_put_str(doc, root, "prev", prev));
+	GUARD(pj_obj_put_int(doc, root, "seq", (int64_t)seq));
+	GUARD(pj_obj_put_str(doc, root, "time", time));
+	GUARD(pj_obj_put_str(doc, root, "type", type));
+	return pj_write(out, root, false);
+}
+
+static int sha256_hex(const void *p, size_t n, char out[65])
+{
+	uint8_t d[HASH_MAX_LEN];
+
+	GUARD(hash_once(HASH_SHA256, p, n, d));
+	hex_encode(out, d, 32);
+	return 0;
+}
+
+static int append_locked(db *d, const char *type, const pj_value *fields, int64_t *seq,
+			 char hash[65], const char *time)
+{
+	pawl_buf b = PAWL_BUF_INIT(256 * 1024);
+	char num[24], newhash[65];
+	int r;
+
+	r = line_for((uint64_t)(*seq + 1), hash, time, type, fields, &b);
+	if (r == 0)
+		r = sha256_hex(b.data, b.len, newhash);
+	if (r == 0) {
+		snprintf(num, sizeof(num), "%" PRId64, *seq + 1);
+		r = DB_RUN(d, "audit_add", NULL, num, newhash, b.data);
+	}
+	buf_free(&b);
+	GUARD(r);
+	(*seq)++;
+	memcpy(hash, newhash, 65);
+	return 0;
+}
+
+int audit_db_open(db *d, audit_batch *b)
+{
+	_cleanup_pq_ PGresult *res = NULL;
+	char *end;
+
+	GUARD(DB_RUN(d, "audit_start", NULL, zero_hash));
+	GUARD(db_run0(d, "audit_head", &res));
+	ENSURE(PQntuples(res) == 1, PAWL_E_FORMAT, "the audit head is missing");
+	b->seq = strtoll(PQgetvalue(res, 0, 0), &end, 10);
+	ENSURE(*end == '\0' && b->seq >= -1, PAWL_E_FORMAT, "bad audit head");
+	snprintf(b->hash, sizeof(b->hash), "%s", PQgetvalue(res, 0, 1));
+	/* Seconds are enough for the log, as in the file logs. */
+	snprintf(b->time, sizeof(b->time), "%.19sZ", PQgetvalue(res, 0, 2));
+	if (b->seq < 0) {
+		_cleanup_pj_doc_ pj_doc *doc = NULL;
+		pj_value *f;
+
+		GUARD(pj_doc_new(&doc));
+		f = pj_root(doc);
+		GUARD(pj_set_object(doc, f));
+		GUARD(pj_obj_put_str(doc, f, "program", "pawl-repod"));
+		GUARD(append_locked(d, "audit.start", f, &b->seq, b->hash, b->time));
+	}
+	return 0;
+}
+
+int audit_db_add(db *d, audit_batch *b, const char *type, const pj_value *fields)
+{
+	return append_locked(d, type, fields, &b->seq, b->hash, b->time);
+}
+
+int audit_db_close(db *d, audit_batch *b)
+{
+	char num[24];
+
+	snprintf(num, sizeof(num), "%" PRId64, b->seq);
+	return DB_RUN(d, "audit_set", NULL, num, b->hash);
+}
+
+int audit_db_append(db *d, const char *type, const pj_value *fields)
+{
+	audit_batch b;
+
+	GUARD(audit_db_open(d, &b));
+	GUARD(audit_db_add(d, &b, type, fields));
+	return audit_db_close(d, &b);
+}
+
+int audit_db_kv(db *d, const char *type, size_t n, const char *const *kv)
+{
+	_cleanup_pj_doc_ pj_doc *doc = NULL;
+	pj_value *f;
+
+	GUARD(pj_doc_new(&doc));
+	f = pj_root(doc);
+	GUARD(pj_set_object(doc, f));
+	for (size_t i = 0; i + 1 < n; i += 2)
+		if (kv[i + 1])
+			GUARD(pj_obj_put_str(doc, f, kv[i], kv[i + 1]));
+	return audit_db_append(d, type, f);
+}
+
+int audit_db_verify(db *d, FILE *out)
+{
+	_cleanup_pq_ PGresult *rows = NULL, *head = NULL;
+	char prev[65], h[65];
+	int64_t n;
+
+	memcpy(prev, zero_hash, 65);
+	if (db_run0(d, "audit_all", &rows) < 0 || db_run0(d, "audit_get_head", &head) < 0) {
+		fprintf(out, "log verify: %s\n", pawl_error_last()->message);
+		return 1;
+	}
+	n = PQntuples(rows);
+	for (int64_t i = 0; i < n; i++) {
+		const char *seqs = PQgetvalue(rows, (int)i, 0);
+		const char *hash = PQgetvalue(rows, (int)i, 1);
+		const char *line = PQgetvalue(rows, (int)i, 2);
+		size_t len = (size_t)PQgetlength(rows, (int)i, 2);
+		_cleanup_pj_doc_ pj_doc *doc = NULL;
+		const pj_value *root, *p, *s;
+		char *end;
+		long long seq = strtoll(seqs, &end, 10);
+
+		if (*end || seq != i) {
+			fprintf(out, "log verify: entry %lld is missing (found %s): entries were "
+				     "deleted or reordered\n", (long long)i, seqs);
+			return 1;
+		}
+		if (sha256_hex(line, len, h) < 0 || strcmp(h, hash) != 0) {
+			fprintf(out, "log verify: entry %lld was edited (its hash does not match)\n",
+				seq);
+			return 1;
+		}
+		if (pj_parse_copy(&doc, line, len, NULL) < 0) {
+			fprintf(out, "log verify: entry %lld is malformed\n", seq);
+			return 1;
+		}
+		root = pj_root(doc);
+		p = pj_get(root, "prev");
+		s = pj_get(root, "seq");
+		if (!pj_is_string(p) || strcmp(p->u.s, prev) != 0 || !pj_is_int(s) ||
+		    s->u.i != seq) {
+			fprintf(out, "log verify: entry %lld does not follow entry %lld: the chain "
+				     "is broken\n", seq, seq - 1);
+			return 1;
+		}
+		memcpy(prev, h, 65);
+	}
+	if (PQntuples(head) != 1) {
+		if (n == 0) {
+			fprintf(out, "log verify: the log is empty\n");
+			return 0;
+		}
+		fprintf(out, "log verify: the head is missing\n");
+		return 1;
+	}
+	{
+		char *end;
+		long long hs = strtoll(PQgetvalue(head, 0, 0), &end, 10);
+
+		if (*end || hs != n - 1 || strcmp(PQgetvalue(head, 0, 1), n ? prev : zero_hash)) {
+			fprintf(out, "log verify: the head names entry %s but the log ends at "
+				     "entry %lld: entries at the end were removed or changed\n",
+				PQgetvalue(head, 0, 0), (long long)n - 1);
+			return 1;
+		}
+	}
+	fprintf(out, "log verify: %lld entries, intact; head %s\n", (long long)n, prev);
+	return 0;
+}

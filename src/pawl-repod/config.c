@@ -1,0 +1,208 @@
+/*
+ * config.c - /etc/pawl/repod.conf: "key = value" lines, '#' comments.
+ * Unknown keys and bad values are errors naming the line, so a typo
+ * never silently falls back to a default. The file names the online
+ * keys; it never holds key material itself.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include <openssl/crypto.h>
+
+#include "repod.h"
+#include "store/store.h"
+
+void config_free(repod_config *c)
+{
+	if (!c)
+		return;
+	if (c->database)
+		OPENSSL_cleanse(c->database, strlen(c->database)); /* may hold a password */
+	free(c->database);
+	free(c->listen_addr);
+	free(c->key_bins);
+	free(c->key_snapshot);
+	free(c->key_timestamp);
+	free(c->pin_file);
+	free(c->passphrase_file);
+	free(c->log_level);
+	memset(c, 0, sizeof(*c));
+}
+
+static int parse_u64(const char *s, uint64_t max, uint64_t *ret)
+{
+	char *end;
+	unsigned long long v;
+
+	ENSURE(*s >= '0' && *s <= '9', PAWL_E_INVALID, "\"%s\" is not a number", s);
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	ENSURE(errno == 0 && v <= max, PAWL_E_INVALID, "\"%s\" is out of range", s);
+	if (*end == 'K' || *end == 'k')
+		v *= 1024, end++;
+	else if (*end == 'M')
+		v *= 1024 * 1024, end++;
+	ENSURE(*end == '\0' && v <= max, PAWL_E_INVALID, "\"%s\" is not a number in range", s);
+	*ret = v;
+	return 0;
+}
+
+static int parse_period(const char *s, int64_t *ret)
+{
+	char *end;
+	long long v;
+	int64_t mul = 1;
+
+	ENSURE(*s >= '0' && *s <= '9', PAWL_E_INVALID, "\"%s\" is not a period", s);
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	switch (*end) {
+	case 'd': mul = 86400; end++; break;
+	case 'h': mul = 3600; end++; break;
+	case 'm': mul = 60; end++; break;
+	case 's': end++; break;
+	default: break;
+	}
+	ENSURE(errno == 0 && *end == '\0' && v > 0 && v <= 3650LL * 86400 / mul, PAWL_E_INVALID,
+	       "\"%s\" is not a period (N, Ns, Nm, Nh or Nd; at most 10 years)", s);
+	*ret = (int64_t)v * mul;
+	return 0;
+}
+
+static int set_str(char **dst, const char *v)
+{
+	free(*dst);
+	*dst = xstrdup(v);
+	return *dst ? 0 : PAWL_E_NOMEM;
+}
+
+static int apply(repod_config *c, const char *k, const char *v)
+{
+	uint64_t u;
+
+	if (strcmp(k, "database") == 0)
+		return set_str(&c->database, v);
+	if (strcmp(k, "listen") == 0) {
+		const char *colon = strrchr(v, ':');
+
+		ENSURE(colon && colon > v, PAWL_E_INVALID, "listen: ADDRESS:PORT expected");
+		GUARD(parse_u64(colon + 1, 65535, &u));
+		c->port = (uint16_t)u;
+		free(c->listen_addr);
+		c->listen_addr = xstrndup(v, (size_t)(colon - v));
+		return c->listen_addr ? 0 : PAWL_E_NOMEM;
+	}
+	if (strcmp(k, "threads") == 0) {
+		GUARD(parse_u64(v, 256, &u));
+		ENSURE(u >= 1, PAWL_E_INVALID, "threads: at least 1");
+		c->threads = (unsigned)u;
+		return 0;
+	}
+	if (strcmp(k, "max_body") == 0) {
+		GUARD(parse_u64(v, 256 * 1024 * 1024, &u));
+		ENSURE(u >= 1024, PAWL_E_INVALID, "max_body: at least 1K");
+		c->max_body = (size_t)u;
+		return 0;
+	}
+	if (strcmp(k, "max_connections") == 0) {
+		GUARD(parse_u64(v, 65536, &u));
+		ENSURE(u >= 1, PAWL_E_INVALID, "max_connections: at least 1");
+		c->max_connections = (unsigned)u;
+		return 0;
+	}
+	if (strcmp(k, "timeout") == 0 || strcmp(k, "deadline") == 0) {
+		int64_t p;
+
+		GUARD(parse_period(v, &p));
+		ENSURE(p <= 3600, PAWL_E_INVALID, "%s: at most 1h", k);
+		if (k[0] == 't')
+			c->timeout_s = (unsigned)p;
+		else
+			c->deadline_s = (unsigned)p;
+		return 0;
+	}
+	if (strcmp(k, "key.bins") == 0)
+		return set_str(&c->key_bins, v);
+	if (strcmp(k, "key.snapshot") == 0)
+		return set_str(&c->key_snapshot, v);
+	if (strcmp(k, "key.timestamp") == 0)
+		return set_str(&c->key_timestamp, v);
+	if (strcmp(k, "pin_file") == 0)
+		return set_str(&c->pin_file, v);
+	if (strcmp(k, "passphrase_file") == 0)
+		return set_str(&c->passphrase_file, v);
+	if (strcmp(k, "expires.bins") == 0)
+		return parse_period(v, &c->expires_bins);
+	if (strcmp(k, "expires.snapshot") == 0)
+		return parse_period(v, &c->expires_snapshot);
+	if (strcmp(k, "expires.timestamp") == 0)
+		return parse_period(v, &c->expires_timestamp);
+	if (strcmp(k, "keep_versions") == 0)
+		return parse_period(v, &c->keep_versions_s);
+	if (strcmp(k, "publish_interval_ms") == 0) {
+		GUARD(parse_u64(v, 60000, &u));
+		ENSURE(u >= 10, PAWL_E_INVALID, "publish_interval_ms: at least 10");
+		c->publish_interval_ms = (unsigned)u;
+		return 0;
+	}
+	return pawl_error_set(PAWL_E_INVALID, "unknown setting \"%s\"", k);
+}
+
+static char *trim(char *s)
+{
+	char *e;
+
+	while (*s == ' ' || *s == '\t')
+		s++;
+	e = s + strlen(s);
+	while (e > s && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r'))
+		*--e = '\0';
+	return s;
+}
+
+int config_load(repod_config *c, const char *path)
+{
+	_cleanup_free_ char *data = NULL;
+	size_t len;
+	char *line, *next;
+	unsigned lineno = 0;
+
+	memset(c, 0, sizeof(*c));
+	c->port = 8080;
+	c->threads = 4;
+	c->max_body = 4 * 1024 * 1024;
+	c->max_connections = 512;
+	c->timeout_s = 10;
+	c->deadline_s = 30;
+	c->expires_bins = 30 * 86400;
+	c->expires_snapshot = 7 * 86400;
+	c->expires_timestamp = 86400;
+	c->publish_interval_ms = 200;
+	c->keep_versions_s = 3600;
+	GUARD(set_str(&c->listen_addr, "127.0.0.1"));
+	GUARD(file_read_all(path, 1 << 20, &data, &len));
+	ENSURE(memchr(data, '\0', len) == NULL, PAWL_E_FORMAT, "%s: contains a NUL byte", path);
+	for (line = data; line; line = next) {
+		char *eq, *k, *v;
+		int r;
+
+		next = strchr(line, '\n');
+		if (next)
+			*next++ = '\0';
+		lineno++;
+		line = trim(line);
+		if (*line == '\0' || *line == '#')
+			continue;
+		eq = strchr(line, '=');
+		ENSURE(eq, PAWL_E_FORMAT, "%s:%u: \"key = value\" expected", path, lineno);
+		*eq = '\0';
+		k = trim(line);
+		v = trim(eq + 1);
+		r = apply(c, k, v);
+		if (r < 0)
+			return pawl_error_prefix(r, "%s:%u: ", path, lineno);
+	}
+	ENSURE(c->database, PAWL_E_INVALID, "%s: no \"database\" setting", path);
+	return 0;
+}

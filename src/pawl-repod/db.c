@@ -1,0 +1,346 @@
+/*
+ * db.c - the PostgreSQL side: the schema and its migrations, the fixed
+ * set of prepared statements, and thin checked wrappers over libpq.
+ *
+ * Every statement the program runs is listed in `statements` below and
+ * prepared on each new connection; callers name it and pass parameters
+ * as separate values (PQexecPrepared), so no SQL is ever assembled from
+ * data. The migrations are the only SQL run as plain text, and they are
+ * constants of the program.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "repod.h"
+
+/* Numbered migrations: migrations[i] takes the schema from version i to
+ * i + 1. Never edit one that has shipped; add the next. */
+static const char *const migrations[] = {
+	/* 1: the first schema. */
+	"CREATE TABLE schema_version (version integer PRIMARY KEY,"
+	"  applied_at timestamptz NOT NULL DEFAULT now());"
+	/* Small settings: the bins layout, the keys in use, ... */
+	"CREATE TABLE settings (key text PRIMARY KEY, value text NOT NULL);"
+	/* One row per artifact: its target entry as JSON text. */
+	"CREATE TABLE artifacts (path text PRIMARY KEY,"
+	"  bin integer NOT NULL CHECK (bin >= 0),"
+	"  entry text NOT NULL,"
+	"  task_id text NOT NULL,"
+	"  updated_at timestamptz NOT NULL DEFAULT now());"
+	"CREATE INDEX artifacts_bin ON artifacts (bin);"
+	/* The durable queue. A 202 means a row here was committed. */
+	"CREATE TABLE tasks (seq bigserial UNIQUE,"
+	"  task_id text PRIMARY KEY,"
+	"  action text NOT NULL CHECK (action IN"
+	"    ('add_artifacts', 'remove_artifacts', 'publish_artifacts')),"
+	"  state text NOT NULL DEFAULT 'PENDING' CHECK (state IN"
+	"    ('PENDING', 'RUNNING', 'SUCCESS', 'ERRORED', 'FAILURE')),"
+	"  payload text NOT NULL,"
+	"  publish boolean NOT NULL,"
+	"  token_id bigint,"
+	"  result text,"
+	"  created_at timestamptz NOT NULL DEFAULT now(),"
+	"  updated_at timestamptz NOT NULL DEFAULT now());"
+	"CREATE INDEX tasks_pending ON tasks (seq) WHERE state = 'PENDING';"
+	/* Published metadata, served under /metadata/ by every instance. */
+	"CREATE TABLE metadata (role text NOT NULL,"
+	"  version bigint NOT NULL CHECK (version >= 1),"
+	"  expires timestamptz NOT NULL,"
+	"  data text NOT NULL,"
+	"  created_at timestamptz NOT NULL DEFAULT now(),"
+	"  superseded_at timestamptz,"
+	"  PRIMARY KEY (role, version));"
+	"CREATE INDEX metadata_superseded ON metadata (superseded_at)"
+	"  WHERE superseded_at IS NOT NULL;"
+	/* Bearer tokens: only the SHA-256 of the secret is kept. */
+	"CREATE TABLE tokens (id bigserial PRIMARY KEY,"
+	"  hash bytea NOT NULL CHECK (length(hash) = 32),"
+	"  scopes text NOT NULL,"
+	"  created_at timestamptz NOT NULL DEFAULT now(),"
+	"  revoked_at timestamptz);"
+	/* Bins changed but not yet published (publish_artifacts false). */
+	"CREATE TABLE dirty_bins (bin integer PRIMARY KEY);"
+	/* The hash-chained audit log and its head. */
+	"CREATE TABLE audit_log (seq bigint PRIMARY KEY CHECK (seq >= 0),"
+	"  hash text NOT NULL, line text NOT NULL);"
+	"CREATE TABLE audit_head (one boolean PRIMARY KEY DEFAULT true CHECK (one),"
+	"  seq bigint NOT NULL, hash text NOT NULL);"
+	"INSERT INTO schema_version (version) VALUES (1);",
+};
+
+#define TS_FMT "'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'"
+#define TS(x) "to_char((" x ") AT TIME ZONE 'UTC', " TS_FMT ")"
+
+static const struct {
+	const char *name;
+	const char *sql;
+} statements[] = {
+	{ "now", "SELECT extract(epoch FROM now())::bigint, " TS("now()") },
+	{ "setting_get", "SELECT value FROM settings WHERE key = $1" },
+	{ "setting_put", "INSERT INTO settings (key, value) VALUES ($1, $2)"
+			 " ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value" },
+	{ "token_add", "INSERT INTO tokens (hash, scopes) VALUES ($1::bytea, $2) RETURNING id" },
+	{ "token_get", "SELECT encode(hash, 'hex'), scopes FROM tokens"
+		       " WHERE id = $1::bigint AND revoked_at IS NULL" },
+	{ "token_set_hash", "UPDATE tokens SET hash = $2::bytea WHERE id = $1::bigint" },
+	{ "token_revoke", "UPDATE tokens SET revoked_at = now() WHERE id = $1::bigint"
+			  " AND revoked_at IS NULL" },
+	{ "task_add", "INSERT INTO tasks (task_id, action, payload, publish, token_id)"
+		      " VALUES ($1, $2, $3, $4::boolean, $5::bigint) RETURNING " TS("created_at") },
+	{ "task_get", "SELECT state, result FROM tasks WHERE task_id = $1" },
+	{ "task_claim", "SELECT task_id, action, payload, publish FROM tasks"
+			" WHERE state = 'PENDING' ORDER BY seq LIMIT $1::integer"
+			" FOR UPDATE SKIP LOCKED" },
+	{ "task_done", "UPDATE tasks SET state = $2, result = $3, updated_at = now()"
+		       " WHERE task_id = $1" },
+	{ "task_counts", "SELECT state, count(*) FROM tasks GROUP BY state" },
+	{ "art_put", "INSERT INTO artifacts (path, bin, entry, task_id)"
+		     " VALUES ($1, $2::integer, $3, $4) ON CONFLICT (path) DO UPDATE"
+		     " SET bin = EXCLUDED.bin, entry = EXCLUDED.entry,"
+		     " task_id = EXCLUDED.task_id, updated_at = now()" },
+	{ "art_del", "DELETE FROM artifacts WHERE path = $1 RETURNING bin" },
+	{ "art_bins", "SELECT bin, path, entry FROM artifacts WHERE bin = ANY ($1::integer[])"
+		      " ORDER BY bin, path" },
+	{ "dirty_add", "INSERT INTO dirty_bins (bin) SELECT unnest($1::integer[])"
+		       " ON CONFLICT DO NOTHING" },
+	{ "dirty_take", "DELETE FROM dirty_bins RETURNING bin" },
+	{ "meta_newest_version", "SELECT max(version) FROM metadata WHERE role = $1" },
+	{ "art_count", "SELECT count(*) FROM artifacts" },
+	{ "meta_get", "SELECT data FROM metadata WHERE role = $1 AND version = $2::bigint" },
+	{ "meta_newest", "SELECT version, data FROM metadata WHERE role = $1"
+			 " ORDER BY version DESC LIMIT 1" },
+	{ "meta_put", "INSERT INTO metadata (role, version, expires, data)"
+		      " VALUES ($1, $2::bigint, to_timestamp($3::bigint), $4)" },
+	{ "meta_supersede", "UPDATE metadata SET superseded_at = now() WHERE role = $1"
+			    " AND version < $2::bigint AND superseded_at IS NULL" },
+	{ "meta_current", "SELECT DISTINCT ON (role) role, version,"
+			  " extract(epoch FROM expires)::bigint FROM metadata"
+			  " ORDER BY role, version DESC" },
+	/* Superseded bins, snapshots and timestamps are dropped once no
+	 * snapshot a client may still be reading names them (docs/service.md,
+	 * "Keeping old versions"); root and targets versions are kept. */
+	{ "meta_gc", "DELETE FROM metadata WHERE role NOT IN ('root', 'targets')"
+		     " AND superseded_at < now() - make_interval(secs => $1::bigint)" },
+	{ "lock_try", "SELECT pg_try_advisory_lock(1885435756, 1)" },
+	{ "audit_head", "SELECT seq, hash, " TS("now()") " FROM audit_head FOR UPDATE" },
+	{ "audit_start", "INSERT INTO audit_head (seq, hash) VALUES (-1, $1)"
+			 " ON CONFLICT DO NOTHING" },
+	{ "audit_add", "INSERT INTO audit_log (seq, hash, line) VALUES ($1::bigint, $2, $3)" },
+	{ "audit_set", "UPDATE audit_head SET seq = $1::bigint, hash = $2" },
+	{ "audit_all", "SELECT seq, hash, line FROM audit_log ORDER BY seq" },
+	{ "audit_get_head", "SELECT seq, hash FROM audit_head" },
+};
+
+bool db_ok(db *d)
+{
+	return d && d->c && PQstatus(d->c) == CONNECTION_OK;
+}
+
+void db_close(db *d)
+{
+	if (!d)
+		return;
+	if (d->c)
+		PQfinish(d->c);
+	free(d);
+}
+
+static int conn_error(PGconn *c, const char *what)
+{
+	const char *m = c ? PQerrorMessage(c) : "out of memory";
+	size_t n = strlen(m);
+
+	while (n > 0 && (m[n - 1] == '\n' || m[n - 1] == ' '))
+		n--;
+	return pawl_error_set(PAWL_E_IO, "PostgreSQL: %s: %.*s", what, (int)n, m);
+}
+
+int db_open_raw(db **ret, const char *conninfo)
+{
+	db *d = xcalloc(1, sizeof(*d));
+
+	if (!d)
+		return PAWL_E_NOMEM;
+	d->c = PQconnectdb(conninfo);
+	if (!d->c || PQstatus(d->c) != CONNECTION_OK) {
+		int r = conn_error(d->c, "cannot connect");
+
+		db_close(d);
+		return r;
+	}
+	/* Statements never wait forever for a lock held by a dead client. */
+	PGresult *res = PQexec(d->c, "SET lock_timeout = '30s'; SET TIME ZONE 'UTC'");
+	PQclear(res);
+	*ret = d;
+	return 0;
+}
+
+static int schema_version(db *d, int *ret)
+{
+	_cleanup_pq_ PGresult *r = PQexec(d->c, "SELECT to_regclass('schema_version') IS NOT NULL");
+
+	if (PQresultStatus(r) != PGRES_TUPLES_OK)
+		return conn_error(d->c, "reading the schema version");
+	if (strcmp(PQgetvalue(r, 0, 0), "t") != 0) {
+		*ret = 0;
+		return 0;
+	}
+	PQclear(r);
+	r = PQexec(d->c, "SELECT coalesce(max(version), 0) FROM schema_version");
+	if (PQresultStatus(r) != PGRES_TUPLES_OK)
+		return conn_error(d->c, "reading the schema version");
+	{
+		char *end;
+		long v = strtol(PQgetvalue(r, 0, 0), &end, 10);
+
+		ENSURE(*end == '\0' && v >= 0 && v < 1000000, PAWL_E_FORMAT,
+		       "bad schema version from the database");
+		*ret = (int)v;
+	}
+	return 0;
+}
+
+int db_open(db **ret, const char *conninfo)
+{
+	_cleanup_db_ db *d = NULL;
+	int v;
+
+	GUARD(db_open_raw(&d, conninfo));
+	GUARD(schema_version(d, &v));
+	ENSURE(v == DB_SCHEMA_VERSION, PAWL_E_UNSUPPORTED,
+	       "the database schema is at version %d, this program needs %d: run "
+	       "`pawl-repod migrate`%s",
+	       v, DB_SCHEMA_VERSION, v > DB_SCHEMA_VERSION ? " from a newer pawl-repod" : "");
+	for (size_t i = 0; i < ARRAY_SIZE(statements); i++) {
+		_cleanup_pq_ PGresult *r = PQprepare(d->c, statements[i].name, statements[i].sql,
+						     0, NULL);
+
+		if (PQresultStatus(r) != PGRES_COMMAND_OK)
+			return conn_error(d->c, statements[i].name);
+	}
+	*ret = TAKE_PTR(d);
+	return 0;
+}
+
+int db_run(db *d, const char *name, int n, const char *const *vals, const int *lens,
+	   PGresult **ret)
+{
+	PGresult *r = PQexecPrepared(d->c, name, n, vals, lens, NULL, 0);
+	ExecStatusType st = PQresultStatus(r);
+
+	if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
+		const char *m = r ? PQresultErrorMessage(r) : PQerrorMessage(d->c);
+		size_t len = strlen(m);
+
+		while (len > 0 && m[len - 1] == '\n')
+			len--;
+		pawl_error_set(PAWL_E_IO, "PostgreSQL: %s: %.*s", name, (int)len, m);
+		PQclear(r);
+		return PAWL_E_IO;
+	}
+	if (ret)
+		*ret = r;
+	else
+		PQclear(r);
+	return 0;
+}
+
+int db_run0(db *d, const char *name, PGresult **ret)
+{
+	return db_run(d, name, 0, NULL, NULL, ret);
+}
+
+static int simple(db *d, const char *sql)
+{
+	_cleanup_pq_ PGresult *r = PQexec(d->c, sql);
+
+	if (PQresultStatus(r) != PGRES_COMMAND_OK)
+		return conn_error(d->c, sql);
+	return 0;
+}
+
+/* A statement whose rows do not matter. */
+static int simple1(db *d, const char *sql)
+{
+	_cleanup_pq_ PGresult *r = PQexec(d->c, sql);
+
+	if (PQresultStatus(r) != PGRES_TUPLES_OK && PQresultStatus(r) != PGRES_COMMAND_OK)
+		return conn_error(d->c, sql);
+	return 0;
+}
+
+int db_begin(db *d)
+{
+	return simple(d, "BEGIN");
+}
+
+int db_commit(db *d)
+{
+	return simple(d, "COMMIT");
+}
+
+void db_rollback(db *d)
+{
+	if (d && d->c && PQtransactionStatus(d->c) != PQTRANS_IDLE) {
+		PGresult *r = PQexec(d->c, "ROLLBACK");
+		PQclear(r);
+	}
+}
+
+int db_migrate(db *d, int *ret_from, int *ret_to)
+{
+	int v, r;
+
+	GUARD(db_begin(d));
+	/* One migrating instance at a time. */
+	GUARD_GOTO(r, simple1(d, "SELECT pg_advisory_xact_lock(1885435756, 0)"), fail);
+	GUARD_GOTO(r, schema_version(d, &v), fail);
+	*ret_from = v;
+	ENSURE_GOTO(r, v <= (int)ARRAY_SIZE(migrations), PAWL_E_UNSUPPORTED, fail,
+		    "the database schema is at version %d, newer than this program knows (%zu)",
+		    v, ARRAY_SIZE(migrations));
+	for (; v < (int)ARRAY_SIZE(migrations); v++) {
+		/* Each migration records its own version. */
+		GUARD_GOTO(r, simple(d, migrations[v]), fail);
+	}
+	GUARD_GOTO(r, db_commit(d), fail);
+	*ret_to = v;
+	return 0;
+fail:
+	db_rollback(d);
+	return r < 0 ? r : PAWL_E_IO;
+}
+
+int db_now(db *d, int64_t *ret, char out[40])
+{
+	_cleanup_pq_ PGresult *r = NULL;
+	char *end;
+	long long t;
+
+	GUARD(db_run0(d, "now", &r));
+	t = strtoll(PQgetvalue(r, 0, 0), &end, 10);
+	ENSURE(*end == '\0', PAWL_E_FORMAT, "bad time from the database");
+	*ret = t;
+	if (out)
+		snprintf(out, 40, "%s", PQgetvalue(r, 0, 1));
+	return 0;
+}
+
+int db_setting_get(db *d, const char *key, char **ret)
+{
+	_cleanup_pq_ PGresult *r = NULL;
+
+	GUARD(DB_RUN(d, "setting_get", &r, key));
+	if (PQntuples(r) == 0) {
+		*ret = NULL;
+		return 0;
+	}
+	*ret = xstrdup(PQgetvalue(r, 0, 0));
+	return *ret ? 0 : PAWL_E_NOMEM;
+}
+
+int db_setting_put(db *d, const char *key, const char *value)
+{
+	return DB_RUN(d, "setting_put", NULL, key, value);
+}

@@ -1,0 +1,329 @@
+#!/bin/sh
+# test_service.sh - pawl-repod end to end (TAP): scripts/service-up in a
+# temporary directory, RSTUF's API with curl, the published metadata with
+# build/pawl, every refusal, kill -9 of the leader under load with a
+# client refreshing throughout, the audit log, and service-down leaving
+# no process behind. Everything is stopped by pid in the exit trap.
+set -u
+
+SRC=${PAWL_SRCDIR:-$(cd "$(dirname "$0")/../.." && pwd)}
+B=${PAWL_BUILDDIR:-$SRC/build}
+export PAWL_BUILDDIR=$B
+PAWL="$B/pawl"
+T=$(mktemp -d /tmp/pawl-svc.XXXXXX)
+S=$T/svc
+chmod 711 "$T" # the service runs as nobody when the test is root
+PSQL=/usr/lib/postgresql/15/bin/psql
+n=0
+failed=0
+bgpids=""
+
+ok() { n=$((n + 1)); echo "ok $n - $*"; }
+not_ok() { n=$((n + 1)); failed=$((failed + 1)); echo "not ok $n - $*"; }
+check() { # description, then a command
+	d=$1
+	shift
+	if "$@"; then ok "$d"; else not_ok "$d"; fi
+}
+diag() { echo "# $*"; }
+
+cleanup() {
+	for p in $bgpids; do kill "$p" 2>/dev/null; done
+	[ -d "$S" ] && sh "$SRC/scripts/service-down" "$S" >/dev/null 2>&1
+	if [ "${PAWL_KEEP:-}" = 1 ]; then echo "# kept $T" >&2; else rm -rf "$T"; fi
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM
+
+pick_port() {
+	python3 -c 'import socket
+s = socket.socket()
+s.bind(("127.0.0.1", 0))
+print(s.getsockname()[1])'
+}
+PORT=$(pick_port)
+URL=http://127.0.0.1:$PORT
+
+# Tight limits so that the timeouts are quick to show.
+export PAWL_REPOD_EXTRA_CONF="max_body = 64K
+timeout = 2s
+deadline = 3s"
+if ! sh "$SRC/scripts/service-up" "$S" "$PORT" >"$T/up.out" 2>"$T/up.err"; then
+	echo "1..1"
+	echo "not ok 1 - service-up"
+	sed 's/^/# /' "$T/up.err"
+	for f in "$S"/log/*.log; do diag "$f"; tail -n 20 "$f" | sed 's/^/# /'; done
+	exit 1
+fi
+TOKEN=$(cat "$S/token")
+
+psql_q() { # query -> value
+	if [ "$(id -u)" -eq 0 ]; then
+		setpriv --reuid=nobody --regid="$(id -gn nobody)" --clear-groups -- \
+			"$PSQL" -h "$S/pg" -U pawl -d pawl -tAq -c "$1"
+	else
+		"$PSQL" -h "$S/pg" -U pawl -d pawl -tAq -c "$1"
+	fi
+}
+counts() { psql_q "SELECT (SELECT count(*) FROM tasks) || '/' || (SELECT count(*) FROM artifacts)"; }
+
+# post ENDPOINT BODY_FILE [TOKEN] -> "STATUS" on stdout, body in $T/resp
+post() {
+	tok=${3-$TOKEN}
+	if [ -n "$tok" ]; then
+		curl -s -o "$T/resp" -w '%{http_code}' -X POST -H "Authorization: Bearer $tok" \
+			-H 'Content-Type: application/json' --data-binary "@$2" "$URL$1"
+	else
+		curl -s -o "$T/resp" -w '%{http_code}' -X POST \
+			-H 'Content-Type: application/json' --data-binary "@$2" "$URL$1"
+	fi
+}
+json_get() { # file, python expression on j
+	python3 -c 'import json, sys
+j = json.load(open(sys.argv[1]))
+print(eval(sys.argv[2]))' "$1" "$2"
+}
+task_state() {
+	curl -s -H "Authorization: Bearer $TOKEN" "$URL/api/v1/task?task_id=$1" >"$T/task.json" &&
+		json_get "$T/task.json" 'j["data"]["state"]'
+}
+wait_task() { # id [seconds] -> succeeds when SUCCESS
+	i=0
+	lim=$((${2:-20} * 10))
+	while [ $i -lt $lim ]; do
+		st=$(task_state "$1" 2>/dev/null)
+		[ "$st" = SUCCESS ] && return 0
+		case "$st" in ERRORED | FAILURE) return 1 ;; esac
+		i=$((i + 1))
+		sleep 0.1
+	done
+	return 1
+}
+
+artifact_body() { # out path content...
+	out=$1
+	shift
+	python3 - "$out" "$@" <<'EOF'
+import hashlib, json, sys
+out = sys.argv[1]
+arts = []
+for i in range(2, len(sys.argv), 2):
+    data = sys.argv[i + 1].encode()
+    arts.append({"path": sys.argv[i], "info": {"length": len(data),
+        "hashes": {"sha256": hashlib.sha256(data).hexdigest()},
+        "custom": {"n": i}}})
+json.dump({"artifacts": arts, "publish_artifacts": True}, open(out, "w"))
+EOF
+}
+
+
+# ---- service-up's promises ----
+check "service-up prints one pid line per instance" \
+	test "$(grep -c '^pawl-repod pid [0-9][0-9]*$' "$T/up.out")" = 2
+PIDS=$(sed -n 's/^pawl-repod pid //p' "$T/up.out")
+alive=0
+for p in $PIDS; do kill -0 "$p" 2>/dev/null && alive=$((alive + 1)); done
+check "both instances run" test "$alive" = 2
+check "DIR/root.json and DIR/token exist" test -s "$S/root.json" -a -s "$S/token"
+check "the root has 16384 succinct bins" \
+	sh -c "grep -q '\"bit_length\": *14' '$S/repo/metadata/targets.json' || grep -q '\"bit_length\":14' '$S/repo/metadata/targets.json'"
+
+# ---- add, publish, verify with pawl ----
+mkdir -p "$T/targets/app/1.0" "$T/targets/lib"
+printf 'first artifact' >"$T/targets/app/1.0/app.tar.gz"
+printf 'second' >"$T/targets/lib/lib.so"
+# Consistent snapshots: clients fetch targets as DIR/SHA256.NAME.
+for f in app/1.0/app.tar.gz lib/lib.so; do
+	h=$(sha256sum "$T/targets/$f" | cut -c1-64)
+	cp "$T/targets/$f" "$T/targets/$(dirname "$f")/$h.$(basename "$f")"
+done
+artifact_body "$T/add.json" app/1.0/app.tar.gz "$(cat "$T/targets/app/1.0/app.tar.gz")" \
+	lib/lib.so "$(cat "$T/targets/lib/lib.so")"
+st=$(post /api/v1/artifacts "$T/add.json")
+check "POST /api/v1/artifacts is 202" test "$st" = 202
+TASK=$(json_get "$T/resp" 'j["data"]["task_id"]')
+check "the answer has RSTUF's shape" test "$(json_get "$T/resp" \
+	'sorted(j["data"]["artifacts"]) == ["app/1.0/app.tar.gz", "lib/lib.so"] and bool(j["data"]["last_update"]) and j["message"] == "New Artifact(s) successfully submitted."')" = True
+check "the task reaches SUCCESS" wait_task "$TASK"
+check "the task result names the added artifacts and bins" test "$(json_get "$T/task.json" \
+	'j["data"]["result"]["status"] and sorted(j["data"]["result"]["details"]["added_artifacts"]) == ["app/1.0/app.tar.gz", "lib/lib.so"] and len(j["data"]["result"]["details"]["target_roles"]) >= 1')" = True
+
+M=$T/client
+check "pawl init with DIR/root.json" "$PAWL" --metadata-dir "$M" init "$S/root.json"
+check "pawl refresh verifies the service's metadata" \
+	"$PAWL" --metadata-dir "$M" --metadata-url "$URL/metadata/" refresh
+check "pawl download of a published artifact verifies" \
+	"$PAWL" --metadata-dir "$M" --metadata-url "$URL/metadata/" \
+	--target-name app/1.0/app.tar.gz --target-name lib/lib.so \
+	--target-base-url "file://$T/targets/" --target-dir "$T/out" download
+same_file() { # wanted, directory: some file in it has the same bytes
+	for f in $(find "$2" -type f); do cmp -s "$1" "$f" && return 0; done
+	return 1
+}
+check "the downloaded artifact is the one published" same_file "$T/targets/app/1.0/app.tar.gz" "$T/out"
+for f in "$T"/targets/lib/*.lib.so; do printf 'tampered\n' >"$f"; done
+rm -rf "$T/out"
+if "$PAWL" --metadata-dir "$M" --metadata-url "$URL/metadata/" --target-name lib/lib.so \
+	--target-base-url "file://$T/targets/" --target-dir "$T/out" download 2>/dev/null; then
+	not_ok "a changed artifact is refused"
+else ok "a changed artifact is refused"; fi
+
+# ---- auth ----
+before=$(counts)
+check "no token: 401" test "$(post /api/v1/artifacts "$T/add.json" '')" = 401
+check "a wrong token: 401" test "$(post /api/v1/artifacts "$T/add.json" \
+	"$(echo "$TOKEN" | sed 's/.$/0/;t;s/$/0/' | sed 's/0$/1/')")" = 401
+check "a garbage token: 401" test "$(post /api/v1/artifacts "$T/add.json" 'not-a-token')" = 401
+SCOPED=$("$B/pawl-repod" --config "$S/repod-1.conf" token create --scope team-a/ 2>/dev/null ||
+	setpriv --reuid=nobody --regid="$(id -gn nobody)" --clear-groups -- \
+		"$B/pawl-repod" --config "$S/repod-1.conf" token create --scope team-a/)
+artifact_body "$T/scoped-ok.json" team-a/x.bin x
+artifact_body "$T/scoped-bad.json" team-a/y.bin y team-b/z.bin z
+check "a path outside the token's scope: 403" test "$(post /api/v1/artifacts "$T/scoped-bad.json" "$SCOPED")" = 403
+check "... and the error is JSON naming the path" test "$(json_get "$T/resp" \
+	'"team-b/z.bin" in j["detail"]["error"]')" = True
+check "nothing was stored by refused requests" test "$(counts)" = "$before"
+check "the scoped token may change its own paths" test "$(post /api/v1/artifacts "$T/scoped-ok.json" "$SCOPED")" = 202
+check "... and its task succeeds" wait_task "$(json_get "$T/resp" 'j["data"]["task_id"]')"
+check "GET /api/v1/task needs a token" test "$(curl -s -o /dev/null -w '%{http_code}' "$URL/api/v1/task?task_id=$TASK")" = 401
+
+# ---- bad input: 4xx JSON, nothing stored ----
+before=$(counts)
+bad() { # description status body
+	printf '%s' "$3" >"$T/bad.json"
+	st=$(post /api/v1/artifacts "$T/bad.json")
+	if [ "$st" = "$2" ] && json_get "$T/resp" 'j["detail"]["error"]' >/dev/null 2>&1; then
+		ok "$1: $st"
+	else
+		not_ok "$1: $st (wanted $2) $(head -c 200 "$T/resp")"
+	fi
+}
+H=$(printf x | sha256sum | cut -c1-64)
+art() { printf '{"artifacts":[{"path":%s,"info":{"length":%s,"hashes":%s}}]}' "$1" "$2" "$3"; }
+bad "malformed JSON" 400 '{"artifacts": [,]}'
+bad "not JSON at all" 400 'artifacts=1'
+bad "unknown hash algorithm" 422 "$(art '"a"' 1 '{"md5":"0123456789abcdef0123456789abcdef"}')"
+bad "malformed hex" 422 "$(art '"a"' 1 '{"sha256":"zz'"$(echo "$H" | cut -c3-)"'"}')"
+bad "short hex" 422 "$(art '"a"' 1 '{"sha256":"abcd"}')"
+bad "negative length" 422 "$(art '"a"' -1 "{\"sha256\":\"$H\"}")"
+bad "absurd length" 422 "$(art '"a"' 99999999999999999 "{\"sha256\":\"$H\"}")"
+bad "path with .." 422 "$(art '"a/../../etc/passwd"' 1 "{\"sha256\":\"$H\"}")"
+bad "path with a leading /" 422 "$(art '"/etc/passwd"' 1 "{\"sha256\":\"$H\"}")"
+bad "path with NUL" 422 "$(art '"a\u0000b"' 1 "{\"sha256\":\"$H\"}")"
+bad "path with a control character" 422 "$(art '"a\u001bb"' 1 "{\"sha256\":\"$H\"}")"
+bad "path over the length limit" 422 "$(art "\"$(head -c 1100 /dev/zero | tr '\0' a)\"" 1 "{\"sha256\":\"$H\"}")"
+bad "duplicate paths" 422 "{\"artifacts\":[{\"path\":\"d\",\"info\":{\"length\":1,\"hashes\":{\"sha256\":\"$H\"}}},{\"path\":\"d\",\"info\":{\"length\":2,\"hashes\":{\"sha256\":\"$H\"}}}]}"
+head -c 70000 /dev/zero | tr '\0' ' ' >"$T/big.json"
+st=$(post /api/v1/artifacts "$T/big.json")
+check "a payload over the size limit: 413 ($st)" test "$st" = 413
+check "bad input stored nothing" test "$(counts)" = "$before"
+
+# A body sent slowly is cut off at the deadline (straight to an instance,
+# since nginx would buffer it).
+IPORT=$(awk 'NR == 1 { print $2 }' "$S/instances")
+slow=$(python3 - "$IPORT" "$TOKEN" <<'EOF'
+import socket, sys, time
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+s.sendall(("POST /api/v1/artifacts HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\n"
+           "Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n" % sys.argv[2]).encode())
+t0 = time.time()
+s.settimeout(1)
+resp = b""
+try:
+    while time.time() - t0 < 15:
+        s.sendall(b" ")
+        try:
+            d = s.recv(4096)
+            if not d:
+                break
+            resp += d
+            break
+        except socket.timeout:
+            pass
+except (BrokenPipeError, ConnectionResetError):
+    pass
+print("%s %.0f" % (resp.split(b" ")[1].decode() if resp else "closed", time.time() - t0))
+EOF
+)
+check "a body sent slowly is cut off at the deadline ($slow)" sh -c "case '$slow' in 408\ [345]|closed\ [345]) true;; *) false;; esac"
+
+# ---- kill -9 of the leader under load, with a client refreshing ----
+LEADER=$(grep -l 'leader: this instance publishes' "$S"/log/repod-*.log | head -n 1)
+LPID=$(sed -n 's/.*pawl-repod\[\([0-9]*\)\] info: leader.*/\1/p' "$LEADER" | head -n 1)
+(
+	fails=0
+	while [ ! -f "$T/stop-refresh" ]; do
+		if ! "$PAWL" --metadata-dir "$M" --metadata-url "$URL/metadata/" refresh >/dev/null 2>"$T/refresh.err"; then
+			fails=$((fails + 1))
+			cat "$T/refresh.err" >>"$T/refresh.fail"
+		fi
+		echo x >>"$T/refreshes"
+	done
+	echo "$fails" >"$T/refresh.fails"
+) &
+bgpids="$bgpids $!"
+: >"$T/accepted"
+i=0
+while [ $i -lt 40 ]; do
+	args=""
+	j=0
+	while [ $j -lt 10 ]; do
+		args="$args load/$i/$j.bin c$i.$j"
+		j=$((j + 1))
+	done
+	# shellcheck disable=SC2086
+	artifact_body "$T/load.json" $args
+	st=$(post /api/v1/artifacts "$T/load.json")
+	[ "$st" = 202 ] && json_get "$T/resp" 'j["data"]["task_id"]' >>"$T/accepted"
+	[ $i -eq 12 ] && kill -9 "$LPID"
+	i=$((i + 1))
+done
+check "the leader was killed with SIGKILL" sh -c "! kill -0 $LPID 2>/dev/null"
+acc=$(wc -l <"$T/accepted")
+diag "$acc of 40 batches accepted"
+check "the surviving instance keeps accepting" test "$acc" -ge 30
+allok=1
+while read -r id; do wait_task "$id" 30 || { allok=0; diag "task $id: $(task_state "$id")"; }; done <"$T/accepted"
+check "every accepted task ends in SUCCESS" test $allok = 1
+grep -q 'leader: this instance publishes' "$(ls "$S"/log/repod-*.log | grep -v "$(basename "$LEADER")")"
+check "the other instance took over publishing" test $? = 0
+sleep 1
+touch "$T/stop-refresh"
+wait_bg() { while [ ! -f "$T/refresh.fails" ]; do sleep 0.1; done; }
+wait_bg
+diag "$(wc -l <"$T/refreshes") refreshes during the load"
+check "no refresh during the load failed verification" test "$(cat "$T/refresh.fails")" = 0
+[ -f "$T/refresh.fail" ] && sed 's/^/# /' "$T/refresh.fail" | head -n 5
+
+# ---- delete ----
+printf '{"artifacts":["app/1.0/app.tar.gz"]}' >"$T/del.json"
+st=$(post /api/v1/artifacts/delete "$T/del.json")
+DTASK=$(json_get "$T/resp" 'j["data"]["task_id"]')
+check "delete is accepted and succeeds" sh -c "[ $st = 202 ]" && wait_task "$DTASK" || not_ok "delete task"
+rm -rf "$T/out"
+if "$PAWL" --metadata-dir "$M" --metadata-url "$URL/metadata/" --target-name app/1.0/app.tar.gz \
+	--target-base-url "file://$T/targets/" --target-dir "$T/out" download 2>/dev/null; then
+	not_ok "a deleted artifact is no longer listed"
+else ok "a deleted artifact is no longer listed"; fi
+
+# ---- audit ----
+AS=""
+[ "$(id -u)" -eq 0 ] && AS="setpriv --reuid=nobody --regid=$(id -gn nobody) --clear-groups --"
+if $AS "$B/pawl-repod" --config "$S/repod-1.conf" log verify >"$T/lv0.out" 2>&1; then
+	ok "log verify: the audit chain is intact ($(cat "$T/lv0.out"))"
+else not_ok "log verify: the audit chain is intact ($(cat "$T/lv0.out"))"; fi
+psql_q "UPDATE audit_log SET line = replace(line, '\"seq\":3,', '\"seq\":3, ') WHERE seq = 3" >/dev/null
+if $AS "$B/pawl-repod" --config "$S/repod-1.conf" log verify >"$T/lv.out" 2>&1; then
+	not_ok "log verify finds an edited entry"
+else ok "log verify finds an edited entry ($(cat "$T/lv.out"))"; fi
+
+# ---- service-down ----
+NGPID=$(cat "$S/nginx/nginx.pid")
+PGPID=$(head -n 1 "$S/pg/data/postmaster.pid")
+sh "$SRC/scripts/service-down" "$S"
+left=""
+for p in $PIDS $NGPID $PGPID; do kill -0 "$p" 2>/dev/null && left="$left $p"; done
+check "service-down leaves no process ($left)" test -z "$left"
+
+echo "1..$n"
+[ $failed -eq 0 ]
