@@ -114,7 +114,8 @@ PAWL_MUST_USE int image_index_write(const image_index *idx, pawl_buf *out);
 PAWL_MUST_USE int image_index_check(const image_index *idx, const image_limits *lim);
 
 /* Building an index (the publisher): a new empty index, then packs, then
- * pieces in image order; then the image's sha256 and the packs' lengths. */
+ * pieces in image order; then set length, sha256 and the packs' lengths
+ * directly. */
 PAWL_MUST_USE int image_index_new(image_index **ret, uint8_t chunking, uint32_t piece_size);
 PAWL_MUST_USE int image_index_add_pack(image_index *idx, const char *name, uint16_t *ret_id);
 PAWL_MUST_USE int image_index_add_piece(image_index *idx, uint16_t pack, uint64_t pack_offset,
@@ -142,6 +143,23 @@ PAWL_MUST_USE int image_piece_check_compressed(const image_index *idx, uint32_t 
 					       const uint8_t *p, size_t n);
 PAWL_MUST_USE int image_piece_check_plain(const image_index *idx, uint32_t i,
 					  const uint8_t *p, size_t n);
+
+/* ---------------- encode.c ---------------- */
+
+/* The publisher's side: one piece into one zstd frame that declares its
+ * length and carries no checksum of its own (the index holds sha256s).
+ * The output is deterministic for a given level and library version. One
+ * compressor per thread. */
+typedef struct image_compressor image_compressor;
+
+#define IMAGE_LEVEL_DEFAULT 19
+
+PAWL_MUST_USE int image_compressor_new(image_compressor **ret, int level);
+/* The most bytes image_compress() can produce for n bytes. */
+size_t image_compress_bound(size_t n);
+PAWL_MUST_USE int image_compress(image_compressor *c, const uint8_t *src, size_t n, uint8_t *dst,
+				 size_t cap, size_t *ret_len);
+void image_compressor_free(image_compressor *c);
 
 /* ---------------- decode.c ---------------- */
 
