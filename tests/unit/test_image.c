@@ -544,6 +544,12 @@ static void test_index_match(void **state)
 	t_fails(image_index_match(pk.idx, 20000, hex), PAWL_E_HASH);
 	t_fails(image_index_match(pk.idx, 20000, "abc"), PAWL_E_FORMAT);
 	t_fails(image_index_match(pk.idx, 20000, NULL), PAWL_E_FORMAT);
+
+	t_ok(image_index_check_pack(pk.idx, 0, PACK_NAME, pk.packlen));
+	t_fails(image_index_check_pack(pk.idx, 0, "os/0.9.0/image.pack", pk.packlen), PAWL_E_FORMAT);
+	assert_message("not the release's os/0.9.0/image.pack");
+	t_fails(image_index_check_pack(pk.idx, 0, PACK_NAME, pk.packlen + 1), PAWL_E_LENGTH);
+	t_fails(image_index_check_pack(pk.idx, 1, PACK_NAME, pk.packlen), PAWL_E_FORMAT);
 	packed_free(&pk);
 }
 

@@ -137,6 +137,12 @@ bool image_index_sequential(const image_index *idx);
 PAWL_MUST_USE int image_index_match(const image_index *idx, uint64_t length,
 				    const char *sha256_hex);
 
+/* Pack i of the index must be the TUF target `name` with its signed
+ * length: PAWL_E_FORMAT for another name, PAWL_E_LENGTH for another
+ * length. */
+PAWL_MUST_USE int image_index_check_pack(const image_index *idx, uint32_t i, const char *name,
+					 uint64_t signed_length);
+
 /* Check one piece's bytes against the index: PAWL_E_LENGTH or
  * PAWL_E_HASH naming the piece and its image offset. */
 PAWL_MUST_USE int image_piece_check_compressed(const image_index *idx, uint32_t i,

@@ -571,6 +571,19 @@ int image_index_match(const image_index *idx, uint64_t length, const char *sha25
 	return 0;
 }
 
+int image_index_check_pack(const image_index *idx, uint32_t i, const char *name,
+			   uint64_t signed_length)
+{
+	ENSURE(i < idx->npacks, PAWL_E_FORMAT, E_PREFIX "has no pack %" PRIu32, i);
+	ENSURE(name && strcmp(idx->packs[i].name, name) == 0, PAWL_E_FORMAT,
+	       E_PREFIX "pack %" PRIu32 " is %s, not the release's %s", i, idx->packs[i].name,
+	       name ? name : "(none)");
+	ENSURE(idx->packs[i].length == signed_length, PAWL_E_LENGTH,
+	       E_PREFIX "pack %s has %" PRIu64 " bytes, the signed target %" PRIu64,
+	       idx->packs[i].name, idx->packs[i].length, signed_length);
+	return 0;
+}
+
 int image_piece_check_compressed(const image_index *idx, uint32_t i, const uint8_t *p, size_t n)
 {
 	const image_piece *pc;
