@@ -633,6 +633,16 @@ static void test_decoder_sink(void **state)
 	t_fails(image_decoder_finish(d), PAWL_E_IO);
 	image_decoder_free(d);
 	packed_free(&pk);
+
+	/* One piece: its write fails on the writer thread after push has
+	 * returned; finish reports it with the writer's message. */
+	pack_image(&pk, 4096, 4096, 6);
+	t_ok(image_decoder_new(&d, pk.idx, bad));
+	t_ok(image_decoder_push(d, pk.pack, pk.packlen));
+	t_fails(image_decoder_finish(d), PAWL_E_IO);
+	assert_message("sink refuses piece 0 at 0");
+	image_decoder_free(d);
+	packed_free(&pk);
 }
 
 /* A flipped byte in piece k's compressed bytes: refused as a hash
@@ -1006,6 +1016,7 @@ static int enospc_child(const char *dir, const struct packed *pk)
 		return 3;
 	r = image_slot_open(&s, slot, pk->idx, NULL);
 	image_slot_free(s);
+	free(slot);
 	if (r != PAWL_E_IO || !strstr(pawl_error_last()->message, "no space left")) {
 		fprintf(stderr, "slot open on a full file system: %d %s\n", r,
 			pawl_error_last()->message);

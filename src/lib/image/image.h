@@ -179,20 +179,23 @@ typedef struct image_sink {
 
 /* A push decoder of a pack stream: feed it the pack's bytes in any
  * chunks, as they arrive (a curl write callback, a pipe). idx must stay
- * valid and be sequential (image_index_sequential). */
+ * valid and be sequential (image_index_sequential). The sink is called on
+ * a writer thread of the decoder's own (one at a time, in piece order);
+ * free the decoder before whatever the sink writes to. */
 typedef struct image_decoder image_decoder;
 
 PAWL_MUST_USE int image_decoder_new(image_decoder **ret, const image_index *idx, image_sink sink);
 /* Take n more bytes of the pack. Every piece completed by them is
- * verified, decompressed, verified again and written before this
- * returns. After a failure every later call returns the same code. */
+ * verified, decompressed and verified again before this returns, and
+ * handed to the writer; a write error shows in a later push or in
+ * finish. After a failure every later call returns the same code. */
 PAWL_MUST_USE int image_decoder_push(image_decoder *d, const void *p, size_t n);
-/* The pack has ended: 0 only when every piece was written and the sha256
- * of the whole image matched the index. */
+/* The pack has ended: waits for the writer; 0 only when every piece was
+ * written and the sha256 of the whole image matched the index. */
 PAWL_MUST_USE int image_decoder_finish(image_decoder *d);
 /* Pack bytes taken so far; image bytes handed to the sink so far. */
 uint64_t image_decoder_pack_bytes(const image_decoder *d);
-uint64_t image_decoder_image_bytes(const image_decoder *d);
+uint64_t image_decoder_image_bytes(image_decoder *d);
 void image_decoder_free(image_decoder *d);
 static inline void image_decoder_freep(image_decoder **p)
 {
