@@ -14,6 +14,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/loop.h>
+#include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -1048,6 +1050,98 @@ static void test_slot_full_disk(void **state)
 	assert_int_equal(WEXITSTATUS(status), 0);
 }
 
+/* A block device slot: a loop device over a file, set up with ioctls
+ * (autoclear: it goes away when the last descriptor closes, even if the
+ * test dies). Skipped where loop devices cannot be had (not root, a
+ * container without them). */
+static int loop_attach(const char *backing, char *dev, size_t n)
+{
+	struct loop_info64 info;
+	int ctl, num, lfd, bfd;
+
+	ctl = open("/dev/loop-control", O_RDWR | O_CLOEXEC);
+	if (ctl < 0)
+		return -1;
+	num = ioctl(ctl, LOOP_CTL_GET_FREE);
+	close(ctl);
+	if (num < 0)
+		return -1;
+	snprintf(dev, n, "/dev/loop%d", num);
+	lfd = open(dev, O_RDWR | O_CLOEXEC);
+	bfd = open(backing, O_RDWR | O_CLOEXEC);
+	if (lfd < 0 || bfd < 0 || ioctl(lfd, LOOP_SET_FD, bfd) != 0) {
+		if (lfd >= 0)
+			close(lfd);
+		if (bfd >= 0)
+			close(bfd);
+		return -1;
+	}
+	close(bfd);
+	memset(&info, 0, sizeof(info));
+	info.lo_flags = LO_FLAGS_AUTOCLEAR;
+	if (ioctl(lfd, LOOP_SET_STATUS64, &info) != 0) {
+		ioctl(lfd, LOOP_CLR_FD, 0);
+		close(lfd);
+		return -1;
+	}
+	return lfd; /* the loop device lives while this is open */
+}
+
+static void test_slot_block_device(void **state)
+{
+	struct packed pk;
+	char *dir = t_mkdtemp(), *backing, *small, *link;
+	char dev[64], dev2[64];
+	image_slot *s = NULL;
+	int lfd, lfd2, excl;
+
+	(void)state;
+	pack_image(&pk, 6 * 65536 + 4096, 65536, 43);
+	backing = make_slot(dir, "backing", pk.len + 65536);
+	small = make_slot(dir, "small", pk.len - 512);
+	lfd = loop_attach(backing, dev, sizeof(dev));
+	if (lfd < 0) {
+		packed_free(&pk);
+		t_rm_rf(dir);
+		free(dir);
+		free(backing);
+		free(small);
+		skip();
+	}
+	lfd2 = loop_attach(small, dev2, sizeof(dev2));
+	assert_true(lfd2 >= 0);
+
+	/* the booted slot, by its device name and through a link to it */
+	t_fails(image_slot_open(&s, dev, pk.idx, dev), PAWL_E_POLICY);
+	assert_message("is the booted slot");
+	link = path_in(dir, "booted");
+	assert_int_equal(symlink(dev, link), 0);
+	t_fails(image_slot_open(&s, dev, pk.idx, link), PAWL_E_POLICY);
+	/* a device held exclusively (as a mounted one is): EBUSY */
+	excl = open(dev, O_RDONLY | O_EXCL | O_CLOEXEC);
+	assert_true(excl >= 0);
+	t_fails(image_slot_open(&s, dev, pk.idx, NULL), PAWL_E_POLICY);
+	assert_message("is in use");
+	close(excl);
+	/* BLKGETSIZE64: a device 512 bytes short of the image */
+	t_fails(image_slot_open(&s, dev2, pk.idx, dev), PAWL_E_LIMIT);
+	assert_message("the image needs");
+	assert_null(s);
+	assert_slot(backing, &pk, 0);
+
+	/* the other slot: written, flushed, the bytes past it untouched */
+	t_ok(stream(&pk, pk.idx, pk.pack, pk.packlen, dev, dev2, 30000, 12));
+	close(lfd);
+	close(lfd2);
+	assert_slot(backing, &pk, pk.len);
+	free(link);
+	free(backing);
+	free(small);
+	t_rm_rf(dir);
+	free(dir);
+	packed_free(&pk);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1067,6 +1161,7 @@ int main(void)
 		cmocka_unit_test(test_slot_booted),
 		cmocka_unit_test(test_slot_not_a_file),
 		cmocka_unit_test(test_slot_full_disk),
+		cmocka_unit_test(test_slot_block_device),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
