@@ -221,9 +221,6 @@ static int packer_batch(struct packer *p, bool *ret_more)
 
 		if (j->rc < 0)
 			return pawl_error_set(j->rc, "%s", j->err);
-		ENSURE(p->idx->npieces < IMAGE_PIECES_MAX, PAWL_E_LIMIT,
-		       "%s: more than %u pieces; give a larger --piece-size", p->shown,
-		       IMAGE_PIECES_MAX);
 		GUARD(write_all(p->pack_fd, j->out, j->clen, "the image pack"));
 		GUARD(hash_update(p->pack_h256, j->out, j->clen));
 		if (p->pack_h512)
@@ -425,6 +422,21 @@ int cmd_release_image(int argc, char **argv)
 	if (st.st_size == 0) {
 		pawl_error_set(PAWL_E_INVALID, "%s is empty: an image release needs an image", file);
 		return fail("release");
+	}
+	{
+		/* What devices accept by default (image_limits), checked before
+		 * minutes of compression rather than after. */
+		static const image_limits lim = IMAGE_LIMITS_DEFAULT;
+		uint64_t n = ((uint64_t)st.st_size + pk.piece_size - 1) / pk.piece_size;
+
+		if (n > lim.max_pieces || (uint64_t)st.st_size > lim.max_length) {
+			pawl_error_set(PAWL_E_LIMIT,
+				       "%s would be %" PRIu64 " pieces of %" PRIu32 " bytes; devices "
+				       "accept at most %" PRIu32 " pieces and %" PRIu64 " bytes (give "
+				       "a larger --piece-size)",
+				       file, n, pk.piece_size, lim.max_pieces, lim.max_length);
+			return fail("release");
+		}
 	}
 	if (ws_open(&w, argv[optind], true) < 0)
 		goto out;

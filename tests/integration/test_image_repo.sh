@@ -141,6 +141,10 @@ refuses "a missing image is refused" 1 "cannot open" $R release ws os 2.0.0 noth
 refuses "a piece size that is not a multiple of 4K is a usage error" 2 "piece-size" $R release ws os 2.0.0 img.ext4 --image --piece-size 5000
 refuses "a piece size over 4M is a usage error" 2 "piece-size" $R release ws os 2.0.0 img.ext4 --image --piece-size 8M
 refuses "a zstd level over 22 is a usage error" 2 "level" $R release ws os 2.0.0 img.ext4 --image --level 23
+truncate -s 1025M sparse.img
+refuses "an image of more pieces than devices accept is refused before compressing" 1 "262144 pieces" \
+	$R release ws os 2.0.0 sparse.img --image --piece-size 4K
+rm -f sparse.img
 refuses "VERSION must be SemVer" 2 "Semantic Versioning" $R release ws os 2.0 img.ext4 --image
 check "no refused release left a target behind" python3 -c "
 import json; t = json.load(open('ws/metadata/targets.json'))['signed']['targets']
