@@ -29,7 +29,10 @@ static const char usage_release[] =
 	"is marked as one devices may move down to (pawl update and pawl rollback\n"
 	"refuse any other downgrade); releasing an existing version again with the\n"
 	"same FILE and --recovery marks it. --key signs the changed targets role\n"
-	"(else use `sign`). Then: pawl-repo timestamp, pawl-repo publish.\n";
+	"(else use `sign`).\n"
+	"With --image, FILE is a file system image published for A/B slots\n"
+	"(see pawl-repo release --image --help).\n"
+	"Then: pawl-repo timestamp, pawl-repo publish.\n";
 
 int cmd_release(int argc, char **argv)
 {
@@ -47,6 +50,9 @@ int cmd_release(int argc, char **argv)
 	semver v;
 	int ch, rc;
 
+	for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++)
+		if (strcmp(argv[i], "--image") == 0)
+			return cmd_release_image(argc, argv); /* cmd_image.c */
 	optind = 0;
 	while ((ch = getopt_long(argc, argv, COMMON_SHORTOPTS, opts, NULL)) != -1) {
 		switch (ch) {

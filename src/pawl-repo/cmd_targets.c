@@ -907,3 +907,32 @@ out:
 	free(keys.v);
 	return rc ? fail("remove") : 0;
 }
+
+int add_stored(ws *w, const stored_target *v, size_t n, strv *keys)
+{
+	struct batch b = { .w = w };
+	int rc = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		const stored_target *t = &v[i];
+		md_hash_hex h[2] = { { "sha256", t->dg.sha256 }, { "sha512", t->dg.sha512 } };
+		ws_role *r = NULL;
+
+		GUARD_GOTO(rc, check_target_path(t->path), out);
+		GUARD_GOTO(rc, route(w, t->path, NULL, &r), out);
+		GUARD_GOTO(rc, md_bulk_target(r->md, t->path, strlen(t->path), t->length, h,
+					      t->dg.has512 ? 2 : 1, t->custom),
+			   out);
+		GUARD_GOTO(rc, touch_mark(&b, r), out);
+		GUARD_GOTO(rc, list_push(&b, t->path, t->dg.sha256, t->length, r), out);
+		b.count++;
+		b.bytes += t->length;
+	}
+	GUARD_GOTO(rc, content_sync(w), out);
+	GUARD_GOTO(rc, finish_batch(&b, keys, "targets.add"), out);
+	GUARD_GOTO(rc, ws_save(w), out);
+	summary(&b, "added");
+out:
+	batch_free(&b);
+	return rc;
+}

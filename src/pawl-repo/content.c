@@ -243,6 +243,45 @@ out:
 	return r;
 }
 
+int content_tmp_create(ws *w, char *tmp, size_t n, int *ret_fd)
+{
+	int fd;
+
+	ENSURE(w->store_fd >= 0, PAWL_E_NOT_FOUND,
+	       "workspace %s has no content store (targets/); add targets where the full "
+	       "workspace is", w->path);
+	fd = open_tmp(w->store_fd, tmp, n);
+	if (fd < 0)
+		return fd;
+	*ret_fd = fd;
+	return 0;
+}
+
+int content_tmp_commit(ws *w, const char *tmp, uint64_t len, const digests *dg)
+{
+	char dest[96];
+	struct stat st;
+
+	snprintf(dest, sizeof(dest), "%.2s", dg->sha256);
+	GUARD(mkdir_at(w->store_fd, dest));
+	snprintf(dest, sizeof(dest), "%.2s/%s", dg->sha256, dg->sha256);
+	if (fstatat(w->store_fd, dest, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode) &&
+	    (uint64_t)st.st_size == len) {
+		unlinkat(w->store_fd, tmp, 0); /* already stored */
+		return 0;
+	}
+	if (renameat(w->store_fd, tmp, w->store_fd, dest) != 0)
+		return pawl_error_set_errno(PAWL_E_IO, errno, "cannot store %s in %s/targets", dest,
+					    w->path);
+	return 0;
+}
+
+void content_tmp_discard(ws *w, const char *tmp)
+{
+	if (w->store_fd >= 0 && tmp[0])
+		unlinkat(w->store_fd, tmp, 0);
+}
+
 int content_sync(ws *w)
 {
 	if (w->store_fd < 0)

@@ -19,6 +19,13 @@ PAWL_MUST_USE int content_hash_at(ws *w, int dfd, const char *name, const char *
  * (falls back to a copy across file systems). */
 PAWL_MUST_USE int content_link_at(ws *w, int dfd, const char *name, const char *shown,
 				  uint64_t *ret_len, digests *ret);
+/* Content the command writes itself (an image's pack and index): a new
+ * temporary file in the store (its name into tmp, n bytes), then either
+ * commit (moved to its place by dg->sha256, or dropped when the store
+ * holds that content already) or discard. */
+PAWL_MUST_USE int content_tmp_create(ws *w, char *tmp, size_t n, int *ret_fd);
+PAWL_MUST_USE int content_tmp_commit(ws *w, const char *tmp, uint64_t len, const digests *dg);
+void content_tmp_discard(ws *w, const char *tmp);
 /* Make everything written to the store so far durable (one syncfs). */
 PAWL_MUST_USE int content_sync(ws *w);
 /* Copy the stored content of target t to outfd/name, checking length and

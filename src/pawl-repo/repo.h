@@ -296,6 +296,20 @@ int cmd_rotate(int argc, char **argv);
 int cmd_expire(int argc, char **argv);
 int cmd_log(int argc, char **argv);
 
+/* Targets whose content a command has put into the store itself
+ * (cmd_image.c): routed like `add` (the targets role or its hash bin),
+ * then journaled, signed with keys and saved, as one batch. */
+typedef struct stored_target {
+	const char *path;
+	uint64_t length;
+	digests dg;
+	const pj_value *custom; /* NULL for none */
+} stored_target;
+PAWL_MUST_USE int add_stored(ws *w, const stored_target *v, size_t n, strv *keys);
+
+/* `pawl-repo release ... --image` (cmd_image.c). */
+int cmd_release_image(int argc, char **argv);
+
 /* The snapshot and timestamp step shared by init and timestamp. force:
  * always make a new snapshot. strict: every signer must be a snapshot or
  * timestamp key (init passes all its keys and uses those that fit). */

@@ -251,6 +251,11 @@ static int release_info(const char *app, const char *path, const pj_value *custo
 
 	if (!custom)
 		return -1;
+	/* A slot image release (pawl-repo release --image) is for the slot
+	 * installer; unpacking its index as an application folder would be
+	 * wrong, whatever its version says. */
+	if (pj_get(custom, "image"))
+		return -1;
 	vs = pj_str(pj_get(custom, "version"));
 	if (!vs || strncmp(path, app, alen) != 0 || path[alen] != '/')
 		return -1;

@@ -124,11 +124,11 @@ else
 	flunk "pawl.pc: includedir, libdir, version, -lpawl"
 fi
 req=$(pc --print-requires-private pawl | awk '{ print $1 }' | sort | tr '\n' ' ')
-if [ "$req" = "libarchive libcrypto libcurl libssl " ]; then
+if [ "$req" = "libarchive libcrypto libcurl libssl libzstd " ]; then
 	pass "pawl.pc Requires.private: $req"
 else
 	echo "Requires.private: $req" >out.log
-	flunk "pawl.pc Requires.private lists libcrypto libssl libcurl libarchive"
+	flunk "pawl.pc Requires.private lists libcrypto libssl libcurl libarchive libzstd"
 fi
 
 # From here on, pkg-config sees the tree as if it were installed at / (the
