@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "boot/boot_impl.h"
+#include "util/io.h"
 
 #define GRUB_LIST_MAX (64 * 1024)   /* grub-editenv list output */
 #define GRUB_ENV_MAX (1024 * 1024)  /* a grubenv file (GRUB writes 1024) */
@@ -160,21 +161,6 @@ static int env_list(boot_backend *b, boot_run *r, const char *op)
 	return boot_spawn_ok(argv, BOOT_DEFAULT_EDITENV_TIMEOUT_MS, r, what);
 }
 
-static int write_all(int fd, const char *p, size_t n)
-{
-	while (n > 0) {
-		ssize_t w = write(fd, p, n);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0)
-			return -errno;
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
 /* Set the variables (NAME=VALUE strings) in one write of the block. */
 static int env_set(boot_backend *b, char *const assign[], size_t n, const char *op)
 {
@@ -185,7 +171,7 @@ static int env_set(boot_backend *b, char *const assign[], size_t n, const char *
 	char what[PATH_MAX + 64];
 	char *argv[3 + 3 + 1];
 	struct stat st = { 0 };
-	int ret = 0, e;
+	int ret = 0;
 
 	ENSURE(n > 0 && n <= 3, PAWL_E_INVALID, "grubenv: %zu variables to set", n);
 	GUARD(check_block(b, &dirfd, &st, &data));
@@ -198,8 +184,8 @@ static int env_set(boot_backend *b, char *const assign[], size_t n, const char *
 		    0600);
 	if (fd < 0)
 		return pawl_error_set_errno(PAWL_E_IO, errno, "%s: creating %s", what, g->tmp_path);
-	if ((e = write_all(fd, data.data, data.len)) < 0) {
-		ret = pawl_error_set_errno(PAWL_E_IO, -e, "%s: writing %s", what, g->tmp_path);
+	if ((ret = io_write_all(fd, data.data, data.len, g->tmp_path)) < 0) {
+		ret = pawl_error_prefix(ret, "%s: ", what);
 		goto out;
 	}
 	/* The block keeps its owner and mode (some file systems, vfat,
@@ -222,8 +208,8 @@ static int env_set(boot_backend *b, char *const assign[], size_t n, const char *
 	GUARD_GOTO(ret, boot_spawn_ok(argv, BOOT_DEFAULT_EDITENV_TIMEOUT_MS, &r, what), out);
 	/* grub-editenv wrote through its own descriptor; ours is the same
 	 * file, and fsync covers the file whoever wrote it. */
-	if (fsync(fd) < 0) {
-		ret = pawl_error_set_errno(PAWL_E_IO, errno, "%s: fsync %s", what, g->tmp_path);
+	if ((ret = io_fsync(fd, g->tmp_path)) < 0) {
+		ret = pawl_error_prefix(ret, "%s: ", what);
 		goto out;
 	}
 	if (renameat(dirfd, g->tmp, dirfd, g->base) < 0) {
