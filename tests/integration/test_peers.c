@@ -1,8 +1,8 @@
 /*
  * test_peers.c - regression tests for the failures of our peers.
  *
- * Each test replays, against build/pawl and a repository served by nginx,
- * an attack that once worked on another update system (a TUF client or a
+ * Each test replays, against build/pawl and a repository served by nginx
+ * (or read over file://), an attack that once worked on another update system (a TUF client or a
  * firmware/image updater), and is named after the family and the CVE or
  * advisory. The attack must fail here, for the reason the peer missed,
  * and leave the client's trusted metadata and target directory as they
@@ -25,9 +25,9 @@ static const char *const ANY[] = { "*" };
 
 /* ---- helpers ---- */
 
-/* A signed document (any signatures, valid or not) becomes the next
- * version of role on the server, without a commit: snapshot still names
- * the old version until rs_commit(), which then names this one. */
+/* A signed document (any signatures, valid or not) is published as
+ * role at version, without a commit: snapshot still names the old
+ * version until rs_commit(), which then names this one. */
 static void put_raw(rs_repo *r, const char *role, pawl_md *md, uint64_t version)
 {
 	rs_role *ro = rs_role_get(r, role);
