@@ -56,28 +56,38 @@ static int sha256_hex(const void *p, size_t n, char out[65])
 	return 0;
 }
 
-static int append_locked(db *d, const char *type, const pj_value *fields, int64_t *seq,
-			 char hash[65], const char *time)
+/* Chain one entry after b's head, in memory; audit_db_close() stores
+ * the batch. */
+static int append_locked(audit_batch *b, const char *type, const pj_value *fields)
 {
-	pawl_buf b = PAWL_BUF_INIT(256 * 1024);
-	char num[24], newhash[65];
+	pawl_buf line = PAWL_BUF_INIT(AUDIT_LINE_MAX);
+	char newhash[65];
 	int r;
 
-	r = line_for((uint64_t)(*seq + 1), hash, time, type, fields, &b);
+	r = line_for((uint64_t)(b->seq + 1), b->hash, b->time, type, fields, &line);
 	if (r == 0)
-		r = sha256_hex(b.data, b.len, newhash);
-	if (r == 0) {
-		snprintf(num, sizeof(num), "%" PRId64, *seq + 1);
-		r = DB_RUN(d, "audit_add", NULL, num, newhash, b.data);
-	}
-	buf_free(&b);
+		r = sha256_hex(line.data, line.len, newhash);
+	if (r == 0)
+		r = dba_int8(&b->seqs, b->seq + 1);
+	if (r == 0)
+		r = dba_text(&b->hashes, newhash, 64);
+	if (r == 0)
+		r = dba_text(&b->lines, line.data, line.len);
+	buf_free(&line);
 	GUARD(r);
-	(*seq)++;
-	memcpy(hash, newhash, 65);
+	b->seq++;
+	memcpy(b->hash, newhash, 65);
 	return 0;
 }
 
-int audit_db_open(db *d, audit_batch *b)
+void audit_db_abandon(audit_batch *b)
+{
+	dba_free(&b->seqs);
+	dba_free(&b->hashes);
+	dba_free(&b->lines);
+}
+
+static int open_head(db *d, audit_batch *b)
 {
 	_cleanup_pq_ PGresult *res = NULL;
 	char *end;
@@ -98,30 +108,65 @@ int audit_db_open(db *d, audit_batch *b)
 		f = pj_root(doc);
 		GUARD(pj_set_object(doc, f));
 		GUARD(pj_obj_put_str(doc, f, "program", "pawl-repod"));
-		GUARD(append_locked(d, "audit.start", f, &b->seq, b->hash, b->time));
+		GUARD(append_locked(b, "audit.start", f));
 	}
 	return 0;
 }
 
-int audit_db_add(db *d, audit_batch *b, const char *type, const pj_value *fields)
+int audit_db_open(db *d, audit_batch *b)
 {
-	return append_locked(d, type, fields, &b->seq, b->hash, b->time);
+	int r;
+
+	dba_init(&b->seqs, DB_OID_INT8);
+	dba_init(&b->hashes, DB_OID_TEXT);
+	dba_init(&b->lines, DB_OID_TEXT);
+	r = open_head(d, b);
+	if (r < 0)
+		audit_db_abandon(b);
+	return r;
+}
+
+int audit_db_add(audit_batch *b, const char *type, const pj_value *fields)
+{
+	return append_locked(b, type, fields);
 }
 
 int audit_db_close(db *d, audit_batch *b)
 {
+	const char *vals[3];
+	int lens[3], r = 0;
+	static const int fmt[3] = { 1, 1, 1 };
 	char num[24];
 
-	snprintf(num, sizeof(num), "%" PRId64, b->seq);
-	return DB_RUN(d, "audit_set", NULL, num, b->hash);
+	if (b->seqs.n) {
+		r = dba_finish(&b->seqs, &vals[0], &lens[0]);
+		if (r == 0)
+			r = dba_finish(&b->hashes, &vals[1], &lens[1]);
+		if (r == 0)
+			r = dba_finish(&b->lines, &vals[2], &lens[2]);
+		if (r == 0)
+			r = db_runv(d, "audit_add", 3, vals, lens, fmt, NULL);
+		if (r == 0) {
+			snprintf(num, sizeof(num), "%" PRId64, b->seq);
+			r = DB_RUN(d, "audit_set", NULL, num, b->hash);
+		}
+	}
+	audit_db_abandon(b);
+	return r;
 }
 
 int audit_db_append(db *d, const char *type, const pj_value *fields)
 {
 	audit_batch b;
 
+	int r;
+
 	GUARD(audit_db_open(d, &b));
-	GUARD(audit_db_add(d, &b, type, fields));
+	r = audit_db_add(&b, type, fields);
+	if (r < 0) {
+		audit_db_abandon(&b);
+		return r;
+	}
 	return audit_db_close(d, &b);
 }
 

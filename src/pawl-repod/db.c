@@ -67,6 +67,24 @@ static const char *const migrations[] = {
 	"CREATE TABLE audit_head (one boolean PRIMARY KEY DEFAULT true CHECK (one),"
 	"  seq bigint NOT NULL, hash text NOT NULL);"
 	"INSERT INTO schema_version (version) VALUES (1);",
+	/* 2: what the batched publisher needs. The artifact count of a
+	 * task, so that a cycle claims a bounded amount of work without
+	 * reading payloads; RUNNING tasks are open work too (a leader that
+	 * died left them so); the current version of every role found
+	 * without reading the superseded ones; lz4 for the big text columns
+	 * where the server has it (cheaper than pglz to write). */
+	"ALTER TABLE tasks ADD COLUMN artifacts integer NOT NULL DEFAULT 0"
+	"  CHECK (artifacts >= 0);"
+	"DROP INDEX tasks_pending;"
+	"CREATE INDEX tasks_open ON tasks (seq) WHERE state IN ('PENDING', 'RUNNING');"
+	"CREATE INDEX metadata_current ON metadata (role) WHERE superseded_at IS NULL;"
+	"DO $$ BEGIN"
+	"  ALTER TABLE metadata ALTER COLUMN data SET COMPRESSION lz4;"
+	"  ALTER TABLE tasks ALTER COLUMN payload SET COMPRESSION lz4;"
+	"  ALTER TABLE audit_log ALTER COLUMN line SET COMPRESSION lz4;"
+	"EXCEPTION WHEN feature_not_supported OR invalid_parameter_value THEN NULL;"
+	"END $$;"
+	"INSERT INTO schema_version (version) VALUES (2);",
 };
 
 #define TS_FMT "'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'"
@@ -77,6 +95,14 @@ static const struct {
 	const char *sql;
 } statements[] = {
 	{ "now", "SELECT extract(epoch FROM now())::bigint, " TS("now()") },
+	/* The start of a publishing cycle: the time and the newest root and
+	 * targets, in one round trip. */
+	{ "cycle_start", "SELECT extract(epoch FROM now())::bigint, " TS("now()") ","
+			 " (SELECT max(version) FROM metadata WHERE role = 'root'),"
+			 " (SELECT max(version) FROM metadata WHERE role = 'targets')" },
+	/* For this transaction only: marking tasks RUNNING need not wait
+	 * for the disk (a lost mark changes nothing). */
+	{ "sync_off", "SELECT set_config('synchronous_commit', 'off', true)" },
 	{ "setting_get", "SELECT value FROM settings WHERE key = $1" },
 	{ "setting_put", "INSERT INTO settings (key, value) VALUES ($1, $2)"
 			 " ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value" },
@@ -86,22 +112,34 @@ static const struct {
 	{ "token_set_hash", "UPDATE tokens SET hash = $2::bytea WHERE id = $1::bigint" },
 	{ "token_revoke", "UPDATE tokens SET revoked_at = now() WHERE id = $1::bigint"
 			  " AND revoked_at IS NULL" },
-	{ "task_add", "INSERT INTO tasks (task_id, action, payload, publish, token_id)"
-		      " VALUES ($1, $2, $3, $4::boolean, $5::bigint) RETURNING " TS("created_at") },
+	{ "task_add", "INSERT INTO tasks (task_id, action, payload, publish, token_id, artifacts)"
+		      " VALUES ($1, $2, $3, $4::boolean, $5::bigint, $6::integer)"
+		      " RETURNING " TS("created_at") },
+	/* Wakes the leader (LISTEN pawl_repod_tasks) when the task commits. */
+	{ "task_notify", "SELECT pg_notify('pawl_repod_tasks', '')" },
 	{ "task_get", "SELECT state, result FROM tasks WHERE task_id = $1" },
-	{ "task_claim", "SELECT task_id, action, payload, publish FROM tasks"
-			" WHERE state = 'PENDING' ORDER BY seq LIMIT $1::integer"
-			" FOR UPDATE SKIP LOCKED" },
-	{ "task_done", "UPDATE tasks SET state = $2, result = $3, updated_at = now()"
-		       " WHERE task_id = $1" },
+	/* The open tasks, oldest first: the leader takes a prefix of them
+	 * that fits its budget of artifacts per cycle. */
+	{ "task_open", "SELECT seq, artifacts FROM tasks WHERE state IN ('PENDING', 'RUNNING')"
+		       " ORDER BY seq LIMIT $1::integer" },
+	{ "task_running", "UPDATE tasks SET state = 'RUNNING', updated_at = now()"
+			  " WHERE seq = ANY ($1::bigint[]) AND state = 'PENDING'" },
+	{ "task_claim", "SELECT seq, task_id, action, payload, publish FROM tasks"
+			" WHERE seq = ANY ($1::bigint[]) AND state IN ('PENDING', 'RUNNING')"
+			" ORDER BY seq FOR UPDATE" },
+	{ "task_finish", "UPDATE tasks SET state = u.state, result = u.result, updated_at = now()"
+			 " FROM unnest($1::bigint[], $2::text[], $3::text[]) AS u(seq, state, result)"
+			 " WHERE tasks.seq = u.seq" },
 	{ "task_counts", "SELECT state, count(*) FROM tasks GROUP BY state" },
+	{ "art_exist", "SELECT path FROM artifacts WHERE path = ANY ($1::text[])" },
 	{ "art_put", "INSERT INTO artifacts (path, bin, entry, task_id)"
-		     " VALUES ($1, $2::integer, $3, $4) ON CONFLICT (path) DO UPDATE"
+		     " SELECT * FROM unnest($1::text[], $2::integer[], $3::text[], $4::text[])"
+		     " ON CONFLICT (path) DO UPDATE"
 		     " SET bin = EXCLUDED.bin, entry = EXCLUDED.entry,"
 		     " task_id = EXCLUDED.task_id, updated_at = now()" },
-	{ "art_del", "DELETE FROM artifacts WHERE path = $1 RETURNING bin" },
+	{ "art_del", "DELETE FROM artifacts WHERE path = ANY ($1::text[])" },
 	{ "art_bins", "SELECT bin, path, entry FROM artifacts WHERE bin = ANY ($1::integer[])"
-		      " ORDER BY bin, path" },
+		      " ORDER BY bin" },
 	{ "dirty_add", "INSERT INTO dirty_bins (bin) SELECT unnest($1::integer[])"
 		       " ON CONFLICT DO NOTHING" },
 	{ "dirty_take", "DELETE FROM dirty_bins RETURNING bin" },
@@ -110,13 +148,26 @@ static const struct {
 	{ "meta_get", "SELECT data FROM metadata WHERE role = $1 AND version = $2::bigint" },
 	{ "meta_newest", "SELECT version, data FROM metadata WHERE role = $1"
 			 " ORDER BY version DESC LIMIT 1" },
+	/* The signed files of the given roles and versions, with the index
+	 * (from 1) of each in the arrays. */
+	{ "meta_get_many", "SELECT u.i, m.data FROM unnest($1::text[], $2::bigint[])"
+			   " WITH ORDINALITY AS u(role, version, i)"
+			   " JOIN metadata m ON m.role = u.role AND m.version = u.version" },
 	{ "meta_put", "INSERT INTO metadata (role, version, expires, data)"
 		      " VALUES ($1, $2::bigint, to_timestamp($3::bigint), $4)" },
+	{ "meta_put_many", "INSERT INTO metadata (role, version, expires, data)"
+			   " SELECT r, v, to_timestamp(e), d FROM"
+			   " unnest($1::text[], $2::bigint[], $3::bigint[], $4::text[]) AS u(r, v, e, d)" },
 	{ "meta_supersede", "UPDATE metadata SET superseded_at = now() WHERE role = $1"
 			    " AND version < $2::bigint AND superseded_at IS NULL" },
+	{ "meta_supersede_many", "UPDATE metadata m SET superseded_at = now()"
+				 " FROM unnest($1::text[], $2::bigint[]) AS u(role, version)"
+				 " WHERE m.role = u.role AND m.version < u.version"
+				 " AND m.superseded_at IS NULL" },
+	/* The version in force of every role (metadata_current). */
 	{ "meta_current", "SELECT DISTINCT ON (role) role, version,"
 			  " extract(epoch FROM expires)::bigint FROM metadata"
-			  " ORDER BY role, version DESC" },
+			  " WHERE superseded_at IS NULL ORDER BY role, version DESC" },
 	/* Superseded bins, snapshots and timestamps are dropped once no
 	 * snapshot a client may still be reading names them (docs/service.md,
 	 * "Keeping old versions"); root and targets versions are kept. */
@@ -126,7 +177,8 @@ static const struct {
 	{ "audit_head", "SELECT seq, hash, " TS("now()") " FROM audit_head FOR UPDATE" },
 	{ "audit_start", "INSERT INTO audit_head (seq, hash) VALUES (-1, $1)"
 			 " ON CONFLICT DO NOTHING" },
-	{ "audit_add", "INSERT INTO audit_log (seq, hash, line) VALUES ($1::bigint, $2, $3)" },
+	{ "audit_add", "INSERT INTO audit_log (seq, hash, line)"
+		       " SELECT * FROM unnest($1::bigint[], $2::text[], $3::text[])" },
 	{ "audit_set", "UPDATE audit_head SET seq = $1::bigint, hash = $2" },
 	{ "audit_all", "SELECT seq, hash, line FROM audit_log ORDER BY seq" },
 	{ "audit_get_head", "SELECT seq, hash FROM audit_head" },
@@ -226,7 +278,13 @@ int db_open(db **ret, const char *conninfo)
 int db_run(db *d, const char *name, int n, const char *const *vals, const int *lens,
 	   PGresult **ret)
 {
-	PGresult *r = PQexecPrepared(d->c, name, n, vals, lens, NULL, 0);
+	return db_runv(d, name, n, vals, lens, NULL, ret);
+}
+
+int db_runv(db *d, const char *name, int n, const char *const *vals, const int *lens,
+	    const int *formats, PGresult **ret)
+{
+	PGresult *r = PQexecPrepared(d->c, name, n, vals, lens, formats, 0);
 	ExecStatusType st = PQresultStatus(r);
 
 	if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
@@ -343,4 +401,103 @@ int db_setting_get(db *d, const char *key, char **ret)
 int db_setting_put(db *d, const char *key, const char *value)
 {
 	return DB_RUN(d, "setting_put", NULL, key, value);
+}
+
+/* ---------------- array parameters ----------------
+ *
+ * PostgreSQL's binary array format (array_send/array_recv): a header of
+ * big-endian int32s (dimensions, has-nulls flag, element type, then the
+ * length and lower bound of the one dimension) and each element as an
+ * int32 length and its bytes. Text goes through as it is, with no
+ * quoting or escaping to get wrong; array_recv checks the element type
+ * against the statement's cast. */
+
+#define DBA_HEADER 20
+
+static void put_be32(uint8_t *p, uint32_t v)
+{
+	p[0] = (uint8_t)(v >> 24);
+	p[1] = (uint8_t)(v >> 16);
+	p[2] = (uint8_t)(v >> 8);
+	p[3] = (uint8_t)v;
+}
+
+void dba_init(db_array *a, uint32_t oid)
+{
+	a->b = (pawl_buf)PAWL_BUF_INIT((size_t)1 << 30);
+	a->n = 0;
+	a->oid = oid;
+}
+
+void dba_free(db_array *a)
+{
+	buf_free(&a->b);
+}
+
+static int dba_elem(db_array *a, const void *p, size_t len)
+{
+	uint8_t hdr[4];
+
+	ENSURE(len <= INT32_MAX && a->n < INT32_MAX, PAWL_E_LIMIT, "array element too large");
+	if (a->b.len == 0) {
+		static const uint8_t zero[DBA_HEADER];
+
+		GUARD(buf_append(&a->b, zero, sizeof(zero)));
+	}
+	put_be32(hdr, (uint32_t)len);
+	GUARD(buf_append(&a->b, hdr, 4));
+	GUARD(buf_append(&a->b, p, len));
+	a->n++;
+	return 0;
+}
+
+int dba_text(db_array *a, const char *s, size_t len)
+{
+	ENSURE(a->oid == DB_OID_TEXT, PAWL_E_INVALID, "not a text array");
+	ENSURE(!memchr(s, '\0', len), PAWL_E_INVALID, "text with a NUL byte");
+	return dba_elem(a, s, len);
+}
+
+int dba_int4(db_array *a, int32_t v)
+{
+	uint8_t b[4];
+
+	ENSURE(a->oid == DB_OID_INT4, PAWL_E_INVALID, "not an integer array");
+	put_be32(b, (uint32_t)v);
+	return dba_elem(a, b, 4);
+}
+
+int dba_int8(db_array *a, int64_t v)
+{
+	uint8_t b[8];
+
+	ENSURE(a->oid == DB_OID_INT8, PAWL_E_INVALID, "not a bigint array");
+	put_be32(b, (uint32_t)((uint64_t)v >> 32));
+	put_be32(b + 4, (uint32_t)v);
+	return dba_elem(a, b, 8);
+}
+
+int dba_finish(db_array *a, const char **ret, int *ret_len)
+{
+	uint8_t *h;
+
+	if (a->n == 0) {
+		/* No dimensions at all: '{}'. */
+		buf_reset(&a->b);
+		GUARD(buf_reserve(&a->b, 12));
+		memset(a->b.data, 0, 12);
+		a->b.len = 12;
+		put_be32((uint8_t *)a->b.data + 8, a->oid);
+	} else {
+		h = (uint8_t *)a->b.data;
+		put_be32(h, 1);
+		put_be32(h + 4, 0);
+		put_be32(h + 8, a->oid);
+		put_be32(h + 12, a->n);
+		put_be32(h + 16, 1);
+	}
+	ENSURE(a->b.len <= INT32_MAX, PAWL_E_LIMIT, "array parameter too large");
+	*ret = a->b.data;
+	*ret_len = (int)a->b.len;
+	return 0;
 }

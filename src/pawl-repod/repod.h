@@ -52,6 +52,8 @@ typedef struct repod_config {
 	char *pin_file, *passphrase_file;
 	int64_t expires_bins, expires_snapshot, expires_timestamp; /* seconds */
 	unsigned publish_interval_ms; /* shortest time between publications */
+	unsigned publish_batch; /* artifacts taken per publication, at most */
+	unsigned sign_threads;  /* threads that build and sign bins */
 	int64_t keep_versions_s; /* superseded metadata kept this long */
 	char *log_level;
 } repod_config;
@@ -94,6 +96,32 @@ PAWL_MUST_USE int db_run(db *d, const char *name, int n, const char *const *vals
 			       sizeof(const char *)),                          \
 	       (const char *const[]){ __VA_ARGS__ }, NULL, (res))
 PAWL_MUST_USE int db_run0(db *d, const char *name, PGresult **ret);
+/* The same with formats (1 = binary) for each parameter. */
+PAWL_MUST_USE int db_runv(db *d, const char *name, int n, const char *const *vals,
+			  const int *lens, const int *formats, PGresult **ret);
+
+/* A one-dimensional array parameter in PostgreSQL's binary format, so
+ * that a batch of values is one statement: dba_init, one dba_* per
+ * element, dba_finish for the value and length to pass with format 1. */
+#define DB_OID_INT8 20
+#define DB_OID_INT4 23
+#define DB_OID_TEXT 25
+typedef struct db_array {
+	pawl_buf b;
+	uint32_t n;
+	uint32_t oid;
+} db_array;
+void dba_init(db_array *a, uint32_t oid);
+PAWL_MUST_USE int dba_text(db_array *a, const char *s, size_t len);
+PAWL_MUST_USE int dba_int4(db_array *a, int32_t v);
+PAWL_MUST_USE int dba_int8(db_array *a, int64_t v);
+PAWL_MUST_USE int dba_finish(db_array *a, const char **ret, int *ret_len);
+void dba_free(db_array *a);
+static inline void dba_freep(db_array *a)
+{
+	dba_free(a);
+}
+#define _cleanup_dba_ _cleanup_(dba_freep)
 PAWL_MUST_USE int db_begin(db *d);
 PAWL_MUST_USE int db_commit(db *d);
 void db_rollback(db *d);
@@ -105,7 +133,7 @@ static inline void pqclearp(PGresult **r)
 
 /* Apply every migration not applied yet (under an advisory lock). */
 PAWL_MUST_USE int db_migrate(db *d, int *ret_from, int *ret_to);
-#define DB_SCHEMA_VERSION 1
+#define DB_SCHEMA_VERSION 2
 
 /* The database's clock: seconds since the epoch, and RFC 3339 with
  * microseconds ("2024-01-01T00:00:00.123456Z"). */
@@ -121,16 +149,20 @@ PAWL_MUST_USE int db_setting_put(db *d, const char *key, const char *value);
  * the caller's transaction (it locks the head until COMMIT, so entries
  * are chained in commit order). fields: a JSON object (may be NULL). */
 PAWL_MUST_USE int audit_db_append(db *d, const char *type, const pj_value *fields);
-/* Many entries in one transaction: open (locks the head), add, close
- * (writes the head). */
+/* Many entries in one transaction: open (locks the head), add (chains
+ * each entry in memory), close (stores them all with one statement and
+ * moves the head); abandon frees a batch that will not be closed. */
+#define AUDIT_LINE_MAX ((size_t)64 << 20)
 typedef struct audit_batch {
 	int64_t seq;
 	char hash[65];
 	char time[24];
+	db_array seqs, hashes, lines;
 } audit_batch;
 PAWL_MUST_USE int audit_db_open(db *d, audit_batch *b);
-PAWL_MUST_USE int audit_db_add(db *d, audit_batch *b, const char *type, const pj_value *fields);
+PAWL_MUST_USE int audit_db_add(audit_batch *b, const char *type, const pj_value *fields);
 PAWL_MUST_USE int audit_db_close(db *d, audit_batch *b);
+void audit_db_abandon(audit_batch *b);
 /* audit_db_appendf(d, "type", "key", "value", ...) with string values. */
 PAWL_MUST_USE int audit_db_kv(db *d, const char *type, size_t n, const char *const *kv);
 /* `log verify`: 0 intact, 1 broken (message printed to out). */
