@@ -152,6 +152,12 @@ static int apply(repod_config *c, const char *k, const char *v)
 		c->publish_batch = (unsigned)u;
 		return 0;
 	}
+	if (strcmp(k, "publish_cycle_ms") == 0) {
+		GUARD(parse_u64(v, 600000, &u));
+		ENSURE(u >= 100, PAWL_E_INVALID, "publish_cycle_ms: at least 100");
+		c->publish_cycle_ms = (unsigned)u;
+		return 0;
+	}
 	if (strcmp(k, "sign_threads") == 0) {
 		GUARD(parse_u64(v, 16, &u));
 		ENSURE(u >= 1, PAWL_E_INVALID, "sign_threads: 1 to 16");
@@ -191,7 +197,8 @@ int config_load(repod_config *c, const char *path)
 	c->expires_snapshot = 7 * 86400;
 	c->expires_timestamp = 86400;
 	c->publish_interval_ms = 200;
-	c->publish_batch = 5000;
+	c->publish_batch = 20000;
+	c->publish_cycle_ms = 1000;
 	c->sign_threads = 2;
 	c->keep_versions_s = 3600;
 	GUARD(set_str(&c->listen_addr, "127.0.0.1"));

@@ -8,7 +8,7 @@
  * takes the lock at its next try, within about a second.
  *
  * A cycle of the leader:
- *  0. picks the oldest open tasks, up to `publish_batch` artifacts, and
+ *  0. picks the oldest open tasks, up to a budget of artifacts, and
  *     marks them RUNNING (a short transaction of its own, so that
  *     GET /api/v1/task shows it); then, in one transaction on the same
  *     session:
@@ -84,6 +84,9 @@ struct publisher {
 	int64_t snap_exp, ts_exp;
 	uint64_t snap_targets_ver, snap_root_ver;
 	time_t last_gc;
+	/* Artifacts taken per cycle: at most publish_batch, fewer when a
+	 * full cycle took longer than publish_cycle_ms. */
+	uint32_t budget;
 };
 
 static void unload(publisher *p)
@@ -300,7 +303,7 @@ typedef struct cycle {
 	uint32_t njobs;
 	PGresult *prev, *rows;
 	/* timings, ms */
-	double t_claim, t_apply, t_fetch, t_sign, t_store;
+	double t_claim, t_fetch, t_sign, t_store, t_commit;
 } cycle;
 
 static void cycle_free(cycle *cy)
@@ -380,7 +383,7 @@ static void arrays_free(db_array *a, int n)
 static int pick(publisher *p, db_array *seqs)
 {
 	_cleanup_pq_ PGresult *res = NULL;
-	uint64_t budget = p->c->publish_batch, sum = 0;
+	uint64_t budget = p->budget, sum = 0;
 	char lim[16];
 	int r;
 
@@ -1046,40 +1049,42 @@ static int make_jobs(publisher *p, cycle *cy)
 	return 0;
 }
 
-/* New files go in with one INSERT and supersede the old with one
- * UPDATE. */
+/* New files go in with one COPY, and become the versions in force with
+ * one upsert of heads. */
 typedef struct newfiles {
-	db_array a[4]; /* role, version, expires, data */
+	db_rows rows;
+	db_array a[3]; /* role, version, expires */
 } newfiles;
 
 static void newfiles_init(newfiles *f)
 {
+	db_rows_init(&f->rows);
 	dba_init(&f->a[0], DB_OID_TEXT);
 	dba_init(&f->a[1], DB_OID_INT8);
 	dba_init(&f->a[2], DB_OID_INT8);
-	dba_init(&f->a[3], DB_OID_TEXT);
 }
 
 static void newfiles_free(newfiles *f)
 {
-	arrays_free(f->a, 4);
+	db_rows_free(&f->rows);
+	arrays_free(f->a, 3);
 }
 
 static int newfiles_add(newfiles *f, const char *role, uint64_t version, int64_t expires,
 			const char *data, size_t len)
 {
+	GUARD(db_rows_meta(&f->rows, role, version, expires, data, len));
 	GUARD(dba_text(&f->a[0], role, strlen(role)));
 	GUARD(dba_int8(&f->a[1], (int64_t)version));
-	GUARD(dba_int8(&f->a[2], expires));
-	return dba_text(&f->a[3], data, len);
+	return dba_int8(&f->a[2], expires);
 }
 
 static int newfiles_store(db *d, newfiles *f)
 {
 	if (f->a[0].n == 0)
 		return 0;
-	GUARD(run_arrays(d, "meta_put_many", f->a, 4, NULL));
-	return run_arrays(d, "meta_supersede_many", f->a, 2, NULL);
+	GUARD(db_copy_meta(d, &f->rows));
+	return run_arrays(d, "heads_put", f->a, 3, NULL);
 }
 
 static int sign_one(publisher *p, cycle *cy, newfiles *nf, pawl_md *md, const char *role,
@@ -1469,20 +1474,37 @@ static int run_cycle(publisher *p, bool *ret_worked)
 	GUARD_GOTO(r, newfiles_store(p->d, &nf), fail);
 	GUARD_GOTO(r, finish_tasks(p, &cy), fail);
 	GUARD_GOTO(r, store_audit(p, &cy), fail);
-	GUARD_GOTO(r, db_commit(p->d), fail);
 	cy.t_store = ms_since(&t1);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	GUARD_GOTO(r, db_commit(p->d), fail);
+	cy.t_commit = ms_since(&t1);
 	commit_versions(p, &cy, snapv, snapexp, tsv, tsexp);
 	*ret_worked = cy.ntasks > 0 || need_ts;
 	if (need_ts)
 		logmsg("info",
 		       "published snapshot %" PRIu64 ", timestamp %" PRIu64
 		       ": %" PRIu32 " tasks, %" PRIu32 " artifacts, %" PRIu32 " bins signed, %.0f ms "
-		       "(tasks %.0f, read bins %.0f, sign %.0f, store %.0f)",
+		       "(tasks %.0f, read bins %.0f, sign %.0f, store %.0f, commit %.0f)",
 		       snapv ? snapv : p->snap_ver, tsv, cy.ntasks, cy.nchanges, cy.njobs,
-		       ms_since(&t0), cy.t_claim, cy.t_fetch, cy.t_sign, cy.t_store);
+		       ms_since(&t0), cy.t_claim, cy.t_fetch, cy.t_sign, cy.t_store, cy.t_commit);
 	else if (cy.ntasks)
 		logmsg("info", "applied %" PRIu32 " tasks (%" PRIu32 " artifacts) without publishing",
 		       cy.ntasks, cy.nchanges);
+	if (more && cy.nchanges >= p->budget / 2) {
+		/* A cycle that took what the budget allowed sets the next
+		 * budget: what fits in publish_cycle_ms at this cycle's pace,
+		 * half way there (a cycle is noisy). */
+		double ms = ms_since(&t0), want = (double)p->budget;
+
+		if (ms > 1)
+			want = (double)cy.nchanges * p->c->publish_cycle_ms / ms;
+		want = ((double)p->budget + want) / 2;
+		if (want > p->c->publish_batch)
+			want = p->c->publish_batch;
+		if (want < 100)
+			want = 100;
+		p->budget = (uint32_t)want;
+	}
 	r = more ? 1 : 0;
 	goto out;
 fail:
@@ -1642,6 +1664,7 @@ int publisher_start(publisher **ret, const repod_config *c)
 	if (!p)
 		return PAWL_E_NOMEM;
 	p->c = c;
+	p->budget = c->publish_batch < 2000 ? c->publish_batch : 2000;
 	r = online_signer(c, c->key_bins, &p->bins_s);
 	if (r < 0)
 		r = pawl_error_prefix(r, "key.bins: ");

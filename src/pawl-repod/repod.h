@@ -53,6 +53,7 @@ typedef struct repod_config {
 	int64_t expires_bins, expires_snapshot, expires_timestamp; /* seconds */
 	unsigned publish_interval_ms; /* shortest time between publications */
 	unsigned publish_batch; /* artifacts taken per publication, at most */
+	unsigned publish_cycle_ms; /* ... and fewer when a cycle takes longer */
 	unsigned sign_threads;  /* threads that build and sign bins */
 	int64_t keep_versions_s; /* superseded metadata kept this long */
 	char *log_level;
@@ -117,6 +118,17 @@ PAWL_MUST_USE int dba_int4(db_array *a, int32_t v);
 PAWL_MUST_USE int dba_int8(db_array *a, int64_t v);
 PAWL_MUST_USE int dba_finish(db_array *a, const char **ret, int *ret_len);
 void dba_free(db_array *a);
+
+/* Rows of metadata for db_copy_meta() (COPY in the binary format). */
+typedef struct db_rows {
+	pawl_buf b;
+	size_t n;
+} db_rows;
+void db_rows_init(db_rows *r);
+PAWL_MUST_USE int db_rows_meta(db_rows *r, const char *role, uint64_t version, int64_t expires,
+			       const char *data, size_t len);
+PAWL_MUST_USE int db_copy_meta(db *d, db_rows *r);
+void db_rows_free(db_rows *r);
 static inline void dba_freep(db_array *a)
 {
 	dba_free(a);
