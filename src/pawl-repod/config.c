@@ -21,9 +21,11 @@ void config_free(repod_config *c)
 		OPENSSL_cleanse(c->database, strlen(c->database)); /* may hold a password */
 	free(c->database);
 	free(c->listen_addr);
-	free(c->key_bins);
-	free(c->key_snapshot);
-	free(c->key_timestamp);
+	for (unsigned i = 0; i < ONLINE_KEYS_MAX; i++) {
+		free(c->key_bins[i]);
+		free(c->key_snapshot[i]);
+		free(c->key_timestamp[i]);
+	}
 	free(c->pin_file);
 	free(c->passphrase_file);
 	free(c->log_level);
@@ -67,6 +69,16 @@ static int parse_period(const char *s, int64_t *ret)
 	ENSURE(errno == 0 && *end == '\0' && v > 0 && v <= 3650LL * 86400 / mul, PAWL_E_INVALID,
 	       "\"%s\" is not a period (N, Ns, Nm, Nh or Nd; at most 10 years)", s);
 	*ret = (int64_t)v * mul;
+	return 0;
+}
+
+static int add_key(char **keys, unsigned *n, const char *k, const char *v)
+{
+	ENSURE(*n < ONLINE_KEYS_MAX, PAWL_E_INVALID, "%s: at most %d keys", k, ONLINE_KEYS_MAX);
+	keys[*n] = xstrdup(v);
+	if (!keys[*n])
+		return PAWL_E_NOMEM;
+	(*n)++;
 	return 0;
 }
 
@@ -123,11 +135,11 @@ static int apply(repod_config *c, const char *k, const char *v)
 		return 0;
 	}
 	if (strcmp(k, "key.bins") == 0)
-		return set_str(&c->key_bins, v);
+		return add_key(c->key_bins, &c->nkey_bins, k, v);
 	if (strcmp(k, "key.snapshot") == 0)
-		return set_str(&c->key_snapshot, v);
+		return add_key(c->key_snapshot, &c->nkey_snapshot, k, v);
 	if (strcmp(k, "key.timestamp") == 0)
-		return set_str(&c->key_timestamp, v);
+		return add_key(c->key_timestamp, &c->nkey_timestamp, k, v);
 	if (strcmp(k, "pin_file") == 0)
 		return set_str(&c->pin_file, v);
 	if (strcmp(k, "passphrase_file") == 0)

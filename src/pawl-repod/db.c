@@ -100,6 +100,10 @@ static const char *const migrations[] = {
 
 #define TS_FMT "'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"'"
 #define TS(x) "to_char((" x ") AT TIME ZONE 'UTC', " TS_FMT ")"
+/* The root version the published snapshot and timestamp were made under. */
+#define PUBLISHED_ROOT                                                          \
+	"coalesce((SELECT value::bigint FROM settings"                          \
+	" WHERE key = 'snapshot.root_version'), 1)"
 
 static const struct {
 	const char *name;
@@ -157,6 +161,12 @@ static const struct {
 	{ "meta_newest_version", "SELECT max(version) FROM metadata WHERE role = $1" },
 	{ "art_count", "SELECT count(*) FROM artifacts" },
 	{ "meta_get", "SELECT data FROM metadata WHERE role = $1 AND version = $2::bigint" },
+	/* A root version is served once a timestamp was published under it:
+	 * a client that took a newer root earlier would find the timestamp
+	 * signed by keys that root no longer names (a rotation of the online
+	 * keys) and fail until the leader caught up. */
+	{ "meta_get_root", "SELECT data FROM metadata WHERE role = 'root' AND version = $1::bigint"
+			   " AND version <= " PUBLISHED_ROOT },
 	{ "meta_newest", "SELECT version, data FROM metadata WHERE role = $1"
 			 " ORDER BY version DESC LIMIT 1" },
 	/* The signed files of the given roles and versions, with the index
@@ -182,6 +192,16 @@ static const struct {
 		     " AND EXISTS (SELECT 1 FROM metadata n WHERE n.role = m.role"
 		     " AND n.version = m.version + 1"
 		     " AND n.created_at < now() - make_interval(secs => $1::bigint))" },
+	/* export: every version a client may fetch but the timestamps, or
+	 * only every root and the versions in force. */
+	{ "export_all", "SELECT role, version, data FROM metadata WHERE role <> 'timestamp'"
+			" AND (role <> 'root' OR version <= " PUBLISHED_ROOT ")"
+			" ORDER BY role, version" },
+	{ "export_current", "SELECT m.role, m.version, m.data FROM metadata m"
+			    " LEFT JOIN heads h ON h.role = m.role WHERE m.role <> 'timestamp'"
+			    " AND ((m.role = 'root' AND m.version <= " PUBLISHED_ROOT ")"
+			    " OR (m.role <> 'root' AND m.version = h.version))"
+			    " ORDER BY m.role, m.version" },
 	{ "lock_try", "SELECT pg_try_advisory_lock(1885435756, 1)" },
 	{ "audit_head", "SELECT seq, hash, " TS("now()") " FROM audit_head FOR UPDATE" },
 	{ "audit_start", "INSERT INTO audit_head (seq, hash) VALUES (-1, $1)"
@@ -313,6 +333,41 @@ int db_runv(db *d, const char *name, int n, const char *const *vals, const int *
 	return 0;
 }
 
+int db_stream(db *d, const char *name, int n, const char *const *vals,
+	      int (*row)(void *ctx, PGresult *res), void *ctx)
+{
+	PGresult *res;
+	int r = 0;
+	bool failed = false;
+
+	if (PQsendQueryPrepared(d->c, name, n, vals, NULL, NULL, 0) != 1)
+		return conn_error(d->c, name);
+	if (PQsetSingleRowMode(d->c) != 1) {
+		r = conn_error(d->c, name);
+		failed = true;
+	}
+	/* Every result is read, even after a failure, so that the
+	 * connection is ready for the next statement. */
+	while ((res = PQgetResult(d->c)) != NULL) {
+		ExecStatusType st = PQresultStatus(res);
+
+		if (!failed && st == PGRES_SINGLE_TUPLE) {
+			r = row(ctx, res);
+			failed = r < 0;
+		} else if (!failed && st != PGRES_TUPLES_OK) {
+			const char *m = PQresultErrorMessage(res);
+			size_t len = strlen(m);
+
+			while (len > 0 && m[len - 1] == '\n')
+				len--;
+			r = pawl_error_set(PAWL_E_IO, "PostgreSQL: %s: %.*s", name, (int)len, m);
+			failed = true;
+		}
+		PQclear(res);
+	}
+	return r;
+}
+
 int db_run0(db *d, const char *name, PGresult **ret)
 {
 	return db_run(d, name, 0, NULL, NULL, ret);
@@ -340,6 +395,11 @@ static int simple1(db *d, const char *sql)
 int db_begin(db *d)
 {
 	return simple(d, "BEGIN");
+}
+
+int db_begin_snapshot(db *d)
+{
+	return simple(d, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY");
 }
 
 int db_commit(db *d)

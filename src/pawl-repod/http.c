@@ -223,7 +223,9 @@ static enum MHD_Result handle_metadata(struct MHD_Connection *conn, reqctx *ctx,
 	d = thread_db(c);
 	if (!d)
 		return respond_internal(conn, ctx);
-	if (ver[0])
+	if (ver[0] && strcmp(role, "root") == 0)
+		r = DB_RUN(d, "meta_get_root", &res, ver);
+	else if (ver[0])
 		r = DB_RUN(d, "meta_get", &res, role, ver);
 	else
 		r = DB_RUN(d, "meta_newest", &res, role);

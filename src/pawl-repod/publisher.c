@@ -71,7 +71,11 @@ struct publisher {
 	db *d;
 	bool leader;
 	bool listening;
-	pawl_signer *bins_s, *snap_s, *ts_s;
+	/* The configured online keys, and the ones in use: those the
+	 * imported root and targets name (chosen by load()). */
+	pawl_signer *bins_k[ONLINE_KEYS_MAX], *snap_k[ONLINE_KEYS_MAX], *ts_k[ONLINE_KEYS_MAX];
+	unsigned nbins_k, nsnap_k, nts_k;
+	const pawl_signer *bins_s, *snap_s, *ts_s;
 
 	/* Loaded when the lock is taken; valid while leader. */
 	bool loaded;
@@ -109,16 +113,25 @@ static bool has_keyid(const md_role *r, const char *id)
 	return false;
 }
 
-static int check_key(const md_role *r, const pawl_signer *s, const char *role, const char *in)
+/* The configured key that the role r (in "in") lists. */
+static int pick_key(const md_role *r, pawl_signer *const *keys, unsigned n, const char *role,
+		    const char *in, const pawl_signer **ret)
 {
-	ENSURE(has_keyid(r, signer_keyid(s)), PAWL_E_KEY,
-	       "the configured %s key %.16s... is not one of the %s keys in %s: configure the "
-	       "key the ceremony named, or import the %s that names this one",
-	       role, signer_keyid(s), role, in, in);
 	ENSURE(r->threshold == 1, PAWL_E_UNSUPPORTED,
 	       "%s in %s has threshold %u; the service signs online roles with one key", role,
 	       in, r->threshold);
-	return 0;
+	for (unsigned i = 0; i < n; i++)
+		if (has_keyid(r, signer_keyid(keys[i]))) {
+			*ret = keys[i];
+			return 0;
+		}
+	return pawl_error_set(PAWL_E_KEY,
+			      "none of the %u configured %s keys (the first is %.16s...) is a %s key "
+			      "in the imported %s: add the key the ceremony named to the config "
+			      "(key.%s may be given up to %d times), or import the %s that names "
+			      "one of them",
+			      n, role, n ? signer_keyid(keys[0]) : "?", role, in,
+			      role[0] == 'b' ? "bins" : role, ONLINE_KEYS_MAX, in);
 }
 
 static int parse_u64(const char *s, uint64_t *ret)
@@ -151,12 +164,14 @@ static int load(publisher *p)
 	unload(p);
 	GUARD(load_latest(p->d, "root", &p->root, MD_ROOT));
 	GUARD(load_latest(p->d, "targets", &p->targets, MD_TARGETS));
-	GUARD(check_key(md_root_role(p->root, MD_SNAPSHOT), p->snap_s, "snapshot", "root"));
-	GUARD(check_key(md_root_role(p->root, MD_TIMESTAMP), p->ts_s, "timestamp", "root"));
+	GUARD(pick_key(md_root_role(p->root, MD_SNAPSHOT), p->snap_k, p->nsnap_k, "snapshot", "root",
+		       &p->snap_s));
+	GUARD(pick_key(md_root_role(p->root, MD_TIMESTAMP), p->ts_k, p->nts_k, "timestamp", "root",
+		       &p->ts_s));
 	ENSURE(p->targets->deleg.succinct_present, PAWL_E_UNSUPPORTED,
 	       "targets does not delegate to hash bins");
 	s = &p->targets->deleg.succinct;
-	GUARD(check_key(&s->role, p->bins_s, "bins", "targets"));
+	GUARD(pick_key(&s->role, p->bins_k, p->nbins_k, "bins", "targets", &p->bins_s));
 	ENSURE(s->bit_length >= 1 && s->bit_length <= 16, PAWL_E_UNSUPPORTED, "bad bin count");
 	p->bits = s->bit_length;
 	p->nbins = 1u << s->bit_length;
@@ -1656,6 +1671,20 @@ static void *run(void *arg)
 	return NULL;
 }
 
+static int load_keys(const repod_config *c, char *const *args, unsigned n, const char *what,
+		     pawl_signer **keys, unsigned *ret_n)
+{
+	ENSURE(n > 0, PAWL_E_INVALID, "%s: a key is not configured", what);
+	for (unsigned i = 0; i < n; i++) {
+		int r = online_signer(c, args[i], &keys[i]);
+
+		if (r < 0)
+			return pawl_error_prefix(r, "%s: ", what);
+		*ret_n = i + 1;
+	}
+	return 0;
+}
+
 int publisher_start(publisher **ret, const repod_config *c)
 {
 	publisher *p = xcalloc(1, sizeof(*p));
@@ -1665,13 +1694,13 @@ int publisher_start(publisher **ret, const repod_config *c)
 		return PAWL_E_NOMEM;
 	p->c = c;
 	p->budget = c->publish_batch < 2000 ? c->publish_batch : 2000;
-	r = online_signer(c, c->key_bins, &p->bins_s);
-	if (r < 0)
-		r = pawl_error_prefix(r, "key.bins: ");
-	if (r == 0 && (r = online_signer(c, c->key_snapshot, &p->snap_s)) < 0)
-		r = pawl_error_prefix(r, "key.snapshot: ");
-	if (r == 0 && (r = online_signer(c, c->key_timestamp, &p->ts_s)) < 0)
-		r = pawl_error_prefix(r, "key.timestamp: ");
+	r = load_keys(c, c->key_bins, c->nkey_bins, "key.bins", p->bins_k, &p->nbins_k);
+	if (r == 0)
+		r = load_keys(c, c->key_snapshot, c->nkey_snapshot, "key.snapshot", p->snap_k,
+			      &p->nsnap_k);
+	if (r == 0)
+		r = load_keys(c, c->key_timestamp, c->nkey_timestamp, "key.timestamp", p->ts_k,
+			      &p->nts_k);
 	if (r == 0 && pthread_create(&p->th, NULL, run, p) != 0)
 		r = pawl_error_set(PAWL_E_GENERIC, "cannot start the publisher thread");
 	if (r < 0) {
@@ -1692,8 +1721,10 @@ void publisher_stop(publisher *p)
 		pthread_join(p->th, NULL);
 	unload(p);
 	db_close(p->d);
-	signer_free(p->bins_s);
-	signer_free(p->snap_s);
-	signer_free(p->ts_s);
+	for (unsigned i = 0; i < ONLINE_KEYS_MAX; i++) {
+		signer_free(p->bins_k[i]);
+		signer_free(p->snap_k[i]);
+		signer_free(p->ts_k[i]);
+	}
 	free(p);
 }

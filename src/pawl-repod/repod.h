@@ -48,7 +48,14 @@ typedef struct repod_config {
 	unsigned max_connections;
 	unsigned timeout_s;   /* idle timeout, default 10 */
 	unsigned deadline_s;  /* whole request, default 30 */
-	char *key_bins, *key_snapshot, *key_timestamp; /* file or pkcs11: URI */
+	/* Online keys, files or pkcs11: URIs: up to ONLINE_KEYS_MAX each
+	 * (the setting repeated), so that a rotation can be prepared before
+	 * its root is imported; the leader signs with the one the imported
+	 * root (snapshot, timestamp) or targets (bins) names. */
+#define ONLINE_KEYS_MAX 4
+	char *key_bins[ONLINE_KEYS_MAX], *key_snapshot[ONLINE_KEYS_MAX],
+		*key_timestamp[ONLINE_KEYS_MAX];
+	unsigned nkey_bins, nkey_snapshot, nkey_timestamp;
 	char *pin_file, *passphrase_file;
 	int64_t expires_bins, expires_snapshot, expires_timestamp; /* seconds */
 	unsigned publish_interval_ms; /* shortest time between publications */
@@ -97,6 +104,10 @@ PAWL_MUST_USE int db_run(db *d, const char *name, int n, const char *const *vals
 			       sizeof(const char *)),                          \
 	       (const char *const[]){ __VA_ARGS__ }, NULL, (res))
 PAWL_MUST_USE int db_run0(db *d, const char *name, PGresult **ret);
+/* Run a statement whose rows are too many to hold at once: row() gets
+ * each (a one-row result it must not free) until it fails. */
+PAWL_MUST_USE int db_stream(db *d, const char *name, int n, const char *const *vals,
+			    int (*row)(void *ctx, PGresult *res), void *ctx);
 /* The same with formats (1 = binary) for each parameter. */
 PAWL_MUST_USE int db_runv(db *d, const char *name, int n, const char *const *vals,
 			  const int *lens, const int *formats, PGresult **ret);
@@ -136,6 +147,8 @@ static inline void dba_freep(db_array *a)
 #define _cleanup_dba_ _cleanup_(dba_freep)
 PAWL_MUST_USE int db_begin(db *d);
 PAWL_MUST_USE int db_commit(db *d);
+/* A read-only transaction that sees one committed state throughout. */
+PAWL_MUST_USE int db_begin_snapshot(db *d);
 void db_rollback(db *d);
 static inline void pqclearp(PGresult **r)
 {
@@ -192,6 +205,10 @@ void token_info_free(token_info *t);
 PAWL_MUST_USE int token_check(db *d, const char *bearer, token_info *ret);
 bool token_allows(const token_info *t, const char *path, size_t n);
 int cmd_token(const repod_config *c, int argc, char **argv);
+
+/* ---------------- export.c ---------------- */
+
+int cmd_export(const repod_config *c, int argc, char **argv);
 
 /* ---------------- import.c ---------------- */
 
