@@ -25,10 +25,11 @@
  * its digest. Signatures are not checked here: that is the job of the
  * `pawl refresh` loop in tests/service and of the interop clients.
  *
- * Prints one line of key=value figures: accepted artifacts, seconds to
- * accept them all, seconds until all were published, the rate (published
- * artifacts per second over the whole run), p50/p99/max latency, and
- * the chain checks. No figure is judged here; bench/run does that.
+ * Prints one line of key=value figures: accepted artifacts, tasks ended,
+ * seconds to accept them all, seconds until all were published, the rate
+ * (published artifacts per second over the whole run), p50/p99/max
+ * latency, the chain checks, the POSTs tried again, and the tasks that
+ * ended in a stated error (ERRORED, FAILURE) instead of SUCCESS. No figure is judged here; bench/run does that.
  */
 #include <curl/curl.h>
 #include <inttypes.h>
@@ -47,6 +48,8 @@ typedef struct task {
 	char id[40];
 	double submitted, done;
 	unsigned batch; /* its batch number (paths) */
+	bool failed;    /* ended ERRORED or FAILURE */
+	unsigned polls; /* asked so often: the next ask goes to the next URL */
 } task;
 
 static char auth[256];
@@ -278,7 +281,7 @@ static void usage(void)
 
 int main(int argc, char **argv)
 {
-	unsigned publishers, oldest = 0, done = 0, checked = 0, check_ok = 0;
+	unsigned publishers, oldest = 0, done = 0, checked = 0, check_ok = 0, errored = 0;
 	pthread_t *th;
 	char *tok = NULL;
 	size_t toklen;
@@ -340,10 +343,22 @@ int main(int argc, char **argv)
 
 			if (tasks[i].done)
 				continue;
-			snprintf(url, sizeof(url), "%s/api/v1/task?task_id=%s", urls[i % (unsigned)nurls],
-				 tasks[i].id);
-			if (request(c, url, NULL, &out, &st) == 0 && st == 200 && out.data &&
-			    strstr(out.data, "\"state\":\"SUCCESS\"")) {
+			/* Another instance each time: one that died does not
+			 * leave its tasks unanswered. */
+			snprintf(url, sizeof(url), "%s/api/v1/task?task_id=%s",
+				 urls[(i + tasks[i].polls++) % (unsigned)nurls], tasks[i].id);
+			if (request(c, url, NULL, &out, &st) < 0 || st != 200 || !out.data)
+				continue;
+			if (strstr(out.data, "\"state\":\"ERRORED\"") ||
+			    strstr(out.data, "\"state\":\"FAILURE\"")) {
+				/* A stated error ends the task too; counted apart. */
+				fprintf(stderr, "service_load: task %s: %.300s\n", tasks[i].id, out.data);
+				tasks[i].done = now_s();
+				tasks[i].failed = true;
+				errored++;
+				done++;
+				progress = true;
+			} else if (strstr(out.data, "\"state\":\"SUCCESS\"")) {
 				tasks[i].done = now_s();
 				done++;
 				progress = true;
@@ -368,10 +383,11 @@ int main(int argc, char **argv)
 		lat[i] = tasks[i].done - tasks[i].submitted;
 	qsort(lat, done, sizeof(*lat), cmp_d);
 	printf("artifacts=%u tasks=%u accepted_s=%.2f published_s=%.2f rate=%.0f "
-	       "p50_ms=%.0f p99_ms=%.0f max_ms=%.0f chain_checked=%u chain_ok=%u post_retries=%u\n",
+	       "p50_ms=%.0f p99_ms=%.0f max_ms=%.0f chain_checked=%u chain_ok=%u post_retries=%u "
+	       "errored=%u\n",
 	       atomic_load(&nposted), done, t_accepted, t_end, atomic_load(&nposted) / t_end,
 	       done ? lat[done / 2] * 1e3 : 0, done ? lat[(size_t)(done * 0.99)] * 1e3 : 0,
-	       done ? lat[done - 1] * 1e3 : 0, checked, check_ok, atomic_load(&post_errors));
+	       done ? lat[done - 1] * 1e3 : 0, checked, check_ok, atomic_load(&post_errors), errored);
 	curl_easy_cleanup(c);
 	buf_free(&out);
 	free(lat);
