@@ -272,7 +272,7 @@ static int cmp_d(const void *a, const void *b)
 	return (x > y) - (x < y);
 }
 
-static void usage(void)
+static void __attribute__((noreturn)) usage(void)
 {
 	fprintf(stderr, "usage: service_load [--rate N] [--prefix P] [--check K --metadata URL] "
 			"TOKEN_FILE TOTAL PUBLISHERS BATCH URL...\n");
