@@ -378,17 +378,21 @@ EOF
 	for i in 1 2; do
 		printf 'key.timestamp = %s\npin_file = %s\n' "$HSMKEY" "$T/hsm/pin" >>"$S/repod-$i.conf"
 	done
-	# Restart both instances by pid with the new config; service-down
-	# finds the new pids where service-up left the old ones.
-	for i in 1 2; do
-		old=$(cat "$S/repod-$i.pid")
-		kill "$old"
-		j=0
-		while kill -0 "$old" 2>/dev/null && [ $j -lt 100 ]; do sleep 0.1; j=$((j + 1)); done
-		$AS "$REPOD" --config "$S/repod-$i.conf" serve >>"$S/log/repod-$i.log" 2>&1 </dev/null &
-		echo $! >"$S/repod-$i.pid"
-	done
-	sleep 1
+	# Restart both instances by pid with their config; service-down finds
+	# the new pids where service-up left the old ones.
+	restart_instances() {
+		for i in 1 2; do
+			old=$(cat "$S/repod-$i.pid")
+			kill "$old"
+			j=0
+			while kill -0 "$old" 2>/dev/null && [ $j -lt 100 ]; do sleep 0.1; j=$((j + 1)); done
+			$AS "$REPOD" --config "$S/repod-$i.conf" serve >>"$S/log/repod-$i.log" 2>&1 </dev/null &
+			echo $! >"$S/repod-$i.pid"
+		done
+		sleep 1
+	}
+	for i in 1 2; do cp "$S/repod-$i.conf" "$S/repod-$i.conf.hsm"; done
+	restart_instances
 	ok "the instances run with the token's key configured beside the file key" publish extra/1.txt "one"
 	ok "pawl-repo rotates the timestamp key into the token (root v4)" \
 		"$REPO" -q --no-syslog rotate "$S/repo" timestamp --old-key "$K/timestamp.pub" \
@@ -401,6 +405,27 @@ EOF
 	check "timestamp.json is signed by the token's key" [ "$(jget ts.json 'd["signatures"][0]["keyid"]')" = "$hk" ]
 	check "the leader's log names no PIN" sh -c "! grep -qF -- '$PIN' '$S'/log/repod-*.log"
 	follow_all 4
+	# Without the token's key the leader refuses to sign, says what it
+	# needs, and takes the task up again once the key is back.
+	for i in 1 2; do grep -v '^key.timestamp = pkcs11:' "$S/repod-$i.conf.hsm" >"$S/repod-$i.conf"; done
+	restart_instances
+	mkdir -p www/targets/extra
+	printf 'three' >www/targets/extra/3.txt
+	h=$(sha256sum www/targets/extra/3.txt | cut -c1-64)
+	printf '{"artifacts":[{"path":"extra/3.txt","info":{"length":5,"hashes":{"sha256":"%s"}}}]}' "$h" >add3.json
+	id3=$(post_json add3.json)
+	sleep 2
+	curl -s -H "Authorization: Bearer $TOKEN" "$URL/api/v1/task?task_id=$id3" >task.json
+	check "without the key root v4 names, the task is not published ($(jget task.json 'd["data"]["state"]'))" \
+		[ "$(jget task.json 'd["data"]["state"]')" != SUCCESS ]
+	check "... and the leader says which key it needs" \
+		grep -q "none of the 1 configured timestamp keys.*is a timestamp key in the imported root" \
+		"$S"/log/repod-1.log "$S"/log/repod-2.log
+	ok "... while clients still verify what was published" \
+		"$PAWL" --metadata-dir pm --metadata-url "$MURL" refresh
+	for i in 1 2; do cp "$S/repod-$i.conf.hsm" "$S/repod-$i.conf"; done
+	restart_instances
+	ok "with the key back, the waiting task is published" wait_task "$id3"
 else
 	skip "the timestamp key in a PKCS#11 token" "SoftHSM2 or pkcs11-tool (opensc) is not installed"
 fi
