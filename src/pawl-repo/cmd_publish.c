@@ -726,3 +726,52 @@ out:
 		close(o.tfd);
 	return rc ? fail("publish") : 0;
 }
+
+/* ---------------- handed ---------------- */
+
+static const char usage_handed[] =
+	"usage: pawl-repo handed REPO [ROLE ...]\n"
+	"\n"
+	"Record that the current versions of the ROLEs (default: root and targets)\n"
+	"reached clients by another way than `publish`: imported into the repository\n"
+	"service (`pawl-repod import REPO`), which signs snapshot, timestamp and the\n"
+	"hash bins itself. As after `publish`, the next change to such a role makes a\n"
+	"new version, since a version handed out never changes. Refuses a role below\n"
+	"its signature threshold or expired.\n";
+
+int cmd_handed(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		COMMON_LONGOPTS,
+		{ NULL, 0, NULL, 0 },
+	};
+	static const char *const defaults[] = { "root", "targets" };
+	_cleanup_ws_ ws *w = NULL;
+	int64_t now = pawl_now();
+	int ch, rc = 1, nroles;
+	const char *const *roles;
+
+	optind = 0;
+	while ((ch = getopt_long(argc, argv, COMMON_SHORTOPTS, opts, NULL)) != -1)
+		common_opt("handed", usage_handed, ch, optarg);
+	if (argc - optind < 1)
+		usage_error("handed", "give the workspace REPO");
+	roles = argc - optind > 1 ? (const char *const *)argv + optind + 1 : defaults;
+	nroles = argc - optind > 1 ? argc - optind - 1 : (int)ARRAY_SIZE(defaults);
+	if (ws_open(&w, argv[optind], true) < 0)
+		goto out;
+	for (int i = 0; i < nroles; i++) {
+		ws_role *r;
+
+		if (ws_find(w, roles[i], &r) < 0 || check_role_ready(w, r, now) < 0 ||
+		    ws_set_published(w, r->name, r->md->version) < 0 || journal_handed(w, r) < 0)
+			goto out;
+		info("%s v%" PRIu64 " is handed out: the next change makes v%" PRIu64, r->name,
+		     r->md->version, r->md->version + 1);
+	}
+	if (ws_save(w) < 0)
+		goto out;
+	rc = 0;
+out:
+	return rc ? fail("handed") : 0;
+}

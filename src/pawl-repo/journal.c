@@ -608,6 +608,19 @@ int journal_publish(ws *w, const char *outdir, size_t new_targets, size_t meta_f
 		AUDIT_BOOL("consistent_snapshot", ws_top(w, MD_ROOT)->md->consistent_snapshot)));
 }
 
+int journal_handed(ws *w, ws_role *r)
+{
+	_cleanup_free_ char *data = NULL;
+	size_t len;
+	digests dg;
+
+	GUARD(ws_role_bytes(w, r, &data, &len));
+	GUARD(digest_buf(data, len, false, &dg));
+	return flat_result(w, audit_appendf(w->audit, "handed",
+		AUDIT_STR("role", r->name), AUDIT_INT("version", r->md->version),
+		AUDIT_STR("sha256", dg.sha256)));
+}
+
 /* ---------------- `pawl-repo log` ---------------- */
 
 static const char usage_log[] =

@@ -38,6 +38,7 @@ static const struct {
 	{ "expire", cmd_expire, "set a role's expiry period and renew it" },
 	{ "timestamp", cmd_timestamp, "new snapshot and timestamp (online keys; for cron)" },
 	{ "publish", cmd_publish, "write the repository tree for the web server" },
+	{ "handed", cmd_handed, "record versions handed out otherwise (pawl-repod import)" },
 	{ "verify", cmd_verify, "check a published tree as a client would" },
 	{ "status", cmd_status, "versions, expiry and signatures of every role" },
 	{ "log", cmd_log, "show the audit log (REPO/audit.log); `log REPO verify` checks it" },

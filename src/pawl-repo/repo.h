@@ -269,6 +269,7 @@ PAWL_MUST_USE int journal_expire(ws *w, ws_role *r, int64_t secs, bool renewed);
 PAWL_MUST_USE int journal_snapshot(ws *w, ws_role *snap, size_t nroles);
 PAWL_MUST_USE int journal_timestamp(ws *w, ws_role *ts, ws_role *snap, size_t snap_len,
 				    const char *snap_sha256, bool new_snapshot);
+PAWL_MUST_USE int journal_handed(ws *w, ws_role *r);
 PAWL_MUST_USE int journal_publish(ws *w, const char *outdir, size_t new_targets,
 				  size_t meta_files);
 
@@ -290,6 +291,7 @@ int cmd_bins(int argc, char **argv);
 int cmd_sign(int argc, char **argv);
 int cmd_timestamp(int argc, char **argv);
 int cmd_publish(int argc, char **argv);
+int cmd_handed(int argc, char **argv);
 int cmd_verify(int argc, char **argv);
 int cmd_status(int argc, char **argv);
 int cmd_rotate(int argc, char **argv);

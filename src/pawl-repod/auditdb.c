@@ -56,28 +56,38 @@ static int sha256_hex(const void *p, size_t n, char out[65])
 	return 0;
 }
 
-static int append_locked(db *d, const char *type, const pj_value *fields, int64_t *seq,
-			 char hash[65], const char *time)
+/* Chain one entry after b's head, in memory; audit_db_close() stores
+ * the batch. */
+static int append_locked(audit_batch *b, const char *type, const pj_value *fields)
 {
-	pawl_buf b = PAWL_BUF_INIT(256 * 1024);
-	char num[24], newhash[65];
+	pawl_buf line = PAWL_BUF_INIT(AUDIT_LINE_MAX);
+	char newhash[65];
 	int r;
 
-	r = line_for((uint64_t)(*seq + 1), hash, time, type, fields, &b);
+	r = line_for((uint64_t)(b->seq + 1), b->hash, b->time, type, fields, &line);
 	if (r == 0)
-		r = sha256_hex(b.data, b.len, newhash);
-	if (r == 0) {
-		snprintf(num, sizeof(num), "%" PRId64, *seq + 1);
-		r = DB_RUN(d, "audit_add", NULL, num, newhash, b.data);
-	}
-	buf_free(&b);
+		r = sha256_hex(line.data, line.len, newhash);
+	if (r == 0)
+		r = dba_int8(&b->seqs, b->seq + 1);
+	if (r == 0)
+		r = dba_text(&b->hashes, newhash, 64);
+	if (r == 0)
+		r = dba_text(&b->lines, line.data, line.len);
+	buf_free(&line);
 	GUARD(r);
-	(*seq)++;
-	memcpy(hash, newhash, 65);
+	b->seq++;
+	memcpy(b->hash, newhash, 65);
 	return 0;
 }
 
-int audit_db_open(db *d, audit_batch *b)
+void audit_db_abandon(audit_batch *b)
+{
+	dba_free(&b->seqs);
+	dba_free(&b->hashes);
+	dba_free(&b->lines);
+}
+
+static int open_head(db *d, audit_batch *b)
 {
 	_cleanup_pq_ PGresult *res = NULL;
 	char *end;
@@ -98,30 +108,65 @@ int audit_db_open(db *d, audit_batch *b)
 		f = pj_root(doc);
 		GUARD(pj_set_object(doc, f));
 		GUARD(pj_obj_put_str(doc, f, "program", "pawl-repod"));
-		GUARD(append_locked(d, "audit.start", f, &b->seq, b->hash, b->time));
+		GUARD(append_locked(b, "audit.start", f));
 	}
 	return 0;
 }
 
-int audit_db_add(db *d, audit_batch *b, const char *type, const pj_value *fields)
+int audit_db_open(db *d, audit_batch *b)
 {
-	return append_locked(d, type, fields, &b->seq, b->hash, b->time);
+	int r;
+
+	dba_init(&b->seqs, DB_OID_INT8);
+	dba_init(&b->hashes, DB_OID_TEXT);
+	dba_init(&b->lines, DB_OID_TEXT);
+	r = open_head(d, b);
+	if (r < 0)
+		audit_db_abandon(b);
+	return r;
+}
+
+int audit_db_add(audit_batch *b, const char *type, const pj_value *fields)
+{
+	return append_locked(b, type, fields);
 }
 
 int audit_db_close(db *d, audit_batch *b)
 {
+	const char *vals[3];
+	int lens[3], r = 0;
+	static const int fmt[3] = { 1, 1, 1 };
 	char num[24];
 
-	snprintf(num, sizeof(num), "%" PRId64, b->seq);
-	return DB_RUN(d, "audit_set", NULL, num, b->hash);
+	if (b->seqs.n) {
+		r = dba_finish(&b->seqs, &vals[0], &lens[0]);
+		if (r == 0)
+			r = dba_finish(&b->hashes, &vals[1], &lens[1]);
+		if (r == 0)
+			r = dba_finish(&b->lines, &vals[2], &lens[2]);
+		if (r == 0)
+			r = db_runv(d, "audit_add", 3, vals, lens, fmt, NULL);
+		if (r == 0) {
+			snprintf(num, sizeof(num), "%" PRId64, b->seq);
+			r = DB_RUN(d, "audit_set", NULL, num, b->hash);
+		}
+	}
+	audit_db_abandon(b);
+	return r;
 }
 
 int audit_db_append(db *d, const char *type, const pj_value *fields)
 {
 	audit_batch b;
 
+	int r;
+
 	GUARD(audit_db_open(d, &b));
-	GUARD(audit_db_add(d, &b, type, fields));
+	r = audit_db_add(&b, type, fields);
+	if (r < 0) {
+		audit_db_abandon(&b);
+		return r;
+	}
 	return audit_db_close(d, &b);
 }
 
@@ -139,53 +184,76 @@ int audit_db_kv(db *d, const char *type, size_t n, const char *const *kv)
 	return audit_db_append(d, type, f);
 }
 
+typedef struct verifier {
+	FILE *out;
+	char prev[65];
+	int64_t n;
+} verifier;
+
+/* One entry, in order; PAWL_E_SIGNATURE (after saying why) when the chain
+ * is broken. */
+static int verify_row(void *ctx, PGresult *res)
+{
+	verifier *v = ctx;
+	const char *seqs = PQgetvalue(res, 0, 0);
+	const char *hash = PQgetvalue(res, 0, 1);
+	const char *line = PQgetvalue(res, 0, 2);
+	size_t len = (size_t)PQgetlength(res, 0, 2);
+	_cleanup_pj_doc_ pj_doc *doc = NULL;
+	const pj_value *root, *p, *s;
+	char *end, h[65];
+	long long seq = strtoll(seqs, &end, 10);
+
+	if (*end || seq != v->n) {
+		fprintf(v->out, "log verify: entry %lld is missing (found %s): entries were "
+				"deleted or reordered\n", (long long)v->n, seqs);
+		return PAWL_E_SIGNATURE;
+	}
+	if (sha256_hex(line, len, h) < 0 || strcmp(h, hash) != 0) {
+		fprintf(v->out, "log verify: entry %lld was edited (its hash does not match)\n", seq);
+		return PAWL_E_SIGNATURE;
+	}
+	if (pj_parse_copy(&doc, line, len, NULL) < 0) {
+		fprintf(v->out, "log verify: entry %lld is malformed\n", seq);
+		return PAWL_E_SIGNATURE;
+	}
+	root = pj_root(doc);
+	p = pj_get(root, "prev");
+	s = pj_get(root, "seq");
+	if (!pj_is_string(p) || strcmp(p->u.s, v->prev) != 0 || !pj_is_int(s) || s->u.i != seq) {
+		fprintf(v->out, "log verify: entry %lld does not follow entry %lld: the chain is "
+				"broken\n", seq, seq - 1);
+		return PAWL_E_SIGNATURE;
+	}
+	memcpy(v->prev, h, 65);
+	v->n++;
+	return 0;
+}
+
 int audit_db_verify(db *d, FILE *out)
 {
-	_cleanup_pq_ PGresult *rows = NULL, *head = NULL;
-	char prev[65], h[65];
+	_cleanup_pq_ PGresult *head = NULL;
+	verifier v = { .out = out };
 	int64_t n;
+	int r;
 
-	memcpy(prev, zero_hash, 65);
-	if (db_run0(d, "audit_all", &rows) < 0 || db_run0(d, "audit_get_head", &head) < 0) {
+	memcpy(v.prev, zero_hash, 65);
+	/* The head and the entries as one committed state (appends go on
+	 * meanwhile), the entries streamed: the log grows for years. */
+	if (db_begin_snapshot(d) < 0 || db_run0(d, "audit_get_head", &head) < 0) {
+		fprintf(out, "log verify: %s\n", pawl_error_last()->message);
+		db_rollback(d);
+		return 1;
+	}
+	r = db_stream(d, "audit_all", 0, NULL, verify_row, &v);
+	db_rollback(d);
+	if (r == PAWL_E_SIGNATURE)
+		return 1;
+	if (r < 0) {
 		fprintf(out, "log verify: %s\n", pawl_error_last()->message);
 		return 1;
 	}
-	n = PQntuples(rows);
-	for (int64_t i = 0; i < n; i++) {
-		const char *seqs = PQgetvalue(rows, (int)i, 0);
-		const char *hash = PQgetvalue(rows, (int)i, 1);
-		const char *line = PQgetvalue(rows, (int)i, 2);
-		size_t len = (size_t)PQgetlength(rows, (int)i, 2);
-		_cleanup_pj_doc_ pj_doc *doc = NULL;
-		const pj_value *root, *p, *s;
-		char *end;
-		long long seq = strtoll(seqs, &end, 10);
-
-		if (*end || seq != i) {
-			fprintf(out, "log verify: entry %lld is missing (found %s): entries were "
-				     "deleted or reordered\n", (long long)i, seqs);
-			return 1;
-		}
-		if (sha256_hex(line, len, h) < 0 || strcmp(h, hash) != 0) {
-			fprintf(out, "log verify: entry %lld was edited (its hash does not match)\n",
-				seq);
-			return 1;
-		}
-		if (pj_parse_copy(&doc, line, len, NULL) < 0) {
-			fprintf(out, "log verify: entry %lld is malformed\n", seq);
-			return 1;
-		}
-		root = pj_root(doc);
-		p = pj_get(root, "prev");
-		s = pj_get(root, "seq");
-		if (!pj_is_string(p) || strcmp(p->u.s, prev) != 0 || !pj_is_int(s) ||
-		    s->u.i != seq) {
-			fprintf(out, "log verify: entry %lld does not follow entry %lld: the chain "
-				     "is broken\n", seq, seq - 1);
-			return 1;
-		}
-		memcpy(prev, h, 65);
-	}
+	n = v.n;
 	if (PQntuples(head) != 1) {
 		if (n == 0) {
 			fprintf(out, "log verify: the log is empty\n");
@@ -198,13 +266,13 @@ int audit_db_verify(db *d, FILE *out)
 		char *end;
 		long long hs = strtoll(PQgetvalue(head, 0, 0), &end, 10);
 
-		if (*end || hs != n - 1 || strcmp(PQgetvalue(head, 0, 1), n ? prev : zero_hash)) {
+		if (*end || hs != n - 1 || strcmp(PQgetvalue(head, 0, 1), n ? v.prev : zero_hash)) {
 			fprintf(out, "log verify: the head names entry %s but the log ends at "
 				     "entry %lld: entries at the end were removed or changed\n",
 				PQgetvalue(head, 0, 0), (long long)n - 1);
 			return 1;
 		}
 	}
-	fprintf(out, "log verify: %lld entries, intact; head %s\n", (long long)n, prev);
+	fprintf(out, "log verify: %lld entries, intact; head %s\n", (long long)n, v.prev);
 	return 0;
 }

@@ -21,9 +21,11 @@ void config_free(repod_config *c)
 		OPENSSL_cleanse(c->database, strlen(c->database)); /* may hold a password */
 	free(c->database);
 	free(c->listen_addr);
-	free(c->key_bins);
-	free(c->key_snapshot);
-	free(c->key_timestamp);
+	for (unsigned i = 0; i < ONLINE_KEYS_MAX; i++) {
+		free(c->key_bins[i]);
+		free(c->key_snapshot[i]);
+		free(c->key_timestamp[i]);
+	}
 	free(c->pin_file);
 	free(c->passphrase_file);
 	free(c->log_level);
@@ -67,6 +69,16 @@ static int parse_period(const char *s, int64_t *ret)
 	ENSURE(errno == 0 && *end == '\0' && v > 0 && v <= 3650LL * 86400 / mul, PAWL_E_INVALID,
 	       "\"%s\" is not a period (N, Ns, Nm, Nh or Nd; at most 10 years)", s);
 	*ret = (int64_t)v * mul;
+	return 0;
+}
+
+static int add_key(char **keys, unsigned *n, const char *k, const char *v)
+{
+	ENSURE(*n < ONLINE_KEYS_MAX, PAWL_E_INVALID, "%s: at most %d keys", k, ONLINE_KEYS_MAX);
+	keys[*n] = xstrdup(v);
+	if (!keys[*n])
+		return PAWL_E_NOMEM;
+	(*n)++;
 	return 0;
 }
 
@@ -123,11 +135,11 @@ static int apply(repod_config *c, const char *k, const char *v)
 		return 0;
 	}
 	if (strcmp(k, "key.bins") == 0)
-		return set_str(&c->key_bins, v);
+		return add_key(c->key_bins, &c->nkey_bins, k, v);
 	if (strcmp(k, "key.snapshot") == 0)
-		return set_str(&c->key_snapshot, v);
+		return add_key(c->key_snapshot, &c->nkey_snapshot, k, v);
 	if (strcmp(k, "key.timestamp") == 0)
-		return set_str(&c->key_timestamp, v);
+		return add_key(c->key_timestamp, &c->nkey_timestamp, k, v);
 	if (strcmp(k, "pin_file") == 0)
 		return set_str(&c->pin_file, v);
 	if (strcmp(k, "passphrase_file") == 0)
@@ -144,6 +156,24 @@ static int apply(repod_config *c, const char *k, const char *v)
 		GUARD(parse_u64(v, 60000, &u));
 		ENSURE(u >= 10, PAWL_E_INVALID, "publish_interval_ms: at least 10");
 		c->publish_interval_ms = (unsigned)u;
+		return 0;
+	}
+	if (strcmp(k, "publish_batch") == 0) {
+		GUARD(parse_u64(v, 1000000, &u));
+		ENSURE(u >= 1, PAWL_E_INVALID, "publish_batch: at least 1");
+		c->publish_batch = (unsigned)u;
+		return 0;
+	}
+	if (strcmp(k, "publish_cycle_ms") == 0) {
+		GUARD(parse_u64(v, 600000, &u));
+		ENSURE(u >= 100, PAWL_E_INVALID, "publish_cycle_ms: at least 100");
+		c->publish_cycle_ms = (unsigned)u;
+		return 0;
+	}
+	if (strcmp(k, "sign_threads") == 0) {
+		GUARD(parse_u64(v, 16, &u));
+		ENSURE(u >= 1, PAWL_E_INVALID, "sign_threads: 1 to 16");
+		c->sign_threads = (unsigned)u;
 		return 0;
 	}
 	return pawl_error_set(PAWL_E_INVALID, "unknown setting \"%s\"", k);
@@ -179,6 +209,9 @@ int config_load(repod_config *c, const char *path)
 	c->expires_snapshot = 7 * 86400;
 	c->expires_timestamp = 86400;
 	c->publish_interval_ms = 200;
+	c->publish_batch = 20000;
+	c->publish_cycle_ms = 1000;
+	c->sign_threads = 2;
 	c->keep_versions_s = 3600;
 	GUARD(set_str(&c->listen_addr, "127.0.0.1"));
 	GUARD(file_read_all(path, 1 << 20, &data, &len));

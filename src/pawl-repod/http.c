@@ -223,7 +223,9 @@ static enum MHD_Result handle_metadata(struct MHD_Connection *conn, reqctx *ctx,
 	d = thread_db(c);
 	if (!d)
 		return respond_internal(conn, ctx);
-	if (ver[0])
+	if (ver[0] && strcmp(role, "root") == 0)
+		r = DB_RUN(d, "meta_get_root", &res, ver);
+	else if (ver[0])
 		r = DB_RUN(d, "meta_get", &res, role, ver);
 	else
 		r = DB_RUN(d, "meta_newest", &res, role);
@@ -270,13 +272,15 @@ static int store_task(db *d, const char *task_id, const char *action, const pawl
 	hex_encode(sha, dg, 32);
 	GUARD(db_begin(d));
 	GUARD_GOTO(r, DB_RUN(d, "task_add", &res, task_id, action, payload->data,
-			     publish ? "true" : "false", tokid), fail);
+			     publish ? "true" : "false", tokid, n), fail);
 	snprintf(when, 40, "%s", PQgetvalue(res, 0, 0));
 	GUARD_GOTO(r, audit_db_kv(d, "task.accepted", 10,
 				  (const char *const[]){ "task_id", task_id, "action", action,
 							 "artifacts", n, "token", tokid,
 							 "payload_sha256", sha }),
 		   fail);
+	/* Delivered at COMMIT: the leader starts a cycle at once. */
+	GUARD_GOTO(r, db_run0(d, "task_notify", NULL), fail);
 	GUARD_GOTO(r, db_commit(d), fail);
 	return 0;
 fail:
@@ -422,12 +426,16 @@ static enum MHD_Result handle_task(struct MHD_Connection *conn, reqctx *ctx,
 	d = thread_db(c);
 	if (!d || DB_RUN(d, "task_get", &res, id) < 0)
 		return respond_internal(conn, ctx);
-	if (PQntuples(res) == 0)
-		return respond_error(conn, ctx, 404, "Not found.", "no such task");
-	r = buf_printf(&b, "{\"data\":{\"result\":%s,\"state\":\"%s\",\"task_id\":\"%s\"},"
-			   "\"message\":\"Task state.\"}",
-		       PQgetisnull(res, 0, 1) ? "null" : PQgetvalue(res, 0, 1),
-		       PQgetvalue(res, 0, 0), id);
+	/* As RSTUF (Celery's AsyncResult): an id it has no result for is
+	 * PENDING, known or not, and a field without a value is left out. */
+	if (PQntuples(res) == 0 || PQgetisnull(res, 0, 1))
+		r = buf_printf(&b, "{\"data\":{\"state\":\"%s\",\"task_id\":\"%s\"},"
+				   "\"message\":\"Task state.\"}",
+			       PQntuples(res) ? PQgetvalue(res, 0, 0) : "PENDING", id);
+	else
+		r = buf_printf(&b, "{\"data\":{\"result\":%s,\"state\":\"%s\",\"task_id\":\"%s\"},"
+				   "\"message\":\"Task state.\"}",
+			       PQgetvalue(res, 0, 1), PQgetvalue(res, 0, 0), id);
 	if (r < 0) {
 		buf_free(&b);
 		return MHD_NO;

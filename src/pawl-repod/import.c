@@ -53,7 +53,28 @@ static int store_meta(db *d, const char *role, pawl_md *md, const char *data)
 	snprintf(v, sizeof(v), "%" PRIu64, md->version);
 	snprintf(e, sizeof(e), "%" PRId64, md->expires);
 	GUARD(DB_RUN(d, "meta_put", NULL, role, v, e, data));
-	GUARD(DB_RUN(d, "meta_supersede", NULL, role, v));
+	{
+		db_array a[3];
+		const char *vals[3];
+		int lens[3], r;
+		static const int fmt[3] = { 1, 1, 1 };
+
+		dba_init(&a[0], DB_OID_TEXT);
+		dba_init(&a[1], DB_OID_INT8);
+		dba_init(&a[2], DB_OID_INT8);
+		r = dba_text(&a[0], role, strlen(role));
+		if (r == 0)
+			r = dba_int8(&a[1], (int64_t)md->version);
+		if (r == 0)
+			r = dba_int8(&a[2], md->expires);
+		for (int i = 0; r == 0 && i < 3; i++)
+			r = dba_finish(&a[i], &vals[i], &lens[i]);
+		if (r == 0)
+			r = db_runv(d, "heads_put", 3, vals, lens, fmt, NULL);
+		for (int i = 0; i < 3; i++)
+			dba_free(&a[i]);
+		GUARD(r);
+	}
 	return audit_db_kv(d, role[0] == 'r' ? "import.root" : "import.targets", 4,
 			   (const char *const[]){ "version", v, "expires", md->expires_str });
 }

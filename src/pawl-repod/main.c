@@ -83,6 +83,7 @@ static const char usage[] =
 	"  token create --scope PREFIX [--scope PREFIX ...]   print a new bearer token\n"
 	"  token revoke ID       stop accepting a token\n"
 	"  import REPO           import root and targets signed with pawl-repo\n"
+	"  export [--current] DIR   write the published metadata to DIR (a static mirror)\n"
 	"  log verify            check the hash-chained audit log\n"
 	"\n"
 	"--config FILE defaults to /etc/pawl/repod.conf.\n"
@@ -176,6 +177,8 @@ int main(int argc, char **argv)
 		rc = cmd_token(&c, nrest, rest);
 	} else if (strcmp(rest[0], "import") == 0) {
 		rc = cmd_import(&c, nrest, rest);
+	} else if (strcmp(rest[0], "export") == 0) {
+		rc = cmd_export(&c, nrest, rest);
 	} else if (strcmp(rest[0], "log") == 0 && nrest == 2 && strcmp(rest[1], "verify") == 0) {
 		_cleanup_db_ db *d = NULL;
 

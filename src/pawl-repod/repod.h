@@ -48,10 +48,20 @@ typedef struct repod_config {
 	unsigned max_connections;
 	unsigned timeout_s;   /* idle timeout, default 10 */
 	unsigned deadline_s;  /* whole request, default 30 */
-	char *key_bins, *key_snapshot, *key_timestamp; /* file or pkcs11: URI */
+	/* Online keys, files or pkcs11: URIs: up to ONLINE_KEYS_MAX each
+	 * (the setting repeated), so that a rotation can be prepared before
+	 * its root is imported; the leader signs with the one the imported
+	 * root (snapshot, timestamp) or targets (bins) names. */
+#define ONLINE_KEYS_MAX 4
+	char *key_bins[ONLINE_KEYS_MAX], *key_snapshot[ONLINE_KEYS_MAX],
+		*key_timestamp[ONLINE_KEYS_MAX];
+	unsigned nkey_bins, nkey_snapshot, nkey_timestamp;
 	char *pin_file, *passphrase_file;
 	int64_t expires_bins, expires_snapshot, expires_timestamp; /* seconds */
 	unsigned publish_interval_ms; /* shortest time between publications */
+	unsigned publish_batch; /* artifacts taken per publication, at most */
+	unsigned publish_cycle_ms; /* ... and fewer when a cycle takes longer */
+	unsigned sign_threads;  /* threads that build and sign bins */
 	int64_t keep_versions_s; /* superseded metadata kept this long */
 	char *log_level;
 } repod_config;
@@ -94,8 +104,51 @@ PAWL_MUST_USE int db_run(db *d, const char *name, int n, const char *const *vals
 			       sizeof(const char *)),                          \
 	       (const char *const[]){ __VA_ARGS__ }, NULL, (res))
 PAWL_MUST_USE int db_run0(db *d, const char *name, PGresult **ret);
+/* Run a statement whose rows are too many to hold at once: row() gets
+ * each (a one-row result it must not free) until it fails. */
+PAWL_MUST_USE int db_stream(db *d, const char *name, int n, const char *const *vals,
+			    int (*row)(void *ctx, PGresult *res), void *ctx);
+/* The same with formats (1 = binary) for each parameter. */
+PAWL_MUST_USE int db_runv(db *d, const char *name, int n, const char *const *vals,
+			  const int *lens, const int *formats, PGresult **ret);
+
+/* A one-dimensional array parameter in PostgreSQL's binary format, so
+ * that a batch of values is one statement: dba_init, one dba_* per
+ * element, dba_finish for the value and length to pass with format 1. */
+#define DB_OID_INT8 20
+#define DB_OID_INT4 23
+#define DB_OID_TEXT 25
+typedef struct db_array {
+	pawl_buf b;
+	uint32_t n;
+	uint32_t oid;
+} db_array;
+void dba_init(db_array *a, uint32_t oid);
+PAWL_MUST_USE int dba_text(db_array *a, const char *s, size_t len);
+PAWL_MUST_USE int dba_int4(db_array *a, int32_t v);
+PAWL_MUST_USE int dba_int8(db_array *a, int64_t v);
+PAWL_MUST_USE int dba_finish(db_array *a, const char **ret, int *ret_len);
+void dba_free(db_array *a);
+
+/* Rows of metadata for db_copy_meta() (COPY in the binary format). */
+typedef struct db_rows {
+	pawl_buf b;
+	size_t n;
+} db_rows;
+void db_rows_init(db_rows *r);
+PAWL_MUST_USE int db_rows_meta(db_rows *r, const char *role, uint64_t version, int64_t expires,
+			       const char *data, size_t len);
+PAWL_MUST_USE int db_copy_meta(db *d, db_rows *r);
+void db_rows_free(db_rows *r);
+static inline void dba_freep(db_array *a)
+{
+	dba_free(a);
+}
+#define _cleanup_dba_ _cleanup_(dba_freep)
 PAWL_MUST_USE int db_begin(db *d);
 PAWL_MUST_USE int db_commit(db *d);
+/* A read-only transaction that sees one committed state throughout. */
+PAWL_MUST_USE int db_begin_snapshot(db *d);
 void db_rollback(db *d);
 static inline void pqclearp(PGresult **r)
 {
@@ -105,7 +158,7 @@ static inline void pqclearp(PGresult **r)
 
 /* Apply every migration not applied yet (under an advisory lock). */
 PAWL_MUST_USE int db_migrate(db *d, int *ret_from, int *ret_to);
-#define DB_SCHEMA_VERSION 1
+#define DB_SCHEMA_VERSION 2
 
 /* The database's clock: seconds since the epoch, and RFC 3339 with
  * microseconds ("2024-01-01T00:00:00.123456Z"). */
@@ -121,16 +174,20 @@ PAWL_MUST_USE int db_setting_put(db *d, const char *key, const char *value);
  * the caller's transaction (it locks the head until COMMIT, so entries
  * are chained in commit order). fields: a JSON object (may be NULL). */
 PAWL_MUST_USE int audit_db_append(db *d, const char *type, const pj_value *fields);
-/* Many entries in one transaction: open (locks the head), add, close
- * (writes the head). */
+/* Many entries in one transaction: open (locks the head), add (chains
+ * each entry in memory), close (stores them all with one statement and
+ * moves the head); abandon frees a batch that will not be closed. */
+#define AUDIT_LINE_MAX ((size_t)64 << 20)
 typedef struct audit_batch {
 	int64_t seq;
 	char hash[65];
 	char time[24];
+	db_array seqs, hashes, lines;
 } audit_batch;
 PAWL_MUST_USE int audit_db_open(db *d, audit_batch *b);
-PAWL_MUST_USE int audit_db_add(db *d, audit_batch *b, const char *type, const pj_value *fields);
+PAWL_MUST_USE int audit_db_add(audit_batch *b, const char *type, const pj_value *fields);
 PAWL_MUST_USE int audit_db_close(db *d, audit_batch *b);
+void audit_db_abandon(audit_batch *b);
 /* audit_db_appendf(d, "type", "key", "value", ...) with string values. */
 PAWL_MUST_USE int audit_db_kv(db *d, const char *type, size_t n, const char *const *kv);
 /* `log verify`: 0 intact, 1 broken (message printed to out). */
@@ -148,6 +205,10 @@ void token_info_free(token_info *t);
 PAWL_MUST_USE int token_check(db *d, const char *bearer, token_info *ret);
 bool token_allows(const token_info *t, const char *path, size_t n);
 int cmd_token(const repod_config *c, int argc, char **argv);
+
+/* ---------------- export.c ---------------- */
+
+int cmd_export(const repod_config *c, int argc, char **argv);
 
 /* ---------------- import.c ---------------- */
 

@@ -187,6 +187,18 @@ else
 	{ echo "Depends: $(depends pawl)"; cat new.log have.log; } >out.log 2>&1
 	flunk "postinst creates the system account pawl, only when it is missing"
 fi
+# pawl-repo's postinst does the same for pawl-repod's account.
+dpkg-deb -I "$(deb pawl-repo)" postinst >postinst 2>/dev/null || :
+if depends pawl-repo | grep -q adduser && run_postinst rnew.log &&
+	grep -q '^adduser --system --group --no-create-home --home /nonexistent .*pawl-repod$' rnew.log &&
+	run_postinst rhave.log PAWL_HAS_USER=1 && grep -q '^getent passwd pawl-repod' rhave.log &&
+	! grep -q '^adduser' rhave.log &&
+	! grep -qE '^deb-systemd-invoke (start|restart)|^systemctl (start|restart)' rnew.log; then
+	pass "pawl-repo's postinst creates the system account pawl-repod, only when it is missing, and starts nothing"
+else
+	{ echo "Depends: $(depends pawl-repo)"; cat postinst rnew.log rhave.log; } >out.log 2>&1
+	flunk "pawl-repo's postinst creates the system account pawl-repod, only when it is missing, and starts nothing"
+fi
 
 # ---------------------------------------------------------------- unpacked
 ROOT=$T/root
