@@ -64,6 +64,30 @@ for k in targets snap ts dev dev2 bins targets2 root4 snap2; do
 done
 echo "wrong passphrase" >wrong.txt
 
+# ---------------------------------------------------------------- exposed keys
+# As ssh does: signing with an unencrypted private key file that others can
+# read warns (even with -q), naming the file and the chmod that fixes it.
+$R -q keygen --out open.pem --no-passphrase >/dev/null
+chmod 644 open.pem
+ok "init signs with a world-readable unencrypted key" $R -q init warn1 --root-key open.pem \
+	--targets-key targets.pem --snapshot-key snap.pem --timestamp-key ts.pem
+check "... and warns, naming the file, who can read it and the chmod that fixes it" \
+	grep -q "UNPROTECTED PRIVATE KEY FILE: open.pem is not encrypted and is readable by every user (mode 0644).*chmod 600 open.pem" out.log
+check "... once, though it is loaded for more than one role" [ "$(grep -c UNPROTECTED out.log)" = 1 ]
+chmod 640 open.pem
+ok "a group-readable unencrypted key" $R -q init warn2 --root-key open.pem \
+	--targets-key targets.pem --snapshot-key snap.pem --timestamp-key ts.pem
+check "... warns too (its group)" grep -q "open.pem is not encrypted and is readable by its group (mode 0640)" out.log
+chmod 600 open.pem
+ok "a 0600 unencrypted key" $R -q init warn3 --root-key open.pem \
+	--targets-key targets.pem --snapshot-key snap.pem --timestamp-key ts.pem
+check "... signs without a warning" sh -c "! grep -q UNPROTECTED out.log"
+cp root1.pem enc.pem && chmod 644 enc.pem
+ok "an encrypted key that others can read" $R -q init warn4 --root-key enc.pem \
+	--targets-key targets.pem --snapshot-key snap.pem --timestamp-key ts.pem --passphrase-file pass.txt
+check "... is not warned about (the passphrase still protects it)" sh -c "! grep -q UNPROTECTED out.log"
+rm -rf warn1 warn2 warn3 warn4
+
 # ---------------------------------------------------------------- init: 2-of-3 root
 refuses "init needs every top-level key" 2 "timestamp-key" $R init ws --root-key root1.pem --targets-key targets.pem --snapshot-key snap.pem
 refuses "wrong passphrase is refused" 1 "wrong passphrase" \
