@@ -2,16 +2,20 @@
  * agent.h - `pawl --config FILE update|status|rollback|log`: keep one
  * application up to date from a TUF repository.
  *
- * Exit codes (also in pawl --help and docs/agent.md):
+ * Exit codes: the one table of docs/exit-codes.md (also in pawl --help,
+ * pawl(1) and docs/agent.md):
  *   0  updated, or already current
  *   1  any other error (configuration, local I/O, lock, state)
  *   2  verification failure (signature, threshold, expiry, rollback,
- *      length, hash, malformed or unsupported metadata)
+ *      length, hash, malformed or unsupported metadata; log verify: the
+ *      log was altered)
  *   3  network failure (every mirror unreachable or missing a file)
  *   4  health check failed; the previous release was restored
  *   5  refused: a downgrade not signed as a recovery release, a release
  *      marked bad, (rollback) a previous release that is not a recovery,
  *      or (init) a different trusted root already in place
+ *   6  log verify: intact, but the log records incidents to review
+ *  64  usage error (EX_USAGE)
  */
 #ifndef PAWL_AGENT_H
 #define PAWL_AGENT_H
@@ -28,6 +32,8 @@ enum {
 	AGENT_EXIT_NETWORK = 3,
 	AGENT_EXIT_HEALTH = 4,
 	AGENT_EXIT_REFUSED = 5,
+	AGENT_EXIT_INCIDENTS = 6,
+	AGENT_EXIT_USAGE = 64,
 };
 
 /* Print s to stdout as one JSON string (escaped as pj_write does). */
@@ -41,7 +47,11 @@ int agent_init(const agent_config *c, const char *root_file, bool force, bool js
 int agent_update(const agent_config *c, bool json, int verbose);
 int agent_status(const agent_config *c, bool json);
 int agent_rollback(const agent_config *c, bool json, int verbose);
-int agent_log_show(const agent_config *c, bool json, const char *since);
-int agent_log_verify(const agent_config *c);
+/* since: AUDIT_SINCE_ALL or seconds since the epoch. */
+int agent_log_show(const agent_config *c, bool json, int64_t since);
+int agent_log_verify(const agent_config *c, bool json);
+/* `clear-bad VERSION`: let a release marked bad be installed again
+ * (audit-logged as install.clear_bad). 1 when it is not marked bad. */
+int agent_clear_bad(const agent_config *c, const char *version, bool json, int verbose);
 
 #endif

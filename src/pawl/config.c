@@ -240,6 +240,11 @@ int config_load(agent_config *c, const char *path, char *err, size_t errlen)
 			goto out;
 		}
 	}
+	c->path = strdup(path);
+	if (!c->path) {
+		snprintf(err, errlen, "out of memory");
+		goto out;
+	}
 	{
 		const char *missing = !c->n_metadata_urls ? "metadata_url" :
 				      !c->n_target_urls ? "target_base_url" :
@@ -276,5 +281,6 @@ void config_free(agent_config *c)
 	free(c->pin);
 	free(c->user);
 	free(c->syslog_facility);
+	free(c->path);
 	memset(c, 0, sizeof(*c));
 }
