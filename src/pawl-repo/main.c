@@ -3,10 +3,13 @@
  * delegations, hash bins, threshold and offline signing, rotation,
  * expiry, timestamping, publishing and verifying a published tree.
  *
- * Exit codes: 0 success, 1 failure (the message names the role, key id or
- * file and says what to do), 2 usage error. Informational lines go to
- * stderr (quiet with -q); `status`, `keygen` and `log` print results on
- * stdout. Private keys, passphrases and PINs are never printed.
+ * Exit codes: the table pawl shares (docs/exit-codes.md): 0 success, 1
+ * failure (the message names the role, key id or file and says what to
+ * do), 2 verification failure (verify: a tree a client would refuse; log
+ * verify: an altered log), 6 (log verify: intact, but recording
+ * incidents), 64 usage error. Informational lines go to stderr (quiet
+ * with -q); `status`, `keygen` and `log` print results on stdout. Private
+ * keys, passphrases and PINs are never printed.
  *
  * Commands that change a workspace record what they do in its audit log
  * (journal.c), failures included: fail() below records them.
@@ -21,6 +24,9 @@
 #include "repo.h"
 
 int verbosity;
+/* The running command's argv, for naming a bad option (getopt_long runs
+ * on it, with opterr 0). */
+static char **cmd_argv;
 
 static const struct {
 	const char *name;
@@ -56,7 +62,9 @@ static void usage(FILE *f)
 	      "Every command that changes REPO records it in REPO/audit.log, mirrored to\n"
 	      "syslog (authpriv); --no-syslog (before or after COMMAND) turns off the\n"
 	      "syslog copy only.\n"
-	      "Exit status: 0 success, 1 failure, 2 usage error.\n"
+	      "Exit status: 0 success, 1 failure, 2 verification failure (verify, log\n"
+	      "verify), 6 log verify: intact but recording incidents, 64 usage error\n"
+	      "(docs/exit-codes.md).\n"
 	      "Full guide: docs/pawl-repo.md\n",
 	      f);
 }
@@ -186,8 +194,22 @@ void common_opt(const char *cmd, const char *usage_text, int ch, const char *arg
 	case OPT_NOSYSLOG:
 		journal_syslog = false;
 		return;
-	default:
-		usage_error(cmd, "unknown option or missing argument");
+	default: {
+		/* What getopt stopped at: one line that names it. */
+		const char *a = cmd_argv && optind > 0 ? cmd_argv[optind - 1] : NULL;
+
+		if (a && a[0] == '-' && a[1] == '-') {
+			const char *eq = strchr(a, '=');
+			int len = eq ? (int)(eq - a) : 64;
+
+			if (!optopt)
+				usage_error(cmd, "unknown option '%.*s'", len, a);
+			if (eq)
+				usage_error(cmd, "option '%.*s' takes no argument", len, a);
+			usage_error(cmd, "option '%.*s' needs an argument", len, a);
+		}
+		usage_error(cmd, "unknown option '-%c'", optopt ? optopt : '?');
+	}
 	}
 }
 
@@ -245,6 +267,8 @@ int main(int argc, char **argv)
 	 * after COMMAND, replaces them. */
 	if (pass_from_env() < 0 || pin_from_env() < 0)
 		return fail_start();
+	/* Bad options are named by common_opt(), in one line. */
+	opterr = 0;
 	for (; i < argc && argv[i][0] == '-'; i++) {
 		const char *file;
 
@@ -286,6 +310,7 @@ int main(int argc, char **argv)
 			return 0;
 		}
 		av[0] = argv[i + 1];
+		cmd_argv = av;
 		for (size_t k = 0; k < ARRAY_SIZE(commands); k++)
 			if (strcmp(commands[k].name, av[0]) == 0)
 				return commands[k].fn(2, av);
@@ -294,6 +319,7 @@ int main(int argc, char **argv)
 	for (size_t k = 0; k < ARRAY_SIZE(commands); k++) {
 		if (strcmp(commands[k].name, argv[i]) == 0) {
 			journal_cmd = commands[k].name;
+			cmd_argv = argv + i;
 			rc = commands[k].fn(argc - i, argv + i);
 			pass_wipe();
 			pin_wipe();

@@ -40,7 +40,10 @@
 #include "store/store.h"
 #include "util/guard.h"
 
-#define EXIT_USAGE 2
+/* docs/exit-codes.md */
+#define EXIT_VERIFY 2
+#define EXIT_INCIDENTS 6
+#define EXIT_USAGE 64
 
 /* Role names pawl-repo creates must be one safe file name component. */
 #define ROLE_NAME_MAX 128

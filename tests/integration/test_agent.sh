@@ -90,8 +90,8 @@ $privsep
 EOC
 
 # ---- pawl-repo release ----
-expect 2 "release refuses a version that is not SemVer" "$R" release repo demo 1.0 "$work/demo-1.0.0.tar.gz"
-expect 2 "release refuses an APP with a slash" "$R" release repo de/mo 1.0.1 "$work/demo-1.0.0.tar.gz"
+expect 64 "release refuses a version that is not SemVer (a usage error)" "$R" release repo demo 1.0 "$work/demo-1.0.0.tar.gz"
+expect 64 "release refuses an APP with a slash" "$R" release repo de/mo 1.0.1 "$work/demo-1.0.0.tar.gz"
 
 # ---- install, update, current ----
 expect 0 "first update installs 1.0.0" "$P" --config agent.conf update
