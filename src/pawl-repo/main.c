@@ -21,12 +21,17 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/json_out.h"
+#include "common/nearest.h"
 #include "repo.h"
 
 int verbosity;
 /* The running command's argv, for naming a bad option (getopt_long runs
  * on it, with opterr 0). */
 static char **cmd_argv;
+/* --json is on the command line: failures and usage errors are then one
+ * JSON object on stdout too (docs/json.md). */
+static bool json_requested;
 
 static const struct {
 	const char *name;
@@ -62,11 +67,10 @@ static void usage(FILE *f)
 	      "Every command that changes REPO records it in REPO/audit.log, mirrored to\n"
 	      "syslog (authpriv); --no-syslog (before or after COMMAND) turns off the\n"
 	      "syslog copy only.\n"
-	      "Exit status: 0 success, 1 failure, 2 verification failure (verify, log\n"
-	      "verify), 6 log verify: intact but recording incidents, 64 usage error\n"
-	      "(docs/exit-codes.md).\n"
-	      "Full guide: docs/pawl-repo.md\n",
+	      "Full guide: docs/pawl-repo.md\n"
+	      "\n",
 	      f);
+	cli_exit_table_print(f, CLI_PROG_PAWL_REPO);
 }
 
 void info(const char *fmt, ...)
@@ -99,6 +103,18 @@ void usage_error(const char *cmd, const char *fmt, ...)
 
 	fprintf(stderr, "pawl-repo%s%s: ", cmd ? " " : "", cmd ? cmd : "");
 	va_start(ap, fmt);
+	if (json_requested) {
+		char msg[768];
+		va_list aq;
+
+		va_copy(aq, ap);
+		vsnprintf(msg, sizeof(msg), fmt, aq);
+		va_end(aq);
+		fputs("{\"ok\":false,\"error\":\"usage error\",\"message\":", stdout);
+		cli_json_string(stdout, msg);
+		printf(",\"exit\":%d}\n", EXIT_USAGE);
+		fflush(stdout);
+	}
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
 	fprintf(stderr, "\nTry 'pawl-repo %s%s--help'.\n", cmd ? cmd : "", cmd ? " " : "");
@@ -115,6 +131,25 @@ int fail(const char *cmd)
 		e->message[0] ? e->message : "(no detail)");
 	journal_failure(cmd);
 	return 1;
+}
+
+int fail_json(const char *cmd, bool json)
+{
+	int code = pawl_error_last()->code;
+	char msg[768];
+	int rc;
+
+	snprintf(msg, sizeof(msg), "%s",
+		 pawl_error_last()->message[0] ? pawl_error_last()->message : "(no detail)");
+	rc = fail(cmd);
+	if (json) {
+		printf("{\"ok\":false,\"error\":\"%s\",\"code\":%d,\"message\":",
+		       pawl_strerror(code), code);
+		cli_json_string(stdout, msg);
+		printf(",\"exit\":%d}\n", rc);
+		fflush(stdout);
+	}
+	return rc;
 }
 
 const char *short_id(const char *keyid, char buf[20])
@@ -229,6 +264,21 @@ void strv_push(strv *s, char *v)
 	s->v[s->n++] = v;
 }
 
+/* A mistyped command: named, with the nearest command when one is close. */
+static _Noreturn void unknown_command(const char *word)
+{
+	const char *names[ARRAY_SIZE(commands) + 1];
+	const char *near;
+
+	for (size_t k = 0; k < ARRAY_SIZE(commands); k++)
+		names[k] = commands[k].name;
+	names[ARRAY_SIZE(commands)] = "help";
+	near = cli_nearest_word(word, names, ARRAY_SIZE(names));
+	if (near)
+		usage_error(NULL, "unknown command '%.64s' (did you mean '%s'?)", word, near);
+	usage_error(NULL, "unknown command '%.64s'; 'pawl-repo --help' lists the commands", word);
+}
+
 /* An error before any command runs (no workspace, so no audit log). */
 static int fail_start(void)
 {
@@ -269,6 +319,9 @@ int main(int argc, char **argv)
 		return fail_start();
 	/* Bad options are named by common_opt(), in one line. */
 	opterr = 0;
+	for (int k = 1; k < argc && strcmp(argv[k], "--") != 0; k++)
+		if (strcmp(argv[k], "--json") == 0)
+			json_requested = true;
 	for (; i < argc && argv[i][0] == '-'; i++) {
 		const char *file;
 
@@ -314,7 +367,7 @@ int main(int argc, char **argv)
 		for (size_t k = 0; k < ARRAY_SIZE(commands); k++)
 			if (strcmp(commands[k].name, av[0]) == 0)
 				return commands[k].fn(2, av);
-		usage_error(NULL, "unknown command \"%s\"", av[0]);
+		unknown_command(av[0]);
 	}
 	for (size_t k = 0; k < ARRAY_SIZE(commands); k++) {
 		if (strcmp(commands[k].name, argv[i]) == 0) {
@@ -326,5 +379,5 @@ int main(int argc, char **argv)
 			return rc;
 		}
 	}
-	usage_error(NULL, "unknown command \"%s\"", argv[i]);
+	unknown_command(argv[i]);
 }

@@ -34,16 +34,17 @@
 #include <stdio.h>
 
 #include "audit/audit.h"
+#include "common/exit_codes.h"
 #include "crypto/crypto.h"
 #include "json/json.h"
 #include "metadata/metadata.h"
 #include "store/store.h"
 #include "util/guard.h"
 
-/* docs/exit-codes.md */
-#define EXIT_VERIFY 2
-#define EXIT_INCIDENTS 6
-#define EXIT_USAGE 64
+/* docs/exit-codes.md (common/exit_codes.h) */
+#define EXIT_VERIFY CLI_EXIT_VERIFY
+#define EXIT_INCIDENTS CLI_EXIT_INCIDENTS
+#define EXIT_USAGE CLI_EXIT_USAGE
 
 /* Role names pawl-repo creates must be one safe file name component. */
 #define ROLE_NAME_MAX 128
@@ -303,6 +304,9 @@ PAWL_MUST_USE int do_timestamp(ws *w, const signers *ss, bool force, bool strict
 
 /* Report the thread's error for a failed command; returns 1. */
 int fail(const char *cmd);
+/* fail(), and with json the failure as one JSON object on stdout
+ * ({"ok": false, "error", "code", "message", "exit"}). */
+int fail_json(const char *cmd, bool json);
 /* Parse "N" (days) or "N[dhms]" into seconds. */
 PAWL_MUST_USE int parse_period(const char *s, int64_t *ret);
 PAWL_MUST_USE int parse_u32(const char *s, uint32_t *ret);

@@ -49,6 +49,8 @@
 #include "agent.h"
 #include "audit/audit.h"
 #include "client/client.h"
+#include "common/json_out.h"
+#include "common/log_check.h"
 #include "hint.h"
 #include "install/install.h"
 #include "install/semver.h"
@@ -226,10 +228,10 @@ static void json_failure(const char *step, int code, const char *msg, const char
 {
 	printf("{\"ok\":false,\"step\":\"%s\",\"error\":\"%s\",\"message\":", step,
 	       pawl_strerror(code));
-	json_print_string(msg);
+	cli_json_string(stdout, msg);
 	if (hint) {
 		fputs(",\"hint\":", stdout);
-		json_print_string(hint);
+		cli_json_string(stdout, hint);
 	}
 	printf(",\"exit\":%d}\n", ex);
 }
@@ -1047,18 +1049,6 @@ int agent_init(const agent_config *c, const char *root_file, bool force, bool js
 	return finish(&a, AGENT_EXIT_OK, info.identical ? "unchanged" : "trusted");
 }
 
-void json_print_string(const char *s)
-{
-	pawl_buf b = PAWL_BUF_INIT(1u << 20);
-
-	if (pj_write_cstr(&b, s) == 0)
-		fputs(b.data, stdout);
-	else
-		fputs("\"\"", stdout);
-	pawl_error_clear();
-	buf_free(&b);
-}
-
 /* The releases marked bad that this run passed over and that it would
  * otherwise have taken: newer than the one it chose (all of them when it
  * found none). Older ones are not worth a word. */
@@ -1105,7 +1095,7 @@ static void json_skipped(const struct agent *a)
 	for (size_t i = 0; i < n; i++) {
 		if (i)
 			fputc(',', stdout);
-		json_print_string(v[i]);
+		cli_json_string(stdout, v[i]);
 	}
 	fputc(']', stdout);
 }
@@ -1116,7 +1106,7 @@ static void result_json(const struct agent *a, const install_result *r, const ch
 	       install_outcome_name(r->outcome), r->version, r->current);
 	if (path) {
 		printf(",\"target\":");
-		json_print_string(path);
+		cli_json_string(stdout, path);
 	}
 	if (a)
 		json_skipped(a);
@@ -1243,9 +1233,9 @@ int agent_update(const agent_config *c, bool json, int verbose)
 				if (json) {
 					printf("{\"ok\":true,\"outcome\":\"already_current\","
 					       "\"current\":");
-					json_print_string(a.state->installed);
+					cli_json_string(stdout, a.state->installed);
 					fputs(",\"offered\":", stdout);
-					json_print_string(a.best_str);
+					cli_json_string(stdout, a.best_str);
 					json_skipped(&a);
 					fputs("}\n", stdout);
 				}
@@ -1438,7 +1428,7 @@ int agent_status(const agent_config *c, bool json)
 	pawl_error_clear();
 	if (json) {
 		printf("{\"app\":");
-		json_print_string(c->app);
+		cli_json_string(stdout, c->app);
 		printf(",\"installed\":\"%s\",\"previous\":\"%s\",\"highest\":\"%s\","
 		       "\"installed_recovery\":%s,\"bad\":[",
 		       st.installed, st.previous, st.highest,
@@ -1630,6 +1620,7 @@ int agent_log_verify(const agent_config *c, bool json)
 	char path[4200], apath[4200];
 	_cleanup_free_ char *data = NULL;
 	audit_head anchor, *ap = NULL;
+	cli_log_result res;
 	pj_doc *doc = NULL;
 	size_t len;
 	int r;
@@ -1659,7 +1650,8 @@ int agent_log_verify(const agent_config *c, bool json)
 	    audit_head_from_json(&anchor, pj_get(pj_root(doc), "audit")) == 0)
 		ap = &anchor;
 	pawl_error_clear();
-	r = audit_cli_verify(stdout, path, NULL, ap);
+	cli_log_check(path, NULL, ap, "agent.json", &res);
+	r = cli_log_report(stdout, path, &res, json);
 	pj_doc_free(doc);
 	return r;
 }
@@ -1713,7 +1705,7 @@ int agent_clear_bad(const agent_config *c, const char *version, bool json, int v
 	    version);
 	if (json) {
 		fputs("{\"ok\":true,\"cleared\":", stdout);
-		json_print_string(version);
+		cli_json_string(stdout, version);
 		fputs("}\n", stdout);
 	}
 	return finish(&a, AGENT_EXIT_OK, "cleared_bad");

@@ -23,21 +23,19 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "common/exit_codes.h"
 #include "config.h"
 
 enum {
-	AGENT_EXIT_OK = 0,
-	AGENT_EXIT_ERROR = 1,
-	AGENT_EXIT_VERIFY = 2,
-	AGENT_EXIT_NETWORK = 3,
-	AGENT_EXIT_HEALTH = 4,
-	AGENT_EXIT_REFUSED = 5,
-	AGENT_EXIT_INCIDENTS = 6,
-	AGENT_EXIT_USAGE = 64,
+	AGENT_EXIT_OK = CLI_EXIT_OK,
+	AGENT_EXIT_ERROR = CLI_EXIT_FAILURE,
+	AGENT_EXIT_VERIFY = CLI_EXIT_VERIFY,
+	AGENT_EXIT_NETWORK = CLI_EXIT_NETWORK,
+	AGENT_EXIT_HEALTH = CLI_EXIT_HEALTH,
+	AGENT_EXIT_REFUSED = CLI_EXIT_REFUSED,
+	AGENT_EXIT_INCIDENTS = CLI_EXIT_INCIDENTS,
+	AGENT_EXIT_USAGE = CLI_EXIT_USAGE,
 };
-
-/* Print s to stdout as one JSON string (escaped as pj_write does). */
-void json_print_string(const char *s);
 
 /* `init [ROOT]`: seed STATE_DIR/metadata/root.json from ROOT (default: the
  * configuration's trusted_root). Identical: nothing changes (0). Another

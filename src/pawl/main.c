@@ -34,8 +34,10 @@
 #include "audit/audit.h"
 #include "client/client.h"
 #include "config.h"
+#include "common/exit_codes.h"
+#include "common/json_out.h"
+#include "common/nearest.h"
 #include "hint.h"
-#include "nearest.h"
 #include "pawl/common.h"
 #include "pawl/updater.h"
 #include "progress.h"
@@ -104,21 +106,6 @@ static const struct command *find_command(const char *name)
 
 /* ---------------- help ---------------- */
 
-static const char exit_status_text[] =
-	"Exit status (docs/exit-codes.md, the same table for pawl-repo):\n"
-	"   0  success: done, updated, or already current\n"
-	"   1  failure: configuration, local files, lock, state; and any failure\n"
-	"      of init, refresh and download with --metadata-dir (usage errors\n"
-	"      included), as the client-under-test protocol fixes\n"
-	"   2  verification failure: signature, threshold, expiry, rollback,\n"
-	"      length, hash, malformed metadata; `log verify`: the log was altered\n"
-	"   3  network failure: no mirror reachable, or a file missing on all\n"
-	"   4  health check failed; the previous release is back in place\n"
-	"   5  refused: a downgrade not signed as a recovery, a release marked\n"
-	"      bad, rollback to a non-recovery release, init over another root\n"
-	"   6  `log verify`: the log is intact but records incidents to review\n"
-	"  64  usage error: unknown command or option, a bad or missing argument\n";
-
 static void usage(FILE *f)
 {
 	fputs("usage: pawl --metadata-dir DIR [OPTIONS] init|refresh|download [ARGS]\n"
@@ -184,7 +171,7 @@ static void usage(FILE *f)
 	      "  -V, --version            print the version\n"
 	      "\n",
 	      f);
-	fputs(exit_status_text, f);
+	cli_exit_table_print(f, CLI_PROG_PAWL);
 	fputs("\nURLs: https:// anywhere, http:// only to loopback, file:// for local media.\n",
 	      f);
 }
@@ -257,7 +244,7 @@ static void command_help(const char *name)
 		      "--config FILE clear-bad VERSION' lets one be tried again.\n"
 		      "\n",
 		      stdout);
-		fputs(exit_status_text, stdout);
+		cli_exit_table_print(stdout, CLI_PROG_PAWL);
 	} else if (strcmp(name, "status") == 0) {
 		fputs("usage: pawl --config FILE status [--json]\n"
 		      "\n"
@@ -274,7 +261,7 @@ static void command_help(const char *name)
 		      "recovery release (refreshed first). The health check runs as for update.\n"
 		      "\n",
 		      stdout);
-		fputs(exit_status_text, stdout);
+		cli_exit_table_print(stdout, CLI_PROG_PAWL);
 	} else if (strcmp(name, "log") == 0) {
 		fputs("usage: pawl --config FILE log [--since TIME] [--json]\n"
 		      "       pawl --config FILE log verify [--json]\n"
@@ -329,7 +316,7 @@ static int usage_fail(const struct cli *c, const char *fmt, ...)
 	va_end(ap);
 	if (c->json) {
 		fputs("{\"ok\":false,\"error\":\"usage error\",\"message\":", stdout);
-		json_print_string(msg);
+		cli_json_string(stdout, msg);
 		printf(",\"exit\":%d}\n", code);
 	}
 	fprintf(stderr, "pawl: %s\nTry 'pawl %s%s--help'.\n", msg, known ? c->cmd : "",
@@ -491,10 +478,10 @@ static void report_failure(const struct cli *c, const char *what,
 	if (c->json) {
 		printf("{\"ok\":false,\"error\":\"%s\",\"code\":%d,\"message\":",
 		       pawl_strerror(code), code);
-		json_print_string(msg);
+		cli_json_string(stdout, msg);
 		if (h) {
 			fputs(",\"hint\":", stdout);
-			json_print_string(h);
+			cli_json_string(stdout, h);
 		}
 		if (json_more)
 			json_more(ctx);
@@ -702,9 +689,9 @@ static void json_targets(const void *ctx)
 	fputs(",\"targets\":[", stdout);
 	for (size_t i = 0; i < d->n; i++) {
 		printf("%s{\"path\":", i ? "," : "");
-		json_print_string(d->c->target_names[i]);
+		cli_json_string(stdout, d->c->target_names[i]);
 		printf(",\"file\":");
-		json_print_string(d->files[i]);
+		cli_json_string(stdout, d->files[i]);
 		printf(",\"length\":%" PRIu64 ",\"cached\":%s}", d->lengths[i],
 		       d->cached[i] ? "true" : "false");
 	}
@@ -717,7 +704,7 @@ static void json_target_failure(const void *ctx)
 	const struct done_list *d = ctx;
 
 	fputs(",\"target\":", stdout);
-	json_print_string(d->c->target_names[d->n]);
+	cli_json_string(stdout, d->c->target_names[d->n]);
 	json_targets(ctx);
 }
 
@@ -838,7 +825,7 @@ static int agent_main(struct cli *c)
 		if (c->json) {
 			printf("{\"ok\":false,\"step\":\"config\",\"error\":\"%s\",\"message\":",
 			       pawl_strerror(PAWL_E_INVALID));
-			json_print_string(err);
+			cli_json_string(stdout, err);
 			printf(",\"exit\":%d}\n", AGENT_EXIT_ERROR);
 		}
 		fprintf(stderr, "pawl: %s\n", err);
@@ -1066,7 +1053,7 @@ static int unknown_command(struct cli *c, const char *word)
 
 	for (size_t i = 0; i < N_COMMANDS; i++)
 		names[i] = commands[i].name;
-	near = nearest_word(word, names, N_COMMANDS);
+	near = cli_nearest_word(word, names, N_COMMANDS);
 	c->cmd = NULL; /* no "Try 'pawl WORD --help'" */
 	if (near)
 		return usage_fail(c, "unknown command '%.64s' (did you mean '%s'?)", word, near);

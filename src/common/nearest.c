@@ -3,7 +3,7 @@
  */
 #include <string.h>
 
-#include "nearest.h"
+#include "common/nearest.h"
 
 #define MAXLEN 32
 
@@ -14,7 +14,7 @@ static unsigned min3(unsigned a, unsigned b, unsigned c)
 	return m < c ? m : c;
 }
 
-unsigned edit_distance(const char *a, const char *b)
+unsigned cli_edit_distance(const char *a, const char *b)
 {
 	unsigned d[MAXLEN + 1][MAXLEN + 1];
 	size_t la = strlen(a), lb = strlen(b);
@@ -38,14 +38,14 @@ unsigned edit_distance(const char *a, const char *b)
 	return d[la][lb];
 }
 
-const char *nearest_word(const char *word, const char *const *cands, size_t n)
+const char *cli_nearest_word(const char *word, const char *const *cands, size_t n)
 {
 	const char *best = NULL;
 	unsigned best_d = 3;
 	size_t len = strlen(word);
 
 	for (size_t i = 0; i < n; i++) {
-		unsigned dist = edit_distance(word, cands[i]);
+		unsigned dist = cli_edit_distance(word, cands[i]);
 
 		if (dist < best_d && dist < len) {
 			best_d = dist;
