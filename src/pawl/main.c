@@ -37,6 +37,7 @@
 #include "common/exit_codes.h"
 #include "common/json_out.h"
 #include "common/nearest.h"
+#include "common/parse.h"
 #include "hint.h"
 #include "pawl/common.h"
 #include "pawl/updater.h"
@@ -151,7 +152,8 @@ static void usage(FILE *f)
 	      "                           deadline is SEC + LENGTH / BPS (16384) ...\n"
 	      "  --deadline-base SEC      ... with SEC from here (30); LENGTH is the most\n"
 	      "                           it may bring (slow retrieval)\n"
-	      "  (SEC: seconds; the agent reads these settings from pawl.conf(5))\n"
+	      "  (SEC: seconds, or a number with s, m, h or d, as pawl-repo takes\n"
+	      "   periods; the agent reads these settings from pawl.conf(5))\n"
 	      "\n"
 	      "Agent options:\n"
 	      "  --config FILE            the agent's configuration (pawl.conf(5))\n"
@@ -340,41 +342,29 @@ static void usage_later(struct cli *c, const char *fmt, ...)
 
 /* ---------------- numbers ---------------- */
 
-static int parse_u64(const char *s, uint64_t *ret)
-{
-	char *end;
-	unsigned long long v;
+/* Numbers and durations follow the one rule of both programs
+ * (common/parse.h): digits only, range-checked; a duration may end in s,
+ * m, h or d. A bad one is a usage error that quotes it. */
 
-	if (!*s || *s < '0' || *s > '9')
-		return -1;
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (errno || *end)
-		return -1;
-	*ret = v;
-	return 0;
-}
-
-/* A positive number of seconds (or bytes per second) up to a week. */
+/* Seconds, "30" or "30s", "5m", "1h": from 1 s to a week. */
 static long parse_seconds(struct cli *c, const char *opt, const char *arg)
 {
-	uint64_t v;
+	int64_t v;
 
-	if (parse_u64(arg, &v) < 0 || v == 0 || v > 86400 * 7) {
-		usage_later(c, "%s takes a positive whole number, not '%.64s'", opt, arg);
+	if (cli_parse_duration(opt, arg, 1, 7 * 86400, &v) < 0) {
+		usage_later(c, "%s", pawl_error_last()->message);
 		return 0;
 	}
 	return (long)v;
 }
 
-/* Bytes per second for --min-rate: 1 B/s to 1 GiB/s. */
+/* Bytes per second (--min-rate, --low-speed-limit): 1 B/s to 1 GiB/s. */
 static long parse_rate(struct cli *c, const char *opt, const char *arg)
 {
 	uint64_t v;
 
-	if (parse_u64(arg, &v) < 0 || v == 0 || v > (1u << 30)) {
-		usage_later(c, "%s takes bytes per second, from 1 to 1073741824, not '%.64s'", opt,
-			    arg);
+	if (cli_parse_u64(arg, 1, (uint64_t)1 << 30, &v) < 0) {
+		usage_later(c, "%s takes bytes per second: %s", opt, pawl_error_last()->message);
 		return 0;
 	}
 	return (long)v;
@@ -384,9 +374,8 @@ static uint32_t parse_max_delegations(struct cli *c, const char *arg)
 {
 	uint64_t v;
 
-	if (parse_u64(arg, &v) < 0 || v == 0 || v > 100000) {
-		usage_later(c, "--max-delegations takes a whole number from 1 to 100000, not "
-			    "'%.64s'", arg);
+	if (cli_parse_u64(arg, 1, 100000, &v) < 0) {
+		usage_later(c, "--max-delegations: %s", pawl_error_last()->message);
 		return 0;
 	}
 	return (uint32_t)v;
@@ -398,8 +387,13 @@ static void parse_max_bytes(struct cli *c, const char *arg)
 	const char *eq = strchr(arg, '=');
 	uint64_t v;
 
-	if (!eq || parse_u64(eq + 1, &v) < 0 || v == 0) {
+	if (!eq) {
 		usage_later(c, "--max-bytes takes ROLE=BYTES, e.g. --max-bytes snapshot=4000000");
+		return;
+	}
+	if (cli_parse_u64(eq + 1, 1, (uint64_t)1 << 40, &v) < 0) {
+		usage_later(c, "--max-bytes %.*s: %s", (int)(eq - arg), arg,
+			    pawl_error_last()->message);
 		return;
 	}
 	for (int i = 0; i < 4; i++) {
@@ -1001,7 +995,7 @@ static void parse_args(struct cli *c, int argc, char **argv)
 			break;
 		case O_LSL:
 			note_client_opt(c, ch);
-			c->low_speed_limit = parse_seconds(c, "--low-speed-limit", optarg);
+			c->low_speed_limit = parse_rate(c, "--low-speed-limit", optarg);
 			break;
 		case O_TO:
 			note_client_opt(c, ch);

@@ -122,6 +122,18 @@ refuses "log --since 24x is a usage error naming what is accepted" 64 "24x.*YYYY
 	$P --config a.conf log --since 24x
 refuses "a bad --timeout is refused (exit 1 for refresh)" 1 "--timeout" \
 	$P --metadata-dir md --metadata-url "$MURL" --timeout 10x refresh
+ok "--timeout 5m: a duration with a unit, as pawl-repo takes periods" \
+	$P --metadata-dir md --metadata-url "$MURL" --timeout 5m --connect-timeout 30s refresh
+refuses "' 5' is not a number (strtoull took it)" 1 "bad --timeout \" 5\"" \
+	$P --metadata-dir md --metadata-url "$MURL" --timeout " 5" refresh
+refuses "'+5' is not a number either" 1 "max-delegations: \"\\+5\" is not a whole number" \
+	$P --metadata-dir md --metadata-url "$MURL" --max-delegations +5 refresh
+{ cat a.conf; echo "health_timeout = 5m"; echo "lock_timeout = 0"; echo "deadline_base = 1m"; } > units.conf
+ok "pawl.conf takes the same durations (health_timeout = 5m)" $P --config units.conf status
+{ cat a.conf; echo "health_timeout = 0x10"; } > hex.conf
+refuses "... and refuses what the rule refuses (0x10)" 1 "hex.conf:[0-9]*: health_timeout must be" $P --config hex.conf status
+{ cat a.conf; echo "min_rate = 1 000"; } > space.conf
+refuses "... (a number with a space)" 1 "space.conf:[0-9]*: min_rate must be" $P --config space.conf status
 
 # ---------------------------------------------------------------- before the first run
 ok "status before the first run: exit 0" sh -c "$P --config new.conf status > st.txt"
