@@ -341,7 +341,9 @@ refuses "unknown option is a usage error (exit 64)" 64 "^pawl-repo publish: unkn
 check "... one line naming it, then the hint" sh -c "[ \$(wc -l < out.log) -eq 2 ] && grep -qx \"Try 'pawl-repo publish --help'.\" out.log"
 refuses "an option without its argument is named" 64 "^pawl-repo verify: option '--root' needs an argument$" $R verify out --root
 refuses "an argument given to a flag is named" 64 "^pawl-repo status: option '--json' takes no argument$" $R status ws --json=1
-refuses "unknown command is a usage error" 64 "unknown command" $R frobnicate
+refuses "unknown command is a usage error" 64 "unknown command 'frobnicate'" $R frobnicate
+refuses "a mistyped command is named, with the nearest one" 64 "^pawl-repo: unknown command 'publsh' \(did you mean 'publish'\?\)$" $R publsh
+refuses "... also after help" 64 "unknown command 'stauts' \(did you mean 'status'\?\)" $R help stauts
 
 echo "1..$n"
 [ $failed -eq 0 ]
