@@ -100,7 +100,7 @@ int cmd_init(int argc, char **argv)
 		case O_NOCS: nocs = true; break;
 		case O_SHA512: sha512 = true; break;
 		case O_RTHR:
-			if (parse_u32(optarg, &rthr) < 0 || rthr == 0)
+			if (cli_parse_u32(optarg, &rthr) < 0 || rthr == 0)
 				usage_error("init", "--root-threshold takes a positive number");
 			break;
 		default: common_opt("init", usage_init, ch, optarg);
@@ -138,7 +138,8 @@ int cmd_init(int argc, char **argv)
 		int64_t secs;
 
 		*eq = '\0';
-		if (parse_period(eq + 1, &secs) < 0 || ws_set_period(w, expires.v[i], secs) < 0)
+		if (cli_parse_duration("period", eq + 1, DAY, PERIOD_MAX, &secs) < 0 ||
+		    ws_set_period(w, expires.v[i], secs) < 0)
 			goto out;
 	}
 	{

@@ -137,7 +137,7 @@ int cmd_delegate(int argc, char **argv)
 		case O_FROM: from = optarg; break;
 		case O_SIGN: strv_push(&signargs, optarg); break;
 		case O_THR:
-			if (parse_u32(optarg, &thr) < 0 || thr == 0)
+			if (cli_parse_u32(optarg, &thr) < 0 || thr == 0)
 				usage_error("delegate", "--threshold takes a positive number");
 			break;
 		default: common_opt("delegate", usage_delegate, ch, optarg);
@@ -258,11 +258,11 @@ int cmd_bins(int argc, char **argv)
 		case O_PREFIX: prefix = optarg; break;
 		case O_SIGN: strv_push(&signargs, optarg); break;
 		case O_COUNT:
-			if (parse_u32(optarg, &count) < 0)
+			if (cli_parse_u32(optarg, &count) < 0)
 				usage_error("bins", "--count takes a number");
 			break;
 		case O_THR:
-			if (parse_u32(optarg, &thr) < 0 || thr == 0)
+			if (cli_parse_u32(optarg, &thr) < 0 || thr == 0)
 				usage_error("bins", "--threshold takes a positive number");
 			break;
 		default: common_opt("bins", usage_bins, ch, optarg);
@@ -442,7 +442,7 @@ int cmd_rotate(int argc, char **argv)
 		case O_NEW: strv_push(&newargs, optarg); break;
 		case O_KEY: strv_push(&signargs, optarg); break;
 		case O_THR:
-			if (parse_u32(optarg, &thr) < 0 || thr == 0)
+			if (cli_parse_u32(optarg, &thr) < 0 || thr == 0)
 				usage_error("rotate", "--threshold takes a positive number");
 			break;
 		default: common_opt("rotate", usage_rotate, ch, optarg);
@@ -648,7 +648,7 @@ int cmd_expire(int argc, char **argv)
 	}
 	if (argc - optind != 3)
 		usage_error("expire", "give REPO ROLE PERIOD");
-	if (parse_period(argv[optind + 2], &secs) < 0)
+	if (cli_parse_duration("period", argv[optind + 2], DAY, PERIOD_MAX, &secs) < 0)
 		usage_error("expire", "PERIOD is DAYS, or a number ending in d, h, m or s");
 	if (ws_open(&w, argv[optind], true) < 0 || ws_find(w, argv[optind + 1], &r) < 0 ||
 	    load_signers(&ss, &keys, NULL) < 0 || ws_set_period(w, r->name, secs) < 0)

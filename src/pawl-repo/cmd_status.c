@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "common/json_out.h"
 #include "repo.h"
 #include "util/clock.h"
 
@@ -21,18 +22,6 @@ static const char usage_status[] =
 	"ids. --json prints one JSON object instead (docs/json.md). Exit status 0\n"
 	"when everything is ready to publish, 1 otherwise.\n";
 
-/* A JSON string (escaped as pj_write does). */
-static void jstr(const char *s)
-{
-	pawl_buf b = PAWL_BUF_INIT(1u << 20);
-
-	if (pj_write_cstr(&b, s) == 0)
-		fputs(b.data, stdout);
-	else
-		fputs("\"\"", stdout);
-	pawl_error_clear();
-	buf_free(&b);
-}
 static const char *pub_state(uint64_t published, uint64_t version)
 {
 	return published == 0 ? "new" : version > published ? "changed" : "live";
@@ -81,7 +70,7 @@ int cmd_status(int argc, char **argv)
 		return fail_json("status", json);
 	if (json) {
 		printf("{\"workspace\":");
-		jstr(w->path);
+		cli_json_string(stdout, w->path);
 		printf(",\"consistent_snapshot\":%s,\"roles\":[",
 		       ws_top(w, MD_ROOT)->md->consistent_snapshot ? "true" : "false");
 	} else {
@@ -106,7 +95,7 @@ int cmd_status(int argc, char **argv)
 		ready &= ok;
 		if (json) {
 			printf("%s{\"name\":", i ? "," : "");
-			jstr(r->name);
+			cli_json_string(stdout, r->name);
 			printf(",\"version\":%" PRIu64 ",\"state\":\"%s\",\"expires\":\"%s\","
 			       "\"signatures\":%" PRIu32 ",\"threshold\":%" PRIu32,
 			       r->md->version,

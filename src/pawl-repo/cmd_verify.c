@@ -358,7 +358,7 @@ int cmd_verify(int argc, char **argv)
 		switch (ch) {
 		case O_ROOT: rootfile = optarg; break;
 		case O_DL:
-			if (parse_u32(optarg, &dl) < 0)
+			if (cli_parse_u32(optarg, &dl) < 0)
 				usage_error("verify", "--downloads takes a number");
 			v.max_downloads = dl;
 			break;

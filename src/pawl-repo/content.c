@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "content.h"
+#include "util/io.h"
 
 #define CHUNK (1u << 20)
 
@@ -33,21 +34,6 @@ static uint8_t *chunk_buf(void)
 	if (!buf)
 		buf = xmalloc(CHUNK);
 	return buf;
-}
-
-static int write_all(int fd, const uint8_t *p, size_t n, const char *what)
-{
-	while (n > 0) {
-		ssize_t k = write(fd, p, n);
-
-		if (k < 0 && errno == EINTR)
-			continue;
-		if (k < 0)
-			return pawl_error_set_errno(PAWL_E_IO, errno, "cannot write %s", what);
-		p += k;
-		n -= (size_t)k;
-	}
-	return 0;
 }
 
 static int open_tmp(int dirfd, char *name, size_t n)
@@ -100,7 +86,7 @@ static int hash_stream(int fd, int out, const char *tmp, const char *shown, uint
 		if (h512)
 			GUARD_GOTO(r, hash_update(h512, buf, (size_t)n), out);
 		if (out >= 0)
-			GUARD_GOTO(r, write_all(out, buf, (size_t)n, tmp), out);
+			GUARD_GOTO(r, io_write_all(out, buf, (size_t)n, tmp), out);
 	}
 	GUARD_GOTO(r, hash_final(h256, d), out);
 	hex_encode(dg->sha256, d, 32);
@@ -328,7 +314,7 @@ int content_publish(ws *w, int outfd, const char *name, const md_target *t, cons
 			break;
 		r = md_hashset_update(&hs, buf, (size_t)n);
 		if (r == 0)
-			r = write_all(out, buf, (size_t)n, tmp);
+			r = io_write_all(out, buf, (size_t)n, tmp);
 		if (r < 0)
 			goto fail;
 	}

@@ -42,7 +42,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "common/log_check.h"
+#include "common/log_cmd.h"
 #include "repo.h"
 
 bool journal_syslog = true;
@@ -722,7 +722,7 @@ int cmd_log(int argc, char **argv)
 	if (since && audit_since_parse(since, &t) < 0)
 		usage_error("log", "%s", pawl_error_last()->message);
 	snprintf(path, sizeof(path), "%s/audit.log", argv[optind]);
-	if (audit_cli_show(stdout, path, json, t) != 0)
+	if (cli_log_show(stdout, path, json, t) != 0)
 		return fail_json("log", json);
 	return 0;
 }

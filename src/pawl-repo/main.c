@@ -14,7 +14,6 @@
  * Commands that change a workspace record what they do in its audit log
  * (journal.c), failures included: fail() below records them.
  */
-#include <errno.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -156,54 +155,6 @@ const char *short_id(const char *keyid, char buf[20])
 {
 	snprintf(buf, 20, "%.16s", keyid ? keyid : "?");
 	return buf;
-}
-
-int parse_u32(const char *s, uint32_t *ret)
-{
-	char *end;
-	unsigned long v;
-
-	if (!s || !*s || *s == '-' || *s == '+')
-		return PAWL_E_INVALID;
-	errno = 0;
-	v = strtoul(s, &end, 10);
-	if (errno || *end || v > UINT32_MAX)
-		return PAWL_E_INVALID;
-	*ret = (uint32_t)v;
-	return 0;
-}
-
-int parse_period(const char *s, int64_t *ret)
-{
-	char *end;
-	unsigned long long v;
-	int64_t unit = DAY;
-
-	if (!s || !*s || *s == '-' || *s == '+')
-		return pawl_error_set(PAWL_E_INVALID, "bad period \"%s\"", s ? s : "");
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (errno || end == s)
-		return pawl_error_set(PAWL_E_INVALID, "bad period \"%s\"", s);
-	if (*end) {
-		if (end[1])
-			return pawl_error_set(PAWL_E_INVALID, "bad period \"%s\"", s);
-		switch (*end) {
-		case 'd': unit = DAY; break;
-		case 'h': unit = 3600; break;
-		case 'm': unit = 60; break;
-		case 's': unit = 1; break;
-		default:
-			return pawl_error_set(PAWL_E_INVALID,
-					      "bad period \"%s\" (DAYS, or a number with d, h, m or s)",
-					      s);
-		}
-	}
-	/* At most 100 years. */
-	if (v == 0 || v > (unsigned long long)(100LL * 366 * DAY / unit))
-		return pawl_error_set(PAWL_E_INVALID, "period \"%s\" out of range", s);
-	*ret = (int64_t)v * unit;
-	return 0;
 }
 
 void common_opt(const char *cmd, const char *usage_text, int ch, const char *arg)

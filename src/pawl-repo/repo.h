@@ -35,6 +35,7 @@
 
 #include "audit/audit.h"
 #include "common/exit_codes.h"
+#include "common/parse.h"
 #include "crypto/crypto.h"
 #include "json/json.h"
 #include "metadata/metadata.h"
@@ -53,6 +54,8 @@
 #define TARGET_PATH_MAX 4096
 #define BINS_MAX 16384
 #define DAY 86400
+/* The longest expiry period a role may have (cli_parse_duration). */
+#define PERIOD_MAX (100LL * 366 * DAY)
 
 /* ---------------- main.c: output ---------------- */
 
@@ -307,8 +310,5 @@ int fail(const char *cmd);
 /* fail(), and with json the failure as one JSON object on stdout
  * ({"ok": false, "error", "code", "message", "exit"}). */
 int fail_json(const char *cmd, bool json);
-/* Parse "N" (days) or "N[dhms]" into seconds. */
-PAWL_MUST_USE int parse_period(const char *s, int64_t *ret);
-PAWL_MUST_USE int parse_u32(const char *s, uint32_t *ret);
 
 #endif

@@ -601,50 +601,13 @@ int ws_role_keys(ws *w, ws_role *r, const md_keys **ret_keys, const md_role **re
 			      r->name);
 }
 
-/* Valid signatures of distinct keys that mr lists. */
+/* Valid signatures of distinct keys that mr lists: the client's rule. */
 static int count_valid(pawl_md *md, const md_keys *keys, const md_role *mr, uint32_t *ret)
 {
-	const pj_value *sigs = md->signatures;
-	const pawl_key **seen = NULL;
-	const char *msg;
-	size_t len;
-	uint32_t n = 0;
+	md_sigcount c;
 
-	GUARD(md_signed_bytes(md, &msg, &len));
-	if (sigs->len) {
-		seen = xcalloc(sigs->len, sizeof(*seen));
-		if (!seen)
-			return PAWL_E_NOMEM;
-	}
-	for (uint32_t i = 0; i < sigs->len; i++) {
-		const char *kid = pj_str(pj_get(&sigs->u.items[i], "keyid"));
-		const char *hex = pj_str(pj_get(&sigs->u.items[i], "sig"));
-		const md_keyentry *ke;
-		uint8_t raw[4096];
-		size_t rawlen;
-		bool dup = false;
-
-		if (!kid || !hex || !role_has_keyid(mr, kid))
-			continue;
-		ke = md_keys_find(keys, kid);
-		if (!ke || !ke->key)
-			continue;
-		if (hex_decode(raw, sizeof(raw), &rawlen, hex, strlen(hex)) < 0 || rawlen == 0) {
-			pawl_error_clear();
-			continue;
-		}
-		if (key_verify(ke->key, msg, len, raw, rawlen) != 0) {
-			pawl_error_clear();
-			continue;
-		}
-		for (uint32_t k = 0; k < n; k++)
-			if (key_same_material(seen[k], ke->key))
-				dup = true;
-		if (!dup)
-			seen[n++] = ke->key;
-	}
-	free(seen);
-	*ret = n;
+	GUARD(md_count_valid(md, keys, mr, 0, &c));
+	*ret = c.valid;
 	return 0;
 }
 

@@ -50,7 +50,7 @@
 #include "audit/audit.h"
 #include "client/client.h"
 #include "common/json_out.h"
-#include "common/log_check.h"
+#include "common/log_cmd.h"
 #include "hint.h"
 #include "install/install.h"
 #include "install/semver.h"
@@ -1599,7 +1599,7 @@ int agent_log_show(const agent_config *c, bool json, int64_t since)
 			"'pawl --config %s update' (or init).\n", c->path, path, c->path);
 		return AGENT_EXIT_OK;
 	}
-	r = audit_cli_show(stdout, path, json, since);
+	r = cli_log_show(stdout, path, json, since);
 	if (r != 0) {
 		int code = pawl_error_last()->code;
 		char msg[1024];

@@ -28,6 +28,7 @@
 
 #include "audit/audit.h"
 #include "audit/audit_impl.h"
+#include "common/log_cmd.h"
 #include "pawl/common.h"
 #include "testing.h"
 
@@ -817,7 +818,8 @@ static void test_writer_records_truncation(void **state)
 	assert_int_equal(pj_get(e->fields, "log_seq")->u.i, 8);
 	audit_iter_free(it);
 
-	assert_int_equal(audit_cli_verify(out, f->log, NULL, NULL), 2);
+	/* intact, but recording an incident: 6 (docs/exit-codes.md) */
+	assert_int_equal(cli_log_verify(out, f->log, NULL, NULL), 6);
 	fclose(out);
 }
 
@@ -1215,7 +1217,7 @@ static void test_since_filter(void **state)
 	assert_int_equal(n, 3);
 
 	out = open_memstream(&text, &len);
-	assert_int_equal(audit_cli_show(out, f->log, false, since), 0);
+	assert_int_equal(cli_log_show(out, f->log, false, since), 0);
 	fclose(out);
 	assert_string_equal(text,
 			    "#2 2026-02-01T00:00:00Z download length=2 sha256="
@@ -1240,7 +1242,7 @@ static void test_cli_show_json_and_verify(void **state)
 
 	fill(f, 3);
 	out = open_memstream(&text, &len);
-	assert_int_equal(audit_cli_show(out, f->log, true, AUDIT_SINCE_ALL), 0);
+	assert_int_equal(cli_log_show(out, f->log, true, AUDIT_SINCE_ALL), 0);
 	fclose(out);
 	ls = read_lines(f->log);
 	p = text;
@@ -1256,18 +1258,18 @@ static void test_cli_show_json_and_verify(void **state)
 	free(text);
 
 	out = open_memstream(&text, &len);
-	assert_int_equal(audit_cli_verify(out, f->log, NULL, NULL), 0);
+	assert_int_equal(cli_log_verify(out, f->log, NULL, NULL), 0);
 	fclose(out);
 	assert_true(strncmp(text, "ok ", 3) == 0);
 	assert_non_null(strstr(text, "intact, 4 entries (seq 0 to 3)"));
 	free(text);
 
-	/* Tampered: exit 1 with the kind and the line. */
+	/* Tampered: exit 2 (a verification failure) with the kind and the line. */
 	remove_line(&ls, 2);
 	write_lines(f->log, &ls, false);
 	free_lines(&ls);
 	out = open_memstream(&text, &len);
-	assert_int_equal(audit_cli_verify(out, f->log, NULL, NULL), 1);
+	assert_int_equal(cli_log_verify(out, f->log, NULL, NULL), 2);
 	fclose(out);
 	assert_true(strncmp(text, "FAILED ", 7) == 0);
 	assert_non_null(strstr(text, "deleted: entry 2 is missing (line 3 has entry 3)"));
@@ -1275,13 +1277,13 @@ static void test_cli_show_json_and_verify(void **state)
 
 	/* Missing: exit 1, nothing on the output from show. */
 	out = open_memstream(&text, &len);
-	assert_int_equal(audit_cli_show(out, "/nonexistent/audit.log", false, AUDIT_SINCE_ALL), 1);
+	assert_int_equal(cli_log_show(out, "/nonexistent/audit.log", false, AUDIT_SINCE_ALL), 1);
 	fclose(out);
 	assert_string_equal(text, "");
 	assert_int_equal(pawl_error_last()->code, PAWL_E_NOT_FOUND);
 	free(text);
 	out = open_memstream(&text, &len);
-	assert_int_equal(audit_cli_verify(out, "/nonexistent/audit.log", NULL, NULL), 1);
+	assert_int_equal(cli_log_verify(out, "/nonexistent/audit.log", NULL, NULL), 1);
 	fclose(out);
 	assert_non_null(strstr(text, "cannot verify"));
 	free(text);

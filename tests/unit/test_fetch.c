@@ -29,6 +29,7 @@
 #include <unistd.h>
 
 #include "fetch/fetch.h"
+#include "fetch/fetch_impl.h"
 #include "testing.h"
 
 #define BIG_LEN (1024 * 1024)
@@ -639,6 +640,59 @@ static void test_join(void **state)
 	assert_string_equal(b.data, "keep:");
 }
 
+/* ---- Content-Range (range.c), without a server ------------------------------ */
+
+static void range_is(const char *s, uint64_t first, uint64_t last, bool have_total,
+		     uint64_t total)
+{
+	content_range r;
+
+	if (!content_range_parse(s, strlen(s), &r))
+		print_error("\"%s\" refused\n", s);
+	assert_true(content_range_parse(s, strlen(s), &r));
+	assert_int_equal(r.first, first);
+	assert_int_equal(r.last, last);
+	assert_int_equal(r.have_total, have_total);
+	if (have_total)
+		assert_int_equal(r.total, total);
+}
+
+static void test_content_range(void **state)
+{
+	static const char *const bad[] = {
+		"", "bytes", "bytes ", "bytes 1-2", "bytes 1-2/", "bytes -2/3", "bytes 1-/3",
+		"bytes 2-1/3", "bytes 1-3/3", "bytes 0-0/0", "Bytes 1-2/3", "bytes  1-2/3",
+		"bytes 1 -2/3", "bytes 1-2/3 ", "bytes 1-2/3x", "bytes +1-2/3", "bytes 1-2/*x",
+		"bytes 1-2/-3", "bytes 0x1-2/3", "bytes */3", "items 1-2/3",
+		"bytes 18446744073709551616-18446744073709551617/*",
+	};
+	content_range r;
+
+	(void)state;
+	range_is("bytes 0-0/1", 0, 0, true, 1);
+	range_is("bytes 10-19/100", 10, 19, true, 100);
+	range_is("bytes 10-19/*", 10, 19, false, 0);
+	range_is("bytes 007-008/009", 7, 8, true, 9);
+	range_is("bytes 18446744073709551614-18446744073709551614/18446744073709551615",
+		 UINT64_MAX - 1, UINT64_MAX - 1, true, UINT64_MAX);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		if (content_range_parse(bad[i], strlen(bad[i]), &r))
+			print_error("\"%s\" accepted\n", bad[i]);
+		assert_false(content_range_parse(bad[i], strlen(bad[i]), &r));
+	}
+	/* A NUL inside is not the end of the header. */
+	assert_false(content_range_parse("bytes 1-2/3\0", 12, &r));
+
+	t_ok(content_range_check("bytes 10-19/100", 10, 100, "u"));
+	t_ok(content_range_check("bytes 10-99/*", 10, 100, "u"));
+	t_fails(content_range_check("bytes 10-19/100", 11, 100, "u"), PAWL_E_NETWORK);
+	assert_non_null(strstr(pawl_error_last()->message, "starting at 10"));
+	t_fails(content_range_check("bytes 10-19/101", 10, 100, "u"), PAWL_E_LIMIT);
+	t_fails(content_range_check("bytes 10-100/*", 10, 100, "u"), PAWL_E_LIMIT);
+	t_fails(content_range_check("bytes 10-9/100", 10, 100, "u"), PAWL_E_NETWORK);
+	assert_non_null(strstr(pawl_error_last()->message, "malformed Content-Range"));
+}
+
 /* ---- policy ----------------------------------------------------------------- */
 
 static void test_policy(void **state)
@@ -677,6 +731,11 @@ static void test_policy(void **state)
 		{ "smb://127.0.0.1/x", PAWL_E_POLICY },
 		{ "foo://127.0.0.1/x", PAWL_E_POLICY },
 		{ "file://otherhost/etc/passwd", PAWL_E_POLICY },
+		/* libcurl takes these with a relative path (found by fuzz_url). */
+		{ "file:relative/x", PAWL_E_POLICY },
+		{ "file:../etc/passwd", PAWL_E_POLICY },
+		{ "file:%2Fetc/passwd", PAWL_E_POLICY },
+		{ "file:/var/lib/repo/x", 0 },
 		{ "https://user:secret@example.com/x", PAWL_E_POLICY },
 		{ "http://user@127.0.0.1/x", PAWL_E_POLICY },
 		{ "not a url", PAWL_E_INVALID },
@@ -1134,6 +1193,54 @@ static void test_file(void **state)
 	fetcher_free(f);
 }
 
+/* A file:// path is taken literally: a "." or ".." segment, as written
+ * or percent-encoded (libcurl decodes "%2F" and "%2E" in file paths), is
+ * refused before anything is opened. A role name or target path joined
+ * to a file:// base so cannot leave that directory (the client side:
+ * itest_peers test_cve_2021_41131_names_over_file_url). */
+static void test_file_dot_segments(void **state)
+{
+	static const char *const refused[] = {
+		"file:///var/lib/repo/metadata/../../../etc/shadow",
+		"file:///var/lib/repo/./x",
+		"file:///var/lib/repo/metadata/..%2F..%2Fsecret.json",
+		"file:///var/lib/repo/metadata/%2E%2E/x",
+		"file:///var/lib/repo/metadata/%2e%2E%2fx",
+		"file:///var/lib/repo/targets/..",
+		"file://localhost/var/lib/repo/../x",
+	};
+	static const char *const allowed[] = {
+		"file:///var/lib/repo/metadata/a%2Fb.json", /* role "a/b": stays below */
+		"file:///var/lib/repo/metadata/..x.json",
+		"file:///var/lib/repo/metadata/x...json",
+		"file:///var/lib/repo/targets/%2E%2E%2E",
+		"https://example.com/repo/../x", /* the server decides */
+	};
+	pawl_fetcher *f = new_fetcher(NULL, NULL);
+	struct sink s = SINK_INIT;
+	char u[1200];
+
+	(void)state;
+	for (size_t i = 0; i < ARRAY_SIZE(refused); i++) {
+		t_fails(fetch_url_allowed(refused[i]), PAWL_E_POLICY);
+		msg_has(refused[i]);
+		msg_has("path segment refused");
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(allowed); i++)
+		t_ok(fetch_url_allowed(allowed[i]));
+	/* small.txt exists: reached through a dot segment it is not read. */
+	snprintf(u, sizeof(u), "file://%s/sub/..%%2Fsmall.txt", G.docroot);
+	fails_naming(fetcher_get(f, u, 1000, 0, collect, &s), PAWL_E_POLICY, u);
+	snprintf(u, sizeof(u), "file://%s/x/../small.txt", G.docroot);
+	fails_naming(fetcher_get(f, u, 1000, 0, collect, &s), PAWL_E_POLICY, u);
+	assert_int_equal(s.calls, 0);
+	snprintf(u, sizeof(u), "file://%s/small.txt", G.docroot);
+	t_ok(fetcher_get(f, u, 1000, 0, collect, &s));
+	assert_string_equal(s.b.data, SMALL);
+	buf_free(&s.b);
+	fetcher_free(f);
+}
+
 /* ---- redirects ---------------------------------------------------------------------- */
 
 static void test_redirect_same_origin(void **state)
@@ -1509,6 +1616,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_escape),
 		cmocka_unit_test(test_join),
+		cmocka_unit_test(test_content_range),
 		cmocka_unit_test(test_policy),
 		cmocka_unit_test(test_policy_before_connect),
 		cmocka_unit_test(test_bad_options),
@@ -1526,6 +1634,7 @@ int main(void)
 		cmocka_unit_test(test_deadline_drip),
 		cmocka_unit_test(test_sink_abort),
 		cmocka_unit_test(test_file),
+		cmocka_unit_test(test_file_dot_segments),
 		cmocka_unit_test(test_redirect_same_origin),
 		cmocka_unit_test(test_redirect_cross_origin),
 		cmocka_unit_test(test_redirect_downgrade),

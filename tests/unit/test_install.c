@@ -592,6 +592,209 @@ static void test_reverify(void **state)
 	pj_doc_free(weak);
 }
 
+/* ---------------- RAUC CVE-2020-25860: changed after verification ----------------
+ *
+ * RAUC checked a bundle's signature, then mounted the bundle file again by
+ * its path: whoever could write the file in between installed what they
+ * liked. Here the staged file is changed at the two moments that matter:
+ * after the first check, before the private copy is made and checked
+ * (the journal's "begin" is written then), and after that, just before the
+ * archive is unpacked. The test binary is linked with
+ * -Wl,--wrap=state_write -Wl,--wrap=archive_extract (tests/unit/meson.build),
+ * so the wrappers below run at those moments; with no attack armed they
+ * only pass the call on. Nothing in the library changes for the test.
+ */
+int __real_state_write(int dirfd, const install_state *st);
+int __wrap_state_write(int dirfd, const install_state *st);
+int __real_archive_extract(int src_fd, install_kind kind, int dst_dirfd,
+			   const archive_limits *lim, const char *what);
+int __wrap_archive_extract(int src_fd, install_kind kind, int dst_dirfd,
+			   const archive_limits *lim, const char *what);
+
+enum toctou_when { AT_NONE, AT_BEGIN, AT_EXTRACT };
+enum toctou_how { REWRITE, REPLACE };
+
+static struct {
+	enum toctou_when when;
+	enum toctou_how how;
+	const char *staged; /* the path install_release() was given */
+	const char *evil;   /* what takes its place */
+	int fired;
+} toctou;
+
+static void toctou_fire(enum toctou_when now)
+{
+	if (toctou.when != now || toctou.fired)
+		return;
+	toctou.fired++;
+	if (toctou.how == REPLACE) {
+		/* another file renamed over the name */
+		assert_int_equal(rename(toctou.evil, toctou.staged), 0);
+	} else {
+		/* the same file (inode) rewritten in place */
+		size_t len;
+		char *data = t_read_file(toctou.evil, &len);
+		int fd = open(toctou.staged, O_WRONLY | O_TRUNC | O_CLOEXEC);
+
+		assert_true(fd >= 0);
+		assert_int_equal(write(fd, data, len), (ssize_t)len);
+		assert_int_equal(close(fd), 0);
+		free(data);
+	}
+}
+
+int __wrap_state_write(int dirfd, const install_state *st)
+{
+	if (st->journal.op == INSTALL_OP_INSTALL && st->journal.phase == INSTALL_PHASE_BEGIN)
+		toctou_fire(AT_BEGIN);
+	return __real_state_write(dirfd, st);
+}
+
+int __wrap_archive_extract(int src_fd, install_kind kind, int dst_dirfd,
+			   const archive_limits *lim, const char *what)
+{
+	toctou_fire(AT_EXTRACT);
+	return __real_archive_extract(src_fd, kind, dst_dirfd, lim, what);
+}
+
+/* Install VERSION (a plain tar) while the attack swaps in a tar of
+ * "6.6.6": the same length, other bytes. */
+static int install_under_attack(struct fx *f, const char *version, enum toctou_when when,
+				enum toctou_how how, install_result *res)
+{
+	struct staged s;
+	install_artifact a;
+	char evil[PATH_MAX * 2], name[64];
+	struct stat good, bad;
+	int r;
+
+	assert_int_equal(strlen(version), strlen("6.6.6"));
+	snprintf(name, sizeof(name), "app-%s.tar", version);
+	stage_file(f, &s, name);
+	write_release(s.path, INSTALL_KIND_TAR, version);
+	hash_file(&s);
+	snprintf(evil, sizeof(evil), "%s/evil.tar", f->stage);
+	write_release(evil, INSTALL_KIND_TAR, "6.6.6");
+	assert_int_equal(stat(s.path, &good), 0);
+	assert_int_equal(stat(evil, &bad), 0);
+	assert_int_equal(good.st_size, bad.st_size);
+	a = art_of(&s, version, false);
+	toctou.when = when;
+	toctou.how = how;
+	toctou.staged = s.path;
+	toctou.evil = evil;
+	toctou.fired = 0;
+	memset(res, 0, sizeof(*res));
+	r = install_release(f->c, &a, res);
+	toctou.when = AT_NONE;
+	assert_int_equal(toctou.fired, 1);
+	/* the attack happened: the staged name now holds 6.6.6 */
+	{
+		size_t n1, n2;
+		char *x = t_read_file(s.path, &n1);
+		char *y = NULL;
+
+		write_release(evil, INSTALL_KIND_TAR, "6.6.6");
+		y = t_read_file(evil, &n2);
+		assert_true(n1 == n2 && memcmp(x, y, n1) == 0);
+		free(x);
+		free(y);
+	}
+	unlink(evil);
+	unlink(s.path);
+	unstage(&s);
+	return r;
+}
+
+static void test_cve_2020_25860_changed_after_verification(void **state)
+{
+	struct fx *f = *state;
+	install_result res;
+	char list[1024];
+
+	fx_open(f);
+	installed_ok(f, "1.0.0");
+
+	/* Rewritten between the first check and the private copy: the copy
+	 * is checked again as it is made, and refused. */
+	t_fails(install_under_attack(f, "2.0.0", AT_BEGIN, REWRITE, &res), PAWL_E_HASH);
+	assert_current(f, "1.0.0", "marker");
+	list_releases(f, list, sizeof(list));
+	assert_string_equal(list, "1.0.0");
+	assert_int_equal(install_get_state(f->c)->journal.op, INSTALL_OP_NONE);
+	assert_string_equal(install_get_state(f->c)->highest, "1.0.0");
+
+	/* Rewritten after the private copy was checked, before unpacking:
+	 * only the verified private copy is unpacked. */
+	t_ok(install_under_attack(f, "3.0.0", AT_EXTRACT, REWRITE, &res));
+	assert_int_equal(res.outcome, INSTALL_INSTALLED);
+	assert_current(f, "3.0.0", "marker");
+
+	/* Another file renamed over the staged name after the first check:
+	 * the descriptor that was checked is the one that is read. */
+	t_ok(install_under_attack(f, "4.0.0", AT_BEGIN, REPLACE, &res));
+	assert_int_equal(res.outcome, INSTALL_INSTALLED);
+	assert_current(f, "4.0.0", "marker");
+	t_ok(install_under_attack(f, "5.0.0", AT_EXTRACT, REPLACE, &res));
+	assert_current(f, "5.0.0", "marker");
+	list_releases(f, list, sizeof(list));
+	assert_null(strstr(list, "6.6.6"));
+	assert_null(strstr(list, ".tmp"));
+}
+
+/* ---------------- RAUC CVE-2026-34155: over 2 GiB, changed at the end ----------------
+ *
+ * RAUC's plain bundles over 2 GiB were signed and checked only up to
+ * 2 GiB. A single-file release of 2 GiB + 1 MiB + 1 bytes (sparse) whose
+ * last byte is not the signed one is refused by the first check, which
+ * reads it to the end, and nothing is written. */
+#define BIG_LEN (((uint64_t)2 << 30) + ((uint64_t)1 << 20) + 1)
+
+static void test_cve_2026_34155_large_changed_at_end(void **state)
+{
+	static uint8_t zeros[1 << 20];
+	struct fx *f = *state;
+	struct staged s;
+	install_artifact a;
+	install_result res;
+	uint8_t d[HASH_MAX_LEN];
+	char hex[65], json[128], list[1024];
+	hash_ctx *h;
+	int fd;
+
+	fx_open(f);
+	installed_ok(f, "1.0.0");
+	stage_file(f, &s, "image.img");
+	t_ok(hash_new(&h, HASH_SHA256));
+	for (uint64_t left = BIG_LEN - 1; left > 0;) {
+		size_t n = left < sizeof(zeros) ? (size_t)left : sizeof(zeros);
+
+		t_ok(hash_update(h, zeros, n));
+		left -= n;
+	}
+	t_ok(hash_update(h, "A", 1));
+	t_ok(hash_final(h, d));
+	hash_free(h);
+	hex_encode(hex, d, 32);
+	snprintf(json, sizeof(json), "{\"sha256\":\"%s\"}", hex);
+	t_ok(pj_parse_copy(&s.hashes, json, strlen(json), NULL));
+	s.length = BIG_LEN;
+	fd = open(s.path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	assert_true(fd >= 0);
+	assert_int_equal(ftruncate(fd, (off_t)BIG_LEN), 0);
+	assert_int_equal(pwrite(fd, "B", 1, (off_t)(BIG_LEN - 1)), 1);
+	assert_int_equal(close(fd), 0);
+	a = art_of(&s, "2.0.0", false);
+	assert_int_equal(install_kind_from_name(a.name), INSTALL_KIND_FILE);
+	t_fails(install_release(f->c, &a, &res), PAWL_E_HASH);
+	assert_non_null(strstr(pawl_error_last()->message, "sha256 digest does not match"));
+	assert_current(f, "1.0.0", "marker");
+	list_releases(f, list, sizeof(list));
+	assert_string_equal(list, "1.0.0");
+	unlink(s.path);
+	unstage(&s);
+}
+
 /* ---------------- hostile archives ---------------- */
 
 static void test_hostile_paths(void **state)
@@ -1663,6 +1866,10 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_single_file, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_kind_mismatch, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reverify, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_cve_2020_25860_changed_after_verification,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_cve_2026_34155_large_changed_at_end, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_hostile_paths, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_hostile_links, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_hostile_types, setup, teardown),

@@ -3,6 +3,7 @@
  * verification, content checks, delegation matching, and building.
  * Every rejection has a test in which it happens.
  */
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +13,7 @@
 
 static pawl_signer *keys[4];
 static pawl_key *pubs[4];
+static pawl_key *alias_key; /* a key object of its own with key 0's material */
 static char ids[4][65];
 
 static int setup(void **state)
@@ -32,6 +34,7 @@ static int teardown(void **state)
 		signer_free(keys[i]);
 		key_free(pubs[i]);
 	}
+	key_free(alias_key);
 	return 0;
 }
 
@@ -668,10 +671,369 @@ static void test_parse_verify(void **state)
 	md_free(root);
 }
 
+/* ---- peers' failures (the client side is in tests/integration/test_peers.c) ---- */
+
+/* A targets role signed by keys[3], over 1 MiB like big_targets() but
+ * made of one target whose custom data holds 20 strings of 64 KiB: the
+ * same raw-bytes path of md_parse_verify, at a fraction of the cost
+ * (these tests also run under the sanitizers). */
+static pawl_md *big_custom_targets(void)
+{
+	const char *hashes = "{\"sha256\":\"ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad\"}";
+	char *filler = malloc(64 * 1024 + 1);
+	pj_doc *h, *c;
+	pawl_md *md;
+
+	assert_non_null(filler);
+	memset(filler, 'x', 64 * 1024);
+	filler[64 * 1024] = '\0';
+	t_ok(pj_parse_copy(&h, hashes, strlen(hashes), NULL));
+	t_ok(pj_doc_new(&c));
+	t_ok(pj_set_object(c, pj_root(c)));
+	for (int i = 0; i < 20; i++) {
+		char key[16];
+
+		snprintf(key, sizeof(key), "part%02d", i);
+		t_ok(pj_obj_put_str(c, pj_root(c), key, filler));
+	}
+	t_ok(md_new(&md, MD_TARGETS, 1, 4102444800));
+	t_ok(md_target_put(md, "image.bin", 3, pj_root(h), pj_root(c)));
+	t_ok(md_sign(md, keys[3]));
+	pj_doc_free(h);
+	pj_doc_free(c);
+	free(filler);
+	return md;
+}
+
+/* go-tuf CVE-2026-23992: a threshold of 0 (or less) asks for no
+ * signature at all. The parser refuses it in root and in delegations; and
+ * md_verify refuses a role with threshold 0 however it got one, both on
+ * its usual path and on the raw-bytes path of large documents. */
+static void test_cve_2026_23992_threshold_zero(void **state)
+{
+	static const int64_t bad[] = { 0, -1 };
+	static const char *const any[] = { "*" };
+	pawl_md *root = make_root(1), *p, *t, *big, *out = NULL;
+	md_role zero;
+	char *text, *buf;
+	size_t len;
+	bool fast = true;
+
+	(void)state;
+	t_ok(md_sign(root, keys[0]));
+	for (size_t i = 0; i < 2; i++) {
+		p = reparse(root, MD_ROOT);
+		t_ok(pj_obj_put_int(p->doc, pj_get_mut(pj_get_mut(p->signed_v, "roles"), "root"),
+				    "threshold", bad[i]));
+		t_fails(md_reload(p, NULL), PAWL_E_FORMAT);
+		assert_non_null(strstr(pawl_error_last()->message,
+				       "roles.root.threshold must be an integer >= 1"));
+		md_free(p);
+
+		t_ok(md_new(&t, MD_TARGETS, 1, 4102444800));
+		t_ok(md_deleg_add_role(t, "A", &pubs[0], 1, 1, false, any, 1, NULL, 0));
+		p = reparse(t, MD_TARGETS);
+		t_ok(pj_obj_put_int(p->doc,
+				    &pj_get_mut(pj_get_mut(p->signed_v, "delegations"), "roles")
+					     ->u.items[0],
+				    "threshold", bad[i]));
+		t_fails(md_reload(p, NULL), PAWL_E_FORMAT);
+		assert_non_null(strstr(pawl_error_last()->message, "A.threshold must be an integer >= 1"));
+		md_free(p);
+		md_free(t);
+	}
+
+	/* A threshold-0 role built by hand: root is validly signed by key 0,
+	 * and still no threshold of 0 is met. */
+	zero = *md_root_role(root, MD_ROOT);
+	zero.threshold = 0;
+	t_ok(verify_root(root));
+	t_fails(md_verify(root, &root->keys, &zero, "root"), PAWL_E_SIGNATURE);
+	assert_non_null(strstr(pawl_error_last()->message, "threshold is 0"));
+
+	/* The raw path: a large targets document, signed by its key. */
+	big = big_custom_targets();
+	t_ok(md_serialize(big, &text, &len));
+	zero = *md_root_role(root, MD_TARGETS);
+	t_ok(parse_verify_text(text, len, root, &fast, &out));
+	assert_true(fast);
+	md_free(out);
+	out = NULL;
+	zero.threshold = 0;
+	buf = malloc(len + 1);
+	assert_non_null(buf);
+	memcpy(buf, text, len);
+	buf[len] = '\0';
+	t_fails(md_parse_verify(&out, buf, len, MD_TARGETS, "targets", &root->keys, &zero, &fast),
+		PAWL_E_SIGNATURE);
+	assert_null(out);
+	free(text);
+	md_free(big);
+	md_free(root);
+}
+
+/* tough CVE-2026-6966, python-tuf GMS-2022-4197: a key counts once.
+ * md_verify does not lean on the parser's refusal of a repeated key id
+ * (a document changed after parsing), and on the raw-bytes path of a
+ * large document, where the parser has not run yet, one key under two
+ * key ids still counts once. */
+static void test_cve_2026_6966_key_counted_once(void **state)
+{
+	pawl_md *md = make_root(2), *p, *big, *out = NULL;
+	pj_value *sigs, *dup, *kid;
+	const char *alias = "~alias"; /* sorts after every hex key id */
+	const char *twoids[2] = { ids[3], alias };
+	md_keyentry ents[2];
+	md_keys two;
+	md_role role;
+	pawl_key *copy;
+	pj_doc *kdoc;
+	char *text;
+	size_t len;
+	bool fast = true;
+
+	(void)state;
+	/* The same signature twice, after parsing. */
+	t_ok(md_sign(md, keys[0]));
+	p = reparse(md, MD_ROOT);
+	sigs = pj_get_mut(pj_root(p->doc), "signatures");
+	t_ok(pj_arr_push(p->doc, sigs, &dup));
+	t_ok(pj_copy(p->doc, dup, &sigs->u.items[0]));
+	p->signatures = pj_get(pj_root(p->doc), "signatures");
+	assert_int_equal(p->signatures->len, 2);
+	t_fails(verify_root(p), PAWL_E_SIGNATURE);
+	assert_non_null(strstr(pawl_error_last()->message, "1 of 2"));
+	md_free(p);
+	md_free(md);
+
+	/* A large targets document signed by keys[3] under its id and under
+	 * an alias, for a role that needs both ids. The alias is its own key
+	 * object (parsed again), with the same public key. */
+	t_ok(pj_doc_new(&kdoc));
+	t_ok(key_to_json(pubs[3], kdoc, pj_root(kdoc)));
+	t_ok(key_from_json(&copy, pj_root(kdoc), alias));
+	pj_doc_free(kdoc);
+	ents[0] = (md_keyentry){ ids[3], pubs[3] };
+	ents[1] = (md_keyentry){ alias, copy };
+	assert_true(strcmp(ids[3], alias) < 0);
+	two = (md_keys){ ents, 2 };
+	role = (md_role){ .name = "targets", .keyids = twoids, .nkeyids = 2, .threshold = 2 };
+	big = big_custom_targets();
+	sigs = pj_get_mut(pj_root(big->doc), "signatures");
+	t_ok(pj_arr_push(big->doc, sigs, &dup));
+	t_ok(pj_copy(big->doc, dup, &sigs->u.items[0]));
+	kid = pj_get_mut(dup, "keyid");
+	t_ok(pj_set_cstr(big->doc, kid, alias));
+	t_ok(md_serialize(big, &text, &len));
+	{
+		char *buf = malloc(len + 1);
+
+		assert_non_null(buf);
+		memcpy(buf, text, len);
+		buf[len] = '\0';
+		t_fails(md_parse_verify(&out, buf, len, MD_TARGETS, "targets", &two, &role, &fast),
+			PAWL_E_SIGNATURE);
+		assert_false(fast);
+		assert_null(out);
+		assert_non_null(strstr(pawl_error_last()->message, "1 of 2"));
+	}
+	free(text);
+	key_free(copy);
+	md_free(big);
+}
+
+/* ---------------- the threshold rule (md_count_sigs) ---------------- */
+
+#define ALIAS "0000aaaa00000000000000000000000000000000000000000000000000000000"
+#define ABSENT "eeee000000000000000000000000000000000000000000000000000000000000"
+
+static const char rule_msg[] = "the bytes a role signs";
+
+static int keyentry_cmp(const void *a, const void *b)
+{
+	return strcmp(((const md_keyentry *)a)->keyid, ((const md_keyentry *)b)->keyid);
+}
+
+/* hex of keys[i]'s signature over rule_msg, in a static buffer per key. */
+static const char *rule_sig(int i)
+{
+	static char hex[4][2 * KEY_SIG_MAX + 1];
+	uint8_t *sig;
+	size_t len;
+
+	if (!hex[i][0]) {
+		t_ok(signer_sign(keys[i], rule_msg, sizeof(rule_msg), &sig, &len));
+		hex_encode(hex[i], sig, len);
+		free(sig);
+	}
+	return hex[i];
+}
+
+/* Count a signatures array written as JSON text with the rule's keys and
+ * role: keys 0..2 and ALIAS (key 0's material in another object) known, ABSENT listed but not
+ * known, key 3 known but not listed. */
+static int count_json(const char *json, uint32_t stop, md_sigcount *ret)
+{
+	md_keyentry v[5] = {
+		{ ids[0], pubs[0] }, { ids[1], pubs[1] }, { ids[2], pubs[2] },
+		{ ids[3], pubs[3] }, { ALIAS, NULL },
+	};
+	const char *listed[] = { ids[0], ids[1], ids[2], ALIAS, ABSENT };
+	md_keys ks = { v, 5 };
+	md_role role = { .name = "rule", .keyids = listed, .nkeyids = 5, .threshold = 2 };
+	pj_doc *doc;
+	int r;
+
+	if (!alias_key)
+		t_ok(signer_public(keys[0], &alias_key));
+	assert_ptr_not_equal(alias_key, pubs[0]);
+	v[4].key = alias_key;
+	qsort(v, 5, sizeof(v[0]), keyentry_cmp);
+	t_ok(pj_parse_copy(&doc, json, strlen(json), NULL));
+	r = md_count_sigs(rule_msg, sizeof(rule_msg), pj_root(doc), &ks, &role, stop, ret);
+	pj_doc_free(doc);
+	return r;
+}
+
+/* {"keyid": id, "sig": sig} entries, up to four, as one JSON array. */
+static const char *PAWL_PRINTF(1, 2) sigs_json(const char *fmt, ...)
+{
+	static char out[8 * 4 * KEY_SIG_MAX];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(out, sizeof(out), fmt, ap);
+	va_end(ap);
+	return out;
+}
+
+#define SIG(id, hex) "{\"keyid\":\"" id "\",\"sig\":\"" hex "\"}"
+
+static uint32_t count_ok(const char *json, uint32_t stop, md_sigcount *c)
+{
+	t_ok(count_json(json, stop, c));
+	return c->valid;
+}
+
+static void test_threshold_rule(void **state)
+{
+	md_sigcount c;
+	char forged[2 * KEY_SIG_MAX + 1];
+
+	(void)state;
+	/* One listed key, then two distinct ones. */
+	assert_int_equal(count_ok(sigs_json("[" SIG("%s", "%s") "]", ids[0], rule_sig(0)), 0, &c),
+			 1);
+	assert_string_equal(c.why, "");
+	assert_int_equal(count_ok(sigs_json("[" SIG("%s", "%s") "," SIG("%s", "%s") "]", ids[0],
+					    rule_sig(0), ids[1], rule_sig(1)),
+				  0, &c),
+			 2);
+	/* stop: no more work once enough keys are valid. */
+	assert_int_equal(count_ok(sigs_json("[" SIG("%s", "%s") "," SIG("%s", "%s") "]", ids[0],
+					    rule_sig(0), ids[1], rule_sig(1)),
+				  1, &c),
+			 1);
+
+	/* The same signature twice under one key id counts once. */
+	assert_int_equal(count_ok(sigs_json("[" SIG("%s", "%s") "," SIG("%s", "%s") "]", ids[0],
+					    rule_sig(0), ids[0], rule_sig(0)),
+				  0, &c),
+			 1);
+	/* One key under two key ids counts once. */
+	assert_int_equal(count_ok(sigs_json("[" SIG("%s", "%s") "," SIG("%s", "%s") "]", ids[0],
+					    rule_sig(0), ALIAS, rule_sig(0)),
+				  0, &c),
+			 1);
+	/* ... in either order. */
+	assert_int_equal(count_ok(sigs_json("[" SIG("%s", "%s") "," SIG("%s", "%s") "]", ALIAS,
+					    rule_sig(0), ids[0], rule_sig(0)),
+				  0, &c),
+			 1);
+
+	/* A key the role does not list is ignored, silently: its signature
+	 * may be for another role. */
+	assert_int_equal(count_ok(sigs_json("[" SIG("%s", "%s") "]", ids[3], rule_sig(3)), 0, &c),
+			 0);
+	assert_string_equal(c.why, "");
+	/* A listed key that is not known is ignored, and said so. */
+	assert_int_equal(count_ok(sigs_json("[" SIG("%s", "%s") "," SIG("%s", "%s") "]", ABSENT,
+					    rule_sig(2), ids[1], rule_sig(1)),
+				  0, &c),
+			 1);
+	assert_non_null(strstr(c.why, "unknown or unusable"));
+
+	/* Empty (an absent key holder), missing key id, not hex, forged. */
+	assert_int_equal(count_ok(sigs_json("[" SIG("%s", "") ",{\"sig\":\"%s\"}]", ids[0],
+					    rule_sig(0)),
+				  0, &c),
+			 0);
+	assert_string_equal(c.why, "");
+	assert_int_equal(count_ok(sigs_json("[" SIG("%s", "zz") "]", ids[0]), 0, &c), 0);
+	assert_non_null(strstr(c.why, "not hex"));
+	snprintf(forged, sizeof(forged), "%s", rule_sig(0));
+	forged[10] = forged[10] == '0' ? '1' : '0';
+	assert_int_equal(count_ok(sigs_json("[" SIG("%s", "%s") "]", ids[0], forged), 0, &c), 0);
+	assert_non_null(strstr(c.why, "invalid"));
+	/* A bad signature does not stop the same key's good one counting;
+	 * the reason kept is the first. */
+	assert_int_equal(count_ok(sigs_json("[" SIG("%s", "%s") "," SIG("%s", "%s") "]", ids[0],
+					    forged, ids[0], rule_sig(0)),
+				  0, &c),
+			 1);
+	assert_non_null(strstr(c.why, "invalid"));
+
+	/* Errors are errors, never a lower count. */
+	t_fails(count_json("{}", 0, &c), PAWL_E_FORMAT);
+	{
+		md_keyentry v[1] = { { ids[0], pubs[0] } };
+		const char *listed[] = { ids[0] };
+		md_keys ks = { v, 1 };
+		md_role role = { .name = "r", .keyids = listed, .nkeyids = 1, .threshold = 1 };
+		pj_doc *doc;
+		const char *json = sigs_json("[" SIG("%s", "%s") "]", ids[0], rule_sig(0));
+
+		t_ok(pj_parse_copy(&doc, json, strlen(json), NULL));
+		c.valid = 42;
+		/* key_verify() refuses a message it cannot read: not a bad
+		 * signature, so the count fails rather than says 0. */
+		t_fails(md_count_sigs(NULL, 5, pj_root(doc), &ks, &role, 0, &c), PAWL_E_INVALID);
+		assert_int_equal(c.valid, 42); /* written only on success */
+		pj_doc_free(doc);
+	}
+}
+
+/* md_verify() is md_count_sigs() against the threshold: the client's
+ * answer and the publisher's count (md_count_valid) agree. */
+static void test_verify_is_the_count(void **state)
+{
+	pawl_md *md = make_root(2), *p;
+	md_sigcount c;
+
+	(void)state;
+	t_ok(md_sign(md, keys[0]));
+	t_ok(md_sign(md, keys[3])); /* not a root key */
+	p = reparse(md, MD_ROOT);
+	t_ok(md_count_valid(p, &p->keys, md_root_role(p, MD_ROOT), 0, &c));
+	assert_int_equal(c.valid, 1);
+	t_fails(verify_root(p), PAWL_E_SIGNATURE);
+	assert_non_null(strstr(pawl_error_last()->message, "1 of 2"));
+	md_free(p);
+	t_ok(md_sign(md, keys[1]));
+	p = reparse(md, MD_ROOT);
+	t_ok(md_count_valid(p, &p->keys, md_root_role(p, MD_ROOT), 0, &c));
+	assert_int_equal(c.valid, 2);
+	t_ok(verify_root(p));
+	md_free(p);
+	md_free(md);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_threshold),
+		cmocka_unit_test(test_threshold_rule),
+		cmocka_unit_test(test_verify_is_the_count),
 		cmocka_unit_test(test_parse_verify),
 		cmocka_unit_test(test_signature_forms),
 		cmocka_unit_test(test_same_key_two_ids),
@@ -685,6 +1047,8 @@ int main(void)
 		cmocka_unit_test(test_path_match),
 		cmocka_unit_test(test_hash_prefix_and_bins),
 		cmocka_unit_test(test_build_targets_and_delegations),
+		cmocka_unit_test(test_cve_2026_23992_threshold_zero),
+		cmocka_unit_test(test_cve_2026_6966_key_counted_once),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

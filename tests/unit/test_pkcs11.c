@@ -37,7 +37,7 @@
 #include "pawl/common.h"
 #include "testing.h"
 
-/* Last: see src/lib/crypto/pkcs11.c. */
+/* Last: see src/lib/crypto/pkcs11_impl.h. */
 #if __has_include(<p11-kit/pkcs11.h>)
 #include <p11-kit/pkcs11.h>
 #else

@@ -5,8 +5,8 @@
  * The library never writes a log on its own: libpawl reports through its
  * event callback, and the programs own the log files (the device's is
  * state_dir/audit.log, the publisher's REPO/audit.log) and call this
- * module. Nothing here prints or exits, except the two audit_cli_*
- * helpers, which write to the FILE* their caller passes.
+ * module. Nothing here prints or exits: the `log` and `log verify`
+ * commands that print are the programs' (src/common/log_cmd.h).
  *
  * On disk (docs/audit.md has the full description):
  *
@@ -98,7 +98,7 @@
 #define AUDIT_DEFAULT_SYSLOG_PATH "/dev/log"
 #define AUDIT_DEFAULT_WINDOW_S 600
 #define AUDIT_DEFAULT_LOCK_TIMEOUT_S 10
-/* "no since filter" for audit_iter_open / audit_cli_show */
+/* "no since filter" for audit_iter_open (and `log --since`) */
 #define AUDIT_SINCE_ALL INT64_MIN
 
 /* ---------------- heads and anchors ---------------- */
@@ -359,24 +359,11 @@ typedef struct audit_report {
 PAWL_MUST_USE int audit_verify(const char *log_path, const char *head_path,
 			       const audit_head *anchor, audit_report *ret);
 
-/* ---------------- CLI helpers (audit_cli.c) ---------------- */
-
-/*
- * `log [--json] [--since TIME]`: print the entries of log_path to out,
- * one per line, as "#SEQ TIME TYPE key=value ..." or, with json, the
- * entry lines themselves (JSON Lines). since: AUDIT_SINCE_ALL or a time.
- * Returns an exit code: 0, or 1 with pawl_error_last() set and nothing
- * about the error written to out (the program prints it to stderr).
- */
-int audit_cli_show(FILE *out, const char *log_path, bool json, int64_t since);
-
-/*
- * `log verify`: verify and print a short report to out. head_path NULL:
- * the default; anchor: NULL or the program's kept head. Returns 0 (intact),
- * 1 (verification failed or the log could not be read) or 2 (intact, but
- * the log records incidents to review).
- */
-int audit_cli_verify(FILE *out, const char *log_path, const char *head_path,
-		     const audit_head *anchor);
+/* " key=value" for every member of fields, appended to out (logfmt: a
+ * string is bare when it is non-empty and made only of
+ * [A-Za-z0-9._:/@+,-], else quoted with '"' and '\\' escaped; it is
+ * sanitised again, for logs written by someone else; nested values are
+ * their canonical JSON, quoted). How `log` shows an entry. */
+PAWL_MUST_USE int audit_format_fields(pawl_buf *out, const pj_value *fields);
 
 #endif

@@ -55,12 +55,6 @@ PAWL_MUST_USE int audit_head_parse(audit_head *ret, const char *text, size_t len
 /* Canonical object + "\n" into out. */
 PAWL_MUST_USE int audit_head_encode(pawl_buf *out, const audit_head *h);
 
-/* " key=value" for every member of fields (logfmt: a string is bare when
- * it is non-empty and made only of [A-Za-z0-9._:/@+,-], else quoted with
- * '"' and '\\' escaped; it is sanitised again, for logs written by
- * someone else; nested values are their canonical JSON, quoted). */
-PAWL_MUST_USE int audit_format_fields(pawl_buf *out, const pj_value *fields);
-
 /* "X.log" -> "X" + suffix, else name + suffix. */
 PAWL_MUST_USE int audit_sibling_name(const char *name, const char *suffix, char **ret);
 

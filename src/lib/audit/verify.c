@@ -107,8 +107,10 @@ static uint64_t scan_for(vstate *v, bool by_seq, uint64_t want_seq, const char *
 	}
 }
 
+/* Record the flaw found (the report's problem, seq and detail) and set it
+ * as the error. Named so that no program function shares its name. */
 PAWL_PRINTF(5, 6)
-static int fail(vstate *v, int code, audit_problem p, uint64_t seq, const char *fmt, ...)
+static int flaw(vstate *v, int code, audit_problem p, uint64_t seq, const char *fmt, ...)
 {
 	audit_report *rep = v->rep;
 	int n;
@@ -142,14 +144,14 @@ static int classify(vstate *v, const audit_entry *cur, uint64_t E, const char *h
 		/* E == 0 cannot get here: entry 0's prev is checked by the
 		 * parser to be zeros. */
 		rep->line = n - 1;
-		return fail(v, PAWL_E_HASH, AUDIT_EDITED, E - 1,
+		return flaw(v, PAWL_E_HASH, AUDIT_EDITED, E - 1,
 			    "entry %llu (line %llu) does not hash to the prev that entry %llu "
 			    "(line %llu) records: entry %llu, or the prev of entry %llu, "
 			    "was changed",
 			    (ull)E - 1, (ull)n - 1, (ull)E, (ull)n, (ull)E - 1, (ull)E);
 	}
 	if (strcmp(cur->prev, hg) == 0)
-		return fail(v, PAWL_E_HASH, AUDIT_EDITED, E,
+		return flaw(v, PAWL_E_HASH, AUDIT_EDITED, E,
 			    "line %llu chains to entry %llu but says seq %llu: its sequence "
 			    "number was changed",
 			    (ull)n, (ull)E - 1, (ull)s);
@@ -163,11 +165,11 @@ static int classify(vstate *v, const audit_entry *cur, uint64_t E, const char *h
 					     : scan_for(v, false, 0, h);
 
 			if (m)
-				return fail(v, PAWL_E_HASH, AUDIT_REORDERED, E,
+				return flaw(v, PAWL_E_HASH, AUDIT_REORDERED, E,
 					    "entry %llu (line %llu) comes before entry %llu "
 					    "(line %llu)",
 					    (ull)s, (ull)n, (ull)E, (ull)n1.lineno);
-			return fail(v, PAWL_E_HASH, AUDIT_INSERTED, E,
+			return flaw(v, PAWL_E_HASH, AUDIT_INSERTED, E,
 				    "line %llu (seq %llu) is not part of the chain: entry %llu "
 				    "at line %llu follows entry %llu",
 				    (ull)n, (ull)s, (ull)E, (ull)n1.lineno, (ull)E - 1);
@@ -176,16 +178,16 @@ static int classify(vstate *v, const audit_entry *cur, uint64_t E, const char *h
 			uint64_t m = (n1.ok && n1.seq == E) ? n1.lineno : scan_for(v, true, E, NULL);
 
 			if (m)
-				return fail(v, PAWL_E_HASH, AUDIT_REORDERED, E,
+				return flaw(v, PAWL_E_HASH, AUDIT_REORDERED, E,
 					    "entry %llu is at line %llu, after entry %llu "
 					    "(line %llu)",
 					    (ull)E, (ull)m, (ull)s, (ull)n);
 		}
 		if (s == E + 1)
-			return fail(v, PAWL_E_HASH, AUDIT_DELETED, E,
+			return flaw(v, PAWL_E_HASH, AUDIT_DELETED, E,
 				    "entry %llu is missing (line %llu has entry %llu)", (ull)E,
 				    (ull)n, (ull)s);
-		return fail(v, PAWL_E_HASH, AUDIT_DELETED, E,
+		return flaw(v, PAWL_E_HASH, AUDIT_DELETED, E,
 			    "entries %llu to %llu are missing (line %llu has entry %llu)", (ull)E,
 			    (ull)s - 1, (ull)n, (ull)s);
 	}
@@ -194,17 +196,17 @@ static int classify(vstate *v, const audit_entry *cur, uint64_t E, const char *h
 		GUARD(read_summary(v, &n1));
 		if (n1.ok && strcmp(n1.prev, h) == 0) {
 			rep->line = n - 1;
-			return fail(v, PAWL_E_HASH, AUDIT_INSERTED, s,
+			return flaw(v, PAWL_E_HASH, AUDIT_INSERTED, s,
 				    "lines %llu and %llu both claim entry %llu; line %llu is "
 				    "not part of the chain",
 				    (ull)n - 1, (ull)n, (ull)s, (ull)n - 1);
 		}
-		return fail(v, PAWL_E_HASH, AUDIT_INSERTED, s,
+		return flaw(v, PAWL_E_HASH, AUDIT_INSERTED, s,
 			    "lines %llu and %llu both claim entry %llu; line %llu is not "
 			    "part of the chain",
 			    (ull)n - 1, (ull)n, (ull)s, (ull)n);
 	}
-	return fail(v, PAWL_E_HASH, AUDIT_INSERTED, s,
+	return flaw(v, PAWL_E_HASH, AUDIT_INSERTED, s,
 		    "line %llu (seq %llu) after entry %llu is not part of the chain", (ull)n,
 		    (ull)s, (ull)E - 1);
 }
@@ -240,7 +242,7 @@ static int run(vstate *v)
 
 		if (r == PAWL_E_FORMAT) {
 			rep->line = v->r.lineno + 1;
-			return fail(v, PAWL_E_FORMAT, AUDIT_MALFORMED, E,
+			return flaw(v, PAWL_E_FORMAT, AUDIT_MALFORMED, E,
 				    "line %llu is longer than %zu bytes", (ull)rep->line,
 				    AUDIT_LINE_MAX);
 		}
@@ -256,7 +258,7 @@ static int run(vstate *v)
 
 			snprintf(why, sizeof(why), "%s", pawl_error_last()->message);
 			rep->line = v->r.lineno;
-			return fail(v, PAWL_E_FORMAT, AUDIT_MALFORMED, E,
+			return flaw(v, PAWL_E_FORMAT, AUDIT_MALFORMED, E,
 				    "line %llu (where entry %llu was expected): %s", (ull)rep->line,
 				    (ull)E, why);
 		}
@@ -269,12 +271,12 @@ static int run(vstate *v)
 			 * hash mismatch further on. */
 			memcpy(rep->log, pj_str(pj_get(e.fields, "log")), 33);
 			if (head_ok && strcmp(head.log, rep->log) != 0)
-				return fail(v, PAWL_E_HASH, AUDIT_REPLACED, 0,
+				return flaw(v, PAWL_E_HASH, AUDIT_REPLACED, 0,
 					    "the log's id %s is not %s, which %s records: the "
 					    "log was replaced",
 					    rep->log, head.log, in->head_name);
 			if (in->anchor && strcmp(in->anchor->log, rep->log) != 0)
-				return fail(v, PAWL_E_HASH, AUDIT_REPLACED, 0,
+				return flaw(v, PAWL_E_HASH, AUDIT_REPLACED, 0,
 					    "the log's id %s is not %s, which the program's state "
 					    "records: the log was replaced",
 					    rep->log, in->anchor->log);
@@ -285,7 +287,7 @@ static int run(vstate *v)
 			rep->recoveries++;
 		if (head_ok && head.seq == e.seq && strcmp(head.hash, e.hash) != 0) {
 			rep->line = e.lineno;
-			return fail(v, PAWL_E_HASH, AUDIT_EDITED, e.seq,
+			return flaw(v, PAWL_E_HASH, AUDIT_EDITED, e.seq,
 				    "entry %llu (line %llu) does not match the hash that %s records: "
 				    "the entry, or the head, was changed",
 				    (ull)e.seq, (ull)e.lineno, in->head_name);
@@ -293,7 +295,7 @@ static int run(vstate *v)
 		if (in->anchor && in->anchor->seq == e.seq &&
 		    strcmp(in->anchor->hash, e.hash) != 0) {
 			rep->line = e.lineno;
-			return fail(v, PAWL_E_HASH, AUDIT_EDITED, e.seq,
+			return flaw(v, PAWL_E_HASH, AUDIT_EDITED, e.seq,
 				    "entry %llu (line %llu) does not match the hash kept in the "
 				    "program's state",
 				    (ull)e.seq, (ull)e.lineno);
@@ -312,12 +314,12 @@ static int run(vstate *v)
 		char why[200];
 
 		snprintf(why, sizeof(why), "%s", pawl_error_last()->message);
-		return fail(v, PAWL_E_FORMAT, AUDIT_HEAD_MALFORMED, 0, "%s is not a valid head (%s)",
+		return flaw(v, PAWL_E_FORMAT, AUDIT_HEAD_MALFORMED, 0, "%s is not a valid head (%s)",
 			    in->head_name, why);
 	}
 	if (head_ok) {
 		if (rep->entries == 0 || head.seq > rep->last_seq)
-			return fail(v, PAWL_E_HASH, AUDIT_TRUNCATED, rep->entries ? rep->last_seq + 1 : 0,
+			return flaw(v, PAWL_E_HASH, AUDIT_TRUNCATED, rep->entries ? rep->last_seq + 1 : 0,
 				    "the log ends %s, but %s records entry %llu",
 				    rep->entries ? "early" : "before its first entry", in->head_name,
 				    (ull)head.seq);
@@ -327,7 +329,7 @@ static int run(vstate *v)
 			if (!in->locked)
 				rep->head_lags = true;
 			else
-				return fail(v, PAWL_E_HASH, AUDIT_HEAD_BEHIND, head.seq + 1,
+				return flaw(v, PAWL_E_HASH, AUDIT_HEAD_BEHIND, head.seq + 1,
 					    "%s records entry %llu, %llu entries before the end of "
 					    "the log",
 					    in->head_name, (ull)head.seq,
@@ -337,7 +339,7 @@ static int run(vstate *v)
 		/* A crash between writing entry 0 and the first head is the
 		 * only innocent way to have no head. */
 		if (rep->entries > 1)
-			return fail(v, PAWL_E_HASH, AUDIT_HEAD_MISSING, 0,
+			return flaw(v, PAWL_E_HASH, AUDIT_HEAD_MISSING, 0,
 				    "%s is missing: a truncated tail cannot be ruled out",
 				    in->head_name);
 		rep->head_lags = true;
@@ -346,7 +348,7 @@ static int run(vstate *v)
 		const audit_head *a = in->anchor;
 
 		if (rep->entries == 0 || a->seq > rep->last_seq)
-			return fail(v, PAWL_E_HASH, AUDIT_TRUNCATED, rep->entries ? rep->last_seq + 1 : 0,
+			return flaw(v, PAWL_E_HASH, AUDIT_TRUNCATED, rep->entries ? rep->last_seq + 1 : 0,
 				    "the log ends before entry %llu, which the program's state "
 				    "records",
 				    (ull)a->seq);
@@ -354,7 +356,7 @@ static int run(vstate *v)
 	if (v->r.torn > 0) {
 		rep->torn_bytes = v->r.torn;
 		rep->line = v->r.lineno + 1;
-		return fail(v, PAWL_E_FORMAT, AUDIT_TORN, E,
+		return flaw(v, PAWL_E_FORMAT, AUDIT_TORN, E,
 			    "the last %llu bytes (line %llu) have no newline: a write was "
 			    "interrupted; the next append cuts them off and records it",
 			    (ull)v->r.torn, (ull)rep->line);

@@ -32,6 +32,7 @@
 #include "crypto/crypto.h"
 #include "store/store.h"
 #include "util/clock.h"
+#include "util/io.h"
 
 struct audit_log {
 	int dfd;
@@ -159,54 +160,11 @@ static int put_fields(spec *sp, const audit_field *f, size_t n, const char *rese
 /* Entries the caller side puts in one batch (a summary and an entry). */
 #define BATCH_SPECS 2
 
-static int pread_full(int fd, void *p, size_t n, uint64_t off, const char *name)
-{
-	char *c = p;
-
-	while (n > 0) {
-		ssize_t r = pread(fd, c, n, (off_t)off);
-
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r < 0)
-			return pawl_error_set_errno(PAWL_E_IO, errno, "cannot read %s", name);
-		if (r == 0)
-			return pawl_error_set(PAWL_E_IO, "cannot read %s: it shrank", name);
-		c += r;
-		n -= (size_t)r;
-		off += (uint64_t)r;
-	}
-	return 0;
-}
-
-/* The batch goes out in one write(2); on a regular file Linux either
- * writes it whole or stops short only for a signal, a full disk or a
- * quota, and then the rest follows under the same lock. */
-static int write_all(int fd, const char *p, size_t n, const char *name)
-{
-	while (n > 0) {
-		ssize_t w = write(fd, p, n);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w < 0)
-			return pawl_error_set_errno(PAWL_E_IO, errno, "cannot write %s", name);
-		if (w == 0)
-			return pawl_error_set(PAWL_E_IO, "cannot write %s: no progress", name);
-		p += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
-static int fsync_fd(int fd, const char *name)
-{
-	while (fsync(fd) < 0) {
-		if (errno != EINTR)
-			return pawl_error_set_errno(PAWL_E_IO, errno, "cannot fsync %s", name);
-	}
-	return 0;
-}
+/* The batch goes out in one write(2) (io_write_all() splits only at
+ * IO_CHUNK); on a regular file Linux either writes it whole or stops short
+ * only for a signal, a full disk or a quota, and then the rest follows
+ * under the same lock. */
+_Static_assert(AUDIT_BATCH_MAX <= IO_CHUNK, "an audit batch needs more than one write(2)");
 
 /* Parse buf[0..len) as an entry into t's last-entry fields. */
 static int tail_entry(audit_tail *t, const char *what, const char *line, size_t len,
@@ -267,7 +225,7 @@ int audit_tail_read(int fd, const char *name, audit_tail *ret)
 			return 0;
 		}
 		n = end < CHUNK ? (size_t)end : CHUNK;
-		GUARD(pread_full(fd, buf, n, end - n, name));
+		GUARD(io_pread_full(fd, buf, n, end - n, name));
 		p = memrchr(buf, '\n', n);
 		if (p) {
 			nl = end - n + (uint64_t)(p - buf);
@@ -293,11 +251,11 @@ int audit_tail_read(int fd, const char *name, audit_tail *ret)
 	/* The first line: the log id. Entry 0 is short; read more only for
 	 * a long one. */
 	n = nl + 1 < 4096 ? (size_t)nl + 1 : 4096;
-	GUARD(pread_full(fd, buf, n, 0, name));
+	GUARD(io_pread_full(fd, buf, n, 0, name));
 	p = memchr(buf, '\n', n);
 	if (!p && n < nl + 1) {
 		n = nl + 1 < AUDIT_LINE_MAX + 1 ? (size_t)nl + 1 : AUDIT_LINE_MAX + 1;
-		GUARD(pread_full(fd, buf, n, 0, name));
+		GUARD(io_pread_full(fd, buf, n, 0, name));
 		p = memchr(buf, '\n', n);
 	}
 	if (!p) {
@@ -326,7 +284,7 @@ int audit_tail_read(int fd, const char *name, audit_tail *ret)
 	/* The last line: after the newline before nl. */
 	start = nl > AUDIT_LINE_MAX + 1 ? nl - (AUDIT_LINE_MAX + 1) : 0;
 	n = (size_t)(nl - start);
-	GUARD(pread_full(fd, buf, n, start, name));
+	GUARD(io_pread_full(fd, buf, n, start, name));
 	p = memrchr(buf, '\n', n);
 	if (!p) {
 		t.damaged = true;
@@ -439,7 +397,7 @@ static int hash_region(int fd, uint64_t off, uint64_t n, const char *name, char 
 	while (n > 0) {
 		size_t k = n < CHUNK ? (size_t)n : CHUNK;
 
-		GUARD_GOTO(r, pread_full(fd, buf, k, off, name), out);
+		GUARD_GOTO(r, io_pread_full(fd, buf, k, off, name), out);
 		GUARD_GOTO(r, hash_update(h, buf, k), out);
 		off += k;
 		n -= k;
@@ -611,14 +569,14 @@ static int write_batch_locked(audit_log *log, spec *specs, size_t n)
 	if (t.damaged)
 		base = 0;
 	if (out.len > 0) {
-		r = write_all(fd, out.data, out.len, log->name);
+		r = io_write_all(fd, out.data, out.len, log->name);
 		if (r < 0) {
 			(void)!ftruncate(fd, (off_t)base);
 			goto out;
 		}
 	}
 	if (out.len > 0 || t.torn > 0)
-		GUARD_GOTO(r, fsync_fd(fd, log->name), out);
+		GUARD_GOTO(r, io_fsync(fd, log->name), out);
 
 	memset(&now_head, 0, sizeof(now_head));
 	now_head.seq = total ? seq - 1 : t.seq;

@@ -89,6 +89,10 @@ const char *key_public(const pawl_key *k);
  * ids), so that a threshold can count each real key once. */
 bool key_same_material(const pawl_key *a, const pawl_key *b);
 
+/* The longest signature any key pawl accepts can make, in bytes: that of
+ * an RSA key of the largest size key_from_json() takes (16384 bits). */
+#define KEY_SIG_MAX 2048
+
 /* Verify sig (raw bytes, already hex-decoded) over msg.
  * 0: valid. PAWL_E_SIGNATURE: well-formed but does not verify, or
  * malformed signature bytes. Other codes: internal failures. */

@@ -50,6 +50,16 @@ PAWL_MUST_USE int keyfile_read(pawl_buf *out, const char *path);
  * removed. */
 PAWL_MUST_USE int keyfile_create(const char *path, const void *data, size_t len, mode_t mode);
 
+/* OpenSSL hands PEM callbacks a PEM_BUFSIZE (1024) buffer. */
+#define KEYFILE_PASSPHRASE_MAX 1023
+
+/* Parse a PEM private key (PKCS#8, encrypted or not; also the traditional
+ * forms OpenSSL reads) from len bytes at data. passphrase may be NULL;
+ * OpenSSL never prompts. An encrypted key without a passphrase, or with a
+ * wrong one, is PAWL_E_KEY. what names the file in messages. */
+PAWL_MUST_USE int keyfile_parse_private(EVP_PKEY **ret, const char *data, size_t len,
+					const char *passphrase, const char *what);
+
 /* ---- keys ---- */
 
 /* What a (keytype, scheme) pair means to us; each pair accepted by
@@ -90,13 +100,6 @@ PAWL_MUST_USE int key_dup(pawl_key **ret, const pawl_key *k);
  * and for RSA: PSS, MGF1, salt length 32 to sign / auto to verify). */
 PAWL_MUST_USE int sig_ctx_init(EVP_MD_CTX *ctx, EVP_PKEY *pkey, key_kind kind, bool sign,
 			       const char *what);
-
-/* Parse a PEM private key (PKCS#8, encrypted or not; also the traditional
- * forms OpenSSL reads) from len bytes at data. passphrase may be NULL;
- * OpenSSL never prompts. An encrypted key without a passphrase, or with a
- * wrong one, is PAWL_E_KEY. what names the file in messages. */
-PAWL_MUST_USE int pem_read_private(EVP_PKEY **ret, const char *data, size_t len,
-				   const char *passphrase, const char *what);
 
 /* ---- signers ---- */
 

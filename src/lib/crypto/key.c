@@ -23,6 +23,8 @@
 
 #include "crypto/crypto_impl.h"
 
+_Static_assert(KEY_SIG_MAX == RSA_MAX_BITS / 8, "KEY_SIG_MAX must fit the largest RSA key");
+
 /* keyval.public is a 64-char hex string or a PEM block of a few hundred
  * bytes (an RSA-16384 SPKI is under 3 KiB). */
 #define KEY_PUBLIC_MAX (16u * 1024u)
@@ -504,7 +506,7 @@ int key_load_public_file(pawl_key **ret, const char *path, const char *passphras
 	if (!pkey) {
 		/* Not a public key: perhaps a private key file. */
 		ERR_clear_error();
-		GUARD(pem_read_private(&pkey, data.data, data.len, passphrase, path));
+		GUARD(keyfile_parse_private(&pkey, data.data, data.len, passphrase, path));
 	}
 	GUARD(key_kind_of_pkey(pkey, &kind, path));
 	GUARD(key_from_pkey(ret, pkey, kind));

@@ -7,17 +7,24 @@
  *  - New files are created with O_EXCL (never overwrite a key) and the
  *    given mode, written fully, fsync'd, and the directory is fsync'd so
  *    that the new name is durable too.
+ *  - A private key's PEM text is parsed here too, so that both key.c (a
+ *    public key from a private key file) and signer.c depend on this file
+ *    and not on each other. OpenSSL never prompts for a passphrase.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
+#include <limits.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <openssl/crypto.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
 
 #include "crypto/crypto_impl.h"
+#include "util/io.h"
 
 int keyfile_read(pawl_buf *out, const char *path)
 {
@@ -77,20 +84,55 @@ int keyfile_read(pawl_buf *out, const char *path)
 	return r;
 }
 
-static int write_all(int fd, const void *p, size_t len)
+struct pass_ctx {
+	const char *pass;
+	bool asked;
+};
+
+static int pass_cb(char *buf, int size, int rwflag, void *u)
 {
-	const char *c = p;
+	struct pass_ctx *p = u;
+	size_t n;
 
-	while (len > 0) {
-		ssize_t n = write(fd, c, len);
+	(void)rwflag;
+	p->asked = true;
+	if (!p->pass)
+		return -1;
+	n = strlen(p->pass);
+	if (size < 0 || n > (size_t)size)
+		return -1;
+	memcpy(buf, p->pass, n);
+	return (int)n;
+}
 
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0)
-			return -errno;
-		c += n;
-		len -= (size_t)n;
+int keyfile_parse_private(EVP_PKEY **ret, const char *data, size_t len,
+			  const char *passphrase, const char *what)
+{
+	_cleanup_bio_ BIO *bio = NULL;
+	struct pass_ctx pc = { passphrase, false };
+	EVP_PKEY *pkey;
+
+	ENSURE(len <= INT_MAX, PAWL_E_LIMIT, "%.256s: key file too large", what);
+	ENSURE(!passphrase || strlen(passphrase) <= KEYFILE_PASSPHRASE_MAX, PAWL_E_INVALID,
+	       "passphrase longer than %d bytes", KEYFILE_PASSPHRASE_MAX);
+	bio = BIO_new_mem_buf(data, (int)len);
+	if (!bio)
+		return pawl_error_ossl(PAWL_E_NOMEM, "cannot allocate a BIO");
+	pkey = PEM_read_bio_PrivateKey(bio, NULL, pass_cb, &pc);
+	if (!pkey) {
+		if (pc.asked && !passphrase) {
+			ERR_clear_error();
+			return pawl_error_set(PAWL_E_KEY, "%.256s: key is encrypted; give a passphrase",
+					      what);
+		}
+		if (pc.asked) {
+			ERR_clear_error();
+			return pawl_error_set(PAWL_E_KEY,
+					      "%.256s: wrong passphrase or damaged key file", what);
+		}
+		return pawl_error_ossl(PAWL_E_KEY, "%.256s: not a PEM private key", what);
 	}
+	*ret = pkey;
 	return 0;
 }
 
@@ -105,15 +147,12 @@ static int fsync_parent(const char *path)
 	if (dfd < 0)
 		return pawl_error_set_errno(PAWL_E_IO, errno, "cannot open the directory of %s",
 					    path);
-	if (fsync(dfd) != 0)
-		return pawl_error_set_errno(PAWL_E_IO, errno, "cannot fsync the directory of %s",
-					    path);
-	return 0;
+	return io_fsync_dir(dfd, path);
 }
 
 int keyfile_create(const char *path, const void *data, size_t len, mode_t mode)
 {
-	int fd, e;
+	int fd, r;
 
 	ENSURE(path, PAWL_E_INVALID, "no key file path");
 	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC | O_NOCTTY, mode);
@@ -123,16 +162,16 @@ int keyfile_create(const char *path, const void *data, size_t len, mode_t mode)
 					      path);
 		return pawl_error_set_errno(PAWL_E_IO, errno, "cannot create %s", path);
 	}
-	e = write_all(fd, data, len);
-	if (e == 0 && fsync(fd) != 0)
-		e = -errno;
-	if (close(fd) != 0 && e == 0)
-		e = -errno;
-	if (e != 0) {
+	r = io_write_all(fd, data, len, path);
+	if (r == 0)
+		r = io_fsync(fd, path);
+	if (close(fd) != 0 && r == 0)
+		r = pawl_error_set_errno(PAWL_E_IO, errno, "cannot write %s", path);
+	if (r < 0) {
 		/* Do not leave a truncated key behind. The name is ours: we
 		 * created it with O_EXCL a moment ago. */
 		unlink(path);
-		return pawl_error_set_errno(PAWL_E_IO, -e, "cannot write %s", path);
+		return r;
 	}
 	return fsync_parent(path);
 }

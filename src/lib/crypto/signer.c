@@ -33,67 +33,11 @@
 #define SCRYPT_R 8
 #define SCRYPT_P 1
 #define PBE_SALT_LEN 16
-/* OpenSSL hands PEM callbacks a PEM_BUFSIZE (1024) buffer. */
-#define PASSPHRASE_MAX 1023
 
 struct file_signer {
 	EVP_PKEY *pkey;
 	key_kind kind;
 };
-
-/* ---------------- reading private keys ---------------- */
-
-struct pass_ctx {
-	const char *pass;
-	bool asked;
-};
-
-static int pass_cb(char *buf, int size, int rwflag, void *u)
-{
-	struct pass_ctx *p = u;
-	size_t n;
-
-	(void)rwflag;
-	p->asked = true;
-	if (!p->pass)
-		return -1;
-	n = strlen(p->pass);
-	if (size < 0 || n > (size_t)size)
-		return -1;
-	memcpy(buf, p->pass, n);
-	return (int)n;
-}
-
-int pem_read_private(EVP_PKEY **ret, const char *data, size_t len, const char *passphrase,
-		     const char *what)
-{
-	_cleanup_bio_ BIO *bio = NULL;
-	struct pass_ctx pc = { passphrase, false };
-	EVP_PKEY *pkey;
-
-	ENSURE(len <= INT_MAX, PAWL_E_LIMIT, "%.256s: key file too large", what);
-	ENSURE(!passphrase || strlen(passphrase) <= PASSPHRASE_MAX, PAWL_E_INVALID,
-	       "passphrase longer than %d bytes", PASSPHRASE_MAX);
-	bio = BIO_new_mem_buf(data, (int)len);
-	if (!bio)
-		return pawl_error_ossl(PAWL_E_NOMEM, "cannot allocate a BIO");
-	pkey = PEM_read_bio_PrivateKey(bio, NULL, pass_cb, &pc);
-	if (!pkey) {
-		if (pc.asked && !passphrase) {
-			ERR_clear_error();
-			return pawl_error_set(PAWL_E_KEY, "%.256s: key is encrypted; give a passphrase",
-					      what);
-		}
-		if (pc.asked) {
-			ERR_clear_error();
-			return pawl_error_set(PAWL_E_KEY,
-					      "%.256s: wrong passphrase or damaged key file", what);
-		}
-		return pawl_error_ossl(PAWL_E_KEY, "%.256s: not a PEM private key", what);
-	}
-	*ret = pkey;
-	return 0;
-}
 
 /* ---------------- the file signer ---------------- */
 
@@ -212,7 +156,7 @@ int signer_load_file(pawl_signer **ret, const char *path, const char *passphrase
 	EVP_PKEY *pkey = NULL;
 
 	GUARD(keyfile_read(&data, path));
-	GUARD(pem_read_private(&pkey, data.data, data.len, passphrase, path));
+	GUARD(keyfile_parse_private(&pkey, data.data, data.len, passphrase, path));
 	return file_signer_new(ret, pkey, path);
 }
 
@@ -230,8 +174,8 @@ static int write_encrypted_pkcs8(BIO *bio, EVP_PKEY *pkey, const char *pass)
 	size_t passlen = strlen(pass);
 
 	ENSURE(passlen > 0, PAWL_E_INVALID, "empty passphrase");
-	ENSURE(passlen <= PASSPHRASE_MAX, PAWL_E_INVALID, "passphrase longer than %d bytes",
-	       PASSPHRASE_MAX);
+	ENSURE(passlen <= KEYFILE_PASSPHRASE_MAX, PAWL_E_INVALID, "passphrase longer than %d bytes",
+	       KEYFILE_PASSPHRASE_MAX);
 	p8inf = EVP_PKEY2PKCS8(pkey);
 	if (!p8inf)
 		return pawl_error_ossl(PAWL_E_CRYPTO, "cannot encode the private key");

@@ -279,68 +279,17 @@ void fetcher_stats(const pawl_fetcher *f, fetch_stats *ret)
 
 /* ---- one response ---------------------------------------------------- */
 
-/* Digits up to a non-digit, into *ret; false on none or overflow. */
-static bool parse_u64(pawl_cursor *c, uint64_t *ret)
-{
-	uint64_t v = 0;
-	uint8_t ch;
-	bool any = false;
-
-	while (cursor_peek(c, &ch) && ch >= '0' && ch <= '9') {
-		if (__builtin_mul_overflow(v, 10, &v) || __builtin_add_overflow(v, ch - '0', &v))
-			return false;
-		any = true;
-		cursor_skip(c, 1);
-	}
-	*ret = v;
-	return any;
-}
-
-static bool expect(pawl_cursor *c, const char *lit)
-{
-	size_t n = strlen(lit);
-
-	if (c->left < n || memcmp(c->p, lit, n) != 0)
-		return false;
-	return cursor_skip(c, n);
-}
-
 /* "bytes FIRST-LAST/TOTAL" or "bytes FIRST-LAST/ *" (RFC 9110 14.4). */
 static int check_content_range(struct xfer *x)
 {
 	struct curl_header *h = NULL;
-	uint64_t first, last, total = 0;
-	bool have_total = false;
-	pawl_cursor c;
 	CURLHcode hc;
 
 	hc = curl_easy_header(x->f->curl, "Content-Range", 0, CURLH_HEADER, -1, &h);
 	ENSURE(hc == CURLHE_OK, PAWL_E_NETWORK,
 	       "206 without a Content-Range from %s; restart the download", x->url);
 	ENSURE(h->amount == 1, PAWL_E_NETWORK, "several Content-Range headers from %s", x->url);
-	c = cursor_init(h->value, strlen(h->value));
-	if (!expect(&c, "bytes ") || !parse_u64(&c, &first) || !expect(&c, "-") ||
-	    !parse_u64(&c, &last) || !expect(&c, "/"))
-		goto bad;
-	if (expect(&c, "*"))
-		have_total = false;
-	else if (parse_u64(&c, &total))
-		have_total = true;
-	else
-		goto bad;
-	if (c.left != 0 || last < first || (have_total && last >= total))
-		goto bad;
-	ENSURE(first == x->resume_from, PAWL_E_NETWORK,
-	       "asked %s for bytes from %" PRIu64 " on, got a range starting at %" PRIu64
-	       "; restart the download",
-	       x->url, x->resume_from, first);
-	ENSURE(last < x->max_bytes && (!have_total || total <= x->max_bytes), PAWL_E_LIMIT,
-	       "%s is larger than the %" PRIu64 " bytes allowed (Content-Range: %s)", x->url,
-	       x->max_bytes, h->value);
-	return 0;
-bad:
-	return pawl_error_set(PAWL_E_NETWORK, "malformed Content-Range '%s' from %s", h->value,
-			      x->url);
+	return content_range_check(h->value, x->resume_from, x->max_bytes, x->url);
 }
 
 static bool status_ok(long s)

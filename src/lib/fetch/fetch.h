@@ -9,9 +9,12 @@
  *
  *  - URL policy, checked before any connection is made (fetch_url_allowed):
  *    https:// to any host; http:// only to a loopback host (127.0.0.0/8,
- *    [::1], "localhost"); file:// only with an empty host or "localhost";
- *    every other scheme, and any URL carrying user:password, is refused
- *    with PAWL_E_POLICY. libcurl's own protocol allow-list is set to match.
+ *    [::1], "localhost"); file:// only with an empty host or "localhost",
+ *    an absolute path, and no "." or ".." path segment, as written or
+ *    percent-encoded (a name joined to a file:// base never leaves its
+ *    directory); every other scheme, and any URL carrying user:password,
+ *    is refused with PAWL_E_POLICY. libcurl's own protocol allow-list is
+ *    set to match.
  *  - TLS: peer and host name are always verified (there is no option to
  *    turn that off), TLS 1.2 at least; an optional private CA bundle then
  *    is the only trust anchor, and an optional SPKI pin is checked *in

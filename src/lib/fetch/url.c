@@ -51,6 +51,63 @@ static void url_redacted(CURLU *u, char *out, size_t outlen)
 	snprintf(out, outlen, "%s", s);
 }
 
+/*
+ * A file:// path is taken literally: no segment may be "." or "..", as
+ * written or percent-encoded (libcurl decodes "%2F" and "%2E" in a file
+ * path and resolves the dot segments). Over HTTP the server decides what
+ * a name means; over file:// the name is a path on this machine, and a
+ * role name like "../../x" or a target path like "../../../etc/shadow"
+ * (data, signed by whoever may name roles or targets) would be read from
+ * outside the repository the base URL names. The URL is parsed again
+ * as written (CURLU_PATH_AS_IS), since the normal parse has already
+ * resolved the dot segments away.
+ */
+static int file_path_literal(const char *url)
+{
+	_cleanup_curlu_ CURLU *u = curl_url();
+	_cleanup_curl_str_ char *path = NULL;
+	CURLUcode uc;
+	const char *seg;
+
+	ENSURE(u, PAWL_E_NOMEM, "out of memory parsing URL %s", url);
+	uc = curl_url_set(u, CURLUPART_URL, url, CURLU_NON_SUPPORT_SCHEME | CURLU_PATH_AS_IS);
+	if (uc == CURLUE_OK)
+		uc = curl_url_get(u, CURLUPART_PATH, &path, CURLU_URLDECODE);
+	if (uc == CURLUE_OUT_OF_MEMORY)
+		return pawl_error_set(PAWL_E_NOMEM, "out of memory parsing URL %s", url);
+	ENSURE(uc == CURLUE_OK, PAWL_E_INVALID, "malformed file:// URL %s: %s", url,
+	       curl_url_strerror(uc));
+	for (seg = path;;) {
+		const char *end = strchr(seg, '/');
+		size_t n = end ? (size_t)(end - seg) : strlen(seg);
+
+		ENSURE(!(n == 1 && seg[0] == '.') && !(n == 2 && seg[0] == '.' && seg[1] == '.'),
+		       PAWL_E_POLICY,
+		       "file:// URL with a \"%.*s\" path segment refused (a name may not leave "
+		       "the directory it is looked up in): %s", (int)n, seg, url);
+		if (!end)
+			return 0;
+		seg = end + 1;
+	}
+}
+
+/* RFC 8089: a file URL's path is absolute. libcurl also takes
+ * "file:dir/x" (no "//"), with the relative path "dir/x" that it would
+ * open from the current directory, and prints it back as "file://dir/x",
+ * which names a remote host: neither is a file on local media. The raw
+ * path is checked, so "file:%2Fetc" does not pass either. */
+static int check_file_path(CURLU *u, const char *url)
+{
+	_cleanup_curl_str_ char *path = NULL;
+	CURLUcode uc = curl_url_get(u, CURLUPART_PATH, &path, 0);
+
+	if (uc == CURLUE_OUT_OF_MEMORY)
+		return pawl_error_set(PAWL_E_NOMEM, "out of memory parsing URL %s", url);
+	ENSURE(uc == CURLUE_OK && path[0] == '/', PAWL_E_POLICY,
+	       "file: URL with a relative path refused (write file:///absolute/path): %s", url);
+	return 0;
+}
+
 int url_parse_allowed(url_parsed *ret, const char *url)
 {
 	_cleanup_curlu_ CURLU *u = NULL;
@@ -113,6 +170,8 @@ int url_parse_allowed(url_parsed *ret, const char *url)
 	} else if (strcmp(scheme, "file") == 0) {
 		ENSURE(!host || !host[0] || strcasecmp(host, "localhost") == 0, PAWL_E_POLICY,
 		       "file:// URL with a remote host refused: %s", url);
+		GUARD(file_path_literal(url));
+		GUARD(check_file_path(u, url));
 		p.kind = URL_FILE;
 		p.loopback = true;
 	} else {

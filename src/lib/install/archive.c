@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "install/install_impl.h"
+#include "util/io.h"
 
 #if __has_include(<archive.h>)
 #define HAVE_LIBARCHIVE 1
@@ -39,36 +40,13 @@
  * the work a tree of many long link chains can ask for. */
 #define LINK_STEP_BUDGET ((uint64_t)1 << 22)
 
-static int write_all(int fd, const void *p, size_t n, const char *what, const char *name)
+/* io_fsync() with the install's context in front: "WHAT: cannot fsync
+ * NAME: ..." (the tree's top directory is "."). */
+static int fsync_in(int fd, const char *what, const char *name)
 {
-	const char *c = p;
+	int r = io_fsync(fd, name[0] ? name : ".");
 
-	while (n > 0) {
-		ssize_t w = write(fd, c, n);
-
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			return pawl_error_set_errno(PAWL_E_IO, errno, "%s: cannot write %s", what,
-						    name);
-		}
-		if (w == 0)
-			return pawl_error_set(PAWL_E_IO, "%s: cannot write %s: no progress", what,
-					      name);
-		c += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
-static int fsync_fd(int fd, const char *what, const char *name)
-{
-	while (fsync(fd) < 0) {
-		if (errno != EINTR)
-			return pawl_error_set_errno(PAWL_E_IO, errno, "%s: cannot fsync %s", what,
-						    name[0] ? name : ".");
-	}
-	return 0;
+	return r < 0 ? pawl_error_prefix(r, "%s: ", what) : 0;
 }
 
 static void closedirp(DIR **d)
@@ -285,7 +263,7 @@ static int walk_dir(struct walk *w, int dfd, unsigned depth)
 			if (fd < 0)
 				return pawl_error_set_errno(PAWL_E_IO, errno, "%s: cannot open %s",
 							    w->what, w->path);
-			GUARD(fsync_fd(fd, w->what, w->path));
+			GUARD(fsync_in(fd, w->what, w->path));
 		} else if (S_ISDIR(st.st_mode)) {
 			_cleanup_close_ int sub = -1;
 
@@ -309,7 +287,7 @@ static int walk_dir(struct walk *w, int dfd, unsigned depth)
 	}
 	w->len = base;
 	w->path[base] = '\0';
-	return fsync_fd(dfd, w->what, w->path);
+	return fsync_in(dfd, w->what, w->path);
 }
 
 int tree_sync(int dirfd, const char *what)
@@ -675,7 +653,9 @@ static int make_file(struct extract *x, struct archive_entry *e, const char *pat
 		if (off < 0 || (uint64_t)off != written || n > size - written)
 			return pawl_error_set(PAWL_E_FORMAT, "%s: %s: data past its declared size",
 					      x->what, path);
-		GUARD(write_all(fd, p, n, x->what, path));
+		r = io_write_all(fd, p, n, path);
+		if (r < 0)
+			return pawl_error_prefix(r, "%s: ", x->what);
 		written += n;
 	}
 	if (written != size)

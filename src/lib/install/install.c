@@ -38,6 +38,7 @@
 #include "metadata/metadata.h"
 #include "store/store.h"
 #include "util/clock.h"
+#include "util/io.h"
 
 #define RELEASES "releases"
 #define CURRENT "current"
@@ -515,26 +516,6 @@ static int abort_transaction(install_ctx *c, int r)
 
 /* ---------------- staging ---------------- */
 
-static int write_all(int fd, const void *p, size_t n, const char *what)
-{
-	const char *b = p;
-
-	while (n > 0) {
-		ssize_t w = write(fd, b, n);
-
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			return pawl_error_set_errno(PAWL_E_IO, errno, "%s: cannot write", what);
-		}
-		if (w == 0)
-			return pawl_error_set(PAWL_E_IO, "%s: cannot write: no progress", what);
-		b += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
 /*
  * Copy src (from offset 0) to dst while hashing, and check the copy
  * against the signed length and hashes: TUF 1.0.x 5.7.3 "verify the
@@ -577,8 +558,10 @@ static int copy_verified(int src, int dst, uint64_t length, const pj_value *hash
 					      (unsigned long long)length);
 		}
 		off += (uint64_t)n;
-		if ((r = md_hashset_update(&hs, buf, (size_t)n)) < 0 ||
-		    (dst >= 0 && (r = write_all(dst, buf, (size_t)n, what)) < 0)) {
+		r = md_hashset_update(&hs, buf, (size_t)n);
+		if (r == 0 && dst >= 0 && (r = io_write_all(dst, buf, (size_t)n, NULL)) < 0)
+			r = pawl_error_prefix(r, "%s: ", what);
+		if (r < 0) {
 			md_hashset_free(&hs);
 			return r;
 		}

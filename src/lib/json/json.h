@@ -158,7 +158,8 @@ PAWL_MUST_USE int pj_canonical_stream(const pj_value *v,
  * when there is none, or the text is not a well-nested object. A quick
  * look at text that pj_parse() has not seen, never a substitute for it:
  * whatever is found must be checked against the parsed document. */
-int pj_raw_member(const char *buf, size_t len, const char *key, size_t *start, size_t *end);
+PAWL_MUST_USE int pj_raw_member(const char *buf, size_t len, const char *key, size_t *start,
+				 size_t *end);
 
 /* Append v as RFC 8259 JSON that pj_parse() and other strict readers
  * (Python's json module) accept: like the canonical form, but control

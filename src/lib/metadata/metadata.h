@@ -146,8 +146,51 @@ static inline void md_freep(pawl_md **m)
 /* The canonical bytes of "signed" (cached). */
 PAWL_MUST_USE int md_signed_bytes(pawl_md *md, const char **ret, size_t *ret_len);
 
+/* What md_count_sigs() found. */
+typedef struct md_sigcount {
+	uint32_t valid; /* distinct keys of the role whose signature verifies */
+	/* Why the first signature that a listed key id carries did not
+	 * count ("key ... is unknown or unusable", "signature by ... is not
+	 * hex", "... is invalid"); "" when there was none. */
+	char why[160];
+} md_sigcount;
+
+/*
+ * The threshold rule, the one place it is written (TUF 1.0.x 5.3.4,
+ * 5.4.2, 5.5.3, 5.6.3 and for delegations 5.7): count the distinct keys
+ * of role whose signature in sigs (a "signatures" array) verifies over
+ * msg. The client (md_verify) and the publisher (pawl-repo status, sign,
+ * publish) both count with it, so they never disagree.
+ *
+ *  - A signature counts only under a key id that role lists; others are
+ *    ignored (they may be another role's).
+ *  - An entry without a key id, or with an empty "sig" (an absent key
+ *    holder leaves ""), is skipped.
+ *  - A listed key id missing from keys, or whose key pawl cannot use, is
+ *    ignored: it can never count.
+ *  - One key counts once: the same key id twice, or two key ids holding
+ *    the same key material (key_same_material), is one key.
+ *  - A "sig" that is not hex, or that does not verify (PAWL_E_SIGNATURE
+ *    from key_verify), does not count.
+ *  - Any other failure (no memory, an OpenSSL failure) is returned as it
+ *    is, and nothing is counted: a count is never lowered by a fault.
+ *
+ * stop: stop counting once this many keys are valid (0: count them all).
+ * On success *ret holds the count; PAWL_E_FORMAT when sigs is not an
+ * array. Meeting a threshold is the caller's comparison.
+ */
+PAWL_MUST_USE int md_count_sigs(const char *msg, size_t msglen, const pj_value *sigs,
+				const md_keys *keys, const md_role *role, uint32_t stop,
+				md_sigcount *ret);
+
+/* md_count_sigs() over md's own signatures and the canonical bytes of its
+ * "signed". */
+PAWL_MUST_USE int md_count_valid(pawl_md *md, const md_keys *keys, const md_role *role,
+				 uint32_t stop, md_sigcount *ret);
+
 /* Check md is signed by at least role->threshold distinct keys of role,
- * with keys looked up in keys. name is for messages. */
+ * with keys looked up in keys (md_count_sigs); a threshold below 1 is
+ * refused. name is for messages. */
 PAWL_MUST_USE int md_verify(pawl_md *md, const md_keys *keys, const md_role *role,
 			    const char *name);
 

@@ -1,12 +1,14 @@
 /*
  * verify.c - signature thresholds, content hashes and delegation matching.
  *
- * md_verify() implements the threshold rule of TUF 1.0.x section 5 (e.g.
- * 5.3.4, 5.4.2): a role is trusted when at least THRESHOLD distinct keys
- * listed for it have produced valid signatures over the canonical form of
- * "signed". There is one way to be counted and many ways not to be.
+ * md_count_sigs() is the threshold rule of TUF 1.0.x section 5 (e.g.
+ * 5.3.4, 5.4.2), written once for the client and the publisher: a role is
+ * trusted when at least THRESHOLD distinct keys listed for it have
+ * produced valid signatures over the canonical form of "signed". There is
+ * one way to be counted and many ways not to be. md_verify() applies it.
  */
 #include <fnmatch.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -37,31 +39,47 @@ static bool role_lists(const md_role *role, const char *keyid)
 	return false;
 }
 
-/* The threshold rule over msg, with the signatures in sigs (an array);
- * version is for the message. */
-static int verify_sigs(const char *msg, size_t msglen, const pj_value *sigs, const md_keys *keys,
-		       const md_role *role, const char *name, uint64_t version)
+/* Whether key k is already among the n counted. */
+static bool counted_already(const pawl_key *const *counted, uint32_t n, const pawl_key *k)
+{
+	for (uint32_t j = 0; j < n; j++)
+		if (counted[j] == k || key_same_material(counted[j], k))
+			return true;
+	return false;
+}
+
+/* Why the first uncounted signature did not count (the rest are alike). */
+static void PAWL_PRINTF(2, 3) note(md_sigcount *c, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (c->why[0])
+		return;
+	va_start(ap, fmt);
+	vsnprintf(c->why, sizeof(c->why), fmt, ap);
+	va_end(ap);
+}
+
+int md_count_sigs(const char *msg, size_t msglen, const pj_value *sigs, const md_keys *keys,
+		  const md_role *role, uint32_t stop, md_sigcount *ret)
 {
 	const pawl_key **counted = NULL;
-	uint32_t valid = 0;
-	char firstbad[160] = "";
+	md_sigcount c = { 0 };
 	int r;
 
-	if (role->threshold < 1)
-		return pawl_error_set(PAWL_E_SIGNATURE, "%s: threshold is 0", name);
-	ENSURE(pj_is_array(sigs), PAWL_E_FORMAT, "%s: signatures must be an array", name);
+	ENSURE(pj_is_array(sigs), PAWL_E_FORMAT, "signatures must be an array");
+	/* Each counted key is a distinct one the role lists. */
 	counted = xcalloc(role->nkeyids ? role->nkeyids : 1, sizeof(*counted));
 	if (!counted)
 		return PAWL_E_NOMEM;
 
-	for (uint32_t i = 0; i < sigs->len && valid < role->threshold; i++) {
+	for (uint32_t i = 0; i < sigs->len && (stop == 0 || c.valid < stop); i++) {
 		const pj_value *s = &sigs->u.items[i];
 		const char *keyid = pj_str(pj_get(s, "keyid"));
 		const pj_value *sighex = pj_get(s, "sig");
 		const md_keyentry *ke;
-		uint8_t sig[1024];
+		uint8_t sig[KEY_SIG_MAX];
 		size_t siglen;
-		bool dup = false;
 
 		if (!keyid || !pj_is_string(sighex) || sighex->len == 0)
 			continue; /* absent keyholders leave "" */
@@ -69,42 +87,60 @@ static int verify_sigs(const char *msg, size_t msglen, const pj_value *sigs, con
 			continue; /* not a key of this role */
 		ke = md_keys_find(keys, keyid);
 		if (!ke || !ke->key) {
-			if (!firstbad[0])
-				snprintf(firstbad, sizeof(firstbad), "key %.64s is unknown or unusable",
-					 keyid);
+			note(&c, "key %.64s is unknown or unusable", keyid);
 			continue;
 		}
-		for (uint32_t j = 0; j < valid; j++)
-			if (counted[j] == ke->key || key_same_material(counted[j], ke->key))
-				dup = true;
-		if (dup)
+		if (counted_already(counted, c.valid, ke->key))
 			continue; /* one key counts once, however often it signs */
 		if (hex_decode(sig, sizeof(sig), &siglen, sighex->u.s, sighex->len) < 0) {
-			if (!firstbad[0])
-				snprintf(firstbad, sizeof(firstbad),
-					 "signature by %.64s is not hex", keyid);
+			note(&c, "signature by %.64s is not hex", keyid);
 			continue;
 		}
 		r = key_verify(ke->key, msg, msglen, sig, siglen);
 		if (r == 0) {
-			counted[valid++] = ke->key;
+			counted[c.valid++] = ke->key;
 		} else if (r == PAWL_E_SIGNATURE) {
-			if (!firstbad[0])
-				snprintf(firstbad, sizeof(firstbad), "signature by %.64s is invalid",
-					 keyid);
+			note(&c, "signature by %.64s is invalid", keyid);
 		} else {
 			free(counted);
-			return pawl_error_prefix(r, "%s: ", name);
+			return r;
 		}
 	}
 	free(counted);
 	pawl_error_clear();
-	if (valid >= role->threshold)
+	*ret = c;
+	return 0;
+}
+
+int md_count_valid(pawl_md *md, const md_keys *keys, const md_role *role, uint32_t stop,
+		   md_sigcount *ret)
+{
+	const char *msg;
+	size_t msglen;
+
+	GUARD(md_signed_bytes(md, &msg, &msglen));
+	return md_count_sigs(msg, msglen, md->signatures, keys, role, stop, ret);
+}
+
+/* The threshold over msg, with the signatures in sigs (an array); version
+ * is for the message. */
+static int verify_sigs(const char *msg, size_t msglen, const pj_value *sigs, const md_keys *keys,
+		       const md_role *role, const char *name, uint64_t version)
+{
+	md_sigcount c;
+	int r;
+
+	if (role->threshold < 1)
+		return pawl_error_set(PAWL_E_SIGNATURE, "%s: threshold is 0", name);
+	r = md_count_sigs(msg, msglen, sigs, keys, role, role->threshold, &c);
+	if (r < 0)
+		return pawl_error_prefix(r, "%s: ", name);
+	if (c.valid >= role->threshold)
 		return 0;
 	return pawl_error_set(PAWL_E_SIGNATURE,
 			      "%s v%llu: %u of %u required signatures are valid%s%s", name,
-			      (unsigned long long)version, valid, role->threshold,
-			      firstbad[0] ? "; " : "", firstbad);
+			      (unsigned long long)version, c.valid, role->threshold,
+			      c.why[0] ? "; " : "", c.why);
 }
 
 int md_verify(pawl_md *md, const md_keys *keys, const md_role *role, const char *name)

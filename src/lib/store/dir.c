@@ -14,7 +14,7 @@
 
 int fsync_dir(int dirfd)
 {
-	return store_fsync_fd(dirfd, "directory");
+	return io_fsync(dirfd, "directory");
 }
 
 /* fsync the directory holding p (p has no trailing '/'). */
@@ -35,7 +35,7 @@ static int fsync_parent(char *p)
 	}
 	if (fd < 0)
 		return pawl_error_set_errno(PAWL_E_IO, errno, "cannot open the parent of %s", p);
-	r = store_fsync_fd(fd, p);
+	r = io_fsync(fd, p);
 	return r < 0 ? pawl_error_prefix(r, "directory creation: ") : 0;
 }
 

@@ -15,9 +15,6 @@
 #include "store/store-internal.h"
 #include "store/store.h"
 
-/* Larger single read(2)/write(2) calls gain nothing; Linux caps a transfer
- * at about 2 GiB anyway, and this keeps each one far below SSIZE_MAX. */
-#define IO_CHUNK ((size_t)1 << 20)
 /* How many O_EXCL names to try before giving up on a temporary file. */
 #define TMP_TRIES 64
 
@@ -31,52 +28,6 @@ int store_open_error(int errnum, const char *what, const char *name)
 	if (errnum == ENOMEM)
 		return pawl_error_set_errno(PAWL_E_NOMEM, errnum, "%s %s", what, name);
 	return pawl_error_set_errno(PAWL_E_IO, errnum, "%s %s", what, name);
-}
-
-int store_write_all_rwf(int fd, const void *p, size_t n, const char *name, int rwf,
-			bool *unsupported)
-{
-	const char *c = p;
-
-	if (unsupported)
-		*unsupported = false;
-	while (n > 0) {
-		size_t k = n < IO_CHUNK ? n : IO_CHUNK;
-		struct iovec iov = { .iov_base = (void *)(uintptr_t)c, .iov_len = k };
-		/* Offset -1: the file position (the end, for O_APPEND). */
-		ssize_t w = rwf ? pwritev2(fd, &iov, 1, -1, rwf) : write(fd, c, k);
-
-		if (w < 0) {
-			if (errno == EINTR)
-				continue;
-			if (rwf && unsupported && c == p && (errno == EOPNOTSUPP || errno == EINVAL)) {
-				/* An older kernel, or a file system without the
-				 * flags: nothing was written. */
-				*unsupported = true;
-				return 0;
-			}
-			return pawl_error_set_errno(PAWL_E_IO, errno, "cannot write %s", name);
-		}
-		if (w == 0) /* not expected from a regular file; do not spin */
-			return pawl_error_set(PAWL_E_IO, "cannot write %s: no progress", name);
-		c += w;
-		n -= (size_t)w;
-	}
-	return 0;
-}
-
-int store_write_all(int fd, const void *p, size_t n, const char *name)
-{
-	return store_write_all_rwf(fd, p, n, name, 0, NULL);
-}
-
-int store_fsync_fd(int fd, const char *name)
-{
-	while (fsync(fd) < 0) {
-		if (errno != EINTR)
-			return pawl_error_set_errno(PAWL_E_IO, errno, "cannot fsync %s", name);
-	}
-	return 0;
 }
 
 int store_clear_nonblock(int fd, const char *name)
@@ -215,7 +166,7 @@ int file_create_at(int dirfd, const char *name, const void *p, size_t n, mode_t 
 	while (fd < 0 && errno == EINTR);
 	if (fd < 0)
 		return store_open_error(errno, "cannot create", name);
-	r = store_write_all(fd, p, n, name);
+	r = io_write_all(fd, p, n, name);
 	if (r == 0 && close(TAKE_FD(fd)) < 0)
 		r = pawl_error_set_errno(PAWL_E_IO, errno, "cannot write %s", name);
 	if (r < 0)
@@ -286,8 +237,8 @@ static int write_atomic_in(int pfd, const char *base, const char *name, const vo
 	int fd = -1, r;
 
 	GUARD(create_temp(pfd, name, mode, tmp, sizeof(tmp), &fd));
-	GUARD_GOTO(r, store_write_all(fd, p, n, name), fail);
-	GUARD_GOTO(r, store_fsync_fd(fd, name), fail);
+	GUARD_GOTO(r, io_write_all(fd, p, n, name), fail);
+	GUARD_GOTO(r, io_fsync(fd, name), fail);
 	/* After fsync a close error cannot lose data on a local file system;
 	 * it is still reported (NFS reports write-back errors here). */
 	if (close(TAKE_FD(fd)) < 0 && errno != EINTR) {
@@ -310,12 +261,7 @@ static int write_atomic_in(int pfd, const char *base, const char *name, const vo
 		goto fail;
 	}
 	/* The new content is in place; only its durability is at stake. */
-	while (fsync(pfd) < 0) {
-		if (errno != EINTR)
-			return pawl_error_set_errno(PAWL_E_IO, errno,
-						    "cannot fsync the directory of %s", name);
-	}
-	return 0;
+	return io_fsync_dir(pfd, name);
 
 fail:
 	closep(&fd);

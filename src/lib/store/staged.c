@@ -199,12 +199,12 @@ int staged_write(pawl_staged *s, const void *p, size_t n)
 	if (s->dontcache) {
 		bool unsupported;
 
-		r = store_write_all_rwf(s->fd, p, n, s->label, RWF_DONTCACHE, &unsupported);
+		r = io_write_all_rwf(s->fd, p, n, s->label, RWF_DONTCACHE, &unsupported);
 		if (unsupported)
 			s->dontcache = false; /* for good: the windows below instead */
 	}
 	if (!s->dontcache)
-		r = store_write_all(s->fd, p, n, s->label);
+		r = io_write_all(s->fd, p, n, s->label);
 	if (r < 0) {
 		s->failed = true;
 		return r;
@@ -232,7 +232,7 @@ int staged_commit(pawl_staged *s, int dst_dirfd, const char *dst_name)
 
 	ENSURE(s, PAWL_E_INVALID, "staged_commit: nothing staged");
 	ENSURE_GOTO(r, !s->failed, PAWL_E_IO, fail, "%s: an earlier write failed", s->label);
-	GUARD_GOTO(r, store_fsync_fd(s->fd, s->label), fail);
+	GUARD_GOTO(r, io_fsync(s->fd, s->label), fail);
 	GUARD_GOTO(r, store_open_parent(dst_dirfd, dst_name, &dfd, &dbase), fail);
 	if (renameat(s->dirfd, s->part, dfd, dbase) < 0) {
 		r = pawl_error_set_errno(PAWL_E_IO, errno, "cannot rename %s to %s", s->label,
@@ -240,16 +240,9 @@ int staged_commit(pawl_staged *s, int dst_dirfd, const char *dst_name)
 		goto fail;
 	}
 	/* In place; what is left is making the rename durable. */
-	r = 0;
-	while (fsync(dfd) < 0) {
-		if (errno != EINTR) {
-			r = pawl_error_set_errno(PAWL_E_IO, errno,
-						 "cannot fsync the directory of %s", dst_name);
-			break;
-		}
-	}
+	r = io_fsync_dir(dfd, dst_name);
 	if (r == 0 && !same_dir(s->dirfd, dfd))
-		r = store_fsync_fd(s->dirfd, s->label);
+		r = io_fsync(s->dirfd, s->label);
 	staged_free(s);
 	return r;
 

@@ -8,6 +8,7 @@
 #include <stddef.h>
 
 #include "util/guard.h"
+#include "util/io.h"
 
 /* Split name at its last '/' and open the directory it lives in, relative
  * to dirfd (a name without '/' lives in dirfd itself; a new descriptor is
@@ -20,18 +21,6 @@ PAWL_MUST_USE int store_open_parent(int dirfd, const char *name, int *ret_pfd,
 /* An error for a failed open: ENOENT is PAWL_E_NOT_FOUND, a refused
  * symbolic link (ELOOP under O_NOFOLLOW) says so, the rest is PAWL_E_IO. */
 int store_open_error(int errnum, const char *what, const char *name);
-
-/* write(2) until all n bytes are written, retrying EINTR and short writes. */
-PAWL_MUST_USE int store_write_all(int fd, const void *p, size_t n, const char *name);
-/* The same with pwritev2() flags (RWF_*) on every write. When the first
- * write fails because the kernel or file system lacks them (EOPNOTSUPP,
- * EINVAL) and unsupported is given, nothing is written, *unsupported is
- * set and 0 returned: the caller writes another way. */
-PAWL_MUST_USE int store_write_all_rwf(int fd, const void *p, size_t n, const char *name, int rwf,
-				      bool *unsupported);
-
-/* fsync(2), retrying EINTR. */
-PAWL_MUST_USE int store_fsync_fd(int fd, const char *name);
 
 /* Clear O_NONBLOCK (set to open FIFOs without blocking) once the
  * descriptor is known to be a regular file. */
