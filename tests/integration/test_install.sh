@@ -260,7 +260,7 @@ done
 # roff spells a literal '-' as '\-'.
 roff() { printf '%s\n' "$1" | sed 's/-/\\-/g'; }
 undocumented=""
-for o in $("$D/bin/pawl" --help | grep -o -- '--[a-z][a-z0-9-]*' | sort -u); do
+for o in $("$D/bin/pawl" --help | sed "/^Exit status/,\$d" | grep -o -- '--[a-z][a-z0-9-]*' | sort -u); do
 	grep -qF -- "$(roff "$o")" "$MAN1/pawl.1" || undocumented="$undocumented pawl.1:$o"
 	grep -qF -- "$o" "$D/share/bash-completion/completions/pawl" ||
 		undocumented="$undocumented completions/pawl:$o"
@@ -278,7 +278,7 @@ for c in $pcmds; do
 			undocumented="$undocumented completions/pawl:$c:$o"
 	done
 done
-for o in $("$D/bin/pawl-repo" --help | grep -o -- '--[a-z][a-z0-9-]*' | sort -u); do
+for o in $("$D/bin/pawl-repo" --help | sed "/^Exit status/,\$d" | grep -o -- '--[a-z][a-z0-9-]*' | sort -u); do
 	grep -qF -- "$(roff "$o")" "$MAN1/pawl-repo.1" || undocumented="$undocumented pawl-repo.1:$o"
 	grep -qF -- "$o" "$D/share/bash-completion/completions/pawl-repo" ||
 		undocumented="$undocumented completions/pawl-repo:$o"
