@@ -67,7 +67,7 @@ int cmd_status(int argc, char **argv)
 	if (argc - optind != 1)
 		usage_error("status", "give the workspace REPO");
 	if (ws_open(&w, argv[optind], false) < 0 || ws_walk(w) < 0)
-		return fail("status");
+		return fail_json("status", json);
 	if (json) {
 		printf("{\"workspace\":");
 		cli_json_string(stdout, w->path);

@@ -48,7 +48,8 @@ static const char usage_verify[] =
 	"target of every role must be present with its signed length and hashes; up to\n"
 	"N targets (default 1000, 0 for all) are downloaded through the client; and\n"
 	"metadata newer than what the snapshot or timestamp names is reported as stale.\n"
-	"Exit status 0 when the tree is good, 1 with a list of problems otherwise.\n";
+	"Exit status 0 when the tree is good, 2 with a list of problems when a client\n"
+	"would refuse it (or it is not safe to serve), 1 when it cannot be checked.\n";
 
 #define MAX_PROBLEMS 50
 
@@ -411,6 +412,7 @@ int cmd_verify(int argc, char **argv)
 
 		fprintf(stderr, "pawl-repo verify: a client trusting %s refuses %s: %s: %s\n",
 			rootfile, v.outdir, pawl_strerror(e->code), e->message);
+		rc = EXIT_VERIFY;
 		goto out;
 	}
 	{
@@ -439,6 +441,7 @@ int cmd_verify(int argc, char **argv)
 			fprintf(stderr, "pawl-repo verify: ... %zu problems in all\n", v.problems);
 		fprintf(stderr, "pawl-repo verify: %s is NOT safe to serve (%zu problem%s)\n",
 			v.outdir, v.problems, v.problems == 1 ? "" : "s");
+		rc = EXIT_VERIFY;
 		goto out;
 	}
 	printf("%s verifies: root v%" PRIu64 ", timestamp v%" PRIu64 " (expires %s), snapshot v%"

@@ -625,7 +625,7 @@ int journal_handed(ws *w, ws_role *r)
 
 static const char usage_log[] =
 	"usage: pawl-repo log REPO [--json] [--since TIME]\n"
-	"       pawl-repo log REPO verify\n"
+	"       pawl-repo log REPO verify [--json]\n"
 	"\n"
 	"Show the publisher's audit log, REPO/audit.log: every signature (role,\n"
 	"version, key id, key file or token), target change, delegation, key\n"
@@ -637,8 +637,9 @@ static const char usage_log[] =
 	"verify checks that no entry was altered, removed, inserted or reordered:\n"
 	"the hash chain, REPO/audit.head, and the last entry's position that\n"
 	"REPO/state.json keeps (so cutting entries off the end is caught even with\n"
-	"audit.head rewritten to match). Exit status: 0 intact, 1 not intact (or the\n"
-	"log cannot be read), 2 intact but recording incidents to review.\n"
+	"audit.head rewritten to match). Exit status: 0 intact, 2 not intact (or\n"
+	"gone while state.json names it), 6 intact but recording incidents to\n"
+	"review, 1 the log cannot be read. With --json: one JSON object.\n"
 	"\n"
 	"Every entry is also sent to syslog (facility authpriv) as it is written,\n"
 	"unless the writing command had --no-syslog; the file log is always written.\n";
@@ -660,7 +661,7 @@ static int count_damaged(const char *path, uint64_t *ret_n, uint64_t *ret_first)
 	}
 }
 
-static int log_verify(const char *repo)
+static int log_verify(const char *repo, bool json)
 {
 	_cleanup_pj_doc_ pj_doc *doc = NULL;
 	audit_head anchor, *ap = NULL;
@@ -668,41 +669,34 @@ static int log_verify(const char *repo)
 	char *data = NULL;
 	size_t len;
 	uint64_t n = 0, first = 0;
-	int rc;
+	cli_log_result res;
 
 	snprintf(path, sizeof(path), "%s/audit.log", repo);
 	snprintf(spath, sizeof(spath), "%s/state.json", repo);
 	/* The anchor is read before the log, and written after the entries
 	 * it names, so it never names an entry the log cannot have yet. */
 	if (file_read_all(spath, 64u * 1024u * 1024u, &data, &len) < 0)
-		return fail("log");
+		return fail_json("log", json);
 	if (pj_parse(&doc, data, len, NULL) < 0) {
 		pawl_error_prefix(pawl_error_last()->code, "%s: ", spath);
-		return fail("log");
+		return fail_json("log", json);
 	}
 	if (audit_head_from_json(&anchor, pj_get(pj_root(doc), "audit")) == 0) {
 		ap = &anchor;
 	} else {
 		pawl_error_clear();
-		printf("note: %s keeps no position of the log's last entry; checking the log "
-		       "against audit.head only\n", spath);
+		fprintf(json ? stderr : stdout, "note: %s keeps no position of the log's last "
+			"entry; checking the log against audit.head only\n", spath);
 	}
-	rc = cli_log_verify(stdout, path, NULL, ap);
-	if (rc == 1)
-		return 1;
-	if (count_damaged(path, &n, &first) < 0)
-		return fail("log");
-	if (n) {
-		printf("warning: the log records %" PRIu64 " check(s) that found it not holding "
-		       "the entry state.json named, the first at seq %" PRIu64 " (log.damaged): "
-		       "review them\n", n, first);
-		rc = 2;
+	cli_log_check(path, NULL, ap, "state.json", &res);
+	if (res.exit == CLI_EXIT_OK || res.exit == CLI_EXIT_INCIDENTS) {
+		if (count_damaged(path, &n, &first) < 0)
+			return fail_json("log", json);
+		cli_log_add_incidents(&res, n, first,
+				      "check(s) that found it not holding the entry state.json "
+				      "named (log.damaged)");
 	}
-	if (ap)
-		printf("anchor: state.json names entry %" PRIu64 " (%s), and the log holds it\n",
-		       anchor.seq, anchor.hash);
-	fflush(stdout);
-	return rc;
+	return cli_log_report(stdout, path, &res, json);
 }
 
 int cmd_log(int argc, char **argv)
@@ -734,14 +728,14 @@ int cmd_log(int argc, char **argv)
 	if (npos == 2) {
 		if (strcmp(argv[optind + 1], "verify") != 0)
 			usage_error("log", "unknown action \"%s\" (only `verify`)", argv[optind + 1]);
-		if (json || since)
-			usage_error("log", "verify takes no --json or --since");
-		return log_verify(argv[optind]);
+		if (since)
+			usage_error("log", "verify takes no --since");
+		return log_verify(argv[optind], json);
 	}
 	if (since && audit_since_parse(since, &t) < 0)
 		usage_error("log", "%s", pawl_error_last()->message);
 	snprintf(path, sizeof(path), "%s/audit.log", argv[optind]);
 	if (cli_log_show(stdout, path, json, t) != 0)
-		return fail("log");
+		return fail_json("log", json);
 	return 0;
 }

@@ -13,9 +13,12 @@
  * PKCS#11 hook; anything else is a file read by the crypto module
  * (O_NOFOLLOW, regular file, size-capped).
  */
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <openssl/crypto.h>
 
@@ -170,6 +173,55 @@ static int name_arg(int code, const char *arg)
 	return pawl_error_prefix(code, "key %s: ", arg);
 }
 
+/*
+ * As ssh does: an unencrypted private key file that others can read (or
+ * change) lets them sign as this key. Signing goes on (the key may be on
+ * a single-user build machine), but with a warning that names the file
+ * and the chmod that fixes it, once per file and run.
+ */
+static void warn_exposed_key(const char *path)
+{
+	static struct {
+		dev_t dev;
+		ino_t ino;
+	} warned[32];
+	static size_t n_warned;
+	char head[4096];
+	struct stat st;
+	ssize_t n;
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NOCTTY);
+
+	if (fd < 0)
+		return;
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || !(st.st_mode & 077)) {
+		close(fd);
+		return;
+	}
+	n = read(fd, head, sizeof(head) - 1);
+	close(fd);
+	if (n <= 0)
+		return;
+	head[n] = '\0';
+	/* PKCS#8 "BEGIN ENCRYPTED PRIVATE KEY", or a legacy "Proc-Type:
+	 * 4,ENCRYPTED" header: needs the passphrase too. */
+	if (strstr(head, "ENCRYPTED"))
+		return;
+	for (size_t i = 0; i < n_warned; i++)
+		if (warned[i].dev == st.st_dev && warned[i].ino == st.st_ino)
+			return;
+	if (n_warned < ARRAY_SIZE(warned)) {
+		warned[n_warned].dev = st.st_dev;
+		warned[n_warned].ino = st.st_ino;
+		n_warned++;
+	}
+	warning("UNPROTECTED PRIVATE KEY FILE: %s is not encrypted and is %s by %s (mode "
+		"%04o): whoever can read it can sign as this key. Fix: chmod 600 %s (or keep "
+		"the key encrypted: pawl-repo keygen with a passphrase)",
+		path, st.st_mode & 044 ? "readable" : "writable",
+		st.st_mode & 006 ? "every user" : "its group", (unsigned)(st.st_mode & 07777),
+		path);
+}
+
 int key_arg_signer(pawl_signer **ret, const char *arg)
 {
 	int r;
@@ -179,6 +231,8 @@ int key_arg_signer(pawl_signer **ret, const char *arg)
 	r = signer_load_file(ret, arg, pass_get());
 	if (r == PAWL_E_KEY && !pass_get())
 		return hint_passphrase(name_arg(r, arg));
+	if (r == 0)
+		warn_exposed_key(arg);
 	return r < 0 ? name_arg(r, arg) : 0;
 }
 
@@ -203,6 +257,8 @@ int key_arg_public(pawl_key **ret, pawl_signer **ret_signer, const char *arg)
 			pawl_error_clear();
 			s = NULL;
 		}
+		if (s)
+			warn_exposed_key(arg);
 	}
 	if (s && !k) {
 		r = signer_public(s, &k);

@@ -3,10 +3,13 @@
  * delegations, hash bins, threshold and offline signing, rotation,
  * expiry, timestamping, publishing and verifying a published tree.
  *
- * Exit codes: 0 success, 1 failure (the message names the role, key id or
- * file and says what to do), 2 usage error. Informational lines go to
- * stderr (quiet with -q); `status`, `keygen` and `log` print results on
- * stdout. Private keys, passphrases and PINs are never printed.
+ * Exit codes: the table pawl shares (docs/exit-codes.md): 0 success, 1
+ * failure (the message names the role, key id or file and says what to
+ * do), 2 verification failure (verify: a tree a client would refuse; log
+ * verify: an altered log), 6 (log verify: intact, but recording
+ * incidents), 64 usage error. Informational lines go to stderr (quiet
+ * with -q); `status`, `keygen` and `log` print results on stdout. Private
+ * keys, passphrases and PINs are never printed.
  *
  * Commands that change a workspace record what they do in its audit log
  * (journal.c), failures included: fail() below records them.
@@ -17,9 +20,17 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "common/json_out.h"
+#include "common/nearest.h"
 #include "repo.h"
 
 int verbosity;
+/* The running command's argv, for naming a bad option (getopt_long runs
+ * on it, with opterr 0). */
+static char **cmd_argv;
+/* --json is on the command line: failures and usage errors are then one
+ * JSON object on stdout too (docs/json.md). */
+static bool json_requested;
 
 static const struct {
 	const char *name;
@@ -56,9 +67,10 @@ static void usage(FILE *f)
 	      "Every command that changes REPO records it in REPO/audit.log, mirrored to\n"
 	      "syslog (authpriv); --no-syslog (before or after COMMAND) turns off the\n"
 	      "syslog copy only.\n"
-	      "Exit status: 0 success, 1 failure, 2 usage error.\n"
-	      "Full guide: docs/pawl-repo.md\n",
+	      "Full guide: docs/pawl-repo.md\n"
+	      "\n",
 	      f);
+	cli_exit_table_print(f, CLI_PROG_PAWL_REPO);
 }
 
 void info(const char *fmt, ...)
@@ -91,6 +103,18 @@ void usage_error(const char *cmd, const char *fmt, ...)
 
 	fprintf(stderr, "pawl-repo%s%s: ", cmd ? " " : "", cmd ? cmd : "");
 	va_start(ap, fmt);
+	if (json_requested) {
+		char msg[768];
+		va_list aq;
+
+		va_copy(aq, ap);
+		vsnprintf(msg, sizeof(msg), fmt, aq);
+		va_end(aq);
+		fputs("{\"ok\":false,\"error\":\"usage error\",\"message\":", stdout);
+		cli_json_string(stdout, msg);
+		printf(",\"exit\":%d}\n", EXIT_USAGE);
+		fflush(stdout);
+	}
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
 	fprintf(stderr, "\nTry 'pawl-repo %s%s--help'.\n", cmd ? cmd : "", cmd ? " " : "");
@@ -107,6 +131,25 @@ int fail(const char *cmd)
 		e->message[0] ? e->message : "(no detail)");
 	journal_failure(cmd);
 	return 1;
+}
+
+int fail_json(const char *cmd, bool json)
+{
+	int code = pawl_error_last()->code;
+	char msg[768];
+	int rc;
+
+	snprintf(msg, sizeof(msg), "%s",
+		 pawl_error_last()->message[0] ? pawl_error_last()->message : "(no detail)");
+	rc = fail(cmd);
+	if (json) {
+		printf("{\"ok\":false,\"error\":\"%s\",\"code\":%d,\"message\":",
+		       pawl_strerror(code), code);
+		cli_json_string(stdout, msg);
+		printf(",\"exit\":%d}\n", rc);
+		fflush(stdout);
+	}
+	return rc;
 }
 
 const char *short_id(const char *keyid, char buf[20])
@@ -138,8 +181,22 @@ void common_opt(const char *cmd, const char *usage_text, int ch, const char *arg
 	case OPT_NOSYSLOG:
 		journal_syslog = false;
 		return;
-	default:
-		usage_error(cmd, "unknown option or missing argument");
+	default: {
+		/* What getopt stopped at: one line that names it. */
+		const char *a = cmd_argv && optind > 0 ? cmd_argv[optind - 1] : NULL;
+
+		if (a && a[0] == '-' && a[1] == '-') {
+			const char *eq = strchr(a, '=');
+			int len = eq ? (int)(eq - a) : 64;
+
+			if (!optopt)
+				usage_error(cmd, "unknown option '%.*s'", len, a);
+			if (eq)
+				usage_error(cmd, "option '%.*s' takes no argument", len, a);
+			usage_error(cmd, "option '%.*s' needs an argument", len, a);
+		}
+		usage_error(cmd, "unknown option '-%c'", optopt ? optopt : '?');
+	}
 	}
 }
 
@@ -157,6 +214,21 @@ void strv_push(strv *s, char *v)
 		s->cap = cap;
 	}
 	s->v[s->n++] = v;
+}
+
+/* A mistyped command: named, with the nearest command when one is close. */
+static _Noreturn void unknown_command(const char *word)
+{
+	const char *names[ARRAY_SIZE(commands) + 1];
+	const char *near;
+
+	for (size_t k = 0; k < ARRAY_SIZE(commands); k++)
+		names[k] = commands[k].name;
+	names[ARRAY_SIZE(commands)] = "help";
+	near = cli_nearest_word(word, names, ARRAY_SIZE(names));
+	if (near)
+		usage_error(NULL, "unknown command '%.64s' (did you mean '%s'?)", word, near);
+	usage_error(NULL, "unknown command '%.64s'; 'pawl-repo --help' lists the commands", word);
 }
 
 /* An error before any command runs (no workspace, so no audit log). */
@@ -197,6 +269,11 @@ int main(int argc, char **argv)
 	 * after COMMAND, replaces them. */
 	if (pass_from_env() < 0 || pin_from_env() < 0)
 		return fail_start();
+	/* Bad options are named by common_opt(), in one line. */
+	opterr = 0;
+	for (int k = 1; k < argc && strcmp(argv[k], "--") != 0; k++)
+		if (strcmp(argv[k], "--json") == 0)
+			json_requested = true;
 	for (; i < argc && argv[i][0] == '-'; i++) {
 		const char *file;
 
@@ -238,19 +315,21 @@ int main(int argc, char **argv)
 			return 0;
 		}
 		av[0] = argv[i + 1];
+		cmd_argv = av;
 		for (size_t k = 0; k < ARRAY_SIZE(commands); k++)
 			if (strcmp(commands[k].name, av[0]) == 0)
 				return commands[k].fn(2, av);
-		usage_error(NULL, "unknown command \"%s\"", av[0]);
+		unknown_command(av[0]);
 	}
 	for (size_t k = 0; k < ARRAY_SIZE(commands); k++) {
 		if (strcmp(commands[k].name, argv[i]) == 0) {
 			journal_cmd = commands[k].name;
+			cmd_argv = argv + i;
 			rc = commands[k].fn(argc - i, argv + i);
 			pass_wipe();
 			pin_wipe();
 			return rc;
 		}
 	}
-	usage_error(NULL, "unknown command \"%s\"", argv[i]);
+	unknown_command(argv[i]);
 }

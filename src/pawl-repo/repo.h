@@ -34,6 +34,7 @@
 #include <stdio.h>
 
 #include "audit/audit.h"
+#include "common/exit_codes.h"
 #include "common/parse.h"
 #include "crypto/crypto.h"
 #include "json/json.h"
@@ -41,7 +42,10 @@
 #include "store/store.h"
 #include "util/guard.h"
 
-#define EXIT_USAGE 2
+/* docs/exit-codes.md (common/exit_codes.h) */
+#define EXIT_VERIFY CLI_EXIT_VERIFY
+#define EXIT_INCIDENTS CLI_EXIT_INCIDENTS
+#define EXIT_USAGE CLI_EXIT_USAGE
 
 /* Role names pawl-repo creates must be one safe file name component. */
 #define ROLE_NAME_MAX 128
@@ -319,5 +323,8 @@ PAWL_MUST_USE int do_timestamp(ws *w, const signers *ss, bool force, bool strict
 
 /* Report the thread's error for a failed command; returns 1. */
 int fail(const char *cmd);
+/* fail(), and with json the failure as one JSON object on stdout
+ * ({"ok": false, "error", "code", "message", "exit"}). */
+int fail_json(const char *cmd, bool json);
 
 #endif

@@ -49,10 +49,13 @@
 #include "agent.h"
 #include "audit/audit.h"
 #include "client/client.h"
+#include "common/json_out.h"
 #include "common/log_cmd.h"
+#include "hint.h"
 #include "install/install.h"
 #include "install/semver.h"
 #include "pawl/updater.h"
+#include "progress.h"
 #include "util/clock.h"
 
 #define WORK "work"
@@ -61,6 +64,7 @@ struct agent {
 	const agent_config *c;
 	bool json;
 	int verbose;
+	bool progress;        /* a bar for the download (progress.h) */
 	audit_log *log;
 	char metadata_dir[4096];
 	char staging_dir[4096];
@@ -81,6 +85,8 @@ struct agent {
 	bool have_best;
 	const install_state *state;
 	char skipped[512];
+	/* state->bad[i] was offered and passed over (its mark) */
+	bool bad_seen[INSTALL_MAX_BAD];
 	bool refresh_only; /* the child only refreshes (rollback) */
 };
 
@@ -91,6 +97,7 @@ static void say(const struct agent *a, const char *fmt, ...)
 
 	if (a->json || a->verbose < 0)
 		return;
+	progress_clear();
 	va_start(ap, fmt);
 	fputs("pawl: ", stderr);
 	vfprintf(stderr, fmt, ap);
@@ -98,7 +105,10 @@ static void say(const struct agent *a, const char *fmt, ...)
 	va_end(ap);
 }
 
-static int exit_code_for(int err)
+/* remote: the failure came from what the repository served (a file
+ * missing on every mirror is then a network failure), not from a local
+ * file. */
+static int exit_code_for(int err, bool remote)
 {
 	switch (err) {
 	case PAWL_E_SIGNATURE:
@@ -112,8 +122,9 @@ static int exit_code_for(int err)
 	case PAWL_E_LIMIT:
 		return AGENT_EXIT_VERIFY;
 	case PAWL_E_NETWORK:
-	case PAWL_E_NOT_FOUND:
 		return AGENT_EXIT_NETWORK;
+	case PAWL_E_NOT_FOUND:
+		return remote ? AGENT_EXIT_NETWORK : AGENT_EXIT_ERROR;
 	default:
 		return AGENT_EXIT_ERROR;
 	}
@@ -125,6 +136,8 @@ static void on_event(const pawl_event *ev, void *ctx)
 
 	if (a->log && audit_record_event(a->log, ev) < 0)
 		pawl_error_clear();
+	if (a->progress)
+		progress_event(ev);
 	if (a->verbose > 0 && !a->json) {
 		if (ev->kind == PAWL_EVENT_FETCH)
 			fprintf(stderr, "pawl: fetch %s\n", ev->url);
@@ -210,35 +223,58 @@ static int finish(struct agent *a, int code, const char *outcome)
 	return code;
 }
 
+/* The agent's failure form on stdout (--json): exactly one object. */
+static void json_failure(const char *step, int code, const char *msg, const char *hint, int ex)
+{
+	printf("{\"ok\":false,\"step\":\"%s\",\"error\":\"%s\",\"message\":", step,
+	       pawl_strerror(code));
+	cli_json_string(stdout, msg);
+	if (hint) {
+		fputs(",\"hint\":", stdout);
+		cli_json_string(stdout, hint);
+	}
+	printf(",\"exit\":%d}\n", ex);
+}
+
 /* Report a pawl error: audit it (even though the update aborts), tell the
- * user, map it to an exit code. */
-static int fail(struct agent *a, const char *what)
+ * user (with what to do about it, when that is known), exit with ex. */
+static int fail_as(struct agent *a, const char *what, int ex)
 {
 	const pawl_error *e = pawl_error_last();
 	int code = e->code ? e->code : PAWL_E_GENERIC;
-	char msg[1024];
-	int ex = exit_code_for(code);
+	char msg[1024], hint[512];
+	const char *h;
 
 	snprintf(msg, sizeof(msg), "%s", e->message);
+	h = hint_for(code, msg, hint, sizeof(hint));
 	if (a->log && audit_failuref(a->log, "agent.failure", msg, AUDIT_STR("step", what),
 				     AUDIT_STR("error", pawl_strerror(code))) < 0)
 		pawl_error_clear();
+	progress_clear();
 	if (a->json)
-		printf("{\"ok\":false,\"step\":\"%s\",\"error\":\"%s\",\"exit\":%d}\n", what,
-		       pawl_strerror(code), ex);
+		json_failure(what, code, msg, h, ex);
 	fprintf(stderr, "pawl: %s failed: %s: %s\n", what, pawl_strerror(code), msg);
+	if (h)
+		fprintf(stderr, "pawl: hint: %s\n", h);
 	return finish(a, ex, "failed");
 }
 
-/* ---------------- choosing a release ---------------- */
-
-static bool is_bad(const install_state *st, const char *v)
+/* A failure of a step that talks to the repository: its exit code says
+ * verification (2), network (3) or other (1). */
+static int fail(struct agent *a, const char *what)
 {
-	for (uint32_t i = 0; i < st->nbad; i++)
-		if (strcmp(st->bad[i], v) == 0)
-			return true;
-	return false;
+	return fail_as(a, what, exit_code_for(pawl_error_last()->code, true));
 }
+
+/* A failure of a local step (configuration, state, lock, the trusted root
+ * file, the audit log): exit 1 whatever the code, as docs/exit-codes.md
+ * says; "not found" here is a local file, not a mirror. */
+static int fail_local(struct agent *a, const char *what)
+{
+	return fail_as(a, what, AGENT_EXIT_ERROR);
+}
+
+/* ---------------- choosing a release ---------------- */
 
 /* Read {"version": "...", "recovery": true|false} from a target's custom
  * data; the version must also be the path's VERSION component. */
@@ -286,8 +322,12 @@ static int consider(void *ctx, const char *path, const md_target *t, const char 
 		snprintf(a->skipped, sizeof(a->skipped), "%s (no matching custom version)", path);
 		return 0;
 	}
-	if (is_bad(a->state, vs))
-		return 0;
+	for (uint32_t i = 0; i < a->state->nbad; i++) {
+		if (strcmp(a->state->bad[i], vs) == 0) {
+			a->bad_seen[i] = true;
+			return 0;
+		}
+	}
 	if (!a->have_best || semver_cmp(&v, &a->best_ver) > 0) {
 		a->have_best = true;
 		a->best_ver = v;
@@ -303,6 +343,7 @@ static int choose(struct agent *a, pawl_updater *u)
 	_cleanup_buf_ pawl_buf prefix = PAWL_BUF_INIT(512);
 
 	a->have_best = false;
+	memset(a->bad_seen, 0, sizeof(a->bad_seen));
 	GUARD(buf_printf(&prefix, "%s/", a->c->app));
 	return updater_collect_targets(u, prefix.data, consider, a);
 }
@@ -350,11 +391,17 @@ static void child_msg(int fd, const char *word, const char *fmt, ...)
 
 struct child_ctx {
 	int fd;
+	bool progress;
 };
 
 static void child_event(const pawl_event *ev, void *ctx)
 {
 	struct child_ctx *cc = ctx;
+
+	/* The fetcher downloads, so it draws the bar, on the stderr it
+	 * inherited. */
+	if (cc->progress)
+		progress_event(ev);
 
 	if (ev->kind == PAWL_EVENT_REJECTED && ev->url)
 		child_msg(cc->fd, "rejected", "%d %s %s", ev->code, ev->url,
@@ -435,7 +482,7 @@ static int child_prepare(const struct agent *a)
 static int child_fetch(struct agent *a, int fd)
 {
 	pawl_updater_opts o = PAWL_UPDATER_OPTS_INIT;
-	struct child_ctx cc = { fd };
+	struct child_ctx cc = { fd, a->progress };
 	pawl_updater *u = NULL;
 	pawl_target *t = NULL;
 	_cleanup_buf_ pawl_buf rel = PAWL_BUF_INIT(16384);
@@ -902,14 +949,18 @@ static int ensure_trust(struct agent *a)
 	_cleanup_free_ char *data = NULL;
 	root_install_info info;
 	size_t len;
+	int r;
 
 	snprintf(path, sizeof(path), "%s/root.json", a->metadata_dir);
 	if (lstat(path, &st) == 0)
 		return 0;
 	if (errno != ENOENT)
 		return pawl_error_set_errno(PAWL_E_IO, errno, "trusted root %s", path);
-	GUARD(file_read_all(a->c->trusted_root, PAWL_DEFAULT_MAX_ROOT, &data, &len));
-	GUARD(metadata_dir_install_root(a->metadata_dir, data, len, false, &info));
+	r = file_read_all(a->c->trusted_root, PAWL_DEFAULT_MAX_ROOT, &data, &len);
+	if (r == 0)
+		r = metadata_dir_install_root(a->metadata_dir, data, len, false, &info);
+	if (r < 0)
+		return pawl_error_prefix(r, "trusted_root in %s: ", a->c->path);
 	if (!info.identical && a->log &&
 	    audit_appendf(a->log, "trust.init", AUDIT_STR("root", a->c->trusted_root),
 			  AUDIT_INT("version", info.new_version),
@@ -928,7 +979,7 @@ int agent_init(const agent_config *c, const char *root_file, bool force, bool js
 	int r;
 
 	if (setup_paths(&a) < 0 || open_audit(&a) < 0)
-		return fail(&a, "setup");
+		return fail_local(&a, "setup");
 	if (file_read_all(file, PAWL_DEFAULT_MAX_ROOT, &data, &len) < 0) {
 		/* A local file: exit 1 even when it is missing (fail() would
 		 * say 3, a network failure, for "not found"). */
@@ -939,8 +990,7 @@ int agent_init(const agent_config *c, const char *root_file, bool force, bool js
 		if (audit_failuref(a.log, "agent.failure", msg, AUDIT_STR("step", "init")) < 0)
 			pawl_error_clear();
 		if (json)
-			printf("{\"ok\":false,\"step\":\"init\",\"error\":\"%s\",\"exit\":%d}\n",
-			       pawl_strerror(code), AGENT_EXIT_ERROR);
+			json_failure("init", code, msg, NULL, AGENT_EXIT_ERROR);
 		fprintf(stderr, "pawl: init failed: %s\n", msg);
 		return finish(&a, AGENT_EXIT_ERROR, "failed");
 	}
@@ -953,7 +1003,7 @@ int agent_init(const agent_config *c, const char *root_file, bool force, bool js
 		snprintf(msg, sizeof(msg), "%s", pawl_error_last()->message);
 		if (audit_appendf(a.log, "trust.replacing", AUDIT_STR("root", file),
 				  AUDIT_STR("found", msg)) < 0)
-			return fail(&a, "audit");
+			return fail_local(&a, "audit");
 		r = metadata_dir_install_root(a.metadata_dir, data, len, true, &info);
 	}
 	if (r == PAWL_E_POLICY) {
@@ -962,8 +1012,7 @@ int agent_init(const agent_config *c, const char *root_file, bool force, bool js
 		if (audit_failuref(a.log, "trust.refused", msg, AUDIT_STR("root", file)) < 0)
 			pawl_error_clear();
 		if (json)
-			printf("{\"ok\":false,\"step\":\"init\",\"error\":\"%s\",\"exit\":%d}\n",
-			       pawl_strerror(PAWL_E_POLICY), AGENT_EXIT_REFUSED);
+			json_failure("init", PAWL_E_POLICY, msg, NULL, AGENT_EXIT_REFUSED);
 		fprintf(stderr,
 			"pawl: init refused: %s\n"
 			"pawl: the agent keeps its trusted root. To replace it with %s on purpose "
@@ -974,7 +1023,7 @@ int agent_init(const agent_config *c, const char *root_file, bool force, bool js
 		return finish(&a, AGENT_EXIT_REFUSED, "refused");
 	}
 	if (r < 0)
-		return fail(&a, "init");
+		return fail_local(&a, "init");
 	if (info.had_root && !info.identical) {
 		if (audit_appendf(a.log, "trust.replaced", AUDIT_STR("root", file),
 				  AUDIT_INT("old_version", info.old_version),
@@ -982,7 +1031,7 @@ int agent_init(const agent_config *c, const char *root_file, bool force, bool js
 				  AUDIT_INT("version", info.new_version),
 				  AUDIT_STR("sha256", info.new_sha256),
 				  AUDIT_STR("why", "--force-replace-trusted-root")) < 0)
-			return fail(&a, "audit");
+			return fail_local(&a, "audit");
 		fprintf(stderr,
 			"pawl: WARNING: replaced the trusted root %s/root.json (version %" PRIu64
 			", sha256 %s) with %s (version %" PRIu64 ", sha256 %s), as "
@@ -993,7 +1042,7 @@ int agent_init(const agent_config *c, const char *root_file, bool force, bool js
 		if (audit_appendf(a.log, "trust.init", AUDIT_STR("root", file),
 				  AUDIT_INT("version", info.new_version),
 				  AUDIT_STR("sha256", info.new_sha256)) < 0)
-			return fail(&a, "audit");
+			return fail_local(&a, "audit");
 		say(&a, "trusting %s (root version %" PRIu64 ")", file, info.new_version);
 	} else {
 		say(&a, "the agent already trusts %s (root version %" PRIu64 "); nothing changed",
@@ -1005,26 +1054,67 @@ int agent_init(const agent_config *c, const char *root_file, bool force, bool js
 	return finish(&a, AGENT_EXIT_OK, info.identical ? "unchanged" : "trusted");
 }
 
-void json_print_string(const char *s)
+/* The releases marked bad that this run passed over and that it would
+ * otherwise have taken: newer than the one it chose (all of them when it
+ * found none). Older ones are not worth a word. */
+static size_t skipped_bad(const struct agent *a, const char *out[INSTALL_MAX_BAD])
 {
-	pawl_buf b = PAWL_BUF_INIT(1u << 20);
+	size_t n = 0;
 
-	if (pj_write_cstr(&b, s) == 0)
-		fputs(b.data, stdout);
-	else
-		fputs("\"\"", stdout);
+	for (uint32_t i = 0; i < a->state->nbad; i++) {
+		semver v;
+
+		if (!a->bad_seen[i] || semver_parse(a->state->bad[i], &v) < 0)
+			continue;
+		if (!a->have_best || semver_cmp(&v, &a->best_ver) > 0)
+			out[n++] = a->state->bad[i];
+	}
 	pawl_error_clear();
-	buf_free(&b);
+	return n;
 }
 
-static void result_json(const install_result *r, const char *path)
+/* Say (and log) which releases marked bad were skipped, and how to clear
+ * the mark. */
+static void report_skipped(struct agent *a)
+{
+	const char *v[INSTALL_MAX_BAD];
+	size_t n = skipped_bad(a, v);
+
+	for (size_t i = 0; i < n; i++) {
+		say(a, "skipped %s %s: it is marked bad (it failed its health check here); "
+		    "'pawl --config %s clear-bad %s' lets the next update try it again",
+		    a->c->app, v[i], a->c->path, v[i]);
+		if (a->log && audit_appendf(a->log, "release.skipped", AUDIT_STR("version", v[i]),
+					    AUDIT_STR("why", "marked bad")) < 0)
+			pawl_error_clear();
+	}
+}
+
+/* ,"skipped_bad":[...] for update's --json */
+static void json_skipped(const struct agent *a)
+{
+	const char *v[INSTALL_MAX_BAD];
+	size_t n = skipped_bad(a, v);
+
+	fputs(",\"skipped_bad\":[", stdout);
+	for (size_t i = 0; i < n; i++) {
+		if (i)
+			fputc(',', stdout);
+		cli_json_string(stdout, v[i]);
+	}
+	fputc(']', stdout);
+}
+
+static void result_json(const struct agent *a, const install_result *r, const char *path)
 {
 	printf("{\"ok\":true,\"outcome\":\"%s\",\"version\":\"%s\",\"current\":\"%s\"",
 	       install_outcome_name(r->outcome), r->version, r->current);
 	if (path) {
 		printf(",\"target\":");
-		json_print_string(path);
+		cli_json_string(stdout, path);
 	}
+	if (a)
+		json_skipped(a);
 	printf(",\"health_ran\":%s}\n", r->health_ran ? "true" : "false");
 }
 
@@ -1042,7 +1132,8 @@ static int install_opts_from(const struct agent *a, install_opts *io)
 
 int agent_update(const agent_config *c, bool json, int verbose)
 {
-	struct agent a = { .c = c, .json = json, .verbose = verbose };
+	struct agent a = { .c = c, .json = json, .verbose = verbose,
+			   .progress = progress_wanted(json, verbose) };
 	pawl_updater_opts o = PAWL_UPDATER_OPTS_INIT;
 	install_ctx *ic = NULL;
 	install_opts io;
@@ -1056,16 +1147,16 @@ int agent_update(const agent_config *c, bool json, int verbose)
 	int code, r;
 
 	if (setup_paths(&a) < 0 || open_audit(&a) < 0 || (privsep(c) && open_state(&a) < 0))
-		return fail(&a, "setup");
+		return fail_local(&a, "setup");
 	if (audit_appendf(a.log, "update.start", AUDIT_STR("app", c->app)) < 0)
 		pawl_error_clear();
 	install_opts_from(&a, &io);
 	if (install_open(&ic, &io) < 0)
-		return fail(&a, "install state");
+		return fail_local(&a, "install state");
 	/* A journal left by a crash is resolved before anything else. */
 	if (install_recover(ic, &res) < 0) {
 		install_close(ic);
-		return fail(&a, "crash recovery");
+		return fail_local(&a, "crash recovery");
 	}
 	if (res.outcome != INSTALL_NONE &&
 	    audit_appendf(a.log, "install.recovered", AUDIT_STR("outcome",
@@ -1077,7 +1168,7 @@ int agent_update(const agent_config *c, bool json, int verbose)
 	a.state = &st;
 	if (ensure_trust(&a) < 0) {
 		install_close(ic);
-		return fail(&a, "trusted root");
+		return fail_local(&a, "trusted root");
 	}
 
 	fill_opts(&a, &o);
@@ -1105,13 +1196,22 @@ int agent_update(const agent_config *c, bool json, int verbose)
 		install_close(ic);
 		return fail(&a, "release search");
 	}
+	report_skipped(&a);
 	if (!a.have_best) {
 		pawl_updater_free(u);
 		install_close(ic);
-		say(&a, "no release of %s is published", c->app);
-		if (json)
-			printf("{\"ok\":true,\"outcome\":\"none\",\"current\":\"%s\"}\n",
+		{
+			const char *sk[INSTALL_MAX_BAD];
+
+			say(&a, "no release of %s is published%s", c->app,
+			    skipped_bad(&a, sk) ? " that is not marked bad" : "");
+		}
+		if (json) {
+			printf("{\"ok\":true,\"outcome\":\"none\",\"current\":\"%s\"",
 			       a.state->installed);
+			json_skipped(&a);
+			fputs("}\n", stdout);
+		}
 		return finish(&a, AGENT_EXIT_OK, "no-release");
 	}
 	/* Decide before downloading: equal is current; lower is a refused
@@ -1125,10 +1225,25 @@ int agent_update(const agent_config *c, bool json, int verbose)
 			if (cmp == 0) {
 				pawl_updater_free(u);
 				install_close(ic);
-				say(&a, "%s %s is current", c->app, a.best_str);
-				if (json)
+				/* Equal precedence, other text: build metadata
+				 * ("1.5.0+evil" after "1.5.0") never makes a
+				 * release newer (SemVer 2.0, 10); name what
+				 * stays installed. */
+				if (strcmp(a.best_str, a.state->installed) == 0)
+					say(&a, "%s %s is current", c->app, a.best_str);
+				else
+					say(&a, "%s %s is installed; %s has the same version "
+					    "precedence and is not newer", c->app,
+					    a.state->installed, a.best_str);
+				if (json) {
 					printf("{\"ok\":true,\"outcome\":\"already_current\","
-					       "\"current\":\"%s\"}\n", a.best_str);
+					       "\"current\":");
+					cli_json_string(stdout, a.state->installed);
+					fputs(",\"offered\":", stdout);
+					cli_json_string(stdout, a.best_str);
+					json_skipped(&a);
+					fputs("}\n", stdout);
+				}
 				return finish(&a, AGENT_EXIT_OK, "current");
 			}
 		}
@@ -1215,7 +1330,9 @@ int agent_update(const agent_config *c, bool json, int verbose)
 	pawl_updater_free(u);
 	if (r < 0) {
 		install_close(ic);
-		return fail(&a, "install");
+		/* The copy's length and hashes, or an archive refused: the
+		 * codes say which; a missing file here is a local one. */
+		return fail_as(&a, "install", exit_code_for(pawl_error_last()->code, false));
 	}
 	install_close(ic);
 	if (audit_appendf(a.log, "install.outcome", AUDIT_STR("outcome",
@@ -1224,7 +1341,7 @@ int agent_update(const agent_config *c, bool json, int verbose)
 			  AUDIT_STR("why", res.message)) < 0)
 		pawl_error_clear();
 	if (json)
-		result_json(&res, a.best_path);
+		result_json(&a, &res, a.best_path);
 	switch (res.outcome) {
 	case INSTALL_INSTALLED:
 		say(&a, "installed %s %s", c->app, res.version);
@@ -1242,6 +1359,9 @@ int agent_update(const agent_config *c, bool json, int verbose)
 	case INSTALL_REFUSED_DOWNGRADE:
 	case INSTALL_REFUSED_BAD:
 		fprintf(stderr, "pawl: refused %s %s: %s\n", c->app, res.version, res.message);
+		if (res.outcome == INSTALL_REFUSED_BAD)
+			fprintf(stderr, "pawl: hint: 'pawl --config %s clear-bad VERSION' (the "
+				"version 'status' lists as bad) lets it be tried again\n", c->path);
 		code = AGENT_EXIT_REFUSED;
 		break;
 	default:
@@ -1251,6 +1371,28 @@ int agent_update(const agent_config *c, bool json, int verbose)
 }
 
 /* ---------------- status, rollback, log ---------------- */
+
+/* Nothing has run with this configuration yet: no state, no record of a
+ * check, no audit log. */
+static bool never_ran(const agent_config *c, const install_state *st, bool have_anchor)
+{
+	char path[4200];
+	struct stat sb;
+
+	if (have_anchor || st->installed[0] || st->highest[0] || st->nbad ||
+	    st->last_outcome != INSTALL_NONE)
+		return false;
+	snprintf(path, sizeof(path), "%s/audit.log", c->state_dir);
+	return lstat(path, &sb) != 0 && errno == ENOENT;
+}
+
+static void say_never_ran(FILE *f, const agent_config *c)
+{
+	fprintf(f, "Nothing has run yet with %s: no update of %s has been checked, and "
+		"nothing is installed in %s.\nRun 'pawl --config %s update' (or enable the "
+		"pawl-update timer) to check for the first time.\n", c->path, c->app,
+		c->install_dir, c->path);
+}
 
 int agent_status(const agent_config *c, bool json)
 {
@@ -1262,9 +1404,16 @@ int agent_status(const agent_config *c, bool json)
 	const char *last_outcome = "never";
 	int last_exit = -1;
 	pj_doc *doc = NULL;
+	bool have_anchor = false;
 
 	if (install_state_read(c->state_dir, &st) < 0) {
-		fprintf(stderr, "pawl: status failed: %s\n", pawl_error_last()->message);
+		int code = pawl_error_last()->code;
+		char msg[1024];
+
+		snprintf(msg, sizeof(msg), "%s", pawl_error_last()->message);
+		if (json)
+			json_failure("status", code, msg, NULL, AGENT_EXIT_ERROR);
+		fprintf(stderr, "pawl: status failed: %s\n", msg);
 		return AGENT_EXIT_ERROR;
 	}
 	snprintf(path, sizeof(path), "%s/agent.json", c->state_dir);
@@ -1272,6 +1421,7 @@ int agent_status(const agent_config *c, bool json)
 	    pj_parse(&doc, TAKE_PTR(data), len, NULL) == 0) {
 		const pj_value *v = pj_get(pj_root(doc), "last_check");
 
+		have_anchor = true;
 		if (pj_is_int(v))
 			last_check = v->u.i;
 		if (pj_str(pj_get(pj_root(doc), "last_outcome")))
@@ -1282,16 +1432,21 @@ int agent_status(const agent_config *c, bool json)
 	}
 	pawl_error_clear();
 	if (json) {
-		printf("{\"app\":\"%s\",\"installed\":\"%s\",\"previous\":\"%s\",\"highest\":\"%s\","
+		printf("{\"app\":");
+		cli_json_string(stdout, c->app);
+		printf(",\"installed\":\"%s\",\"previous\":\"%s\",\"highest\":\"%s\","
 		       "\"installed_recovery\":%s,\"bad\":[",
-		       c->app, st.installed, st.previous, st.highest,
+		       st.installed, st.previous, st.highest,
 		       st.installed_recovery ? "true" : "false");
 		for (uint32_t i = 0; i < st.nbad; i++)
 			printf("%s\"%s\"", i ? "," : "", st.bad[i]);
-		printf("],\"last_check\":%" PRId64 ",\"last_outcome\":\"%s\",\"last_exit\":%d}\n",
-		       last_check, last_outcome, last_exit);
+		printf("],\"last_check\":%" PRId64 ",\"last_outcome\":\"%s\",\"last_exit\":%d,"
+		       "\"ran\":%s}\n", last_check, last_outcome, last_exit,
+		       never_ran(c, &st, have_anchor) ? "false" : "true");
+	} else if (never_ran(c, &st, have_anchor)) {
+		say_never_ran(stdout, c);
 	} else {
-		char when[21] = "never";
+		char when[21] = "";
 
 		if (last_check)
 			pawl_time_format(last_check, when);
@@ -1304,9 +1459,14 @@ int agent_status(const agent_config *c, bool json)
 			printf("bad:       ");
 			for (uint32_t i = 0; i < st.nbad; i++)
 				printf(" %s", st.bad[i]);
-			printf("\n");
+			printf("\n            failed a health check here and are never installed "
+			       "again;\n            'pawl --config %s clear-bad VERSION' clears "
+			       "the mark\n", c->path);
 		}
-		printf("last check: %s, %s (exit %d)\n", when, last_outcome, last_exit);
+		if (last_check)
+			printf("last check: %s, %s (exit %d)\n", when, last_outcome, last_exit);
+		else
+			printf("last check: none recorded yet\n");
 	}
 	pj_doc_free(doc);
 	return AGENT_EXIT_OK;
@@ -1347,10 +1507,10 @@ int agent_rollback(const agent_config *c, bool json, int verbose)
 	int r;
 
 	if (setup_paths(&a) < 0 || open_audit(&a) < 0 || (privsep(c) && open_state(&a) < 0))
-		return fail(&a, "setup");
+		return fail_local(&a, "setup");
 	install_opts_from(&a, &io);
 	if (install_open(&ic, &io) < 0)
-		return fail(&a, "install state");
+		return fail_local(&a, "install state");
 	st = *install_get_state(ic);
 	a.state = &st;
 	if (!a.state->previous[0]) {
@@ -1358,15 +1518,15 @@ int agent_rollback(const agent_config *c, bool json, int verbose)
 		 * failure, which the not-found code would map to. */
 		install_close(ic);
 		if (json)
-			printf("{\"ok\":false,\"step\":\"rollback\",\"error\":\"no previous "
-			       "release\",\"exit\":%d}\n", AGENT_EXIT_REFUSED);
+			json_failure("rollback", PAWL_E_NOT_FOUND, "no previous release is kept",
+				     NULL, AGENT_EXIT_REFUSED);
 		fprintf(stderr, "pawl: rollback refused: no previous release of %s is kept\n",
 			c->app);
 		return finish(&a, AGENT_EXIT_REFUSED, "no_previous");
 	}
 	if (ensure_trust(&a) < 0) {
 		install_close(ic);
-		return fail(&a, "trusted root");
+		return fail_local(&a, "trusted root");
 	}
 	fill_opts(&a, &o);
 	o.metadata_dir = a.metadata_dir;
@@ -1406,13 +1566,13 @@ int agent_rollback(const agent_config *c, bool json, int verbose)
 	r = install_rollback(ic, recovery, &res);
 	install_close(ic);
 	if (r < 0)
-		return fail(&a, "rollback");
+		return fail_local(&a, "rollback");
 	if (audit_appendf(a.log, "rollback.outcome", AUDIT_STR("outcome",
 			  install_outcome_name(res.outcome)), AUDIT_STR("version", res.version),
 			  AUDIT_STR("current", res.current), AUDIT_STR("why", res.message)) < 0)
 		pawl_error_clear();
 	if (json)
-		result_json(&res, NULL);
+		result_json(NULL, &res, NULL);
 	switch (res.outcome) {
 	case INSTALL_ROLLED_BACK:
 		say(&a, "rolled back to %s %s", c->app, res.current);
@@ -1430,36 +1590,128 @@ int agent_rollback(const agent_config *c, bool json, int verbose)
 	}
 }
 
-int agent_log_show(const agent_config *c, bool json, const char *since)
+int agent_log_show(const agent_config *c, bool json, int64_t since)
 {
 	char path[4200];
-	int64_t t = AUDIT_SINCE_ALL;
+	struct stat sb;
+	int r;
 
-	if (since && pawl_time_parse(since, &t) < 0) {
-		fprintf(stderr, "pawl: --since takes YYYY-MM-DDTHH:MM:SSZ\n");
+	snprintf(path, sizeof(path), "%s/audit.log", c->state_dir);
+	if (lstat(path, &sb) != 0 && errno == ENOENT) {
+		/* No entries: with --json, none on stdout (JSON Lines). */
+		fprintf(json ? stderr : stdout,
+			"Nothing has run yet with %s: the audit log %s starts with the first "
+			"'pawl --config %s update' (or init).\n", c->path, path, c->path);
+		return AGENT_EXIT_OK;
+	}
+	r = cli_log_show(stdout, path, json, since);
+	if (r != 0) {
+		int code = pawl_error_last()->code;
+		char msg[1024];
+
+		snprintf(msg, sizeof(msg), "%s",
+			 pawl_error_last()->message[0] ? pawl_error_last()->message :
+							 pawl_strerror(code));
+		if (json)
+			json_failure("log", code, msg, NULL, AGENT_EXIT_ERROR);
+		fprintf(stderr, "pawl: log failed: %s\n", msg);
 		return AGENT_EXIT_ERROR;
 	}
-	snprintf(path, sizeof(path), "%s/audit.log", c->state_dir);
-	return cli_log_show(stdout, path, json, t);
+	return AGENT_EXIT_OK;
 }
 
-int agent_log_verify(const agent_config *c)
+int agent_log_verify(const agent_config *c, bool json)
 {
 	char path[4200], apath[4200];
 	_cleanup_free_ char *data = NULL;
 	audit_head anchor, *ap = NULL;
+	cli_log_result res;
 	pj_doc *doc = NULL;
 	size_t len;
 	int r;
 
 	snprintf(path, sizeof(path), "%s/audit.log", c->state_dir);
 	snprintf(apath, sizeof(apath), "%s/agent.json", c->state_dir);
+	{
+		install_state st;
+
+		/* No log, no anchor, no state: nothing has run, so nothing can
+		 * have been removed. A missing log with any of the others is
+		 * left to the check, which fails. */
+		if (install_state_read(c->state_dir, &st) == 0 && never_ran(c, &st, false) &&
+		    access(apath, F_OK) != 0) {
+			fprintf(json ? stderr : stdout,
+				"Nothing has run yet with %s: there is no audit log to verify "
+				"(%s starts with the first 'pawl --config %s update').\n",
+				c->path, path, c->path);
+			if (json)
+				printf("{\"ok\":true,\"entries\":0,\"ran\":false}\n");
+			return AGENT_EXIT_OK;
+		}
+		pawl_error_clear();
+	}
 	if (file_read_all(apath, 65536, &data, &len) == 0 &&
 	    pj_parse(&doc, TAKE_PTR(data), len, NULL) == 0 &&
 	    audit_head_from_json(&anchor, pj_get(pj_root(doc), "audit")) == 0)
 		ap = &anchor;
 	pawl_error_clear();
-	r = cli_log_verify(stdout, path, NULL, ap);
+	cli_log_check(path, NULL, ap, "agent.json", &res);
+	r = cli_log_report(stdout, path, &res, json);
 	pj_doc_free(doc);
 	return r;
+}
+
+/*
+ * clear-bad: the mark goes only after the audit log holds the intent, so a
+ * log that cannot be written stops it (as for trust.replacing).
+ */
+int agent_clear_bad(const agent_config *c, const char *version, bool json, int verbose)
+{
+	struct agent a = { .c = c, .json = json, .verbose = verbose };
+	install_ctx *ic = NULL;
+	install_opts io;
+	const install_state *st;
+	bool marked = false;
+
+	if (setup_paths(&a) < 0 || open_audit(&a) < 0)
+		return fail_local(&a, "setup");
+	install_opts_from(&a, &io);
+	if (install_open(&ic, &io) < 0)
+		return fail_local(&a, "install state");
+	st = install_get_state(ic);
+	for (uint32_t i = 0; i < st->nbad; i++)
+		marked = marked || strcmp(st->bad[i], version) == 0;
+	if (!marked) {
+		char msg[1024];
+		size_t k = (size_t)snprintf(msg, sizeof(msg), "%s %.64s is not marked bad (", c->app,
+					    version);
+
+		for (uint32_t i = 0; i < st->nbad && k < sizeof(msg); i++)
+			k += (size_t)snprintf(msg + k, sizeof(msg) - k, "%s%s", i ? ", " : "marked bad: ",
+					      st->bad[i]);
+		if (k < sizeof(msg))
+			snprintf(msg + k, sizeof(msg) - k, "%s)", st->nbad ? "" : "none is");
+		install_close(ic);
+		pawl_error_set(PAWL_E_NOT_FOUND, "%s", msg);
+		return fail_local(&a, "clear-bad");
+	}
+	if (audit_appendf(a.log, "install.clear_bad", AUDIT_STR("version", version),
+			  AUDIT_INT("uid", (int64_t)getuid())) < 0 ||
+	    audit_flush(a.log) < 0) {
+		install_close(ic);
+		return fail_local(&a, "audit");
+	}
+	if (install_clear_bad(ic, version) < 0) {
+		install_close(ic);
+		return fail_local(&a, "clear-bad");
+	}
+	install_close(ic);
+	say(&a, "%s %s is no longer marked bad: the next update may install it again", c->app,
+	    version);
+	if (json) {
+		fputs("{\"ok\":true,\"cleared\":", stdout);
+		cli_json_string(stdout, version);
+		fputs("}\n", stdout);
+	}
+	return finish(&a, AGENT_EXIT_OK, "cleared_bad");
 }

@@ -1,7 +1,6 @@
 /*
  * config.c - see config.h.
  */
-#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -10,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "common/parse.h"
 #include "config.h"
 
 #define LINE_MAX_LEN 4096
@@ -38,18 +38,27 @@ static int set_once(char **slot, const char *v, const char *key, const char *pat
 	return *slot ? 0 : -1;
 }
 
+/* Numbers and durations: the one rule of both programs' command lines
+ * (common/parse.h); the messages here name the file and line instead. */
 static int parse_uint(const char *v, uint64_t max, uint64_t *ret)
 {
-	char *end;
-	unsigned long long n;
+	if (cli_parse_u64(v, 0, max, ret) < 0) {
+		pawl_error_clear();
+		return -1;
+	}
+	return 0;
+}
 
-	if (!isdigit((unsigned char)*v))
+/* Seconds: "90", "90s", "5m", "1h", "1d"; up to max. */
+static int parse_secs(const char *key, const char *v, uint64_t max, uint64_t *ret)
+{
+	int64_t s;
+
+	if (cli_parse_duration(key, v, 1, (int64_t)max, &s) < 0) {
+		pawl_error_clear();
 		return -1;
-	errno = 0;
-	n = strtoull(v, &end, 10);
-	if (errno || *end || n > max)
-		return -1;
-	*ret = n;
+	}
+	*ret = (uint64_t)s;
 	return 0;
 }
 
@@ -160,21 +169,23 @@ int config_load(agent_config *c, const char *path, char *err, size_t errlen)
 			if (set_once(&c->health_check, val, key, path, lineno, err, errlen))
 				goto out;
 		} else if (strcmp(key, "health_timeout") == 0) {
-			if (seen_ht || parse_uint(val, 86400, &num) < 0 || num == 0) {
+			if (seen_ht || parse_secs(key, val, 86400, &num) < 0) {
 				snprintf(err, errlen, "%s:%d: health_timeout must be given once, as "
-					 "1 to 86400 seconds", path, lineno);
+					 "1 to 86400 seconds (or a number with s, m, h or d)", path,
+					 lineno);
 				goto out;
 			}
 			seen_ht = true;
 			c->health_timeout_s = (unsigned)num;
 		} else if (strcmp(key, "lock_timeout") == 0) {
-			if (seen_lock || parse_uint(val, 86400, &num) < 0) {
+			if (seen_lock || (strcmp(val, "0") != 0 && parse_secs(key, val, 86400, &num) < 0)) {
 				snprintf(err, errlen, "%s:%d: lock_timeout must be given once, as "
-					 "0 to 86400 seconds", path, lineno);
+					 "0 to 86400 seconds (or a number with s, m, h or d)", path,
+					 lineno);
 				goto out;
 			}
 			seen_lock = true;
-			c->lock_timeout_s = (unsigned)num;
+			c->lock_timeout_s = strcmp(val, "0") == 0 ? 0 : (unsigned)num;
 		} else if (strcmp(key, "min_rate") == 0) {
 			if (seen_rate || parse_uint(val, 1u << 30, &num) < 0 || num == 0) {
 				snprintf(err, errlen, "%s:%d: min_rate must be given once, as "
@@ -184,9 +195,10 @@ int config_load(agent_config *c, const char *path, char *err, size_t errlen)
 			seen_rate = true;
 			c->min_rate = (unsigned long)num;
 		} else if (strcmp(key, "deadline_base") == 0) {
-			if (seen_base || parse_uint(val, 86400, &num) < 0 || num == 0) {
+			if (seen_base || parse_secs(key, val, 86400, &num) < 0) {
 				snprintf(err, errlen, "%s:%d: deadline_base must be given once, as "
-					 "1 to 86400 seconds", path, lineno);
+					 "1 to 86400 seconds (or a number with s, m, h or d)", path,
+					 lineno);
 				goto out;
 			}
 			seen_base = true;
@@ -240,6 +252,11 @@ int config_load(agent_config *c, const char *path, char *err, size_t errlen)
 			goto out;
 		}
 	}
+	c->path = strdup(path);
+	if (!c->path) {
+		snprintf(err, errlen, "out of memory");
+		goto out;
+	}
 	{
 		const char *missing = !c->n_metadata_urls ? "metadata_url" :
 				      !c->n_target_urls ? "target_base_url" :
@@ -276,5 +293,6 @@ void config_free(agent_config *c)
 	free(c->pin);
 	free(c->user);
 	free(c->syslog_facility);
+	free(c->path);
 	memset(c, 0, sizeof(*c));
 }

@@ -16,6 +16,7 @@
 #define CONFIG_MAX_MIRRORS 16
 
 typedef struct agent_config {
+	char *path;           /* the file it was read from, for messages */
 	char *metadata_urls[CONFIG_MAX_MIRRORS]; /* metadata_url, repeatable */
 	int n_metadata_urls;
 	char *target_urls[CONFIG_MAX_MIRRORS];   /* target_base_url, repeatable */

@@ -1,31 +1,52 @@
 /*
  * pawl - the device side: a TUF client speaking the client-under-test
- * protocol (init, refresh, download) and, later, the update agent.
+ * protocol (init, refresh, download, with --metadata-dir) and the update
+ * agent (with --config).
  *
- * Exit codes for init/refresh/download are those of the protocol: 0 on
- * success, 1 on any failure. Errors go to stderr as one line that names
- * what failed (role, version, key id, file or URL).
+ * The command line, as git and pawl-repo have it: options before or after
+ * the command (GNU getopt permutation; "--" ends them), `pawl help
+ * [COMMAND]` and `pawl COMMAND --help` for every command, one line naming a
+ * bad option or word plus a "Try 'pawl ... --help'" hint, and a suggestion
+ * for a mistyped command.
+ *
+ * Exit codes: one table for pawl and pawl-repo (docs/exit-codes.md). The
+ * client-under-test commands keep the protocol's rule, 0 on success and 1
+ * on any failure, usage errors included; every other usage error is 64
+ * (EX_USAGE). Errors go to stderr as one line that names what failed
+ * (role, version, key id, file or URL), with what to do next when the
+ * program knows it (hint.h). With --json, stdout holds exactly one JSON
+ * value, errors included (docs/json.md).
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <syslog.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "agent.h"
+#include "audit/audit.h"
 #include "client/client.h"
 #include "config.h"
+#include "common/exit_codes.h"
+#include "common/json_out.h"
+#include "common/nearest.h"
+#include "common/parse.h"
+#include "hint.h"
 #include "pawl/common.h"
 #include "pawl/updater.h"
+#include "progress.h"
 
 #define MAX_LIST 64
+#define MAX_ARGS 8
+
+enum mode { M_CLIENT = 1, M_AGENT = 2 };
 
 struct cli {
 	const char *metadata_dir;
@@ -48,30 +69,72 @@ struct cli {
 	int verbose; /* -1 quiet, 0 normal, 1+ verbose */
 	bool progress;
 	bool force_replace_root;
+	bool help, version;
+	/* the command and its arguments, wherever they stood */
+	const char *cmd;
+	const char *args[MAX_ARGS];
+	size_t nargs;
+	/* the first client-only option given (for the agent's message) */
+	const char *client_opt;
+	/* the first usage error, reported once the command is known */
+	char usage_err[512];
 };
+
+static const struct command {
+	const char *name;
+	unsigned modes;
+} commands[] = {
+	{ "init", M_CLIENT | M_AGENT },
+	{ "refresh", M_CLIENT },
+	{ "download", M_CLIENT },
+	{ "update", M_AGENT },
+	{ "status", M_AGENT },
+	{ "rollback", M_AGENT },
+	{ "log", M_AGENT },
+	{ "clear-bad", M_AGENT },
+	{ "help", 0 },
+};
+
+#define N_COMMANDS (sizeof(commands) / sizeof(commands[0]))
+
+static const struct command *find_command(const char *name)
+{
+	for (size_t i = 0; i < N_COMMANDS; i++)
+		if (strcmp(commands[i].name, name) == 0)
+			return &commands[i];
+	return NULL;
+}
+
+/* ---------------- help ---------------- */
 
 static void usage(FILE *f)
 {
-	fputs("usage: pawl [OPTIONS] COMMAND [ARGS]\n"
-	      "       pawl --config FILE init|update|status|rollback|log [verify] [--json]\n"
+	fputs("usage: pawl --metadata-dir DIR [OPTIONS] init|refresh|download [ARGS]\n"
+	      "       pawl --config FILE [OPTIONS] init|update|status|rollback|log|clear-bad "
+	      "[ARGS]\n"
+	      "       pawl help [COMMAND]\n"
 	      "\n"
-	      "Client commands (with --metadata-dir):\n"
-	      "  init ROOT.json   trust ROOT.json as the initial root (no network); a\n"
-	      "                   different trusted root already there is kept (exit 1)\n"
-	      "  refresh          update trusted metadata from the repository\n"
-	      "  download         refresh, then fetch and verify each --target-name\n"
+	      "Client commands (the TUF client, with --metadata-dir DIR):\n"
+	      "  init ROOT.json     trust ROOT.json as the initial root (no network); a\n"
+	      "                     different trusted root already there is kept (exit 1)\n"
+	      "  refresh            update trusted metadata from the repository\n"
+	      "  download           refresh, then fetch and verify each --target-name\n"
 	      "\n"
-	      "Agent commands (with --config FILE, see pawl.conf(5)):\n"
-	      "  init [ROOT.json] seed the agent's trusted root (default: trusted_root)\n"
-	      "  update           install the newest signed release of the app, health-\n"
-	      "                   check it, roll back on failure\n"
-	      "  status           installed, previous and highest versions, last check\n"
-	      "  rollback         go back to the previous release, only if it is signed\n"
-	      "                   as a recovery release\n"
-	      "  log [--since T]  show the audit log;  log verify: check its hash chain\n"
+	      "Agent commands (the update agent, with --config FILE, see pawl.conf(5)):\n"
+	      "  init [ROOT.json]   seed the agent's trusted root (default: trusted_root)\n"
+	      "  update             install the newest signed release of the app, health-\n"
+	      "                     check it, roll back on failure\n"
+	      "  status             installed, previous, highest and bad versions, last check\n"
+	      "  rollback           go back to the previous release, only if it is signed\n"
+	      "                     as a recovery release\n"
+	      "  log [--since T]    show the audit log;  log verify: check its hash chain\n"
+	      "  clear-bad VERSION  let a release marked bad be installed again\n"
 	      "\n"
-	      "Options:\n"
-	      "  --metadata-dir DIR       trusted metadata directory (required)\n"
+	      "Options go before or after the command; 'pawl help COMMAND' (or\n"
+	      "'pawl COMMAND --help') describes one command.\n"
+	      "\n"
+	      "Client options:\n"
+	      "  --metadata-dir DIR       trusted metadata directory\n"
 	      "  --metadata-url URL       repository metadata base URL (repeat for mirrors)\n"
 	      "  --target-base-url URL    repository targets base URL (repeat for mirrors)\n"
 	      "  --target-name PATH       target to download (repeatable, in order)\n"
@@ -89,91 +152,232 @@ static void usage(FILE *f)
 	      "                           deadline is SEC + LENGTH / BPS (16384) ...\n"
 	      "  --deadline-base SEC      ... with SEC from here (30); LENGTH is the most\n"
 	      "                           it may bring (slow retrieval)\n"
+	      "  (SEC: seconds, or a number with s, m, h or d, as pawl-repo takes\n"
+	      "   periods; the agent reads these settings from pawl.conf(5))\n"
+	      "\n"
+	      "Agent options:\n"
+	      "  --config FILE            the agent's configuration (pawl.conf(5))\n"
+	      "  --since TIME             log: entries from TIME: YYYY-MM-DDTHH:MM:SSZ,\n"
+	      "                           YYYY-MM-DD, or a time back from now (90s, 30m,\n"
+	      "                           24h, 7d, 2w)\n"
+	      "\n"
+	      "Both:\n"
 	      "  --force-replace-trusted-root\n"
 	      "                           init: replace a different trusted root (trust\n"
 	      "                           in what it holds is lost; logged, warned)\n"
-	      "  --json                   machine-readable output on stdout\n"
+	      "  --json                   machine-readable output: exactly one JSON value\n"
+	      "                           on stdout, errors included (docs/json.md)\n"
 	      "  -v, --verbose            say what is fetched and verified\n"
 	      "  -q, --quiet              print errors only\n"
 	      "  -h, --help               this help\n"
 	      "  -V, --version            print the version\n"
-	      "\n"
-	      "  --config FILE            agent configuration\n"
-	      "  --since TIME             log: entries from TIME (YYYY-MM-DDTHH:MM:SSZ)\n"
-	      "\n"
-	      "Exit status: client commands: 0 on success, 1 on any failure.\n"
-	      "Agent: 0 updated or current, 1 error, 2 verification failure,\n"
-	      "3 network failure, 4 health check failed (rolled back), 5 refused\n"
-	      "(downgrade, bad release, rollback to a non-recovery release, init over\n"
-	      "a different trusted root).\n"
-	      "URLs: https:// anywhere, http:// only to loopback, file:// for local media.\n",
+	      "\n",
+	      f);
+	cli_exit_table_print(f, CLI_PROG_PAWL);
+	fputs("\nURLs: https:// anywhere, http:// only to loopback, file:// for local media.\n",
 	      f);
 }
 
-static void __attribute__((noreturn)) die_usage(const char *msg)
+static const char net_options[] =
+	"Repository options: --metadata-url URL (repeat for mirrors), --ca-file FILE,\n"
+	"--pin sha256//BASE64, --max-bytes ROLE=BYTES, --max-delegations N,\n"
+	"--connect-timeout SEC, --low-speed-limit BPS, --low-speed-time SEC,\n"
+	"--timeout SEC, --min-rate BPS, --deadline-base SEC (see 'pawl --help').\n";
+
+static const char protocol_exit[] =
+	"Exit status: 0 on success, 1 on any failure, usage errors included (the\n"
+	"client-under-test protocol; docs/exit-codes.md).\n";
+
+static const char agent_exit[] =
+	"Exit status: see docs/exit-codes.md; usage errors exit 64.\n";
+
+static void command_help(const char *name)
 {
-	fprintf(stderr, "pawl: %s\nTry 'pawl --help'.\n", msg);
-	exit(1);
+	if (strcmp(name, "init") == 0) {
+		fputs("usage: pawl --metadata-dir DIR init ROOT.json [--force-replace-trusted-root]"
+		      " [--json]\n"
+		      "       pawl --config FILE init [ROOT.json] [--force-replace-trusted-root]"
+		      " [--json]\n"
+		      "\n"
+		      "Trust ROOT.json as the initial root of trust; no request is made.\n"
+		      "Client: copy it into DIR as root.json. Agent: seed STATE_DIR/metadata\n"
+		      "from ROOT.json, or from trusted_root in FILE.\n"
+		      "A byte-identical root already there is success with nothing written.\n"
+		      "A different one is kept, and init fails (client: exit 1; agent: exit 5),\n"
+		      "unless --force-replace-trusted-root, which replaces it: trust in what\n"
+		      "it holds is lost (rotated-out keys included); warned and logged.\n"
+		      "\n",
+		      stdout);
+		fputs(protocol_exit, stdout);
+		fputs("Agent: 0 done, 1 failure, 5 refused, 64 usage error.\n", stdout);
+	} else if (strcmp(name, "refresh") == 0) {
+		fputs("usage: pawl --metadata-dir DIR --metadata-url URL [OPTIONS] refresh [--json]\n"
+		      "\n"
+		      "Update the trusted metadata in DIR from the repository (TUF 5.3-5.6): root\n"
+		      "rotations, timestamp, snapshot and top-level targets. DIR must hold a\n"
+		      "trusted root: run 'pawl --metadata-dir DIR init ROOT.json' first.\n"
+		      "\n",
+		      stdout);
+		fputs(net_options, stdout);
+		fputs(protocol_exit, stdout);
+	} else if (strcmp(name, "download") == 0) {
+		fputs("usage: pawl --metadata-dir DIR --metadata-url URL --target-base-url URL\n"
+		      "            --target-dir DIR --target-name PATH [--target-name PATH ...]\n"
+		      "            [OPTIONS] download [--json]\n"
+		      "\n"
+		      "Refresh, then find each --target-name in the trusted metadata (through\n"
+		      "delegations), download it into --target-dir and verify its length and\n"
+		      "hashes before it gets its name there. A target already there with the\n"
+		      "signed length and hashes is not downloaded again. Targets are processed\n"
+		      "in order; the first failure stops the command. A progress bar shows on a\n"
+		      "terminal (not with --json or -q).\n"
+		      "\n",
+		      stdout);
+		fputs(net_options, stdout);
+		fputs(protocol_exit, stdout);
+	} else if (strcmp(name, "update") == 0) {
+		fputs("usage: pawl --config FILE update [--json] [-v|-q]\n"
+		      "\n"
+		      "Refresh the trusted metadata, pick the newest release of the app that is\n"
+		      "not marked bad, download and verify it (a progress bar on a terminal),\n"
+		      "install it atomically, run the health check and roll back if it fails.\n"
+		      "Never moves to an older or equal version unless the publisher signed it as\n"
+		      "a recovery release. Releases marked bad are named as skipped; 'pawl\n"
+		      "--config FILE clear-bad VERSION' lets one be tried again.\n"
+		      "\n",
+		      stdout);
+		cli_exit_table_print(stdout, CLI_PROG_PAWL);
+	} else if (strcmp(name, "status") == 0) {
+		fputs("usage: pawl --config FILE status [--json]\n"
+		      "\n"
+		      "The installed, previous and highest versions, the releases marked bad\n"
+		      "(and how to clear the mark), and the time and outcome of the last check.\n"
+		      "Reads the state only: no lock, no network.\n"
+		      "\n",
+		      stdout);
+		fputs(agent_exit, stdout);
+	} else if (strcmp(name, "rollback") == 0) {
+		fputs("usage: pawl --config FILE rollback [--json] [-v|-q]\n"
+		      "\n"
+		      "Go back to the previous release, only if the trusted metadata signs it as a\n"
+		      "recovery release (refreshed first). The health check runs as for update.\n"
+		      "\n",
+		      stdout);
+		cli_exit_table_print(stdout, CLI_PROG_PAWL);
+	} else if (strcmp(name, "log") == 0) {
+		fputs("usage: pawl --config FILE log [--since TIME] [--json]\n"
+		      "       pawl --config FILE log verify [--json]\n"
+		      "\n"
+		      "Show the agent's audit log (STATE_DIR/audit.log), one entry per line; with\n"
+		      "--json the entries themselves (JSON Lines). --since: YYYY-MM-DDTHH:MM:SSZ,\n"
+		      "YYYY-MM-DD, or a time back from now (90s, 30m, 24h, 7d, 2w).\n"
+		      "'log verify' checks the hash chain, the head and the agent's anchor:\n"
+		      "exit 0 intact, 2 altered, 6 intact but recording incidents, 1 unreadable.\n",
+		      stdout);
+	} else if (strcmp(name, "clear-bad") == 0) {
+		fputs("usage: pawl --config FILE clear-bad VERSION [--json]\n"
+		      "\n"
+		      "A release that failed its health check is marked bad and never installed\n"
+		      "again. clear-bad removes the mark from VERSION (as 'status' shows it), so\n"
+		      "that the next update may install it again, with every check. Recorded in\n"
+		      "the audit log (install.clear_bad). Exit 1 when VERSION is not marked bad.\n"
+		      "\n",
+		      stdout);
+		fputs(agent_exit, stdout);
+	} else {
+		fputs("usage: pawl help [COMMAND]\n\nDescribe pawl, or one of its commands.\n",
+		      stdout);
+	}
 }
 
-static void report_error(const struct cli *c, const char *what)
-{
-	const pawl_error *e = pawl_error_last();
+/* ---------------- usage errors ---------------- */
 
-	if (c->json)
-		printf("{\"ok\":false,\"error\":\"%s\",\"code\":%d}\n", pawl_strerror(e->code),
-		       e->code);
-	fprintf(stderr, "pawl: %s failed: %s: %s\n", what, pawl_strerror(e->code),
-		e->message[0] ? e->message : "(no detail)");
+static bool is_protocol_cmd(const char *cmd)
+{
+	return cmd && (strcmp(cmd, "init") == 0 || strcmp(cmd, "refresh") == 0 ||
+		       strcmp(cmd, "download") == 0);
 }
 
-static int parse_u64(const char *s, uint64_t *ret)
+/* The exit code of a usage error: the protocol's 1 for the client
+ * commands, EX_USAGE otherwise. */
+static int usage_code(const struct cli *c)
 {
-	char *end;
-	unsigned long long v;
-
-	if (!*s || *s == '-')
-		return -1;
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	if (errno || *end)
-		return -1;
-	*ret = v;
-	return 0;
+	return !c->config && is_protocol_cmd(c->cmd) ? 1 : AGENT_EXIT_USAGE;
 }
 
-/* A positive number of seconds (or bytes per second) up to a day's worth. */
-static long parse_seconds(const char *opt, const char *arg)
+static int usage_fail(const struct cli *c, const char *fmt, ...) PAWL_PRINTF(2, 3);
+static int usage_fail(const struct cli *c, const char *fmt, ...)
 {
-	uint64_t v;
-	char msg[128];
+	char msg[768];
+	va_list ap;
+	int code = usage_code(c);
+	bool known = c->cmd && find_command(c->cmd) && strcmp(c->cmd, "help") != 0;
 
-	if (parse_u64(arg, &v) < 0 || v == 0 || v > 86400 * 7) {
-		snprintf(msg, sizeof(msg), "%s takes a positive whole number", opt);
-		die_usage(msg);
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (c->json) {
+		fputs("{\"ok\":false,\"error\":\"usage error\",\"message\":", stdout);
+		cli_json_string(stdout, msg);
+		printf(",\"exit\":%d}\n", code);
+	}
+	fprintf(stderr, "pawl: %s\nTry 'pawl %s%s--help'.\n", msg, known ? c->cmd : "",
+		known ? " " : "");
+	return code;
+}
+
+/* Keep the first usage error for after the parse (when the command, and
+ * so the exit code, is known). */
+static void usage_later(struct cli *c, const char *fmt, ...) PAWL_PRINTF(2, 3);
+static void usage_later(struct cli *c, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (c->usage_err[0])
+		return;
+	va_start(ap, fmt);
+	vsnprintf(c->usage_err, sizeof(c->usage_err), fmt, ap);
+	va_end(ap);
+}
+
+/* ---------------- numbers ---------------- */
+
+/* Numbers and durations follow the one rule of both programs
+ * (common/parse.h): digits only, range-checked; a duration may end in s,
+ * m, h or d. A bad one is a usage error that quotes it. */
+
+/* Seconds, "30" or "30s", "5m", "1h": from 1 s to a week. */
+static long parse_seconds(struct cli *c, const char *opt, const char *arg)
+{
+	int64_t v;
+
+	if (cli_parse_duration(opt, arg, 1, 7 * 86400, &v) < 0) {
+		usage_later(c, "%s", pawl_error_last()->message);
+		return 0;
 	}
 	return (long)v;
 }
 
-/* Bytes per second for --min-rate: 1 B/s to 1 GiB/s. */
-static long parse_rate(const char *opt, const char *arg)
+/* Bytes per second (--min-rate, --low-speed-limit): 1 B/s to 1 GiB/s. */
+static long parse_rate(struct cli *c, const char *opt, const char *arg)
 {
 	uint64_t v;
-	char msg[128];
 
-	if (parse_u64(arg, &v) < 0 || v == 0 || v > (1u << 30)) {
-		snprintf(msg, sizeof(msg), "%s takes bytes per second, from 1 to 1073741824", opt);
-		die_usage(msg);
+	if (cli_parse_u64(arg, 1, (uint64_t)1 << 30, &v) < 0) {
+		usage_later(c, "%s takes bytes per second: %s", opt, pawl_error_last()->message);
+		return 0;
 	}
 	return (long)v;
 }
 
-static uint32_t parse_max_delegations(const char *arg)
+static uint32_t parse_max_delegations(struct cli *c, const char *arg)
 {
 	uint64_t v;
 
-	if (parse_u64(arg, &v) < 0 || v == 0 || v > 100000)
-		die_usage("--max-delegations takes a whole number from 1 to 100000");
+	if (cli_parse_u64(arg, 1, 100000, &v) < 0) {
+		usage_later(c, "--max-delegations: %s", pawl_error_last()->message);
+		return 0;
+	}
 	return (uint32_t)v;
 }
 
@@ -183,80 +387,32 @@ static void parse_max_bytes(struct cli *c, const char *arg)
 	const char *eq = strchr(arg, '=');
 	uint64_t v;
 
-	if (!eq || parse_u64(eq + 1, &v) < 0 || v == 0)
-		die_usage("--max-bytes takes ROLE=BYTES, e.g. --max-bytes snapshot=4000000");
+	if (!eq) {
+		usage_later(c, "--max-bytes takes ROLE=BYTES, e.g. --max-bytes snapshot=4000000");
+		return;
+	}
+	if (cli_parse_u64(eq + 1, 1, (uint64_t)1 << 40, &v) < 0) {
+		usage_later(c, "--max-bytes %.*s: %s", (int)(eq - arg), arg,
+			    pawl_error_last()->message);
+		return;
+	}
 	for (int i = 0; i < 4; i++) {
 		if (strlen(roles[i]) == (size_t)(eq - arg) && strncmp(arg, roles[i], eq - arg) == 0) {
 			c->max_bytes[i] = v;
 			return;
 		}
 	}
-	die_usage("--max-bytes: ROLE is root, timestamp, snapshot or targets");
+	usage_later(c, "--max-bytes: ROLE is root, timestamp, snapshot or targets");
 }
 
-/* The progress bar (only on a terminal): name, bar, percentage, bytes,
- * rate and time left, redrawn in place at most ten times a second. */
-static bool progress_shown;
-
-static void human_bytes(char *out, size_t n, double v)
-{
-	static const char *const units[] = { "B", "KiB", "MiB", "GiB", "TiB" };
-	int u = 0;
-
-	while (v >= 1024 && u < 4) {
-		v /= 1024;
-		u++;
-	}
-	snprintf(out, n, u ? "%.1f %s" : "%.0f %s", v, units[u]);
-}
-
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static void progress_draw(const pawl_event *ev)
-{
-	static double start, last;
-	static const char *target;
-	double t = now_s(), rate, left;
-	char done[32], total[32], speed[32], eta[32];
-	char bar[21];
-	unsigned pct = (unsigned)(ev->done * 100 / ev->total);
-
-	if (target != ev->target || !progress_shown) {
-		target = ev->target;
-		start = t;
-		last = 0;
-	}
-	if (t - last < 0.1 && ev->done < ev->total)
-		return;
-	last = t;
-	rate = t > start ? (double)ev->done / (t - start) : 0;
-	left = rate > 0 ? (double)(ev->total - ev->done) / rate : 0;
-	for (unsigned i = 0; i < 20; i++)
-		bar[i] = i < pct / 5 ? '#' : '-';
-	bar[20] = '\0';
-	human_bytes(done, sizeof(done), (double)ev->done);
-	human_bytes(total, sizeof(total), (double)ev->total);
-	human_bytes(speed, sizeof(speed), rate);
-	if (rate > 0)
-		snprintf(eta, sizeof(eta), "%um%02us left", (unsigned)left / 60,
-			 (unsigned)left % 60);
-	else
-		snprintf(eta, sizeof(eta), "--");
-	fprintf(stderr, "\r\033[K%-24.24s [%s] %3u%% %s/%s %s/s %s", ev->target, bar, pct, done,
-		total, speed, eta);
-	progress_shown = true;
-}
+/* ---------------- the client commands ---------------- */
 
 static void on_event(const pawl_event *ev, void *ctx)
 {
 	const struct cli *c = ctx;
 
+	if (c->progress)
+		progress_event(ev);
 	switch (ev->kind) {
 	case PAWL_EVENT_FETCH:
 		if (c->verbose > 0)
@@ -271,28 +427,73 @@ static void on_event(const pawl_event *ev, void *ctx)
 			fprintf(stderr, "pawl: root rotated v%" PRIu64 " -> v%" PRIu64 "\n",
 				ev->old_version, ev->version);
 		break;
-	case PAWL_EVENT_PROGRESS:
-		if (c->progress && ev->total > 0)
-			progress_draw(ev);
-		break;
-	case PAWL_EVENT_DOWNLOADED:
 	case PAWL_EVENT_REJECTED:
-		if (c->progress && progress_shown) {
-			/* Clear the bar's line: what follows starts clean. */
-			fputs("\r\033[K", stderr);
-			progress_shown = false;
-		}
-		if (ev->kind == PAWL_EVENT_REJECTED && c->verbose > 0 && ev->url)
+		if (c->verbose > 0 && ev->url)
 			fprintf(stderr, "pawl: rejected %s: %s\n", ev->url, ev->message);
 		break;
+	case PAWL_EVENT_PROGRESS:
+	case PAWL_EVENT_DOWNLOADED:
 	case PAWL_EVENT_CACHED:
 		break;
 	}
 }
 
+/* What to do next about the failure of a client command, if anything is
+ * known: no trusted root in DIR yet, or what hint_for() says. */
+static const char *client_hint(const struct cli *c, int code, const char *msg, char *buf,
+			       size_t n)
+{
+	char path[4200];
+	struct stat st;
+
+	if (c->metadata_dir && strcmp(c->cmd, "init") != 0 &&
+	    (size_t)snprintf(path, sizeof(path), "%s/root.json", c->metadata_dir) < sizeof(path) &&
+	    lstat(path, &st) != 0 && errno == ENOENT) {
+		snprintf(buf, n, "%s holds no trusted root: run 'pawl --metadata-dir %s init "
+			 "ROOT.json' first", c->metadata_dir, c->metadata_dir);
+		return buf;
+	}
+	return hint_for(code, msg, buf, n);
+}
+
+/* The failure form (--json: with the targets done so far, for download)
+ * and the message on stderr; the error is pawl_error_last(). */
+static void report_failure(const struct cli *c, const char *what,
+			   void (*json_more)(const void *), const void *ctx)
+{
+	const pawl_error *e = pawl_error_last();
+	int code = e->code;
+	char msg[1024], hint[768];
+	const char *h;
+
+	snprintf(msg, sizeof(msg), "%s", e->message[0] ? e->message : "(no detail)");
+	h = client_hint(c, code, msg, hint, sizeof(hint));
+	progress_clear();
+	if (c->json) {
+		printf("{\"ok\":false,\"error\":\"%s\",\"code\":%d,\"message\":",
+		       pawl_strerror(code), code);
+		cli_json_string(stdout, msg);
+		if (h) {
+			fputs(",\"hint\":", stdout);
+			cli_json_string(stdout, h);
+		}
+		if (json_more)
+			json_more(ctx);
+		fputs(",\"exit\":1}\n", stdout);
+	}
+	fprintf(stderr, "pawl: %s failed: %s: %s\n", what, pawl_strerror(code), msg);
+	if (h)
+		fprintf(stderr, "pawl: hint: %s\n", h);
+}
+
+static void report_error(const struct cli *c, const char *what)
+{
+	report_failure(c, what, NULL, NULL);
+}
+
 /* Read a root file given on the command line (at most twice the largest
  * root accepted, so that "too large" is the library's message). */
-static int read_root_file(const char *path, char **ret, size_t *ret_len)
+static int read_root_file(const struct cli *c, const char *path, char **ret, size_t *ret_len)
 {
 	char *buf = NULL, *nb;
 	size_t len = 0, cap = 0;
@@ -301,11 +502,12 @@ static int read_root_file(const char *path, char **ret, size_t *ret_len)
 
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0 || fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-		fprintf(stderr, "pawl: init failed: cannot read %s: %s\n", path,
-			strerror(errno ? errno : EINVAL));
+		int e = fd < 0 ? errno : EINVAL;
+
 		if (fd >= 0)
 			close(fd);
-		return -1;
+		return pawl_error_set_errno(e == ENOENT ? PAWL_E_NOT_FOUND : PAWL_E_IO, e,
+					    "cannot read %s", path);
 	}
 	for (;;) {
 		ssize_t n;
@@ -313,16 +515,15 @@ static int read_root_file(const char *path, char **ret, size_t *ret_len)
 		if (len == cap) {
 			cap = cap ? cap * 2 : 65536;
 			if (cap > PAWL_DEFAULT_MAX_ROOT * 2) {
-				fprintf(stderr, "pawl: init failed: %s is too large\n", path);
 				close(fd);
 				free(buf);
-				return -1;
+				return pawl_error_set(PAWL_E_LIMIT, "%s is too large", path);
 			}
 			nb = realloc(buf, cap);
 			if (!nb) {
 				close(fd);
 				free(buf);
-				return -1;
+				return pawl_error_set(PAWL_E_NOMEM, "out of memory");
 			}
 			buf = nb;
 		}
@@ -330,17 +531,18 @@ static int read_root_file(const char *path, char **ret, size_t *ret_len)
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0) {
-			fprintf(stderr, "pawl: init failed: reading %s: %s\n", path,
-				strerror(errno));
+			int e = errno;
+
 			close(fd);
 			free(buf);
-			return -1;
+			return pawl_error_set_errno(PAWL_E_IO, e, "reading %s", path);
 		}
 		if (n == 0)
 			break;
 		len += (size_t)n;
 	}
 	close(fd);
+	(void)c;
 	*ret = buf;
 	*ret_len = len;
 	return 0;
@@ -353,17 +555,21 @@ static int read_root_file(const char *path, char **ret, size_t *ret_len)
  * audit log of its own, so the replacement is a warning on stderr and a
  * syslog entry (authpriv.warning) naming both roots.
  */
-static int cmd_init(struct cli *c, int argc, char **argv)
+static int cmd_init(struct cli *c)
 {
 	root_install_info info;
+	const char *file;
 	char *buf = NULL;
 	size_t len = 0;
 	int r;
 
-	if (argc != 1)
-		die_usage("init takes one argument: the trusted root.json");
-	if (read_root_file(argv[0], &buf, &len) < 0)
+	if (c->nargs != 1)
+		return usage_fail(c, "init takes one argument: the trusted root.json");
+	file = c->args[0];
+	if (read_root_file(c, file, &buf, &len) < 0) {
+		report_error(c, "init");
 		return 1;
+	}
 	r = metadata_dir_install_root(c->metadata_dir, buf, len, c->force_replace_root, &info);
 	free(buf);
 	if (r < 0) {
@@ -373,7 +579,7 @@ static int cmd_init(struct cli *c, int argc, char **argv)
 				"pawl: %s/root.json is kept. To replace it with %s on purpose (trust "
 				"in the root there is lost, rotated-out keys included), run:\n"
 				"pawl: pawl --metadata-dir %s --force-replace-trusted-root init %s\n",
-				c->metadata_dir, argv[0], c->metadata_dir, argv[0]);
+				c->metadata_dir, file, c->metadata_dir, file);
 		return 1;
 	}
 	if (info.had_root && !info.identical) {
@@ -381,13 +587,13 @@ static int cmd_init(struct cli *c, int argc, char **argv)
 			"pawl: WARNING: replaced the trusted root %s/root.json (version %" PRIu64
 			", sha256 %s) with %s (version %" PRIu64 ", sha256 %s), as "
 			"--force-replace-trusted-root asked\n",
-			c->metadata_dir, info.old_version, info.old_sha256, argv[0], info.new_version,
+			c->metadata_dir, info.old_version, info.old_sha256, file, info.new_version,
 			info.new_sha256);
 		openlog("pawl", LOG_PID, LOG_AUTHPRIV);
 		syslog(LOG_WARNING,
 		       "trust.replaced: %s/root.json version %" PRIu64 " sha256 %s replaced by %s "
 		       "version %" PRIu64 " sha256 %s (--force-replace-trusted-root, uid %u)",
-		       c->metadata_dir, info.old_version, info.old_sha256, argv[0], info.new_version,
+		       c->metadata_dir, info.old_version, info.old_sha256, file, info.new_version,
 		       info.new_sha256, (unsigned)getuid());
 		closelog();
 	}
@@ -396,9 +602,9 @@ static int cmd_init(struct cli *c, int argc, char **argv)
 		       info.identical ? "false" : "true", info.new_version);
 	else if (c->verbose >= 0 && info.identical)
 		fprintf(stderr, "pawl: %s already trusts %s (root version %" PRIu64
-			"); nothing changed\n", c->metadata_dir, argv[0], info.new_version);
+			"); nothing changed\n", c->metadata_dir, file, info.new_version);
 	else if (c->verbose >= 0 && !info.had_root)
-		fprintf(stderr, "pawl: trusting %s in %s\n", argv[0], c->metadata_dir);
+		fprintf(stderr, "pawl: trusting %s in %s\n", file, c->metadata_dir);
 	return 0;
 }
 
@@ -406,8 +612,6 @@ static int make_updater(struct cli *c, pawl_updater **u)
 {
 	pawl_updater_opts o = PAWL_UPDATER_OPTS_INIT;
 
-	if (c->n_metadata_urls == 0)
-		die_usage("--metadata-url is required");
 	o.metadata_dir = c->metadata_dir;
 	o.metadata_urls = c->metadata_urls;
 	o.n_metadata_urls = c->n_metadata_urls;
@@ -440,6 +644,10 @@ static int cmd_refresh(struct cli *c)
 {
 	pawl_updater *u = NULL;
 
+	if (c->nargs)
+		return usage_fail(c, "refresh takes no argument ('%.64s')", c->args[0]);
+	if (c->n_metadata_urls == 0)
+		return usage_fail(c, "refresh needs --metadata-url URL");
 	if (make_updater(c, &u) < 0 || pawl_updater_refresh(u) < 0) {
 		report_error(c, "refresh");
 		pawl_updater_free(u);
@@ -458,253 +666,466 @@ static int cmd_refresh(struct cli *c)
 	return 0;
 }
 
+/* What download has done so far. */
+struct done_list {
+	const struct cli *c;
+	char **files;
+	uint64_t *lengths;
+	bool *cached;
+	size_t n;     /* targets done */
+};
 
+/* ,"targets":[...] */
+static void json_targets(const void *ctx)
+{
+	const struct done_list *d = ctx;
+
+	fputs(",\"targets\":[", stdout);
+	for (size_t i = 0; i < d->n; i++) {
+		printf("%s{\"path\":", i ? "," : "");
+		cli_json_string(stdout, d->c->target_names[i]);
+		printf(",\"file\":");
+		cli_json_string(stdout, d->files[i]);
+		printf(",\"length\":%" PRIu64 ",\"cached\":%s}", d->lengths[i],
+		       d->cached[i] ? "true" : "false");
+	}
+	fputc(']', stdout);
+}
+
+/* The failure of one target: the failure form, naming it. */
+static void json_target_failure(const void *ctx)
+{
+	const struct done_list *d = ctx;
+
+	fputs(",\"target\":", stdout);
+	cli_json_string(stdout, d->c->target_names[d->n]);
+	json_targets(ctx);
+}
+
+/*
+ * --json: one object, {"ok": true, "targets": [...]}, or on a failure the
+ * failure form with the targets done so far in "targets" (never two
+ * values on stdout).
+ */
 static int cmd_download(struct cli *c)
 {
 	pawl_updater *u = NULL;
+	struct done_list d = { .c = c };
 	int rc = 0;
 
+	if (c->nargs)
+		return usage_fail(c, "download takes no argument ('%.64s'); name targets with "
+				  "--target-name PATH", c->args[0]);
+	if (c->n_metadata_urls == 0)
+		return usage_fail(c, "download needs --metadata-url URL");
 	if (c->n_target_names == 0)
-		die_usage("download needs at least one --target-name");
+		return usage_fail(c, "download needs at least one --target-name");
 	if (!c->target_dir)
-		die_usage("download needs --target-dir");
+		return usage_fail(c, "download needs --target-dir");
 	if (c->n_target_urls == 0)
-		die_usage("download needs --target-base-url");
-	if (make_updater(c, &u) < 0 || pawl_updater_refresh(u) < 0) {
-		report_error(c, "refresh");
-		pawl_updater_free(u);
-		return 1;
+		return usage_fail(c, "download needs --target-base-url");
+	d.files = calloc(c->n_target_names, sizeof(*d.files));
+	d.lengths = calloc(c->n_target_names, sizeof(*d.lengths));
+	d.cached = calloc(c->n_target_names, sizeof(*d.cached));
+	if (!d.files || !d.lengths || !d.cached) {
+		pawl_error_set(PAWL_E_NOMEM, "out of memory");
+		report_failure(c, "download", json_targets, &d);
+		rc = 1;
+		goto out;
 	}
-	if (c->json)
-		printf("{\"ok\":true,\"targets\":[");
+	if (make_updater(c, &u) < 0 || pawl_updater_refresh(u) < 0) {
+		report_failure(c, "refresh", json_targets, &d);
+		rc = 1;
+		goto out;
+	}
 	for (size_t i = 0; i < c->n_target_names; i++) {
 		pawl_target *t = NULL;
 		char *path = NULL;
-		bool cached = false;
 
 		if (pawl_updater_get_target(&t, u, c->target_names[i]) < 0) {
 			rc = 1;
 		} else if (pawl_updater_find_cached(u, t, c->target_dir, &path) == 0) {
-			cached = true;
+			d.cached[i] = true;
 		} else if (pawl_updater_download(u, t, c->target_dir, &path) < 0) {
 			rc = 1;
 		}
 		if (rc) {
-			if (c->json)
-				printf("]}\n");
-			report_error(c, c->target_names[i]);
+			report_failure(c, c->target_names[i], json_target_failure, &d);
 			pawl_target_free(t);
-			pawl_updater_free(u);
-			return 1;
+			goto out;
 		}
-		if (c->json) {
-			printf("%s{\"path\":", i ? "," : "");
-			json_print_string(c->target_names[i]);
-			printf(",\"file\":");
-			json_print_string(path);
-			printf(",\"length\":%" PRIu64 ",\"cached\":%s}", pawl_target_length(t),
-			       cached ? "true" : "false");
-		} else if (c->verbose >= 0) {
-			fprintf(stderr, "pawl: %s %s -> %s\n", cached ? "have" : "downloaded",
-				c->target_names[i], path);
-		}
-		free(path);
+		d.files[i] = path;
+		d.lengths[i] = pawl_target_length(t);
+		d.n = i + 1;
 		pawl_target_free(t);
+		if (!c->json && c->verbose >= 0)
+			fprintf(stderr, "pawl: %s %s -> %s\n", d.cached[i] ? "have" : "downloaded",
+				c->target_names[i], path);
 	}
-	if (c->json)
-		printf("]}\n");
+	if (c->json) {
+		fputs("{\"ok\":true", stdout);
+		json_targets(&d);
+		fputs("}\n", stdout);
+	}
+out:
+	for (size_t i = 0; d.files && i < c->n_target_names; i++)
+		free(d.files[i]);
+	free(d.files);
+	free(d.lengths);
+	free(d.cached);
 	pawl_updater_free(u);
-	return 0;
+	return rc;
 }
 
-/* The agent: options may also follow the command ("update --json"). */
-static int agent_main(struct cli *c, const char *cmd, int argc, char **argv)
+/* ---------------- the agent ---------------- */
+
+static int agent_main(struct cli *c)
 {
 	agent_config cfg;
 	char err[1024];
-	bool verify = false;
-	const char *root_file = NULL;
+	const char *cmd = c->cmd;
+	int64_t since = AUDIT_SINCE_ALL;
 	int rc;
 
-	for (int i = 0; i < argc; i++) {
-		if (strcmp(argv[i], "--force-replace-trusted-root") == 0)
-			c->force_replace_root = true;
-		else if (strcmp(cmd, "init") == 0 && argv[i][0] != '-' && !root_file)
-			root_file = argv[i];
-		else if (strcmp(argv[i], "--json") == 0)
-			c->json = true;
-		else if (strcmp(argv[i], "-v") == 0 || strcmp(argv[i], "--verbose") == 0)
-			c->verbose++;
-		else if (strcmp(argv[i], "-q") == 0 || strcmp(argv[i], "--quiet") == 0)
-			c->verbose = -1;
-		else if (strcmp(argv[i], "--since") == 0 && i + 1 < argc)
-			c->since = argv[++i];
-		else if (strcmp(cmd, "log") == 0 && strcmp(argv[i], "verify") == 0)
-			verify = true;
-		else
-			die_usage("unexpected argument");
+	if (c->metadata_dir)
+		return usage_fail(c, "--config FILE (the agent) and --metadata-dir DIR (the "
+				  "client) do not go together");
+	if (c->client_opt)
+		return usage_fail(c, "%s is an option of the client commands (with "
+				  "--metadata-dir); the agent takes its settings from %s "
+				  "(pawl.conf(5))", c->client_opt, c->config);
+	if (c->force_replace_root && strcmp(cmd, "init") != 0)
+		return usage_fail(c, "--force-replace-trusted-root goes with init only");
+	if (c->since && (strcmp(cmd, "log") != 0 || c->nargs))
+		return usage_fail(c, "--since goes with log only");
+	{
+		/* arguments: init [ROOT.json], log [verify], clear-bad VERSION */
+		size_t max = strcmp(cmd, "init") == 0 || strcmp(cmd, "log") == 0 ||
+				     strcmp(cmd, "clear-bad") == 0 ? 1 : 0;
+
+		if (c->nargs > max)
+			return usage_fail(c, "unexpected argument '%.64s' for %s", c->args[max],
+					  cmd);
+		if (strcmp(cmd, "clear-bad") == 0 && c->nargs == 0)
+			return usage_fail(c, "clear-bad takes the VERSION to clear (as 'pawl "
+					  "--config %s status' lists it)", c->config);
+		if (strcmp(cmd, "log") == 0 && c->nargs && strcmp(c->args[0], "verify") != 0)
+			return usage_fail(c, "log takes no argument but 'verify' (not '%.64s')",
+					  c->args[0]);
 	}
+	if (c->since && audit_since_parse(c->since, &since) < 0)
+		return usage_fail(c, "%s", pawl_error_last()->message);
 	if (config_load(&cfg, c->config, err, sizeof(err)) < 0) {
+		if (c->json) {
+			printf("{\"ok\":false,\"step\":\"config\",\"error\":\"%s\",\"message\":",
+			       pawl_strerror(PAWL_E_INVALID));
+			cli_json_string(stdout, err);
+			printf(",\"exit\":%d}\n", AGENT_EXIT_ERROR);
+		}
 		fprintf(stderr, "pawl: %s\n", err);
 		return AGENT_EXIT_ERROR;
 	}
-	if (c->force_replace_root && strcmp(cmd, "init") != 0) {
-		config_free(&cfg);
-		die_usage("--force-replace-trusted-root goes with init only");
-	}
 	if (strcmp(cmd, "init") == 0)
-		rc = agent_init(&cfg, root_file, c->force_replace_root, c->json, c->verbose);
+		rc = agent_init(&cfg, c->nargs ? c->args[0] : NULL, c->force_replace_root, c->json,
+				c->verbose);
 	else if (strcmp(cmd, "update") == 0)
 		rc = agent_update(&cfg, c->json, c->verbose);
 	else if (strcmp(cmd, "status") == 0)
 		rc = agent_status(&cfg, c->json);
 	else if (strcmp(cmd, "rollback") == 0)
 		rc = agent_rollback(&cfg, c->json, c->verbose);
-	else if (strcmp(cmd, "log") == 0)
-		rc = verify ? agent_log_verify(&cfg) : agent_log_show(&cfg, c->json, c->since);
-	else {
-		config_free(&cfg);
-		die_usage("with --config the commands are init, update, status, rollback and log");
-	}
+	else if (strcmp(cmd, "clear-bad") == 0)
+		rc = agent_clear_bad(&cfg, c->args[0], c->json, c->verbose);
+	else if (c->nargs)
+		rc = agent_log_verify(&cfg, c->json);
+	else
+		rc = agent_log_show(&cfg, c->json, since);
 	config_free(&cfg);
 	return rc;
 }
 
-int main(int argc, char **argv)
+/* ---------------- the command line ---------------- */
+
+enum { O_MDIR = 256, O_MURL, O_TNAME, O_TURL, O_TDIR, O_MAXB, O_MAXD, O_CA, O_PIN, O_JSON,
+       O_CTO, O_LST, O_LSL, O_TO, O_CONFIG, O_SINCE, O_MINRATE, O_DLBASE, O_FORCEROOT };
+
+static const struct option opts[] = {
+	{ "metadata-dir", required_argument, NULL, O_MDIR },
+	{ "metadata-url", required_argument, NULL, O_MURL },
+	{ "target-name", required_argument, NULL, O_TNAME },
+	{ "target-base-url", required_argument, NULL, O_TURL },
+	{ "target-dir", required_argument, NULL, O_TDIR },
+	{ "max-bytes", required_argument, NULL, O_MAXB },
+	{ "max-delegations", required_argument, NULL, O_MAXD },
+	{ "ca-file", required_argument, NULL, O_CA },
+	{ "pin", required_argument, NULL, O_PIN },
+	{ "json", no_argument, NULL, O_JSON },
+	{ "connect-timeout", required_argument, NULL, O_CTO },
+	{ "low-speed-time", required_argument, NULL, O_LST },
+	{ "low-speed-limit", required_argument, NULL, O_LSL },
+	{ "timeout", required_argument, NULL, O_TO },
+	{ "min-rate", required_argument, NULL, O_MINRATE },
+	{ "deadline-base", required_argument, NULL, O_DLBASE },
+	{ "force-replace-trusted-root", no_argument, NULL, O_FORCEROOT },
+	{ "config", required_argument, NULL, O_CONFIG },
+	{ "since", required_argument, NULL, O_SINCE },
+	{ "verbose", no_argument, NULL, 'v' },
+	{ "quiet", no_argument, NULL, 'q' },
+	{ "help", no_argument, NULL, 'h' },
+	{ "version", no_argument, NULL, 'V' },
+	{ NULL, 0, NULL, 0 },
+};
+
+static const char *long_name(int val)
 {
-	enum { O_MDIR = 256, O_MURL, O_TNAME, O_TURL, O_TDIR, O_MAXB, O_MAXD, O_CA, O_PIN, O_JSON,
-	       O_CTO, O_LST, O_LSL, O_TO, O_CONFIG, O_SINCE, O_MINRATE, O_DLBASE, O_FORCEROOT };
-	static const struct option opts[] = {
-		{ "metadata-dir", required_argument, NULL, O_MDIR },
-		{ "metadata-url", required_argument, NULL, O_MURL },
-		{ "target-name", required_argument, NULL, O_TNAME },
-		{ "target-base-url", required_argument, NULL, O_TURL },
-		{ "target-dir", required_argument, NULL, O_TDIR },
-		{ "max-bytes", required_argument, NULL, O_MAXB },
-		{ "max-delegations", required_argument, NULL, O_MAXD },
-		{ "ca-file", required_argument, NULL, O_CA },
-		{ "pin", required_argument, NULL, O_PIN },
-		{ "json", no_argument, NULL, O_JSON },
-		{ "connect-timeout", required_argument, NULL, O_CTO },
-		{ "low-speed-time", required_argument, NULL, O_LST },
-		{ "low-speed-limit", required_argument, NULL, O_LSL },
-		{ "timeout", required_argument, NULL, O_TO },
-		{ "min-rate", required_argument, NULL, O_MINRATE },
-		{ "deadline-base", required_argument, NULL, O_DLBASE },
-		{ "force-replace-trusted-root", no_argument, NULL, O_FORCEROOT },
-		{ "config", required_argument, NULL, O_CONFIG },
-		{ "since", required_argument, NULL, O_SINCE },
-		{ "verbose", no_argument, NULL, 'v' },
-		{ "quiet", no_argument, NULL, 'q' },
-		{ "help", no_argument, NULL, 'h' },
-		{ "version", no_argument, NULL, 'V' },
-		{ NULL, 0, NULL, 0 },
-	};
-	struct cli c;
-	const char *cmd;
+	for (const struct option *o = opts; o->name; o++)
+		if (o->val == val)
+			return o->name;
+	return "?";
+}
+
+/* What getopt stopped at (arg: the argument it was looking at), as one
+ * line naming the option. */
+static void bad_option(struct cli *c, int ch, const char *arg)
+{
+	bool is_long = arg && arg[0] == '-' && arg[1] == '-';
+	const char *eq = is_long ? strchr(arg, '=') : NULL;
+	int len = eq ? (int)(eq - arg) : 64;
+
+	if (ch == ':') {
+		if (is_long)
+			usage_later(c, "option '%.*s' needs an argument", len, arg);
+		else
+			usage_later(c, "option '-%c' needs an argument", optopt);
+	} else if (is_long && optopt) {
+		usage_later(c, "option '--%s' takes no argument", long_name(optopt));
+	} else if (is_long) {
+		usage_later(c, "unknown option '%.*s'", len, arg);
+	} else {
+		usage_later(c, "unknown option '-%c'", optopt);
+	}
+}
+
+static void note_client_opt(struct cli *c, int val)
+{
+	static char buf[80];
+
+	if (!c->client_opt) {
+		snprintf(buf, sizeof(buf), "--%s", long_name(val));
+		c->client_opt = buf;
+	}
+}
+
+static void take_arg(struct cli *c, const char *arg)
+{
+	if (!c->cmd)
+		c->cmd = arg;
+	else if (c->nargs < MAX_ARGS)
+		c->args[c->nargs++] = arg;
+	else
+		usage_later(c, "too many arguments ('%.64s')", arg);
+}
+
+static void parse_args(struct cli *c, int argc, char **argv)
+{
 	int ch;
 
-	memset(&c, 0, sizeof(c));
-	while ((ch = getopt_long(argc, argv, "+vqhV", opts, NULL)) != -1) {
+	/* "-": every argument in order (options before or after the command,
+	 * whatever POSIXLY_CORRECT says); ":": no getopt messages of its own. */
+	opterr = 0;
+	while ((ch = getopt_long(argc, argv, "-:vqhV", opts, NULL)) != -1) {
 		switch (ch) {
+		case 1:
+			take_arg(c, optarg);
+			break;
 		case O_MDIR:
-			c.metadata_dir = optarg;
+			c->metadata_dir = optarg;
 			break;
 		case O_MURL:
-			if (c.n_metadata_urls == MAX_LIST)
-				die_usage("too many --metadata-url");
-			c.metadata_urls[c.n_metadata_urls++] = optarg;
+			note_client_opt(c, ch);
+			if (c->n_metadata_urls == MAX_LIST)
+				usage_later(c, "too many --metadata-url (at most %d)", MAX_LIST);
+			else
+				c->metadata_urls[c->n_metadata_urls++] = optarg;
 			break;
 		case O_TURL:
-			if (c.n_target_urls == MAX_LIST)
-				die_usage("too many --target-base-url");
-			c.target_urls[c.n_target_urls++] = optarg;
+			note_client_opt(c, ch);
+			if (c->n_target_urls == MAX_LIST)
+				usage_later(c, "too many --target-base-url (at most %d)", MAX_LIST);
+			else
+				c->target_urls[c->n_target_urls++] = optarg;
 			break;
 		case O_TNAME:
-			if (c.n_target_names == sizeof(c.target_names) / sizeof(c.target_names[0]))
-				die_usage("too many --target-name");
-			c.target_names[c.n_target_names++] = optarg;
+			note_client_opt(c, ch);
+			if (c->n_target_names == sizeof(c->target_names) / sizeof(c->target_names[0]))
+				usage_later(c, "too many --target-name");
+			else
+				c->target_names[c->n_target_names++] = optarg;
 			break;
 		case O_TDIR:
-			c.target_dir = optarg;
+			note_client_opt(c, ch);
+			c->target_dir = optarg;
 			break;
 		case O_MAXB:
-			parse_max_bytes(&c, optarg);
+			note_client_opt(c, ch);
+			parse_max_bytes(c, optarg);
 			break;
 		case O_MAXD:
-			c.max_delegations = parse_max_delegations(optarg);
+			note_client_opt(c, ch);
+			c->max_delegations = parse_max_delegations(c, optarg);
 			break;
 		case O_CA:
-			c.ca_file = optarg;
+			note_client_opt(c, ch);
+			c->ca_file = optarg;
 			break;
 		case O_PIN:
-			c.pin = optarg;
+			note_client_opt(c, ch);
+			c->pin = optarg;
 			break;
 		case O_JSON:
-			c.json = true;
+			c->json = true;
 			break;
 		case O_CTO:
-			c.connect_timeout = parse_seconds("--connect-timeout", optarg);
+			note_client_opt(c, ch);
+			c->connect_timeout = parse_seconds(c, "--connect-timeout", optarg);
 			break;
 		case O_LST:
-			c.low_speed_time = parse_seconds("--low-speed-time", optarg);
+			note_client_opt(c, ch);
+			c->low_speed_time = parse_seconds(c, "--low-speed-time", optarg);
 			break;
 		case O_LSL:
-			c.low_speed_limit = parse_seconds("--low-speed-limit", optarg);
+			note_client_opt(c, ch);
+			c->low_speed_limit = parse_rate(c, "--low-speed-limit", optarg);
 			break;
 		case O_TO:
-			c.timeout = parse_seconds("--timeout", optarg);
+			note_client_opt(c, ch);
+			c->timeout = parse_seconds(c, "--timeout", optarg);
 			break;
 		case O_MINRATE:
-			c.min_rate = parse_rate("--min-rate", optarg);
+			note_client_opt(c, ch);
+			c->min_rate = parse_rate(c, "--min-rate", optarg);
 			break;
 		case O_DLBASE:
-			c.deadline_base = parse_seconds("--deadline-base", optarg);
+			note_client_opt(c, ch);
+			c->deadline_base = parse_seconds(c, "--deadline-base", optarg);
 			break;
 		case O_FORCEROOT:
-			c.force_replace_root = true;
+			c->force_replace_root = true;
 			break;
 		case O_CONFIG:
-			c.config = optarg;
+			c->config = optarg;
 			break;
 		case O_SINCE:
-			c.since = optarg;
+			c->since = optarg;
 			break;
 		case 'v':
-			c.verbose++;
+			c->verbose++;
 			break;
 		case 'q':
-			c.verbose = -1;
+			c->verbose = -1;
 			break;
 		case 'h':
-			usage(stdout);
-			return 0;
+			c->help = true;
+			break;
 		case 'V':
-			printf("pawl %s (TUF %s)\n", pawl_version(), PAWL_SPEC_VERSION);
-			return 0;
+			c->version = true;
+			break;
 		default:
-			die_usage("unknown option");
+			bad_option(c, ch, argv[optind - 1]);
+			break;
 		}
 	}
-	if (optind >= argc)
-		die_usage("no command given");
-	cmd = argv[optind++];
-	if (c.config)
-		return agent_main(&c, cmd, argc - optind, argv + optind);
-	if (!c.metadata_dir)
-		die_usage("--metadata-dir is required");
-	c.progress = !c.json && c.verbose >= 0 && isatty(STDERR_FILENO);
+	/* after "--": arguments only */
+	for (; optind < argc; optind++)
+		take_arg(c, argv[optind]);
+}
 
-	if (strcmp(cmd, "init") == 0)
-		return cmd_init(&c, argc - optind, argv + optind);
+static int unknown_command(struct cli *c, const char *word)
+{
+	const char *names[N_COMMANDS];
+	const char *near;
+
+	for (size_t i = 0; i < N_COMMANDS; i++)
+		names[i] = commands[i].name;
+	near = cli_nearest_word(word, names, N_COMMANDS);
+	c->cmd = NULL; /* no "Try 'pawl WORD --help'" */
+	if (near)
+		return usage_fail(c, "unknown command '%.64s' (did you mean '%s'?)", word, near);
+	return usage_fail(c, "unknown command '%.64s'; the commands are init, refresh, "
+			  "download, update, status, rollback, log, clear-bad and help", word);
+}
+
+int main(int argc, char **argv)
+{
+	struct cli c;
+	const struct command *cmd;
+
+	memset(&c, 0, sizeof(c));
+	parse_args(&c, argc, argv);
+	if (c.version && !c.usage_err[0]) {
+		printf("pawl %s (TUF %s)\n", pawl_version(), PAWL_SPEC_VERSION);
+		return 0;
+	}
+	if (c.cmd && strcmp(c.cmd, "help") == 0) {
+		if (c.nargs == 0) {
+			usage(stdout);
+			return 0;
+		}
+		c.cmd = c.args[0];
+		if (c.nargs > 1)
+			return usage_fail(&c, "help takes one COMMAND");
+		if (!find_command(c.cmd))
+			return unknown_command(&c, c.cmd);
+		command_help(c.cmd);
+		return 0;
+	}
+	if (c.cmd && !find_command(c.cmd))
+		return unknown_command(&c, c.cmd);
+	if (c.usage_err[0])
+		return usage_fail(&c, "%s", c.usage_err);
+	if (!c.cmd) {
+		if (c.help) {
+			usage(stdout);
+			return 0;
+		}
+		return usage_fail(&c, "no command given");
+	}
+	if (c.help) {
+		command_help(c.cmd);
+		return 0;
+	}
+	cmd = find_command(c.cmd);
+	if (c.config) {
+		if (!(cmd->modes & M_AGENT))
+			return usage_fail(&c, "%s is a client command: it takes --metadata-dir DIR "
+					  "(not --config FILE)", c.cmd);
+		return agent_main(&c);
+	}
+	if (!c.metadata_dir) {
+		if (cmd->modes == M_AGENT)
+			return usage_fail(&c, "%s is an agent command: it needs --config FILE, the "
+					  "agent's configuration (pawl.conf(5)), e.g. pawl --config "
+					  "/etc/pawl/pawl.conf %s", c.cmd, c.cmd);
+		if (cmd->modes & M_AGENT)
+			return usage_fail(&c, "init needs --metadata-dir DIR (the client: pawl "
+					  "--metadata-dir DIR init ROOT.json) or --config FILE (the "
+					  "agent)");
+		return usage_fail(&c, "%s needs --metadata-dir DIR, the trusted metadata "
+				  "directory; 'pawl --metadata-dir DIR init ROOT.json' comes first",
+				  c.cmd);
+	}
+	if (!(cmd->modes & M_CLIENT))
+		return usage_fail(&c, "%s is an agent command: it needs --config FILE, the "
+				  "agent's configuration (pawl.conf(5)), not --metadata-dir", c.cmd);
+	if (c.since)
+		return usage_fail(&c, "--since goes with log (an agent command, with --config "
+				  "FILE)");
+	c.progress = progress_wanted(c.json, c.verbose);
+	if (strcmp(c.cmd, "init") == 0)
+		return cmd_init(&c);
 	if (c.force_replace_root)
-		die_usage("--force-replace-trusted-root goes with init only");
-	if (optind != argc)
-		die_usage("unexpected argument");
-	if (strcmp(cmd, "refresh") == 0)
+		return usage_fail(&c, "--force-replace-trusted-root goes with init only");
+	if (strcmp(c.cmd, "refresh") == 0)
 		return cmd_refresh(&c);
-	if (strcmp(cmd, "download") == 0)
-		return cmd_download(&c);
-	die_usage("unknown command");
-	return 1;
+	return cmd_download(&c);
 }

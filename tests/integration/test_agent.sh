@@ -90,8 +90,8 @@ $privsep
 EOC
 
 # ---- pawl-repo release ----
-expect 2 "release refuses a version that is not SemVer" "$R" release repo demo 1.0 "$work/demo-1.0.0.tar.gz"
-expect 2 "release refuses an APP with a slash" "$R" release repo de/mo 1.0.1 "$work/demo-1.0.0.tar.gz"
+expect 64 "release refuses a version that is not SemVer (a usage error)" "$R" release repo demo 1.0 "$work/demo-1.0.0.tar.gz"
+expect 64 "release refuses an APP with a slash" "$R" release repo de/mo 1.0.1 "$work/demo-1.0.0.tar.gz"
 
 # ---- install, update, current ----
 expect 0 "first update installs 1.0.0" "$P" --config agent.conf update
@@ -115,8 +115,27 @@ expect 4 "a failing health check exits 4" "$P" --config agent.conf update
 has "$work/err" "failed its health check" "names the failed health check"
 [ "$(current)" = releases/2.0.0 ] && ok "rolled back to 2.0.0" || not_ok "current is $(current)"
 expect 0 "the bad release is not retried" "$P" --config agent.conf update
+has "$work/err" "skipped demo 3.0.0: it is marked bad" "update says it skipped the bad release, naming it"
+has "$work/err" "pawl --config agent.conf clear-bad 3.0.0" "... and how to clear the mark"
+expect 0 "update --json lists what it skipped" "$P" --config agent.conf update --json
+has "$work/out" '"skipped_bad":\["3.0.0"\]' '... as "skipped_bad"'
+"$P" --config agent.conf log > "$work/log.txt"
+has "$work/log.txt" "release.skipped .*version=3.0.0" "... and the audit log records it"
 expect 0 "status lists it as bad" "$P" --config agent.conf status --json
 has "$work/out" '"bad":\["3.0.0"\]' "3.0.0 is marked bad"
+expect 0 "status (text)" "$P" --config agent.conf status
+has "$work/out" "^bad: *3.0.0" "shows it"
+has "$work/out" "clear-bad VERSION" "... and the command that clears the mark"
+expect 1 "clear-bad of a version that is not marked bad" "$P" --config agent.conf clear-bad 2.0.0
+has "$work/err" "demo 2.0.0 is not marked bad (marked bad: 3.0.0)" "says so, listing what is"
+expect 0 "clear-bad 3.0.0" "$P" --config agent.conf clear-bad 3.0.0 --json
+has "$work/out" '"cleared":"3.0.0"' "--json says what it cleared"
+"$P" --config agent.conf log > "$work/log.txt"
+has "$work/log.txt" "install.clear_bad .*version=3.0.0" "the audit log records it"
+expect 0 "status: no longer bad" "$P" --config agent.conf status --json
+has "$work/out" '"bad":\[\]' "the mark is gone"
+expect 4 "the next update tries 3.0.0 again (and its health check fails again)" "$P" --config agent.conf update
+[ "$(current)" = releases/2.0.0 ] && ok "rolled back to 2.0.0 again" || not_ok "current is $(current)"
 
 # ---- downgrade refused, rollback refused, recovery allowed ----
 withdraw 3.0.0
@@ -140,6 +159,16 @@ has "$work/err" "length\|hash" "names the length or hash mismatch"
 [ "$(current)" = releases/1.0.0 ] && ok "nothing changed after a refusal" || not_ok "current is $(current)"
 rm -rf srv && mv srv.good srv
 expect 0 "the good artifact installs" "$P" --config agent.conf update
+# SemVer build metadata has no precedence: 4.0.0+evil is not newer than
+# 4.0.0, and the message names what is installed, not the other.
+release 4.0.0+evil
+expect 0 "4.0.0+evil after 4.0.0: nothing to do" "$P" --config agent.conf update
+has "$work/err" "demo 4.0.0 is installed; 4.0.0+evil has the same version precedence and is not newer" \
+	"names what is installed"
+[ "$(current)" = releases/4.0.0 ] && ok "4.0.0 stays" || not_ok "current is $(current)"
+expect 0 "... --json" "$P" --config agent.conf update --json
+has "$work/out" '"current":"4.0.0","offered":"4.0.0+evil"' "--json: current 4.0.0, offered 4.0.0+evil"
+withdraw 4.0.0+evil
 release 5.0.0
 printf '%s' "$old_ts" > srv/metadata/timestamp.json
 expect 2 "a replayed old timestamp is refused (exit 2)" "$P" --config agent.conf update
@@ -152,7 +181,7 @@ expect 3 "an unreachable repository exits 3" "$P" --config agent-down.conf updat
 
 # ---- configuration: the shipped example parses; errors name the line ----
 expect 0 "the shipped example config is valid" "$P" --config "$src/deploy/examples/pawl.conf" status
-has "$work/out" "app: *example-app" "status reads it"
+has "$work/out" "no update of example-app has been checked" "status reads it (and says nothing has run yet)"
 # ---- configuration errors ----
 printf 'bogus = 1\n' > bad.conf
 expect 1 "an unknown config key is an error" "$P" --config bad.conf status
@@ -198,7 +227,7 @@ for ev in update.start download install.outcome verified rejected agent.exit; do
 	has "$work/log.txt" "$ev" "audit log records $ev"
 done
 sed -i 's/"outcome":"installed"/"outcome":"INSTALLED"/' "$work/state/audit.log"
-expect 1 "log verify detects an edited entry" "$P" --config agent.conf log verify
+expect 2 "log verify detects an edited entry (exit 2, verification)" "$P" --config agent.conf log verify
 
 # ---- crash injection: kill -9 at many points, current is always whole ----
 # The kill instants are spread over the length of a normal update, measured

@@ -26,9 +26,9 @@ refuses "40 roles deep: not found with the default search limit" 1 \
 refuses "nor with --max-delegations 39" 1 'search limit reached' dl --max-delegations 39
 ok "found with --max-delegations 40" dl --max-delegations 40
 check "and the file is there" test -s out/"$(printf '%s' "$target" | sed 's,/,%2F,g')"
-refuses "--max-delegations 0 is refused" 1 'max-delegations takes' dl --max-delegations 0
-refuses "--max-delegations 100001 is refused" 1 'max-delegations takes' \
+refuses "--max-delegations 0 is refused" 1 'max-delegations: 0 is out of range \(1 to 100000\)' dl --max-delegations 0
+refuses "--max-delegations 100001 is refused" 1 'max-delegations: 100001 is out of range' \
 	dl --max-delegations 100001
-refuses "--max-delegations x is refused" 1 'max-delegations takes' dl --max-delegations x
+refuses "--max-delegations x is refused" 1 'max-delegations: "x" is not a whole number from 1 to 100000' dl --max-delegations x
 echo "1..$n"
 [ "$failed" -eq 0 ]

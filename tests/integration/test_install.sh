@@ -55,6 +55,11 @@ refuses() { # DESC PATTERN CMD...: CMD must fail and print PATTERN
 	fi
 }
 skip() { n=$((n + 1)); echo "ok $n - $1 # SKIP $2"; }
+check() { # DESC TEST...: TEST must succeed
+	d=$1
+	shift
+	if "$@"; then pass "$d"; else flunk "$d"; fi
+}
 
 # ---------------------------------------------------------------- install
 if ! meson install -C "$BUILD" --no-rebuild --destdir "$T/dest" >out.log 2>&1; then
@@ -151,7 +156,23 @@ fi
 # ---------------------------------------------------------------- example
 mkdir ex
 cp "$SRC/examples/update-data.c" "$SRC/examples/Makefile" ex/
+# make clean needs no pkg-config, pawl.pc or stage (it used to fail with
+# "cannot find pawl.pc" before removing anything).
+touch ex/update-data
+ok "make clean in examples/ works without pawl.pc" \
+	env -u PKG_CONFIG_PATH -u PKG_CONFIG_SYSROOT_DIR PKG_CONFIG=false make -C ex clean
+check "... and removes the program" [ ! -e ex/update-data ]
+refuses "building without pawl.pc says which variables to set" "also PKG_CONFIG_SYSROOT_DIR=STAGE" \
+	env -u PKG_CONFIG_PATH -u PKG_CONFIG_SYSROOT_DIR PKG_CONFIG_LIBDIR=/nonexistent make -C ex CC="$CC"
+check "examples/README.md documents PKG_CONFIG_SYSROOT_DIR for a DESTDIR stage" \
+	grep -q "PKG_CONFIG_SYSROOT_DIR=/tmp/stage make" "$SRC/examples/README.md"
+check "... and so do README.md and docs/abi.md" sh -c \
+	"grep -q PKG_CONFIG_SYSROOT_DIR '$SRC/README.md' && grep -q PKG_CONFIG_SYSROOT_DIR '$SRC/docs/abi.md'"
 ok "examples/Makefile builds update-data.c through the installed pawl.pc" \
+	make -C ex CC="$CC" CFLAGS="-O2 -Wall -Wextra -Werror"
+ok "make clean in examples/ after a build" make -C ex clean
+check "... removes it" [ ! -e ex/update-data ]
+ok "and it builds again, as the stage's own Makefile says (PKG_CONFIG_SYSROOT_DIR)" \
 	make -C ex CC="$CC" CFLAGS="-O2 -Wall -Wextra -Werror"
 export LD_LIBRARY_PATH="$LIBDIR"
 if ldd ex/update-data 2>&1 | grep -q "libpawl.so.0 => $LIBDIR/libpawl.so.0"; then
@@ -239,15 +260,25 @@ done
 # roff spells a literal '-' as '\-'.
 roff() { printf '%s\n' "$1" | sed 's/-/\\-/g'; }
 undocumented=""
-for o in $("$D/bin/pawl" --help | grep -o -- '--[a-z][a-z0-9-]*' | sort -u); do
+for o in $("$D/bin/pawl" --help | sed "/^Exit status/,\$d" | grep -o -- '--[a-z][a-z0-9-]*' | sort -u); do
 	grep -qF -- "$(roff "$o")" "$MAN1/pawl.1" || undocumented="$undocumented pawl.1:$o"
 	grep -qF -- "$o" "$D/share/bash-completion/completions/pawl" ||
 		undocumented="$undocumented completions/pawl:$o"
 done
-for c in $("$D/bin/pawl" --help | sed -n 's/^  \([a-z][a-z]*\) .*/\1/p'); do
-	grep -q "^\.B.* $c\b\|^\.B $c\b" "$MAN1/pawl.1" || undocumented="$undocumented pawl.1:$c"
+pcmds=$("$D/bin/pawl" --help | sed -n 's/^  \([a-z][a-z-]*\) .*/\1/p' | sort -u)
+[ -n "$pcmds" ] || undocumented="$undocumented (no commands in pawl --help?)"
+for c in $pcmds; do
+	rc=$(roff "$c" | sed 's/\\/\\\\/g')
+	grep -q "^\.B.* $rc\b\|^\.BI* $rc\b" "$MAN1/pawl.1" || undocumented="$undocumented pawl.1:$c"
+	grep -qE "(^|[[:space:]\"])$c([[:space:]\")]|$)" "$D/share/bash-completion/completions/pawl" ||
+		undocumented="$undocumented completions/pawl:$c"
+	for o in $("$D/bin/pawl" help "$c" | grep -o -- '--[a-z][a-z0-9-]*' | sort -u); do
+		grep -qF -- "$(roff "$o")" "$MAN1/pawl.1" || undocumented="$undocumented pawl.1:$c:$o"
+		grep -qF -- "$o" "$D/share/bash-completion/completions/pawl" ||
+			undocumented="$undocumented completions/pawl:$c:$o"
+	done
 done
-for o in $("$D/bin/pawl-repo" --help | grep -o -- '--[a-z][a-z0-9-]*' | sort -u); do
+for o in $("$D/bin/pawl-repo" --help | sed "/^Exit status/,\$d" | grep -o -- '--[a-z][a-z0-9-]*' | sort -u); do
 	grep -qF -- "$(roff "$o")" "$MAN1/pawl-repo.1" || undocumented="$undocumented pawl-repo.1:$o"
 	grep -qF -- "$o" "$D/share/bash-completion/completions/pawl-repo" ||
 		undocumented="$undocumented completions/pawl-repo:$o"
@@ -299,6 +330,10 @@ comp --config pawl --conf
 comp download pawl --metadata-dir meta --metadata-url u down
 comp update pawl --config /etc/pawl/pawl.conf up
 comp verify pawl --config c log ver
+comp clear-bad pawl --config c clear
+comp clear-bad pawl help cle
+comp --json pawl --metadata-dir m refresh --js
+comp --help pawl --config c update --he
 comp snapshot= pawl --max-bytes snap
 comp timestamp pawl-repo -q time
 comp ed25519 pawl-repo keygen --type ed

@@ -36,5 +36,63 @@ grep -q "pawl: downloaded blob" "$work/plain.err" && ok "the closing line is the
 rm -rf "$work/out"
 script -qfec "$P --json --metadata-dir $work/md --metadata-url file://$work/repo/metadata/ --target-base-url file://$work/repo/targets/ --target-dir $work/out --target-name blob download" "$work/json.log" >/dev/null 2>&1
 grep -q '%' "$work/json.log" && not_ok "a bar with --json" || ok "no bar with --json"
+
+# ---- the agent: the same bar, for the release it downloads ----
+R="$build/pawl-repo"
+chmod 755 "$work"
+for k in root targets snapshot timestamp; do
+	"$R" -q keygen --type ed25519 --out "$work/$k.pem" --no-passphrase >/dev/null || exit 1
+done
+"$R" -q init "$work/ws" --root-key "$work/root.pem" --targets-key "$work/targets.pem" \
+	--snapshot-key "$work/snapshot.pem" --timestamp-key "$work/timestamp.pem" || exit 1
+"$R" -q release "$work/ws" app 1.0.0 "$work/blob" --key "$work/targets.pem" || exit 1
+"$R" -q timestamp "$work/ws" --key "$work/snapshot.pem" --key "$work/timestamp.pem" || exit 1
+"$R" -q publish "$work/ws" "$work/srv" || exit 1
+# agent_conf NAME [EXTRA]: a configuration with its own state and install dirs
+agent_conf() {
+	cat > "$work/$1.conf" <<EOC
+metadata_url = file://$work/srv/metadata/
+target_base_url = file://$work/srv/targets/
+trusted_root = $work/ws/root.json
+state_dir = $work/$1-state
+app = app
+install_dir = $work/$1-install
+syslog = no
+${2:-}
+EOC
+}
+agent_conf a
+script -qfec "$P --config $work/a.conf update" "$work/agent.log" >/dev/null 2>&1
+rc=$?
+[ $rc = 0 ] && ok "agent update in a pseudo-terminal" || not_ok "agent update in a pseudo-terminal (exit $rc)"
+tr '\r' '\n' < "$work/agent.log" > "$work/agent.lines"
+grep -q 'app/1.0.0/blob *\[#*-*\] *[0-9]*% .*/s ' "$work/agent.lines" && ok "the agent shows the bar, naming the release" || not_ok "no progress bar from the agent"
+if grep -a -q "$(printf '\033')\[Kpawl: installing app 1.0.0" "$work/agent.lines"; then
+	ok "the bar is cleared before 'installing'"
+else
+	not_ok "the agent's bar is not cleared"
+fi
+agent_conf b
+"$P" --config "$work/b.conf" update >"$work/b.out" 2>"$work/b.err"
+grep -q "$(printf '\r')" "$work/b.err" && not_ok "an agent bar without a terminal" || ok "no agent bar without a terminal"
+agent_conf c
+script -qfec "$P --config $work/c.conf update --json" "$work/c.log" >/dev/null 2>&1
+grep -q '%' "$work/c.log" && not_ok "an agent bar with --json" || ok "no agent bar with --json"
+agent_conf d
+script -qfec "$P -q --config $work/d.conf update" "$work/d.log" >/dev/null 2>&1
+grep -q '%' "$work/d.log" && not_ok "an agent bar with -q" || ok "no agent bar with -q"
+if [ "$(id -u)" = 0 ]; then
+	# Privilege separation: the unprivileged fetcher downloads, and draws.
+	agent_conf e "user = nobody"
+	script -qfec "$P --config $work/e.conf update" "$work/e.log" >/dev/null 2>&1
+	rc=$?
+	tr '\r' '\n' < "$work/e.log" > "$work/e.lines"
+	[ $rc = 0 ] && grep -q 'app/1.0.0/blob *\[#*-*\] *[0-9]*% ' "$work/e.lines" &&
+		ok "with privilege separation the fetcher shows the bar" ||
+		not_ok "no bar with privilege separation (exit $rc)"
+else
+	echo "ok - privilege separation: not root # SKIP"
+fi
+
 echo "$passes passed, $fails failed"
 [ "$fails" -eq 0 ]

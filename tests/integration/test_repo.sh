@@ -53,7 +53,7 @@ check "private key is encrypted PKCS#8" grep -q "BEGIN ENCRYPTED PRIVATE KEY" ro
 ok "keygen with PAWL_PASSPHRASE" env PAWL_PASSPHRASE="$PASS" $R keygen --type ecdsa-p256 --out root2.pem
 check "keygen prints only the key id" sh -c "env PAWL_PASSPHRASE='$PASS' $R -q keygen --out root3.pem | grep -qxE '[0-9a-f]{64}'"
 refuses "keygen refuses to overwrite a key" 1 "exists" $R keygen --out root1.pem --no-passphrase
-refuses "keygen without a passphrase source is a usage error" 2 "passphrase" $R keygen --out x.pem
+refuses "keygen without a passphrase source is a usage error (64)" 64 "passphrase" $R keygen --out x.pem
 check "no key file left behind by the refused keygen" [ ! -e x.pem ]
 refuses "keygen refuses unknown key types" 1 "unsupported" $R keygen --type rsa-1024 --out weak.pem --no-passphrase
 ok "keygen ecdsa-p384" $R keygen --type ecdsa-p384 --out p384.pem --no-passphrase
@@ -64,8 +64,32 @@ for k in targets snap ts dev dev2 bins targets2 root4 snap2; do
 done
 echo "wrong passphrase" >wrong.txt
 
+# ---------------------------------------------------------------- exposed keys
+# As ssh does: signing with an unencrypted private key file that others can
+# read warns (even with -q), naming the file and the chmod that fixes it.
+$R -q keygen --out open.pem --no-passphrase >/dev/null
+chmod 644 open.pem
+ok "init signs with a world-readable unencrypted key" $R -q init warn1 --root-key open.pem \
+	--targets-key targets.pem --snapshot-key snap.pem --timestamp-key ts.pem
+check "... and warns, naming the file, who can read it and the chmod that fixes it" \
+	grep -q "UNPROTECTED PRIVATE KEY FILE: open.pem is not encrypted and is readable by every user (mode 0644).*chmod 600 open.pem" out.log
+check "... once, though it is loaded for more than one role" [ "$(grep -c UNPROTECTED out.log)" = 1 ]
+chmod 640 open.pem
+ok "a group-readable unencrypted key" $R -q init warn2 --root-key open.pem \
+	--targets-key targets.pem --snapshot-key snap.pem --timestamp-key ts.pem
+check "... warns too (its group)" grep -q "open.pem is not encrypted and is readable by its group (mode 0640)" out.log
+chmod 600 open.pem
+ok "a 0600 unencrypted key" $R -q init warn3 --root-key open.pem \
+	--targets-key targets.pem --snapshot-key snap.pem --timestamp-key ts.pem
+check "... signs without a warning" sh -c "! grep -q UNPROTECTED out.log"
+cp root1.pem enc.pem && chmod 644 enc.pem
+ok "an encrypted key that others can read" $R -q init warn4 --root-key enc.pem \
+	--targets-key targets.pem --snapshot-key snap.pem --timestamp-key ts.pem --passphrase-file pass.txt
+check "... is not warned about (the passphrase still protects it)" sh -c "! grep -q UNPROTECTED out.log"
+rm -rf warn1 warn2 warn3 warn4
+
 # ---------------------------------------------------------------- init: 2-of-3 root
-refuses "init needs every top-level key" 2 "timestamp-key" $R init ws --root-key root1.pem --targets-key targets.pem --snapshot-key snap.pem
+refuses "init needs every top-level key" 64 "timestamp-key" $R init ws --root-key root1.pem --targets-key targets.pem --snapshot-key snap.pem
 refuses "wrong passphrase is refused" 1 "wrong passphrase" \
 	$R init ws --root-key root1.pem --root-key root2.pub --root-key root3.pub --root-threshold 2 \
 	--targets-key targets.pem --snapshot-key snap.pem --timestamp-key ts.pem --passphrase-file wrong.txt
@@ -144,12 +168,12 @@ d = json.load(open(p))
 d["signatures"] = []
 json.dump(d, open(p, "w"))
 EOF
-refuses "verify catches a missing signature" 1 "signature" $R verify bad-sig --root trusted-root-v1.json
+refuses "verify catches a missing signature (exit 2, verification)" 2 "signature" $R verify bad-sig --root trusted-root-v1.json
 
 cp -a out bad-hash
 f=$(ls bad-hash/targets/demo-app/2.0.0/*.demo-app.tar.gz | head -1)
 printf 'demo app 2.0.1\n' >"$f" # same length, other bytes
-refuses "verify catches a target with the wrong hash" 1 "hash" $R verify bad-hash --root trusted-root-v1.json
+refuses "verify catches a target with the wrong hash" 2 "hash" $R verify bad-hash --root trusted-root-v1.json
 
 cp -a ws ws-stale
 printf 'demo app 3.0.0\n' >app3.tar.gz
@@ -158,14 +182,14 @@ refuses "publish refuses a stale snapshot" 1 "does not name targets" $R publish 
 cp -a out bad-stale
 v=$(jget ws-stale/metadata/targets.json 'd["signed"]["version"]')
 cp ws-stale/metadata/targets.json bad-stale/metadata/$v.targets.json
-refuses "verify catches a stale snapshot" 1 "stale snapshot" $R verify bad-stale --root trusted-root-v1.json
+refuses "verify catches a stale snapshot" 2 "stale snapshot" $R verify bad-stale --root trusted-root-v1.json
 
 cp -a ws ws-exp
 ok "expire: a 3-second timestamp" $R expire ws-exp timestamp 3s
 ok "timestamp with the short period" $R timestamp ws-exp --key snap.pem --key ts.pem
 ok "publish the short-lived tree" $R publish ws-exp bad-expired
 sleep 4
-refuses "verify catches expired metadata" 1 "expired" $R verify bad-expired --root trusted-root-v1.json
+refuses "verify catches expired metadata" 2 "expired" $R verify bad-expired --root trusted-root-v1.json
 refuses "publish refuses expired metadata" 1 "expired" $R publish ws-exp bad-expired2
 
 # An older workspace must not roll the published tree back.
@@ -251,7 +275,7 @@ ok "client follows the snapshot rotation" client c1 refresh
 # ---------------------------------------------------------------- hash bins, batches
 ok "a second workspace" $R init wb --root-key root4.pem --targets-key targets.pem --snapshot-key snap.pem --timestamp-key ts.pem --sha512
 ok "16 hash bins (TAP 15)" $R bins wb --count 16 --key bins.pem --sign-key targets.pem
-refuses "bin count must be a power of two" 2 "power of two" $R bins wb --count 12 --key bins.pem
+refuses "bin count must be a power of two" 64 "power of two" $R bins wb --count 12 --key bins.pem
 mkdir -p batch/sub
 i=0
 while [ $i -lt 60 ]; do echo "file $i" >batch/f$i.txt; i=$((i + 1)); done
@@ -313,8 +337,13 @@ for c in keygen init add remove delegate bins sign rotate expire timestamp publi
 	if $R $c --help | grep -q "usage: pawl-repo $c"; then :; else flunk "$c --help"; fi
 done
 pass "--help for every command"
-refuses "unknown option is a usage error (exit 2)" 2 "help" $R publish --bogus ws out
-refuses "unknown command is a usage error" 2 "unknown command" $R frobnicate
+refuses "unknown option is a usage error (exit 64)" 64 "^pawl-repo publish: unknown option '--bogus'$" $R publish --bogus ws out
+check "... one line naming it, then the hint" sh -c "[ \$(wc -l < out.log) -eq 2 ] && grep -qx \"Try 'pawl-repo publish --help'.\" out.log"
+refuses "an option without its argument is named" 64 "^pawl-repo verify: option '--root' needs an argument$" $R verify out --root
+refuses "an argument given to a flag is named" 64 "^pawl-repo status: option '--json' takes no argument$" $R status ws --json=1
+refuses "unknown command is a usage error" 64 "unknown command 'frobnicate'" $R frobnicate
+refuses "a mistyped command is named, with the nearest one" 64 "^pawl-repo: unknown command 'publsh' \(did you mean 'publish'\?\)$" $R publsh
+refuses "... also after help" 64 "unknown command 'stauts' \(did you mean 'status'\?\)" $R help stauts
 
 echo "1..$n"
 [ $failed -eq 0 ]

@@ -119,7 +119,7 @@ assert s==h, (s,h)'
 check "the log is not world-readable" [ "$(stat -c %a ws/audit.log)" = 640 ]
 ok "pawl-repo --help lists log" sh -c "$R --help | grep -q '^  log '"
 ok "log --help" sh -c "$R log --help | grep -q 'usage: pawl-repo log REPO'"
-refuses "log with a bad action is a usage error" 2 "only .verify" $R log ws frobnicate
+refuses "log with a bad action is a usage error" 64 "only .verify" $R log ws frobnicate
 a=$(wc -l <ws/audit.log)
 $R status ws >/dev/null 2>&1 || true
 check "status (read-only) does not write the log" [ "$(wc -l <ws/audit.log)" = "$a" ]
@@ -165,15 +165,15 @@ nl=$(wc -l <ws/audit.log)
 cp -a ws t-edit
 sed -i '3s/"threshold":1/"threshold":0/' t-edit/audit.log
 check "(the edit changed the init entry)" sh -c '! cmp -s ws/audit.log t-edit/audit.log'
-refuses "verify catches an edited entry" 1 "FAILED.*edited" $R log t-edit verify
+refuses "verify catches an edited entry (exit 2)" 2 "FAILED.*edited" $R log t-edit verify
 
 cp -a ws t-del
 sed -i '6d' t-del/audit.log
-refuses "verify catches a deleted entry" 1 "FAILED.*deleted" $R log t-del verify
+refuses "verify catches a deleted entry" 2 "FAILED.*deleted" $R log t-del verify
 
 cp -a ws t-swap
 sed -i '7{h;d};8G' t-swap/audit.log
-refuses "verify catches reordered entries" 1 "FAILED.*(reordered|edited|deleted)" $R log t-swap verify
+refuses "verify catches reordered entries" 2 "FAILED.*(reordered|edited|deleted)" $R log t-swap verify
 
 # Cut the last three entries and write the head the chain alone would
 # accept: only the anchor in state.json still knows.
@@ -192,7 +192,7 @@ EOF
 }
 cp -a ws t-trunc
 cut_tail t-trunc
-refuses "verify catches a truncated tail, even with audit.head rewritten to match" 1 \
+refuses "verify catches a truncated tail, even with audit.head rewritten to match" 2 \
 	"FAILED.*truncated" $R log t-trunc verify
 cp -a t-trunc t-noanchor
 python3 - t-noanchor/state.json <<'EOF'
@@ -206,12 +206,12 @@ check "it warned" grep -q "does not hold the entry state.json names" out.log
 ok "log" sh -c "$R log t-trunc >log.txt"
 has "and recorded the cut as log.damaged, with the anchor it could not find" \
 	"log.damaged anchor_hash=[0-9a-f]{64} anchor_log=[0-9a-f]{32} anchor_seq=$((nl - 1)) .*problem=truncated"
-refuses "verify afterwards: the chain is intact, the recorded damage is reported (exit 2)" 2 \
+refuses "verify afterwards: the chain is intact, the recorded damage is reported (exit 6)" 6 \
 	"log.damaged" $R log t-trunc verify
 
 cp -a ws t-gone
 rm t-gone/audit.log t-gone/audit.head
-refuses "verify of a removed log fails" 1 "cannot verify" $R log t-gone verify
+refuses "verify of a removed log fails: the anchor names entries that are gone (exit 2)" 2 "FAILED.*missing" $R log t-gone verify
 ok "a command on it starts a new log" $R timestamp t-gone --key snap.pem --key ts.pem
 ok "log" sh -c "$R log t-gone >log.txt"
 has "the new log records the anchor of the log that is gone" \

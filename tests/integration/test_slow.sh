@@ -80,7 +80,7 @@ check "... after rejecting the drip for its deadline" grep -q "rejected $DRIP.*d
 check "... and the bytes are the release's" cmp -s dl/app%2F1.0.0%2Fapp.tar app.tar
 refuses "--min-rate 0 is a usage error" 1 "min-rate takes bytes per second" \
 	$P --min-rate 0 --metadata-dir md --metadata-url $BASE/metadata/ refresh
-refuses "--deadline-base x is a usage error" 1 "deadline-base takes a positive" \
+refuses "--deadline-base x is a usage error" 1 "bad --deadline-base .x. \\(SECONDS, or a number with d, h, m or s\\)" \
 	$P --deadline-base x --metadata-dir md --metadata-url $BASE/metadata/ refresh
 check "--help documents both" sh -c "$P --help | grep -q -- '--min-rate BPS' && $P --help | grep -q -- '--deadline-base SEC'"
 

@@ -818,7 +818,8 @@ static void test_writer_records_truncation(void **state)
 	assert_int_equal(pj_get(e->fields, "log_seq")->u.i, 8);
 	audit_iter_free(it);
 
-	assert_int_equal(cli_log_verify(out, f->log, NULL, NULL), 2);
+	/* intact, but recording an incident: 6 (docs/exit-codes.md) */
+	assert_int_equal(cli_log_verify(out, f->log, NULL, NULL), 6);
 	fclose(out);
 }
 
@@ -1263,12 +1264,12 @@ static void test_cli_show_json_and_verify(void **state)
 	assert_non_null(strstr(text, "intact, 4 entries (seq 0 to 3)"));
 	free(text);
 
-	/* Tampered: exit 1 with the kind and the line. */
+	/* Tampered: exit 2 (a verification failure) with the kind and the line. */
 	remove_line(&ls, 2);
 	write_lines(f->log, &ls, false);
 	free_lines(&ls);
 	out = open_memstream(&text, &len);
-	assert_int_equal(cli_log_verify(out, f->log, NULL, NULL), 1);
+	assert_int_equal(cli_log_verify(out, f->log, NULL, NULL), 2);
 	fclose(out);
 	assert_true(strncmp(text, "FAILED ", 7) == 0);
 	assert_non_null(strstr(text, "deleted: entry 2 is missing (line 3 has entry 3)"));

@@ -7,9 +7,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "common/exit_codes.h"
 #include "common/json_out.h"
+#include "common/log_cmd.h"
+#include "common/nearest.h"
 #include "common/parse.h"
+#include "store/store.h"
 #include "testing.h"
 
 #define DAY 86400
@@ -183,6 +188,194 @@ static void test_json_string(void **state)
 	free(huge);
 }
 
+/* ---------------- did you mean ---------------- */
+
+static void test_nearest(void **state)
+{
+	static const char *const cmds[] = { "init", "refresh", "download", "update", "status",
+					    "rollback", "log", "clear-bad", "help" };
+	size_t n = sizeof(cmds) / sizeof(cmds[0]);
+
+	(void)state;
+	assert_int_equal(cli_edit_distance("refresh", "refresh"), 0);
+	assert_int_equal(cli_edit_distance("refesh", "refresh"), 1);   /* a letter left out */
+	assert_int_equal(cli_edit_distance("stauts", "status"), 1);    /* two swapped */
+	assert_int_equal(cli_edit_distance("updte", "update"), 1);
+	assert_int_equal(cli_edit_distance("", "log"), 3);
+	assert_string_equal(cli_nearest_word("refesh", cmds, n), "refresh");
+	assert_string_equal(cli_nearest_word("stauts", cmds, n), "status");
+	assert_string_equal(cli_nearest_word("lgo", cmds, n), "log");
+	assert_string_equal(cli_nearest_word("clearbad", cmds, n), "clear-bad");
+	/* too far, or too short to tell: no guess */
+	assert_null(cli_nearest_word("frobnicate", cmds, n));
+	assert_null(cli_nearest_word("x", cmds, n));
+	/* longer than the table: no overflow, no guess */
+	assert_null(cli_nearest_word("refreshrefreshrefreshrefreshrefreshrefresh", cmds, n));
+}
+
+/* ---------------- the exit-code table ---------------- */
+
+static char *table_of(unsigned prog)
+{
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+
+	assert_non_null(f);
+	cli_exit_table_print(f, prog);
+	fclose(f);
+	return text;
+}
+
+static void test_exit_table(void **state)
+{
+	char *p = table_of(CLI_PROG_PAWL), *r = table_of(CLI_PROG_PAWL_REPO);
+
+	(void)state;
+	assert_int_equal(CLI_EXIT_VERIFY, 2);
+	assert_int_equal(CLI_EXIT_USAGE, 64);
+	assert_non_null(strstr(p, "\n   0  success"));
+	assert_non_null(strstr(p, "\n   3  network failure"));
+	assert_non_null(strstr(p, "\n   5  refused"));
+	assert_non_null(strstr(p, "\n  64  usage error"));
+	/* pawl-repo prints only its own rows */
+	assert_non_null(strstr(r, "\n   2  verification failure"));
+	assert_non_null(strstr(r, "\n   6  log verify"));
+	assert_null(strstr(r, "\n   3  "));
+	assert_null(strstr(r, "\n   4  "));
+	assert_null(strstr(r, "\n   5  "));
+	/* wrapped within 78 columns */
+	for (char *line = p; line && *line; line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL)
+		assert_true(strcspn(line, "\n") <= 78);
+	free(p);
+	free(r);
+}
+
+/* ---------------- log verify ---------------- */
+
+struct logfx {
+	char *dir;
+	char path[4096];
+	audit_head anchor;
+};
+
+static void make_log(struct logfx *x, int entries)
+{
+	audit_opts o = AUDIT_OPTS_INIT;
+	audit_log *log = NULL;
+	int fd;
+
+	o.syslog = false;
+	x->dir = t_mkdtemp();
+	snprintf(x->path, sizeof(x->path), "%s/audit.log", x->dir);
+	t_ok(dir_open(x->dir, &fd));
+	t_ok(audit_open(&log, fd, "audit.log", &o));
+	close(fd);
+	for (int i = 0; i < entries; i++)
+		t_ok(audit_appendf(log, "test.entry", AUDIT_INT("i", i)));
+	t_ok(audit_flush(log));
+	t_ok(audit_last(log, &x->anchor));
+	t_ok(audit_close(log));
+}
+
+static bool starts(const char *s, const char *prefix)
+{
+	return strncmp(s, prefix, strlen(prefix)) == 0;
+}
+
+static char *report_of(const char *path, const cli_log_result *r, bool json, int *ret_code)
+{
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+
+	assert_non_null(f);
+	*ret_code = cli_log_report(f, path, r, json);
+	fclose(f);
+	return text;
+}
+
+static void test_log_check(void **state)
+{
+	struct logfx x;
+	cli_log_result r;
+	char *text;
+	int code;
+
+	(void)state;
+	make_log(&x, 3);
+
+	/* intact: 0, text and one JSON object */
+	cli_log_check(x.path, NULL, &x.anchor, "state.json", &r);
+	assert_int_equal(r.exit, CLI_EXIT_OK);
+	text = report_of(x.path, &r, false, &code);
+	assert_int_equal(code, 0);
+	assert_true(starts(text, "ok "));
+	assert_non_null(strstr(text, "anchor: state.json names entry"));
+	free(text);
+	text = report_of(x.path, &r, true, &code);
+	assert_true(starts(text, "{\"ok\":true,\"entries\":"));
+	assert_non_null(strstr(text, "\"incidents\":0"));
+	assert_non_null(strstr(text, "\"exit\":0}\n"));
+	/* one line: one object */
+	assert_ptr_equal(strchr(text, '\n'), text + strlen(text) - 1);
+	free(text);
+
+	/* the program's own incidents make an intact log 6 */
+	cli_log_add_incidents(&r, 2, 1, "things (test.entry)");
+	assert_int_equal(r.exit, CLI_EXIT_INCIDENTS);
+	text = report_of(x.path, &r, false, &code);
+	assert_int_equal(code, 6);
+	assert_non_null(strstr(text, "records 2 things (test.entry), the first at seq 1"));
+	free(text);
+
+	/* altered: 2, with the problem's name */
+	{
+		FILE *f = fopen(x.path, "r+");
+		char buf[65536];
+		size_t n;
+		char *p;
+
+		assert_non_null(f);
+		n = fread(buf, 1, sizeof(buf) - 1, f);
+		buf[n] = '\0';
+		p = strstr(buf, "\"i\":1");
+		assert_non_null(p);
+		p[4] = '7';
+		rewind(f);
+		assert_int_equal(fwrite(buf, 1, n, f), n);
+		fclose(f);
+	}
+	cli_log_check(x.path, NULL, &x.anchor, "state.json", &r);
+	assert_int_equal(r.exit, CLI_EXIT_VERIFY);
+	text = report_of(x.path, &r, true, &code);
+	assert_int_equal(code, 2);
+	assert_true(starts(text, "{\"ok\":false,\"problem\":\"edited\""));
+	free(text);
+
+	/* gone, while the anchor names an entry of it: 2, "missing" */
+	t_ok(unlink(x.path) == 0 ? 0 : -1);
+	cli_log_check(x.path, NULL, &x.anchor, "agent.json", &r);
+	assert_int_equal(r.exit, CLI_EXIT_VERIFY);
+	assert_true(r.missing);
+	text = report_of(x.path, &r, false, &code);
+	assert_non_null(strstr(text, "FAILED missing:"));
+	assert_non_null(strstr(text, "agent.json names its entry"));
+	free(text);
+
+	/* gone, and no anchor says it existed: it cannot be read, 1 */
+	cli_log_check(x.path, NULL, NULL, NULL, &r);
+	assert_int_equal(r.exit, CLI_EXIT_FAILURE);
+	text = report_of(x.path, &r, true, &code);
+	assert_int_equal(code, 1);
+	assert_true(starts(text, "{\"ok\":false,\"error\":\"not found\""));
+	free(text);
+	assert_int_equal(pawl_error_last()->code, 0);
+
+	t_rm_rf(x.dir);
+	free(x.dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -190,6 +383,9 @@ int main(void)
 		cmocka_unit_test(test_u32),
 		cmocka_unit_test(test_duration),
 		cmocka_unit_test(test_json_string),
+		cmocka_unit_test(test_nearest),
+		cmocka_unit_test(test_exit_table),
+		cmocka_unit_test(test_log_check),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1401,6 +1401,42 @@ static void test_health_fail(void **state)
 	assert_string_equal(list, "");
 }
 
+/* clear-bad: the mark goes (durably, for the next agent), only from the
+ * version named, and the release installs again with every check. */
+static void test_clear_bad(void **state)
+{
+	struct fx *f = *state;
+	install_result res;
+	install_state st;
+
+	fx_health(f, "test \"$PAWL_VERSION\" != 2.0.0 && test \"$PAWL_VERSION\" != 3.0.0");
+	installed_ok(f, "1.0.0");
+	t_ok(install_version(f, "2.0.0", false, &res));
+	assert_int_equal(res.outcome, INSTALL_HEALTH_FAILED);
+	t_ok(install_version(f, "3.0.0", false, &res));
+	assert_int_equal(res.outcome, INSTALL_HEALTH_FAILED);
+
+	/* not marked: PAWL_E_NOT_FOUND, nothing changes */
+	t_fails(install_clear_bad(f->c, "2.5.0"), PAWL_E_NOT_FOUND);
+	t_fails(install_clear_bad(f->c, "2.0.0+rebuild"), PAWL_E_NOT_FOUND);
+	t_ok(install_state_read(f->state, &st));
+	assert_int_equal(st.nbad, 2);
+
+	t_ok(install_clear_bad(f->c, "2.0.0"));
+	t_ok(install_state_read(f->state, &st));
+	assert_int_equal(st.nbad, 1);
+	assert_string_equal(st.bad[0], "3.0.0");
+	assert_string_equal(st.installed, "1.0.0");
+	t_fails(install_clear_bad(f->c, "2.0.0"), PAWL_E_NOT_FOUND);
+
+	/* a new agent, a healthy 2.0.0 now: installed; 3.0.0 stays refused */
+	fx_health(f, NULL);
+	assert_int_equal(install_get_state(f->c)->nbad, 1);
+	installed_ok(f, "2.0.0");
+	t_ok(install_version(f, "3.0.0", false, &res));
+	assert_int_equal(res.outcome, INSTALL_REFUSED_BAD);
+}
+
 /* Is pid gone (or a zombie)? */
 static bool dead(pid_t pid)
 {
@@ -1845,6 +1881,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_state_roundtrip, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_health_pass, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_health_fail, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_clear_bad, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_health_timeout, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rollback, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_prune, setup, teardown),

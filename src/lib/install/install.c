@@ -264,6 +264,34 @@ static int record(install_ctx *c, install_result *res, install_outcome o, const 
 	return 0;
 }
 
+int install_clear_bad(install_ctx *c, const char *version)
+{
+	install_state next;
+	uint32_t k = 0;
+	bool found = false;
+
+	ENSURE(c && version, PAWL_E_INVALID, "install_clear_bad: missing argument");
+	next = c->st;
+	for (uint32_t i = 0; i < next.nbad; i++) {
+		if (strcmp(next.bad[i], version) == 0) {
+			found = true;
+			continue;
+		}
+		if (k != i)
+			memcpy(next.bad[k], next.bad[i], sizeof(next.bad[0]));
+		k++;
+	}
+	ENSURE(found, PAWL_E_NOT_FOUND, "%.*s is not marked bad", SEMVER_MAX_LEN, version);
+	next.nbad = k;
+	/* A fresh start: the interruptions that counted towards the mark go
+	 * too, or the next one would mark it bad again at once. */
+	if (strcmp(next.interrupted, version) == 0) {
+		next.interrupted[0] = '\0';
+		next.interrupted_count = 0;
+	}
+	return commit(c, &next);
+}
+
 /* ---------------- releases/ housekeeping ---------------- */
 
 /* Rename releases/name aside, make that durable, then remove it: a

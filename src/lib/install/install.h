@@ -267,6 +267,15 @@ PAWL_MUST_USE int install_release(install_ctx *c, const install_artifact *a,
 PAWL_MUST_USE int install_rollback(install_ctx *c, bool previous_is_recovery,
 				   install_result *ret);
 
+/*
+ * Remove the "bad" mark from version (compared as the exact string the
+ * state holds), in one durable write, so that a later install_release may
+ * install it again (with every check). An interruption count kept for it
+ * is reset too. PAWL_E_NOT_FOUND when it is not marked bad; nothing else
+ * in the state changes.
+ */
+PAWL_MUST_USE int install_clear_bad(install_ctx *c, const char *version);
+
 /* Read state_dir/state.json without locking or changing anything (for a
  * status command). A missing file gives an empty state. */
 PAWL_MUST_USE int install_state_read(const char *state_dir, install_state *ret);
