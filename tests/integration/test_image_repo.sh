@@ -118,7 +118,7 @@ head -c $(( $(size "$PACK") - 10 )) "$PACK" >short.pack
 refuses "a truncated pack is refused" 1 "ended after" "$STREAM" "$IDX" short.pack slot.c
 cp "$PACK" "$PACK.orig"
 flip_byte "$PACK" 100
-refuses "pawl-repo verify catches a tampered published pack" 1 "hash|sha256" $R verify out --root ws/root.json
+refuses "pawl-repo verify catches a tampered published pack" 2 "hash|sha256" $R verify out --root ws/root.json
 mv "$PACK.orig" "$PACK"
 
 # ---------------------------------------------------------------- options and refusals
@@ -138,14 +138,14 @@ ln -s img.ext4 link.img
 refuses "an image given as a symbolic link is refused" 1 "symbolic link" $R release ws os 2.0.0 link.img --image
 refuses "a directory is refused" 1 "not a regular file" $R release ws os 2.0.0 fs --image
 refuses "a missing image is refused" 1 "cannot open" $R release ws os 2.0.0 nothing.img --image
-refuses "a piece size that is not a multiple of 4K is a usage error" 2 "piece-size" $R release ws os 2.0.0 img.ext4 --image --piece-size 5000
-refuses "a piece size over 4M is a usage error" 2 "piece-size" $R release ws os 2.0.0 img.ext4 --image --piece-size 8M
-refuses "a zstd level over 22 is a usage error" 2 "level" $R release ws os 2.0.0 img.ext4 --image --level 23
+refuses "a piece size that is not a multiple of 4K is a usage error" 64 "piece-size" $R release ws os 2.0.0 img.ext4 --image --piece-size 5000
+refuses "a piece size over 4M is a usage error" 64 "piece-size" $R release ws os 2.0.0 img.ext4 --image --piece-size 8M
+refuses "a zstd level over 22 is a usage error" 64 "level" $R release ws os 2.0.0 img.ext4 --image --level 23
 truncate -s 1025M sparse.img
 refuses "an image of more pieces than devices accept is refused before compressing" 1 "262144 pieces" \
 	$R release ws os 2.0.0 sparse.img --image --piece-size 4K
 rm -f sparse.img
-refuses "VERSION must be SemVer" 2 "Semantic Versioning" $R release ws os 2.0 img.ext4 --image
+refuses "VERSION must be SemVer" 64 "Semantic Versioning" $R release ws os 2.0 img.ext4 --image
 check "no refused release left a target behind" python3 -c "
 import json; t = json.load(open('ws/metadata/targets.json'))['signed']['targets']
 assert not any(k.startswith('os/2.0') for k in t), sorted(t)"
