@@ -409,7 +409,6 @@ int cmd_release_image(int argc, char **argv)
 	strv keys = { 0 };
 	struct stat st;
 	uint32_t level;
-	semver v;
 	int ch, rc = 1;
 
 	optind = 0;
@@ -433,15 +432,7 @@ int cmd_release_image(int argc, char **argv)
 		default: common_opt("release", usage_image, ch, optarg);
 		}
 	}
-	if (argc - optind != 4)
-		usage_error("release", "give REPO APP VERSION IMAGE");
-	app = argv[optind + 1];
-	version = argv[optind + 2];
-	file = argv[optind + 3];
-	if (!*app || strchr(app, '/') || strcmp(app, ".") == 0 || strcmp(app, "..") == 0)
-		usage_error("release", "APP must be one path component");
-	if (semver_parse(version, &v) < 0)
-		usage_error("release", "VERSION must be a Semantic Versioning 2.0 version, e.g. 1.4.0");
+	release_operands(argc, argv, "IMAGE", &app, &version, &file);
 	if ((size_t)snprintf(pack_path, sizeof(pack_path), "%s/%s/image.pack", app, version) >=
 		    sizeof(pack_path) ||
 	    (size_t)snprintf(idx_path, sizeof(idx_path), "%s/%s/image.idx", app, version) >=

@@ -315,6 +315,9 @@ PAWL_MUST_USE int add_stored(ws *w, const stored_target *v, size_t n, strv *keys
 
 /* `pawl-repo release ... --image` (cmd_image.c). */
 int cmd_release_image(int argc, char **argv);
+/* The operands of `release` (cmd_release.c), checked one way for both. */
+void release_operands(int argc, char **argv, const char *what, const char **ret_app,
+		      const char **ret_version, const char **ret_file);
 
 /* The snapshot and timestamp step shared by init and timestamp. force:
  * always make a new snapshot. strict: every signer must be a snapshot or
