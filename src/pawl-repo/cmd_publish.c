@@ -30,9 +30,7 @@
 #include <unistd.h>
 
 #include "content.h"
-#include "metadata/bulk.h"
 #include "repo.h"
-#include "util/clock.h"
 
 /* ---------------- timestamp ---------------- */
 

@@ -15,7 +15,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "install/semver.h"
 #include "repo.h"
 
 static const char usage_release[] =

@@ -8,7 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "metadata/bulk.h"
 #include "repo.h"
 
 /* Public keys (and the signers of those given as private keys) from

@@ -33,14 +33,9 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "audit/audit.h"
 #include "common/exit_codes.h"
 #include "common/parse.h"
-#include "crypto/crypto.h"
-#include "json/json.h"
-#include "metadata/metadata.h"
-#include "store/store.h"
-#include "util/guard.h"
+#include "publisher/publisher.h"
 
 /* docs/exit-codes.md (common/exit_codes.h) */
 #define EXIT_VERIFY CLI_EXIT_VERIFY

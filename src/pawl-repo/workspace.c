@@ -13,9 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "metadata/bulk.h"
 #include "repo.h"
-#include "util/clock.h"
 
 /* Our own metadata files: large targets roles are tens of MB. */
 #define WS_FILE_MAX (512u * 1024u * 1024u)
