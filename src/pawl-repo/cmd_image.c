@@ -33,8 +33,6 @@
 #include <unistd.h>
 
 #include "content.h"
-#include "image/image.h"
-#include "install/semver.h"
 #include "repo.h"
 
 /* Chosen by measurement (docs/image-format.md, "Piece size"): on a

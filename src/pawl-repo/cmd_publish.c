@@ -30,9 +30,7 @@
 #include <unistd.h>
 
 #include "content.h"
-#include "metadata/bulk.h"
 #include "repo.h"
-#include "util/clock.h"
 
 /* ---------------- timestamp ---------------- */
 
@@ -563,6 +561,7 @@ int cmd_publish(int argc, char **argv)
 	struct mfile *mf = NULL;
 	size_t nmf = 0, capmf = 0;
 	struct out o = { .fd = -1, .mfd = -1, .tfd = -1 };
+	digests tsdg;
 	int64_t now = pawl_now();
 	bool consistent;
 	int ch, rc = 1;
@@ -706,7 +705,8 @@ int cmd_publish(int argc, char **argv)
 	for (size_t i = 0; i < w->nroles; i++)
 		if (ws_set_published(w, w->roles[i]->name, w->roles[i]->md->version) < 0)
 			goto out;
-	if (ws_save(w) < 0 || journal_publish(w, o.dir, o.new_targets, o.new_meta) < 0)
+	if (ws_save(w) < 0 || ws_role_digest(w, ws_top(w, MD_TIMESTAMP), NULL, &tsdg) < 0 ||
+	    journal_publish(w, o.dir, tsdg.sha256, o.new_targets, o.new_meta) < 0)
 		goto out;
 	info("published root v%" PRIu64 ", targets v%" PRIu64 ", snapshot v%" PRIu64
 	     ", timestamp v%" PRIu64 " (%zu roles, %zu new target files) to %s",
@@ -762,9 +762,11 @@ int cmd_handed(int argc, char **argv)
 		goto out;
 	for (int i = 0; i < nroles; i++) {
 		ws_role *r;
+		digests dg;
 
 		if (ws_find(w, roles[i], &r) < 0 || check_role_ready(w, r, now) < 0 ||
-		    ws_set_published(w, r->name, r->md->version) < 0 || journal_handed(w, r) < 0)
+		    ws_set_published(w, r->name, r->md->version) < 0 ||
+		    ws_role_digest(w, r, NULL, &dg) < 0 || journal_handed(w, r, dg.sha256) < 0)
 			goto out;
 		info("%s v%" PRIu64 " is handed out: the next change makes v%" PRIu64, r->name,
 		     r->md->version, r->md->version + 1);

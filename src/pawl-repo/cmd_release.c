@@ -15,7 +15,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "install/semver.h"
 #include "repo.h"
 
 static const char usage_release[] =
@@ -33,28 +32,6 @@ static const char usage_release[] =
 	"With --image, FILE is a file system image published for A/B slots\n"
 	"(see pawl-repo release --image --help).\n"
 	"Then: pawl-repo timestamp, pawl-repo publish.\n";
-
-/* REPO APP VERSION FILE after the options, for `release` and `release
- * --image` alike: APP one path component, VERSION SemVer 2.0; exits with a
- * usage error otherwise. what names the fourth operand in the message. */
-void release_operands(int argc, char **argv, const char *what, const char **ret_app,
-		      const char **ret_version, const char **ret_file)
-{
-	const char *app, *version;
-	semver v;
-
-	if (argc - optind != 4)
-		usage_error("release", "give REPO APP VERSION %s", what);
-	app = argv[optind + 1];
-	version = argv[optind + 2];
-	if (!*app || strchr(app, '/') || strcmp(app, ".") == 0 || strcmp(app, "..") == 0)
-		usage_error("release", "APP must be one path component");
-	if (semver_parse(version, &v) < 0)
-		usage_error("release", "VERSION must be a Semantic Versioning 2.0 version, e.g. 1.4.0");
-	*ret_app = app;
-	*ret_version = version;
-	*ret_file = argv[optind + 3];
-}
 
 int cmd_release(int argc, char **argv)
 {

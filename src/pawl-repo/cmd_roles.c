@@ -8,7 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "metadata/bulk.h"
 #include "repo.h"
 
 /* Public keys (and the signers of those given as private keys) from
@@ -194,8 +193,11 @@ int cmd_delegate(int argc, char **argv)
 	}
 	{
 		ws_role *rs[2] = { parent, child };
+		const md_keys *keys;
+		const md_role *mr;
 
-		if (journal_delegate(w, parent, child, replaced) < 0 ||
+		if (ws_role_keys(w, child, &keys, &mr) < 0 ||
+		    journal_delegate(w, parent, child, mr, replaced) < 0 ||
 		    ws_sign_all(w, rs, 2, &ss) < 0 || ws_save(w) < 0)
 			goto out;
 		info("%s delegates %s to %s (%zu key%s, threshold %" PRIu32 "%s)", parent->name,
@@ -431,8 +433,8 @@ int cmd_rotate(int argc, char **argv)
 	pawl_key **keys = NULL;
 	size_t nids = 0;
 	ws_role *r, *holder, *rs[2];
-	const md_keys *mkeys;
-	const md_role *mr;
+	const md_keys *mkeys, *rkeys;
+	const md_role *mr, *rmr;
 	int ch, rc = 1;
 
 	optind = 0;
@@ -587,7 +589,8 @@ int cmd_rotate(int argc, char **argv)
 		goto out;
 	rs[0] = holder;
 	rs[1] = r;
-	if (journal_rotate(w, r, holder, oldids, oldargs.n, nk.k, nk.n) < 0 ||
+	if (ws_role_keys(w, r, &rkeys, &rmr) < 0 ||
+	    journal_rotate(w, r, holder, rmr, oldids, oldargs.n, nk.k, nk.n) < 0 ||
 	    ws_sign_all(w, rs, r == holder ? 1 : 2, &ss) < 0 || ws_save(w) < 0)
 		goto out;
 	info("%s now has %zu key%s, threshold %" PRIu32 " (in %s v%" PRIu64 ")", r->name, nids,

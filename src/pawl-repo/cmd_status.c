@@ -11,7 +11,6 @@
 
 #include "common/json_out.h"
 #include "repo.h"
-#include "util/clock.h"
 
 static const char usage_status[] =
 	"usage: pawl-repo status REPO [--keys] [--json]\n"

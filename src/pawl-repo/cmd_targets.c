@@ -36,7 +36,6 @@
 #include <unistd.h>
 
 #include "content.h"
-#include "metadata/bulk.h"
 #include "repo.h"
 
 static const char usage_add[] =

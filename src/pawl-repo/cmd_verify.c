@@ -37,7 +37,6 @@
 #include "content.h"
 #include "pawl/updater.h"
 #include "repo.h"
-#include "util/clock.h"
 
 static const char usage_verify[] =
 	"usage: pawl-repo verify OUTDIR --root ROOT.json [--downloads N]\n"

@@ -21,7 +21,6 @@
 #include <unistd.h>
 
 #include "content.h"
-#include "util/io.h"
 
 #define CHUNK (1u << 20)
 

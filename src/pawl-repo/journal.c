@@ -10,7 +10,7 @@
  *    is saved, so that no saved signature lacks its entry;
  *  - each change (targets, delegations, keys, expiry), snapshot, timestamp
  *    and publication, with the versions and hashes involved;
- *  - each failure (fail() in main.c), with flood control (audit_failure).
+ *  - each failure (fail() in cli.c), with flood control (audit_failure).
  * The workspace lock serialises writers, so one command's entries are
  * contiguous. A change entry is written before the change is saved; if the
  * command then fails, its failure entry follows and the change did not
@@ -34,7 +34,6 @@
  * a false alarm at every ceremony would teach people to ignore the real
  * ones.
  */
-#include <getopt.h>
 #include <inttypes.h>
 #include <pwd.h>
 #include <stdio.h>
@@ -42,7 +41,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "common/log_cmd.h"
 #include "repo.h"
 
 bool journal_syslog = true;
@@ -394,14 +392,11 @@ int journal_signed(ws *w, ws_role *r, const pawl_signer *s, const char *arg)
 		AUDIT_STR("key", arg ? key_arg_display(arg, shown, sizeof(shown)) : NULL)));
 }
 
-int journal_root_ready(ws *w, ws_role *r, const char *data, size_t len, const sigcount *c)
+int journal_root_ready(ws *w, ws_role *r, size_t len, const char *sha256, const sigcount *c)
 {
-	digests dg;
-
-	GUARD(digest_buf(data, len, false, &dg));
 	return flat_result(w, audit_appendf(w->audit, "root.ready",
 		AUDIT_INT("version", r->md->version), AUDIT_INT("length", len),
-		AUDIT_STR("sha256", dg.sha256), AUDIT_INT("signatures", c->valid),
+		AUDIT_STR("sha256", sha256), AUDIT_INT("signatures", c->valid),
 		AUDIT_INT("threshold", c->threshold)));
 }
 
@@ -482,13 +477,10 @@ int journal_targets(ws *w, const char *type, jtarget *v, size_t n, ws_role **rol
 	return je_write(w, type, &e);
 }
 
-int journal_delegate(ws *w, ws_role *parent, ws_role *child, bool replaced)
+int journal_delegate(ws *w, ws_role *parent, ws_role *child, const md_role *mr, bool replaced)
 {
-	const md_keys *keys;
-	const md_role *mr;
 	jent e;
 
-	GUARD(ws_role_keys(w, child, &keys, &mr));
 	je_init(&e);
 	je_str(&e, e.f, "from", parent->name);
 	je_int(&e, e.f, "from_version", parent->md->version);
@@ -537,15 +529,12 @@ int journal_bins(ws *w, ws_role *parent, uint32_t count)
 	return je_write(w, "bins", &e);
 }
 
-int journal_rotate(ws *w, ws_role *r, ws_role *holder, char **removed, size_t nremoved,
-		   pawl_key **added, size_t nadded)
+int journal_rotate(ws *w, ws_role *r, ws_role *holder, const md_role *mr, char **removed,
+		   size_t nremoved, pawl_key **added, size_t nadded)
 {
-	const md_keys *keys;
-	const md_role *mr;
 	pj_value *a;
 	jent e;
 
-	GUARD(ws_role_keys(w, r, &keys, &mr));
 	je_init(&e);
 	je_str(&e, e.f, "role", r->name);
 	je_str(&e, e.f, "in", holder->name);
@@ -588,154 +577,26 @@ int journal_timestamp(ws *w, ws_role *ts, ws_role *snap, size_t snap_len,
 		AUDIT_BOOL("new_snapshot", new_snapshot)));
 }
 
-int journal_publish(ws *w, const char *outdir, size_t new_targets, size_t meta_files)
+int journal_publish(ws *w, const char *outdir, const char *timestamp_sha256, size_t new_targets,
+		    size_t meta_files)
 {
-	_cleanup_free_ char *data = NULL, *abs = realpath(outdir, NULL);
-	size_t len;
-	digests dg;
+	_cleanup_free_ char *abs = realpath(outdir, NULL);
 
-	GUARD(ws_role_bytes(w, ws_top(w, MD_TIMESTAMP), &data, &len));
-	GUARD(digest_buf(data, len, false, &dg));
 	return flat_result(w, audit_appendf(w->audit, "publish",
 		AUDIT_STR("outdir", abs ? abs : outdir),
 		AUDIT_INT("root", ws_top(w, MD_ROOT)->md->version),
 		AUDIT_INT("targets", ws_top(w, MD_TARGETS)->md->version),
 		AUDIT_INT("snapshot", ws_top(w, MD_SNAPSHOT)->md->version),
 		AUDIT_INT("timestamp", ws_top(w, MD_TIMESTAMP)->md->version),
-		AUDIT_STR("timestamp_sha256", dg.sha256), AUDIT_INT("roles", w->nroles),
+		AUDIT_STR("timestamp_sha256", timestamp_sha256), AUDIT_INT("roles", w->nroles),
 		AUDIT_INT("new_target_files", new_targets),
 		AUDIT_INT("metadata_files", meta_files),
 		AUDIT_BOOL("consistent_snapshot", ws_top(w, MD_ROOT)->md->consistent_snapshot)));
 }
 
-int journal_handed(ws *w, ws_role *r)
+int journal_handed(ws *w, ws_role *r, const char *sha256)
 {
-	_cleanup_free_ char *data = NULL;
-	size_t len;
-	digests dg;
-
-	GUARD(ws_role_bytes(w, r, &data, &len));
-	GUARD(digest_buf(data, len, false, &dg));
 	return flat_result(w, audit_appendf(w->audit, "handed",
 		AUDIT_STR("role", r->name), AUDIT_INT("version", r->md->version),
-		AUDIT_STR("sha256", dg.sha256)));
-}
-
-/* ---------------- `pawl-repo log` ---------------- */
-
-static const char usage_log[] =
-	"usage: pawl-repo log REPO [--json] [--since TIME]\n"
-	"       pawl-repo log REPO verify [--json]\n"
-	"\n"
-	"Show the publisher's audit log, REPO/audit.log: every signature (role,\n"
-	"version, key id, key file or token), target change, delegation, key\n"
-	"rotation, expiry change, snapshot, timestamp, publication and failure, one\n"
-	"entry per line (#SEQ TIME TYPE key=value ...). --json prints the entries\n"
-	"themselves (JSON Lines). --since: YYYY-MM-DD[THH:MM:SSZ], or a duration\n"
-	"back from now (90s, 30m, 24h, 7d, 2w).\n"
-	"\n"
-	"verify checks that no entry was altered, removed, inserted or reordered:\n"
-	"the hash chain, REPO/audit.head, and the last entry's position that\n"
-	"REPO/state.json keeps (so cutting entries off the end is caught even with\n"
-	"audit.head rewritten to match). Exit status: 0 intact, 2 not intact (or\n"
-	"gone while state.json names it), 6 intact but recording incidents to\n"
-	"review, 1 the log cannot be read. With --json: one JSON object.\n"
-	"\n"
-	"Every entry is also sent to syslog (facility authpriv) as it is written,\n"
-	"unless the writing command had --no-syslog; the file log is always written.\n";
-
-/* log.damaged records (check_anchor): incidents, like audit.incident. */
-static int count_damaged(const char *path, uint64_t *ret_n, uint64_t *ret_first)
-{
-	_cleanup_audit_iter_ audit_iter *it = NULL;
-	const audit_entry *e;
-
-	*ret_n = 0;
-	GUARD(audit_iter_open(&it, path, AUDIT_SINCE_ALL));
-	for (;;) {
-		GUARD(audit_iter_next(it, &e));
-		if (!e)
-			return 0;
-		if (strcmp(e->type, "log.damaged") == 0 && (*ret_n)++ == 0)
-			*ret_first = e->seq;
-	}
-}
-
-static int log_verify(const char *repo, bool json)
-{
-	_cleanup_pj_doc_ pj_doc *doc = NULL;
-	audit_head anchor, *ap = NULL;
-	char path[4200], spath[4200];
-	char *data = NULL;
-	size_t len;
-	uint64_t n = 0, first = 0;
-	cli_log_result res;
-
-	snprintf(path, sizeof(path), "%s/audit.log", repo);
-	snprintf(spath, sizeof(spath), "%s/state.json", repo);
-	/* The anchor is read before the log, and written after the entries
-	 * it names, so it never names an entry the log cannot have yet. */
-	if (file_read_all(spath, 64u * 1024u * 1024u, &data, &len) < 0)
-		return fail_json("log", json);
-	if (pj_parse(&doc, data, len, NULL) < 0) {
-		pawl_error_prefix(pawl_error_last()->code, "%s: ", spath);
-		return fail_json("log", json);
-	}
-	if (audit_head_from_json(&anchor, pj_get(pj_root(doc), "audit")) == 0) {
-		ap = &anchor;
-	} else {
-		pawl_error_clear();
-		fprintf(json ? stderr : stdout, "note: %s keeps no position of the log's last "
-			"entry; checking the log against audit.head only\n", spath);
-	}
-	cli_log_check(path, NULL, ap, "state.json", &res);
-	if (res.exit == CLI_EXIT_OK || res.exit == CLI_EXIT_INCIDENTS) {
-		if (count_damaged(path, &n, &first) < 0)
-			return fail_json("log", json);
-		cli_log_add_incidents(&res, n, first,
-				      "check(s) that found it not holding the entry state.json "
-				      "named (log.damaged)");
-	}
-	return cli_log_report(stdout, path, &res, json);
-}
-
-int cmd_log(int argc, char **argv)
-{
-	enum { O_JSON = OPT_FIRST, O_SINCE };
-	static const struct option opts[] = {
-		COMMON_LONGOPTS,
-		{ "json", no_argument, NULL, O_JSON },
-		{ "since", required_argument, NULL, O_SINCE },
-		{ NULL, 0, NULL, 0 },
-	};
-	bool json = false;
-	const char *since = NULL;
-	int64_t t = AUDIT_SINCE_ALL;
-	char path[4200];
-	int ch, npos;
-
-	optind = 0;
-	while ((ch = getopt_long(argc, argv, COMMON_SHORTOPTS, opts, NULL)) != -1) {
-		switch (ch) {
-		case O_JSON: json = true; break;
-		case O_SINCE: since = optarg; break;
-		default: common_opt("log", usage_log, ch, optarg);
-		}
-	}
-	npos = argc - optind;
-	if (npos < 1 || npos > 2)
-		usage_error("log", "give REPO (and `verify` to check the log)");
-	if (npos == 2) {
-		if (strcmp(argv[optind + 1], "verify") != 0)
-			usage_error("log", "unknown action \"%s\" (only `verify`)", argv[optind + 1]);
-		if (since)
-			usage_error("log", "verify takes no --since");
-		return log_verify(argv[optind], json);
-	}
-	if (since && audit_since_parse(since, &t) < 0)
-		usage_error("log", "%s", pawl_error_last()->message);
-	snprintf(path, sizeof(path), "%s/audit.log", argv[optind]);
-	if (cli_log_show(stdout, path, json, t) != 0)
-		return fail_json("log", json);
-	return 0;
+		AUDIT_STR("sha256", sha256)));
 }

@@ -22,7 +22,6 @@
 
 #include <openssl/crypto.h>
 
-#include "crypto/pkcs11.h"
 #include "repo.h"
 
 #define PASS_MAX 1023

@@ -12,25 +12,25 @@
  * keys, passphrases and PINs are never printed.
  *
  * Commands that change a workspace record what they do in its audit log
- * (journal.c), failures included: fail() below records them.
+ * (journal.c), failures included: fail() (cli.c) records them.
+ *
+ * The files call each other one way only, from the top down:
+ *   main.c                  the command table and the global options
+ *   cmd_*.c                 one file per command (cmd_init.c may run the
+ *                           timestamp step of cmd_publish.c; release uses
+ *                           cmd_image.c and cmd_targets.c)
+ *   cli.c                   usage errors, failures, the common options
+ *   workspace.c, content.c  the workspace and its content store
+ *   journal.c               the audit log of the workspace
+ *   keys.c, pkcs11_hook.c   key arguments, passphrase and PIN
+ *   output.c                info and warning lines, small helpers
  */
-#include <inttypes.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "common/json_out.h"
 #include "common/nearest.h"
 #include "repo.h"
-
-int verbosity;
-/* The running command's argv, for naming a bad option (getopt_long runs
- * on it, with opterr 0). */
-static char **cmd_argv;
-/* --json is on the command line: failures and usage errors are then one
- * JSON object on stdout too (docs/json.md). */
-static bool json_requested;
 
 static const struct {
 	const char *name;
@@ -71,149 +71,6 @@ static void usage(FILE *f)
 	      "\n",
 	      f);
 	cli_exit_table_print(f, CLI_PROG_PAWL_REPO);
-}
-
-void info(const char *fmt, ...)
-{
-	va_list ap;
-
-	if (verbosity < 0)
-		return;
-	fputs("pawl-repo: ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-}
-
-void warning(const char *fmt, ...)
-{
-	va_list ap;
-
-	fputs("pawl-repo: warning: ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-}
-
-void usage_error(const char *cmd, const char *fmt, ...)
-{
-	va_list ap;
-
-	fprintf(stderr, "pawl-repo%s%s: ", cmd ? " " : "", cmd ? cmd : "");
-	va_start(ap, fmt);
-	if (json_requested) {
-		char msg[768];
-		va_list aq;
-
-		va_copy(aq, ap);
-		vsnprintf(msg, sizeof(msg), fmt, aq);
-		va_end(aq);
-		fputs("{\"ok\":false,\"error\":\"usage error\",\"message\":", stdout);
-		cli_json_string(stdout, msg);
-		printf(",\"exit\":%d}\n", EXIT_USAGE);
-		fflush(stdout);
-	}
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fprintf(stderr, "\nTry 'pawl-repo %s%s--help'.\n", cmd ? cmd : "", cmd ? " " : "");
-	pass_wipe();
-	pin_wipe();
-	exit(EXIT_USAGE);
-}
-
-int fail(const char *cmd)
-{
-	const pawl_error *e = pawl_error_last();
-
-	fprintf(stderr, "pawl-repo %s: %s: %s\n", cmd, pawl_strerror(e->code),
-		e->message[0] ? e->message : "(no detail)");
-	journal_failure(cmd);
-	return 1;
-}
-
-int fail_json(const char *cmd, bool json)
-{
-	int code = pawl_error_last()->code;
-	char msg[768];
-	int rc;
-
-	snprintf(msg, sizeof(msg), "%s",
-		 pawl_error_last()->message[0] ? pawl_error_last()->message : "(no detail)");
-	rc = fail(cmd);
-	if (json) {
-		printf("{\"ok\":false,\"error\":\"%s\",\"code\":%d,\"message\":",
-		       pawl_strerror(code), code);
-		cli_json_string(stdout, msg);
-		printf(",\"exit\":%d}\n", rc);
-		fflush(stdout);
-	}
-	return rc;
-}
-
-const char *short_id(const char *keyid, char buf[20])
-{
-	snprintf(buf, 20, "%.16s", keyid ? keyid : "?");
-	return buf;
-}
-
-void common_opt(const char *cmd, const char *usage_text, int ch, const char *arg)
-{
-	switch (ch) {
-	case 'h':
-		fputs(usage_text, stdout);
-		exit(0);
-	case 'q':
-		verbosity = -1;
-		return;
-	case 'v':
-		verbosity = 1;
-		return;
-	case OPT_PASSFILE:
-		if (pass_from_file(arg) < 0)
-			exit(fail(cmd));
-		return;
-	case OPT_PINFILE:
-		if (pin_from_file(arg) < 0)
-			exit(fail(cmd));
-		return;
-	case OPT_NOSYSLOG:
-		journal_syslog = false;
-		return;
-	default: {
-		/* What getopt stopped at: one line that names it. */
-		const char *a = cmd_argv && optind > 0 ? cmd_argv[optind - 1] : NULL;
-
-		if (a && a[0] == '-' && a[1] == '-') {
-			const char *eq = strchr(a, '=');
-			int len = eq ? (int)(eq - a) : 64;
-
-			if (!optopt)
-				usage_error(cmd, "unknown option '%.*s'", len, a);
-			if (eq)
-				usage_error(cmd, "option '%.*s' takes no argument", len, a);
-			usage_error(cmd, "option '%.*s' needs an argument", len, a);
-		}
-		usage_error(cmd, "unknown option '-%c'", optopt ? optopt : '?');
-	}
-	}
-}
-
-void strv_push(strv *s, char *v)
-{
-	if (s->n == s->cap) {
-		size_t cap = s->cap ? s->cap * 2 : 8;
-		char **nv = xreallocarray(s->v, cap, sizeof(*nv));
-
-		if (!nv) {
-			fputs("pawl-repo: out of memory\n", stderr);
-			exit(1);
-		}
-		s->v = nv;
-		s->cap = cap;
-	}
-	s->v[s->n++] = v;
 }
 
 /* A mistyped command: named, with the nearest command when one is close. */

@@ -24,7 +24,7 @@
  *    workspace lock.
  *
  * Everything here returns 0 or a negative pawl_err with the detail in the
- * thread's error object, like libpawl; only main.c prints errors.
+ * thread's error object, like libpawl; only cli.c prints errors.
  */
 #ifndef PAWL_REPO_H
 #define PAWL_REPO_H
@@ -33,14 +33,9 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "audit/audit.h"
 #include "common/exit_codes.h"
 #include "common/parse.h"
-#include "crypto/crypto.h"
-#include "json/json.h"
-#include "metadata/metadata.h"
-#include "store/store.h"
-#include "util/guard.h"
+#include "publisher/publisher.h"
 
 /* docs/exit-codes.md (common/exit_codes.h) */
 #define EXIT_VERIFY CLI_EXIT_VERIFY
@@ -57,12 +52,32 @@
 /* The longest expiry period a role may have (cli_parse_duration). */
 #define PERIOD_MAX (100LL * 366 * DAY)
 
-/* ---------------- main.c: output ---------------- */
+/* ---------------- output.c ---------------- */
 
 extern int verbosity; /* -1 quiet, 0 normal, 1 verbose */
 void info(const char *fmt, ...) PAWL_PRINTF(1, 2);
 /* "pawl-repo: warning: ..." on stderr, even with -q. */
 void warning(const char *fmt, ...) PAWL_PRINTF(1, 2);
+
+/* A growing list of option values (exits when out of memory). */
+typedef struct strv {
+	char **v;
+	size_t n, cap;
+} strv;
+void strv_push(strv *s, char *v);
+
+/* A short form of a key id for messages: its first 16 hex digits. */
+const char *short_id(const char *keyid, char buf[20]);
+
+/* ---------------- cli.c ---------------- */
+
+/* Set by main.c: the running command's argv, for naming a bad option
+ * (getopt_long runs on it, with opterr 0), and whether --json is on the
+ * command line (failures and usage errors are then one JSON object on
+ * stdout too, docs/json.md). */
+extern char **cmd_argv;
+extern bool json_requested;
+
 _Noreturn void usage_error(const char *cmd, const char *fmt, ...) PAWL_PRINTF(2, 3);
 /* Options every command takes: --help, --passphrase-file, --pin-file,
  * --no-syslog, -q, -v. */
@@ -78,15 +93,17 @@ enum { OPT_PASSFILE = 1000, OPT_PINFILE, OPT_NOSYSLOG, OPT_FIRST = 1010 };
 /* Handle a common option (exits for --help and for errors). */
 void common_opt(const char *cmd, const char *usage_text, int ch, const char *arg);
 
-/* A growing list of option values (exits when out of memory). */
-typedef struct strv {
-	char **v;
-	size_t n, cap;
-} strv;
-void strv_push(strv *s, char *v);
+/* Report the thread's error for a failed command (and record it in the
+ * audit log, journal_failure); returns 1. */
+int fail(const char *cmd);
+/* fail(), and with json the failure as one JSON object on stdout
+ * ({"ok": false, "error", "code", "message", "exit"}). */
+int fail_json(const char *cmd, bool json);
 
-/* A short form of a key id for messages: its first 16 hex digits. */
-const char *short_id(const char *keyid, char buf[20]);
+/* The operands of `release` and `release --image`, checked one way for
+ * both. */
+void release_operands(int argc, char **argv, const char *what, const char **ret_app,
+		      const char **ret_version, const char **ret_file);
 
 /* ---------------- keys.c ---------------- */
 
@@ -168,7 +185,11 @@ static inline void ws_freep(ws **w)
 }
 #define _cleanup_ws_ _cleanup_(ws_freep)
 
-ws_role *ws_top(ws *w, md_type t);
+/* A top-level role (MD_ROOT .. MD_TIMESTAMP). */
+static inline ws_role *ws_top(ws *w, md_type t)
+{
+	return w->roles[t];
+}
 /* A role by name; loads the delegation tree first. NULL when unknown. */
 PAWL_MUST_USE int ws_find(ws *w, const char *name, ws_role **ret);
 /* Load every role reachable from targets (pre-order, like clients). */
@@ -230,6 +251,10 @@ typedef struct digests {
 	bool has512;
 } digests;
 PAWL_MUST_USE int digest_buf(const void *p, size_t n, bool sha512, digests *ret);
+/* The length and sha256 (ret->sha256 only) of a role's bytes as written
+ * (ws_role_bytes), as a snapshot or a log entry names them. ret_len may be
+ * NULL. */
+PAWL_MUST_USE int ws_role_digest(ws *w, ws_role *r, size_t *ret_len, digests *ret);
 
 /* ---------------- journal.c: the audit log ---------------- */
 
@@ -256,26 +281,32 @@ typedef struct jtarget {
 
 PAWL_MUST_USE int journal_init(ws *w);
 PAWL_MUST_USE int journal_signed(ws *w, ws_role *r, const pawl_signer *s, const char *arg);
-PAWL_MUST_USE int journal_root_ready(ws *w, ws_role *r, const char *data, size_t len,
+/* Root r is fully signed: its bytes (len, sha256) and the count c. */
+PAWL_MUST_USE int journal_root_ready(ws *w, ws_role *r, size_t len, const char *sha256,
 				     const sigcount *c);
 /* One entry for a whole batch (sorts v). */
 PAWL_MUST_USE int journal_targets(ws *w, const char *type, jtarget *v, size_t n,
 				  ws_role **roles, size_t nroles, uint64_t bytes);
-PAWL_MUST_USE int journal_delegate(ws *w, ws_role *parent, ws_role *child, bool replaced);
+/* mr: the delegation of child in parent, as ws_role_keys gives it. */
+PAWL_MUST_USE int journal_delegate(ws *w, ws_role *parent, ws_role *child, const md_role *mr,
+				   bool replaced);
 /* A target replaced by different content (add --replace for a release). */
 PAWL_MUST_USE int journal_replaced(ws *w, const char *path, ws_role *r, uint64_t old_length,
 				   const char *old_sha256, uint64_t length, const char *sha256,
 				   bool release);
 PAWL_MUST_USE int journal_bins(ws *w, ws_role *parent, uint32_t count);
-PAWL_MUST_USE int journal_rotate(ws *w, ws_role *r, ws_role *holder, char **removed,
-				 size_t nremoved, pawl_key **added, size_t nadded);
+/* mr: r's keys and threshold after the rotation (ws_role_keys). */
+PAWL_MUST_USE int journal_rotate(ws *w, ws_role *r, ws_role *holder, const md_role *mr,
+				 char **removed, size_t nremoved, pawl_key **added, size_t nadded);
 PAWL_MUST_USE int journal_expire(ws *w, ws_role *r, int64_t secs, bool renewed);
 PAWL_MUST_USE int journal_snapshot(ws *w, ws_role *snap, size_t nroles);
 PAWL_MUST_USE int journal_timestamp(ws *w, ws_role *ts, ws_role *snap, size_t snap_len,
 				    const char *snap_sha256, bool new_snapshot);
-PAWL_MUST_USE int journal_handed(ws *w, ws_role *r);
-PAWL_MUST_USE int journal_publish(ws *w, const char *outdir, size_t new_targets,
-				  size_t meta_files);
+/* sha256: of r's bytes (ws_role_digest). */
+PAWL_MUST_USE int journal_handed(ws *w, ws_role *r, const char *sha256);
+/* timestamp_sha256: of the published timestamp's bytes (ws_role_digest). */
+PAWL_MUST_USE int journal_publish(ws *w, const char *outdir, const char *timestamp_sha256,
+				  size_t new_targets, size_t meta_files);
 
 /* ---------------- commands ---------------- */
 
@@ -315,19 +346,10 @@ PAWL_MUST_USE int add_stored(ws *w, const stored_target *v, size_t n, strv *keys
 
 /* `pawl-repo release ... --image` (cmd_image.c). */
 int cmd_release_image(int argc, char **argv);
-/* The operands of `release` (cmd_release.c), checked one way for both. */
-void release_operands(int argc, char **argv, const char *what, const char **ret_app,
-		      const char **ret_version, const char **ret_file);
 
 /* The snapshot and timestamp step shared by init and timestamp. force:
  * always make a new snapshot. strict: every signer must be a snapshot or
  * timestamp key (init passes all its keys and uses those that fit). */
 PAWL_MUST_USE int do_timestamp(ws *w, const signers *ss, bool force, bool strict);
-
-/* Report the thread's error for a failed command; returns 1. */
-int fail(const char *cmd);
-/* fail(), and with json the failure as one JSON object on stdout
- * ({"ok": false, "error", "code", "message", "exit"}). */
-int fail_json(const char *cmd, bool json);
 
 #endif

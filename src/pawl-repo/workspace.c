@@ -13,9 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "metadata/bulk.h"
 #include "repo.h"
-#include "util/clock.h"
 
 /* Our own metadata files: large targets roles are tens of MB. */
 #define WS_FILE_MAX (512u * 1024u * 1024u)
@@ -437,11 +435,6 @@ void ws_free(ws *w)
 	free(w);
 }
 
-ws_role *ws_top(ws *w, md_type t)
-{
-	return w->roles[t];
-}
-
 /* ---------------- the delegation tree ---------------- */
 
 static int walk_child(ws *w, ws_role *parent, const char *name)
@@ -772,6 +765,18 @@ int ws_role_bytes(ws *w, ws_role *r, char **ret, size_t *ret_len)
 	return md_serialize(r->md, ret, ret_len);
 }
 
+int ws_role_digest(ws *w, ws_role *r, size_t *ret_len, digests *ret)
+{
+	_cleanup_free_ char *data = NULL;
+	size_t len;
+
+	GUARD(ws_role_bytes(w, r, &data, &len));
+	GUARD(digest_buf(data, len, false, ret));
+	if (ret_len)
+		*ret_len = len;
+	return 0;
+}
+
 static int write_json(ws *w, const char *file, pj_doc *doc)
 {
 	_cleanup_free_ char *data = NULL;
@@ -806,7 +811,10 @@ int ws_save(ws *w)
 					 r->md->version);
 				GUARD(file_write_atomic_at(w->dirfd, hist, data, len, 0644));
 				GUARD(file_write_atomic_at(w->dirfd, "root.json", data, len, 0644));
-				GUARD(journal_root_ready(w, r, data, len, &c));
+				digests dg;
+
+				GUARD(digest_buf(data, len, false, &dg));
+				GUARD(journal_root_ready(w, r, len, dg.sha256, &c));
 				info("root v%" PRIu64 " is fully signed: %s/root.json is the root "
 				     "to give clients",
 				     r->md->version, w->path);

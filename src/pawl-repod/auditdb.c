@@ -60,7 +60,7 @@ static int sha256_hex(const void *p, size_t n, char out[65])
  * the batch. */
 static int append_locked(audit_batch *b, const char *type, const pj_value *fields)
 {
-	pawl_buf line = PAWL_BUF_INIT(AUDIT_LINE_MAX);
+	pawl_buf line = PAWL_BUF_INIT(AUDITDB_LINE_MAX);
 	char newhash[65];
 	int r;
 

@@ -31,7 +31,6 @@
 #include <unistd.h>
 
 #include "repod.h"
-#include "store/store.h"
 
 #define META_MAX ((size_t)256 << 20)
 

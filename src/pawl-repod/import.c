@@ -23,7 +23,6 @@
 #include <string.h>
 
 #include "repod.h"
-#include "store/store.h"
 
 #define META_FILE_MAX (16u << 20)
 

@@ -11,9 +11,7 @@
 
 #include <openssl/crypto.h>
 
-#include "crypto/pkcs11.h"
 #include "repod.h"
-#include "store/store.h"
 
 static pthread_mutex_t log_lock = PTHREAD_MUTEX_INITIALIZER;
 

@@ -51,10 +51,8 @@
 #include <string.h>
 #include <time.h>
 
-#include "metadata/bulk.h"
 #include "repod.h"
 #include "request.h"
-#include "util/clock.h"
 
 /* Open tasks looked at per cycle (their artifact counts pick the prefix
  * that fits the budget). */

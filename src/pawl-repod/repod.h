@@ -30,10 +30,7 @@
 
 #include <libpq-fe.h>
 
-#include "crypto/crypto.h"
-#include "json/json.h"
-#include "metadata/metadata.h"
-#include "util/guard.h"
+#include "publisher/publisher.h"
 
 #define EXIT_USAGE 2
 
@@ -177,7 +174,9 @@ PAWL_MUST_USE int audit_db_append(db *d, const char *type, const pj_value *field
 /* Many entries in one transaction: open (locks the head), add (chains
  * each entry in memory), close (stores them all with one statement and
  * moves the head); abandon frees a batch that will not be closed. */
-#define AUDIT_LINE_MAX ((size_t)64 << 20)
+/* The longest entry line of the database log (the file log's own limit,
+ * AUDIT_LINE_MAX in audit/audit.h, is another and smaller one). */
+#define AUDITDB_LINE_MAX ((size_t)64 << 20)
 typedef struct audit_batch {
 	int64_t seq;
 	char hash[65];

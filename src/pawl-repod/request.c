@@ -6,7 +6,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "crypto/crypto.h"
 #include "request.h"
 
 /* Tight limits: a request is a list of small objects. The container

@@ -31,8 +31,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "json/json.h"
-#include "util/guard.h"
+#include "publisher/publisher.h"
 
 #define RQ_PATH_MAX 1024
 #define RQ_ARTIFACTS_MAX 10000
