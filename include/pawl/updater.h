@@ -22,6 +22,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <stddef.h>
 
 #include "pawl/common.h"
 
@@ -154,6 +155,22 @@ PAWL_API PAWL_MUST_USE int pawl_updater_download(pawl_updater *u, const pawl_tar
 /* Download to an explicit file path (created or replaced atomically). */
 PAWL_API PAWL_MUST_USE int pawl_updater_download_to(pawl_updater *u, const pawl_target *t,
 						    const char *path);
+
+/* Receives a target's bytes in order, in pieces of any size; return 0 to
+ * go on, or a negative pawl_err (with the error set) to stop. */
+typedef int (*pawl_target_sink)(void *ctx, const void *p, size_t n);
+
+/* Stream the target to sink, with no copy on disk, for a consumer that
+ * verifies what it uses piece by piece (an image decoder checking each
+ * piece against a signed index). The bytes handed to sink are NOT
+ * verified as a whole until this returns 0: the signed length bounds the
+ * transfer and the signed hashes are checked over every byte at the end
+ * (PAWL_E_HASH / PAWL_E_LENGTH otherwise), so the caller must not commit
+ * to anything it wrote before then. A mirror that fails mid-transfer is
+ * resumed with a Range request (the same mirror or the next); none ever
+ * starts the stream again from its first byte. */
+PAWL_API PAWL_MUST_USE int pawl_updater_download_stream(pawl_updater *u, const pawl_target *t,
+							pawl_target_sink sink, void *ctx);
 
 /* The trusted version of a role after refresh; 0 when not loaded. */
 PAWL_API uint64_t pawl_updater_role_version(const pawl_updater *u, const char *role);

@@ -306,6 +306,77 @@ static void test_tampered_target(void **state)
 	free(r.dir);
 }
 
+struct collect {
+	char buf[256];
+	size_t len;
+	size_t stop_after; /* 0: never; else fail once this many bytes came */
+};
+
+static int collect_sink(void *ctx, const void *p, size_t n)
+{
+	struct collect *c = ctx;
+
+	if (c->len + n > sizeof(c->buf))
+		return pawl_error_set(PAWL_E_LIMIT, "test sink full");
+	memcpy(c->buf + c->len, p, n);
+	c->len += n;
+	if (c->stop_after && c->len >= c->stop_after)
+		return pawl_error_set(PAWL_E_POLICY, "test sink refuses");
+	return 0;
+}
+
+/* pawl_updater_download_stream: the bytes arrive in order with no copy on
+ * disk; the verdict over all of them is the return value; a sink's
+ * refusal stops the transfer with the sink's code. */
+static void test_download_stream(void **state)
+{
+	struct repo r = { 0 };
+	struct collect c = { .len = 0 };
+	pawl_updater *u;
+	pawl_target *t;
+	char p[700];
+	struct stat st;
+
+	(void)state;
+	make_repo(&r);
+	u = updater(&r);
+	t_fails(pawl_updater_download_stream(u, NULL, collect_sink, &c), PAWL_E_INVALID);
+	t_ok(pawl_updater_refresh(u));
+	t_ok(pawl_updater_get_target(&t, u, "dir/file.txt"));
+	t_fails(pawl_updater_download_stream(u, t, NULL, &c), PAWL_E_INVALID);
+	t_ok(pawl_updater_download_stream(u, t, collect_sink, &c));
+	assert_int_equal(c.len, strlen(CONTENT));
+	assert_memory_equal(c.buf, CONTENT, c.len);
+	assert_int_equal(r.events[PAWL_EVENT_DOWNLOADED], 1);
+	/* Nothing was staged: a stream leaves no copy. */
+	assert_int_not_equal(stat(partial_path(&r), &st), 0);
+
+	/* The sink says stop: its code comes back. */
+	memset(&c, 0, sizeof(c));
+	c.stop_after = 5;
+	t_fails(pawl_updater_download_stream(u, t, collect_sink, &c), PAWL_E_POLICY);
+
+	/* Other bytes of the signed length: delivered, then refused as a
+	 * whole; the caller must not use them. */
+	snprintf(p, sizeof(p), "%s/repo/targets/dir/%s.file.txt", r.dir, r.hash);
+	t_write_file(p, "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ-the-target-bytes\n", strlen(CONTENT));
+	memset(&c, 0, sizeof(c));
+	t_fails(pawl_updater_download_stream(u, t, collect_sink, &c), PAWL_E_HASH);
+	/* Longer than signed: cut at the signed length. */
+	t_write_file(p, CONTENT "more", strlen(CONTENT) + 4);
+	memset(&c, 0, sizeof(c));
+	t_fails(pawl_updater_download_stream(u, t, collect_sink, &c), PAWL_E_LENGTH);
+	assert_true(c.len <= strlen(CONTENT));
+	/* Shorter than signed. */
+	t_write_file(p, CONTENT, strlen(CONTENT) - 3);
+	memset(&c, 0, sizeof(c));
+	t_fails(pawl_updater_download_stream(u, t, collect_sink, &c), PAWL_E_LENGTH);
+	pawl_target_free(t);
+	pawl_updater_free(u);
+	t_rm_rf(r.dir);
+	free(r.dir);
+}
+
 /* Two updaters on one metadata directory: the second waits for the lock
  * and, with no wait allowed, fails cleanly. */
 static void test_lock(void **state)
@@ -771,6 +842,7 @@ int main(void)
 		cmocka_unit_test(test_resume_good_partial),
 		cmocka_unit_test(test_resume_bad_partial),
 		cmocka_unit_test(test_tampered_target),
+		cmocka_unit_test(test_download_stream),
 		cmocka_unit_test(test_lock),
 		cmocka_unit_test(test_corrupt_local_metadata),
 		cmocka_unit_test(test_large_target),

@@ -686,3 +686,119 @@ PAWL_API int pawl_updater_download_to(pawl_updater *u, const pawl_target *t, con
 	GUARD(dir_open(dir, &dirfd));
 	return download_into(u, t, dirfd, slash ? slash + 1 : path);
 }
+
+/* ---------------- streaming download ---------------- */
+
+struct stream {
+	pawl_updater *u;
+	const pawl_target *t;
+	md_hashset hs;
+	pawl_target_sink sink;
+	void *ctx;
+	uint64_t done;
+	uint64_t next_progress;
+};
+
+static int stream_sink(void *vctx, const void *p, size_t n)
+{
+	struct stream *s = vctx;
+
+	GUARD(md_hashset_update(&s->hs, p, n));
+	GUARD(s->sink(s->ctx, p, n));
+	s->done += n;
+	if (s->u->o.on_event && s->done >= s->next_progress) {
+		pawl_event ev = { .kind = PAWL_EVENT_PROGRESS, .target = s->t->path,
+				  .done = s->done, .total = s->t->length };
+
+		s->u->o.on_event(&ev, s->u->o.event_ctx);
+		s->next_progress = s->done + (1u << 20);
+	}
+	return 0;
+}
+
+/*
+ * Every mirror in turn, each up to RESUME_ATTEMPTS times while it keeps
+ * delivering bytes. The sink has consumed what arrived, so a later attempt
+ * (on this mirror or the next) never starts again from the first byte: it
+ * asks for the rest with a Range request, and a server that will not
+ * resume is a failed attempt. The signed length bounds the whole transfer
+ * and the signed hashes are checked over every byte before success.
+ */
+PAWL_API int pawl_updater_download_stream(pawl_updater *u, const pawl_target *t,
+					  pawl_target_sink sink, void *ctx)
+{
+	_cleanup_buf_ pawl_buf rel = PAWL_BUF_INIT(16384);
+	struct mirror_failure best = { 0, "" };
+	struct stream s = { .u = u, .t = t, .sink = sink, .ctx = ctx };
+	int r = 0;
+
+	ENSURE(u && t && sink, PAWL_E_INVALID, "NULL argument");
+	ENSURE(u->refreshed, PAWL_E_INVALID, "refresh before downloading");
+	ENSURE(u->n_targets > 0, PAWL_E_INVALID, "no target base URL configured");
+	GUARD(target_remote_path(u, t, &rel));
+	GUARD(md_hashset_init(&s.hs, t->hashes, t->path));
+	for (size_t i = 0; i < u->n_targets; i++) {
+		_cleanup_buf_ pawl_buf url = PAWL_BUF_INIT(32768);
+		pawl_event ev = { .kind = PAWL_EVENT_FETCH, .target = t->path };
+
+		r = url_join(&url, u->target_urls[i], rel.data);
+		if (r < 0)
+			break;
+		ev.url = url.data;
+		for (int attempt = 0; attempt < RESUME_ATTEMPTS; attempt++) {
+			uint64_t before = s.done;
+
+			emit_event(u, &ev);
+			if (s.done == t->length)
+				r = 0; /* a zero-length target, or all of it already */
+			else
+				r = fetcher_get(u->fetcher, url.data, t->length, s.done,
+						stream_sink, &s);
+			if (r == PAWL_E_LIMIT)
+				r = pawl_error_set(PAWL_E_LENGTH, "target %s from %s is longer "
+						   "than the %llu bytes signed", t->path, url.data,
+						   (unsigned long long)t->length);
+			if (r == 0 && s.done != t->length)
+				r = pawl_error_set(PAWL_E_LENGTH, "target %s from %s is %llu bytes, "
+						   "signed as %llu", t->path, url.data,
+						   (unsigned long long)s.done,
+						   (unsigned long long)t->length);
+			if (r == 0) {
+				r = md_hashset_final(&s.hs, t->path);
+				if (r < 0) {
+					pawl_error_prefix(r, "%s: ", url.data);
+					goto out; /* the bytes were wrong: no mirror can mend that */
+				}
+				{
+					pawl_event done = { .kind = PAWL_EVENT_DOWNLOADED,
+							    .target = t->path, .url = url.data,
+							    .total = t->length,
+							    .sha256 = pawl_target_hash(t, "sha256") };
+
+					emit_event(u, &done);
+				}
+				goto out;
+			}
+			/* Only a transport failure that moved the stream on is
+			 * worth another attempt here; anything the sink or the
+			 * length check refused ends the download. */
+			if (r != PAWL_E_NETWORK && r != PAWL_E_NOT_FOUND)
+				goto out;
+			if (r != PAWL_E_NETWORK || s.done == before)
+				break;
+		}
+		{
+			pawl_event rej = { .kind = PAWL_EVENT_REJECTED, .target = t->path,
+					   .url = url.data, .code = r,
+					   .message = pawl_error_last()->message };
+
+			emit_event(u, &rej);
+		}
+		mirror_failure_note(&best, r);
+	}
+	if (r < 0 && best.code)
+		r = pawl_error_set(best.code, "%s", best.msg);
+out:
+	md_hashset_free(&s.hs);
+	return r;
+}
