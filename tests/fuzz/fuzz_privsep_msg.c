@@ -15,6 +15,7 @@
  *    start of the stream.
  *  - A delivered text has no NUL inside, no control byte and is within
  *    PSM_TEXT_MAX; an outcome's code is in range exactly for errors.
+ *  - A first frame longer than its type's limit is refused as a limit.
  *  - Nothing past the budget is taken, and a stream that is accepted is
  *    taken whole.
  */
@@ -54,7 +55,10 @@ static void check_text(const char *s)
 	for (size_t i = 0; i < n; i++) {
 		unsigned char c = (unsigned char)s[i];
 
-		if (c < 0x20 || c == 0x7f)
+		/* C0 and DEL, and C1 as UTF-8 (U+0080 ... U+009F) */
+		if (c < 0x20 || c == 0x7f ||
+		    (c == 0xc2 && (unsigned char)s[i + 1] >= 0x80 &&
+		     (unsigned char)s[i + 1] <= 0x9f))
 			abort();
 	}
 }
@@ -140,5 +144,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		abort();
 	if (e1 == 0 && o1 != o2)
 		abort();
+	/* A first frame longer than its type allows is refused from its
+	 * header, as a limit, before anything is delivered. */
+	if (size >= 1 + 5) {
+		const uint8_t *h = data + 1;
+		uint32_t len = ((uint32_t)h[1] << 24) | ((uint32_t)h[2] << 16) |
+			       ((uint32_t)h[3] << 8) | h[4];
+		size_t max = h[0] == PSM_OUTCOME ? PSM_OUTCOME_MAX :
+			     h[0] == PSM_REJECTED ? PSM_REJECTED_MAX :
+			     h[0] == PSM_DATA ? PSM_DATA_MAX : SIZE_MAX;
+
+		if (len > max && (e1 != PAWL_E_LIMIT || whole.n != 0 || e2 != PAWL_E_LIMIT))
+			abort();
+	}
 	return 0;
 }

@@ -55,6 +55,10 @@ seeds = {
     "unknown-type-ff": b"\x00" + frame(0xFF, b""),
     "oversize-outcome": b"\x00" + frame(OUTCOME, b"", length=1 + 4 + 2 + TEXT_MAX + 1),
     "oversize-data": b"\x00" + frame(DATA, b"", length=65537),
+    "oversize-data-full": b"\x00" + data(b"\x5a" * 65537) + outcome(OK),
+    "oversize-rejected": b"\x00" + frame(REJECTED, struct.pack(">i", -1) + text("u" * TEXT_MAX)
+                                          + text("m" * TEXT_MAX) + b"!"),
+    "del-in-message": b"\x00" + outcome(ERROR, -4, "rubout\x7f"),
     "huge-length": b"\x00" + b"\x03\xff\xff\xff\xff",
     "truncated-header": b"\x00" + outcome(OK)[:3],
     "truncated-payload": b"\x00" + outcome(ERROR, -1, "cut here")[:-3],
