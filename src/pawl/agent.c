@@ -8,15 +8,22 @@
  * (setgroups, setgid, setuid, PR_SET_NO_NEW_PRIVS) and does all network
  * I/O: a full TUF refresh and the download, into STATE_DIR/work, which that
  * user owns. It also leaves a mirror there of every metadata file it
- * trusted and of the chosen artifact. The root side never opens a network
- * connection: it runs the same TUF client against a root-only copy of that
- * mirror (STATE_DIR/incoming), from its own trusted metadata
- * (STATE_DIR/metadata, which the child cannot write), and installs the
- * artifact only after install_release has checked it against the length
- * and hashes that metadata signs. So a compromised child can withhold an
- * update but cannot get anything installed that the publisher did not
- * sign. The limit: the root side still parses the metadata bytes the child
- * hands over (with the strict, fuzzed parser). See docs/agent.md.
+ * trusted and of the chosen artifact. The child and the root side of that
+ * fork live in privsep.c (privsep_run); the child speaks only in the
+ * typed, length-prefixed frames of privsep_msg.h (an outcome, the files
+ * its client rejected), which the root side reads with a bounded decoder
+ * and does not believe in part: a stream malformed anywhere, an outcome
+ * that is missing, not last or contradicted by the exit status fails the
+ * run (exit 1). Even "ok" only lets the run go on: the root side never
+ * opens a network connection; it runs the same TUF client against a
+ * root-only copy of the child's mirror (STATE_DIR/incoming), from its own
+ * trusted metadata (STATE_DIR/metadata, which the child cannot write), and
+ * installs the artifact only after install_release has checked it against
+ * the length and hashes that metadata signs. So a compromised child can
+ * withhold an update but cannot get anything installed that the publisher
+ * did not sign. The limit: the root side still parses the metadata bytes
+ * the child hands over (with the strict, fuzzed parser). See
+ * docs/agent.md.
  *
  * STATE_DIR/work is a hostile directory (docs/threat-model.md): anything
  * running as `user` can swap any entry under it for a symbolic or hard
@@ -27,7 +34,8 @@
  * never following a link, and only regular files the user owns. It never
  * writes, chowns, chmods, renames or removes anything there; the child
  * seeds its own trusted root, from bytes the root side read before the
- * fork. Nothing the child says about itself (its uid, say) is believed.
+ * fork. Nothing the child says about itself is believed: its account,
+ * uid and gid in the audit log are the ones root gave it (privsep.h).
  */
 #include <dirent.h>
 #include <errno.h>
