@@ -8,15 +8,22 @@
  * (setgroups, setgid, setuid, PR_SET_NO_NEW_PRIVS) and does all network
  * I/O: a full TUF refresh and the download, into STATE_DIR/work, which that
  * user owns. It also leaves a mirror there of every metadata file it
- * trusted and of the chosen artifact. The root side never opens a network
- * connection: it runs the same TUF client against a root-only copy of that
- * mirror (STATE_DIR/incoming), from its own trusted metadata
- * (STATE_DIR/metadata, which the child cannot write), and installs the
- * artifact only after install_release has checked it against the length
- * and hashes that metadata signs. So a compromised child can withhold an
- * update but cannot get anything installed that the publisher did not
- * sign. The limit: the root side still parses the metadata bytes the child
- * hands over (with the strict, fuzzed parser). See docs/agent.md.
+ * trusted and of the chosen artifact. The child and the root side of that
+ * fork live in privsep.c (privsep_run); the child speaks only in the
+ * typed, length-prefixed frames of privsep_msg.h (an outcome, the files
+ * its client rejected), which the root side reads with a bounded decoder
+ * and does not believe in part: a stream malformed anywhere, an outcome
+ * that is missing, not last or contradicted by the exit status fails the
+ * run (exit 1). Even "ok" only lets the run go on: the root side never
+ * opens a network connection; it runs the same TUF client against a
+ * root-only copy of the child's mirror (STATE_DIR/incoming), from its own
+ * trusted metadata (STATE_DIR/metadata, which the child cannot write), and
+ * installs the artifact only after install_release has checked it against
+ * the length and hashes that metadata signs. So a compromised child can
+ * withhold an update but cannot get anything installed that the publisher
+ * did not sign. The limit: the root side still parses the metadata bytes
+ * the child hands over (with the strict, fuzzed parser). See
+ * docs/agent.md.
  *
  * STATE_DIR/work is a hostile directory (docs/threat-model.md): anything
  * running as `user` can swap any entry under it for a symbolic or hard
@@ -27,23 +34,18 @@
  * never following a link, and only regular files the user owns. It never
  * writes, chowns, chmods, renames or removes anything there; the child
  * seeds its own trusted root, from bytes the root side read before the
- * fork. Nothing the child says about itself (its uid, say) is believed.
+ * fork. Nothing the child says about itself is believed: its account,
+ * uid and gid in the audit log are the ones root gave it (privsep.h).
  */
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <grp.h>
 #include <inttypes.h>
 #include <pwd.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
-#include <sys/resource.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
-#include <syslog.h>
 #include <unistd.h>
 
 #include "agent.h"
@@ -55,6 +57,7 @@
 #include "install/install.h"
 #include "install/semver.h"
 #include "pawl/updater.h"
+#include "privsep.h"
 #include "progress.h"
 #include "util/clock.h"
 
@@ -348,65 +351,7 @@ static int choose(struct agent *a, pawl_updater *u)
 	return updater_collect_targets(u, prefix.data, consider, a);
 }
 
-/* ---------------- the unprivileged child ---------------- */
-
-static void child_write(int fd, const char *s)
-{
-	size_t n = strlen(s);
-
-	while (n > 0) {
-		ssize_t w = write(fd, s, n);
-
-		if (w < 0 && errno == EINTR)
-			continue;
-		if (w <= 0)
-			return;
-		s += w;
-		n -= (size_t)w;
-	}
-}
-
-/* Child-to-parent messages, one per line: "WORD REST\n", where REST has its
- * line breaks and tabs turned into spaces. */
-static void child_msg(int fd, const char *word, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-static void child_msg(int fd, const char *word, const char *fmt, ...)
-{
-	char line[4096];
-	size_t n;
-	va_list ap;
-
-	n = (size_t)snprintf(line, sizeof(line), "%s ", word);
-	va_start(ap, fmt);
-	vsnprintf(line + n, sizeof(line) - n - 1, fmt, ap);
-	va_end(ap);
-	for (char *p = line; *p; p++)
-		if (*p == '\n' || *p == '\r' || *p == '\t')
-			*p = ' ';
-	n = strlen(line);
-	line[n] = '\n';
-	line[n + 1] = '\0';
-	child_write(fd, line);
-}
-
-struct child_ctx {
-	int fd;
-	bool progress;
-};
-
-static void child_event(const pawl_event *ev, void *ctx)
-{
-	struct child_ctx *cc = ctx;
-
-	/* The fetcher downloads, so it draws the bar, on the stderr it
-	 * inherited. */
-	if (cc->progress)
-		progress_event(ev);
-
-	if (ev->kind == PAWL_EVENT_REJECTED && ev->url)
-		child_msg(cc->fd, "rejected", "%d %s %s", ev->code, ev->url,
-			  ev->message ? ev->message : "");
-}
+/* ---------------- the unprivileged fetcher (privsep.c) ---------------- */
 
 static void fill_opts(const struct agent *a, pawl_updater_opts *o)
 {
@@ -419,289 +364,14 @@ static void fill_opts(const struct agent *a, pawl_updater_opts *o)
 	o->deadline_base_s = (long)a->c->deadline_base_s;
 }
 
-/* The child's own directory, relative to WORK (its working directory):
- * it needs no access to STATE_DIR itself. */
-#define CHILD_MDIR "metadata"
-#define CHILD_MIRROR "mirror"
-
-/* A directory of the fetcher's own, under WORK: whatever else a process of
- * this user left at the name (a link, a file) goes first. */
-static int child_dir(const char *name)
+/* The fetcher's release search (privsep.h), in the child: the same
+ * choice the root side makes afterwards from its own trust. */
+static int fetcher_choose(void *ctx, pawl_updater *u, const char **ret_path)
 {
-	struct stat st;
+	struct agent *a = ctx;
 
-	if (lstat(name, &st) == 0 && !S_ISDIR(st.st_mode) && unlink(name) != 0)
-		return pawl_error_set_errno(PAWL_E_IO, errno, "cannot remove %s", name);
-	if (mkdir(name, 0755) != 0 && errno != EEXIST)
-		return pawl_error_set_errno(PAWL_E_IO, errno, "cannot create %s", name);
-	return 0;
-}
-
-/* Remove from dir every entry that is not a directory (all) or only the
- * links and other odd entries (!all). */
-static int child_sweep(const char *dir, bool all)
-{
-	_cleanup_close_ int dfd = -1;
-	struct dirent *de;
-	DIR *d;
-
-	GUARD(dir_open(dir, &dfd));
-	d = fdopendir(dfd);
-	if (!d)
-		return pawl_error_set_errno(PAWL_E_IO, errno, "cannot read %s", dir);
-	dfd = -1;
-	while ((de = readdir(d)) != NULL) {
-		struct stat st;
-
-		if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0 ||
-		    S_ISDIR(st.st_mode) || (!all && S_ISREG(st.st_mode)))
-			continue;
-		(void)unlinkat(dirfd(d), de->d_name, 0);
-	}
-	closedir(d);
-	return 0;
-}
-
-/* As the fetcher, in WORK: start from the root side's trusted root, with
- * an empty mirror (so that it holds exactly what this run trusts), and
- * without the links a process of this user may have planted (they would
- * only stop every later run). */
-static int child_prepare(const struct agent *a)
-{
-	GUARD(child_dir(CHILD_MDIR));
-	GUARD(child_dir(CHILD_MIRROR));
-	GUARD(child_dir(CHILD_MIRROR "/metadata"));
-	GUARD(child_sweep(CHILD_MDIR, false));
-	GUARD(child_sweep(CHILD_MIRROR "/metadata", true));
-	return file_write_atomic(CHILD_MDIR "/root.json", a->seed_root, a->seed_len, 0644);
-}
-
-/* Everything the network side does, as the unprivileged user, in WORK:
- * refresh into WORK/metadata (recording a mirror of what it trusted in
- * WORK/mirror), choose the release, download it into the mirror. */
-static int child_fetch(struct agent *a, int fd)
-{
-	pawl_updater_opts o = PAWL_UPDATER_OPTS_INIT;
-	struct child_ctx cc = { fd, a->progress };
-	pawl_updater *u = NULL;
-	pawl_target *t = NULL;
-	_cleanup_buf_ pawl_buf rel = PAWL_BUF_INIT(16384);
-	_cleanup_buf_ pawl_buf dst = PAWL_BUF_INIT(32768);
-	int r;
-
-	GUARD_GOTO(r, child_prepare(a), out);
-	fill_opts(a, &o);
-	o.metadata_dir = CHILD_MDIR;
-	o.metadata_urls = (const char *const *)a->c->metadata_urls;
-	o.n_metadata_urls = (size_t)a->c->n_metadata_urls;
-	o.target_urls = (const char *const *)a->c->target_urls;
-	o.n_target_urls = (size_t)a->c->n_target_urls;
-	o.mirror_dir = CHILD_MIRROR;
-	o.on_event = child_event;
-	o.event_ctx = &cc;
-	GUARD_GOTO(r, pawl_updater_new(&u, &o), out);
-	GUARD_GOTO(r, pawl_updater_refresh(u), out);
-	if (a->refresh_only) {
-		/* Load the roles a release search visits, so that they are in
-		 * the mirror too. */
-		GUARD_GOTO(r, choose(a, u), out);
-		child_msg(fd, "none", "-");
-		goto out;
-	}
-	GUARD_GOTO(r, choose(a, u), out);
-	if (!a->have_best) {
-		child_msg(fd, "none", "-");
-		r = 0;
-		goto out;
-	}
-	GUARD_GOTO(r, pawl_updater_get_target(&t, u, a->best_path), out);
-	GUARD_GOTO(r, updater_target_remote_path(u, t, &rel), out);
-	GUARD_GOTO(r, buf_printf(&dst, CHILD_MIRROR "/targets/%s", rel.data), out);
-	/* The download goes where a file:// client will look for it. */
-	{
-		char *slash = strrchr(dst.data, '/');
-
-		*slash = '\0';
-		GUARD_GOTO(r, dir_create(dst.data, 0755), out);
-		*slash = '/';
-	}
-	GUARD_GOTO(r, pawl_updater_download_to(u, t, dst.data), out);
-out:
-	if (r < 0)
-		child_msg(fd, "error", "%d %s", r, pawl_error_last()->message);
-	pawl_target_free(t);
-	pawl_updater_free(u);
-	return r;
-}
-
-/* Give up root for good, as user. */
-static int drop_privileges(const struct passwd *pw)
-{
-	if (setgroups(1, &pw->pw_gid) != 0 || setgid(pw->pw_gid) != 0 ||
-	    setuid(pw->pw_uid) != 0)
-		return pawl_error_set_errno(PAWL_E_POLICY, errno, "cannot drop privileges to %s",
-					    pw->pw_name);
-	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
-		return pawl_error_set_errno(PAWL_E_POLICY, errno, "PR_SET_NO_NEW_PRIVS");
-	/* Prove it: root must be out of reach now. */
-	if (pw->pw_uid != 0 && (setuid(0) == 0 || seteuid(0) == 0))
-		return pawl_error_set(PAWL_E_POLICY, "privileges could be regained after dropping "
-				      "them");
-	return 0;
-}
-
-/* In the child, before it drops root: move into WORK (so that it needs no
- * access to STATE_DIR) and close every descriptor but keep (the pipe) and
- * the standard ones, so that nothing the root side opened (the audit log,
- * the lock, STATE_DIR, install_dir) crosses over. */
-static int child_isolate(const struct agent *a, int keep)
-{
-	if (fchdir(a->work_fd) != 0)
-		return pawl_error_set_errno(PAWL_E_IO, errno, "cannot enter %s/" WORK,
-					    a->c->state_dir);
-	closelog();
-	if (keep > 3 && close_range(3, (unsigned)keep - 1, 0) != 0)
-		goto slow;
-	if (close_range(keep < 3 ? 3u : (unsigned)keep + 1, ~0u, 0) != 0)
-		goto slow;
-	return 0;
-slow: {
-	/* No close_range(2) (an old kernel, or a system call filter). */
-	struct rlimit rl;
-	int max = getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < 65536 ?
-			  (int)rl.rlim_cur : 65536;
-
-	for (int fd = 3; fd < max; fd++)
-		if (fd != keep)
-			(void)close(fd);
-	return 0;
-}
-}
-
-struct child_result {
-	bool none;
-	int err;
-	char msg[1024];
-};
-
-/* The child's words reach the terminal and the audit log: no control
- * characters (escape sequences) in them. */
-static void scrub(char *s)
-{
-	for (; *s; s++)
-		if ((unsigned char)*s < 0x20 || *s == 0x7f)
-			*s = '?';
-}
-
-static void parse_child_output(struct agent *a, char *buf, struct child_result *res)
-{
-	char *line, *next;
-
-	for (line = buf; line && *line; line = next) {
-		char *sp;
-
-		next = strchr(line, '\n');
-		if (next)
-			*next++ = '\0';
-		scrub(line);
-		sp = strchr(line, ' ');
-		if (!sp)
-			continue;
-		*sp++ = '\0';
-		if (strcmp(line, "none") == 0) {
-			res->none = true;
-		} else if (strcmp(line, "error") == 0) {
-			char *end;
-			long code = strtol(sp, &end, 10);
-
-			res->err = (end != sp && code < 0 && code > -100) ? (int)code : PAWL_E_GENERIC;
-			snprintf(res->msg, sizeof(res->msg), "%s", *end ? end + 1 : "");
-		} else if (strcmp(line, "rejected") == 0 && a->log) {
-			/* The child's verification failures go into the root-owned
-			 * log, under the child's name. */
-			if (audit_failuref(a->log, "fetcher.rejected", sp,
-					   AUDIT_STR("side", "unprivileged")) < 0)
-				pawl_error_clear();
-		}
-	}
-}
-
-#define CHILD_OUTPUT_MAX (1u << 20)
-
-/* Run child_fetch() as pw in a child process; collect what it says. */
-static int run_child(struct agent *a, const struct passwd *pw, struct child_result *res)
-{
-	int fds[2];
-	pid_t pid;
-	char *buf;
-	size_t len = 0;
-	int status;
-
-	memset(res, 0, sizeof(*res));
-	if (pipe2(fds, O_CLOEXEC) != 0)
-		return pawl_error_set_errno(PAWL_E_IO, errno, "pipe");
-	fflush(NULL);
-	pid = fork();
-	if (pid < 0) {
-		close(fds[0]);
-		close(fds[1]);
-		return pawl_error_set_errno(PAWL_E_IO, errno, "fork");
-	}
-	if (pid == 0) {
-		int r;
-
-		close(fds[0]);
-		/* The child never writes the root-owned log. */
-		a->log = NULL;
-		r = child_isolate(a, fds[1]);
-		if (r == 0)
-			r = drop_privileges(pw);
-		if (r == 0)
-			r = child_fetch(a, fds[1]);
-		else
-			child_msg(fds[1], "error", "%d %s", r, pawl_error_last()->message);
-		close(fds[1]);
-		_exit(r < 0 ? 1 : 0);
-	}
-	close(fds[1]);
-	buf = malloc(CHILD_OUTPUT_MAX + 1);
-	if (!buf) {
-		close(fds[0]);
-		kill(pid, SIGKILL);
-		waitpid(pid, NULL, 0);
-		return pawl_error_set(PAWL_E_NOMEM, "out of memory");
-	}
-	for (;;) {
-		ssize_t n = read(fds[0], buf + len, CHILD_OUTPUT_MAX - len);
-
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		len += (size_t)n;
-		if (len == CHILD_OUTPUT_MAX) {
-			/* A child that floods the pipe is not trusted further. */
-			kill(pid, SIGKILL);
-			break;
-		}
-	}
-	close(fds[0]);
-	buf[len] = '\0';
-	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-		;
-	parse_child_output(a, buf, res);
-	free(buf);
-	/* What the root side made the child, not what the child says it is. */
-	if (a->log && audit_appendf(a->log, "fetcher.exit", AUDIT_STR("user", pw->pw_name),
-				    AUDIT_INT("uid", (int64_t)pw->pw_uid),
-				    AUDIT_INT("gid", (int64_t)pw->pw_gid),
-				    AUDIT_INT("status", WIFEXITED(status) ? WEXITSTATUS(status) : -1)) < 0)
-		pawl_error_clear();
-	if (res->err)
-		return pawl_error_set(res->err, "the fetcher (as %s): %s", pw->pw_name, res->msg);
-	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-		return pawl_error_set(PAWL_E_GENERIC, "the unprivileged fetcher failed (status %d)",
-				      status);
+	GUARD(choose(a, u));
+	*ret_path = a->have_best ? a->best_path : NULL;
 	return 0;
 }
 
@@ -862,7 +532,9 @@ static int take_mirror(struct agent *a)
 static int fetch_unprivileged(struct agent *a, pawl_updater_opts *o)
 {
 	struct passwd *pw = getpwnam(a->c->user);
-	struct child_result cr;
+	pawl_updater_opts fo = *o;
+	privsep_job job = { 0 };
+	privsep_fetcher f;
 	char root[4200];
 
 	if (!pw)
@@ -875,7 +547,20 @@ static int fetch_unprivileged(struct agent *a, pawl_updater_opts *o)
 	snprintf(root, sizeof(root), "%s/root.json", a->metadata_dir);
 	GUARD(file_read_all(root, PAWL_DEFAULT_MAX_ROOT, &a->seed_root, &a->seed_len));
 	say(a, "fetching as %s", pw->pw_name);
-	GUARD(run_child(a, pw, &cr));
+	/* Who the fetcher is: what root set up here, never what it says. */
+	f = (privsep_fetcher){ pw->pw_name, pw->pw_uid, pw->pw_gid, a->work_fd, a->c->state_dir };
+	fo.metadata_urls = (const char *const *)a->c->metadata_urls;
+	fo.n_metadata_urls = (size_t)a->c->n_metadata_urls;
+	fo.target_urls = (const char *const *)a->c->target_urls;
+	fo.n_target_urls = (size_t)a->c->n_target_urls;
+	job.opts = &fo;
+	job.seed_root = a->seed_root;
+	job.seed_len = a->seed_len;
+	job.choose = fetcher_choose;
+	job.choose_ctx = a;
+	job.refresh_only = a->refresh_only;
+	job.progress = a->progress;
+	GUARD(privsep_run(&f, &job, a->log));
 	/* The root side: the same client, from its own trust, against its
 	 * own copy of what the child mirrored; no network. The artifact is
 	 * taken from the child's mirror after the refresh

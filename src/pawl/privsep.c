@@ -1,0 +1,399 @@
+/*
+ * privsep.c - the agent's unprivileged fetcher and the root side that
+ * hears it (privsep.h). The child speaks only through privsep_msg.h's
+ * frames; the root side reads them with the bounded decoder, believes
+ * nothing of a stream that is malformed anywhere, and judges the child by
+ * what root set up (the account, the pid it forked, the work directory
+ * descriptor it owns) and by the exit status, never by what it says about
+ * itself.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <syslog.h>
+#include <unistd.h>
+
+#include "client/client.h"
+#include "privsep.h"
+#include "privsep_msg.h"
+#include "progress.h"
+
+/* ---------------- the unprivileged child ---------------- */
+
+/* Send one outcome: the child's last message. */
+static int child_outcome(int fd, psm_outcome kind, int code, const char *msg)
+{
+	uint8_t frame[PSM_HEADER_LEN + PSM_OUTCOME_MAX];
+	size_t n;
+
+	GUARD(psm_encode_outcome(frame, sizeof(frame), &n, kind, code, msg));
+	return psm_write(fd, frame, n);
+}
+
+struct child_ctx {
+	int fd;
+	bool progress;
+};
+
+static void child_event(const pawl_event *ev, void *ctx)
+{
+	struct child_ctx *cc = ctx;
+
+	/* The fetcher downloads, so it draws the bar, on the stderr it
+	 * inherited. */
+	if (cc->progress)
+		progress_event(ev);
+
+	if (ev->kind == PAWL_EVENT_REJECTED && ev->url) {
+		uint8_t frame[PSM_HEADER_LEN + PSM_REJECTED_MAX];
+		size_t n;
+
+		/* A record the root side cannot get is only a record lost;
+		 * the run itself is judged by its outcome. */
+		if (psm_encode_rejected(frame, sizeof(frame), &n, ev->code, ev->url,
+					ev->message) < 0 ||
+		    psm_write(cc->fd, frame, n) < 0)
+			pawl_error_clear();
+	}
+}
+
+/* The child's own directory, relative to WORK (its working directory):
+ * it needs no access to STATE_DIR itself. */
+#define CHILD_MDIR "metadata"
+#define CHILD_MIRROR "mirror"
+
+/* A directory of the fetcher's own, under WORK: whatever else a process of
+ * this user left at the name (a link, a file) goes first. */
+static int child_dir(const char *name)
+{
+	struct stat st;
+
+	if (lstat(name, &st) == 0 && !S_ISDIR(st.st_mode) && unlink(name) != 0)
+		return pawl_error_set_errno(PAWL_E_IO, errno, "cannot remove %s", name);
+	if (mkdir(name, 0755) != 0 && errno != EEXIST)
+		return pawl_error_set_errno(PAWL_E_IO, errno, "cannot create %s", name);
+	return 0;
+}
+
+/* Remove from dir every entry that is not a directory (all) or only the
+ * links and other odd entries (!all). */
+static int child_sweep(const char *dir, bool all)
+{
+	_cleanup_close_ int dfd = -1;
+	struct dirent *de;
+	DIR *d;
+
+	GUARD(dir_open(dir, &dfd));
+	d = fdopendir(dfd);
+	if (!d)
+		return pawl_error_set_errno(PAWL_E_IO, errno, "cannot read %s", dir);
+	dfd = -1;
+	while ((de = readdir(d)) != NULL) {
+		struct stat st;
+
+		if (fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0 ||
+		    S_ISDIR(st.st_mode) || (!all && S_ISREG(st.st_mode)))
+			continue;
+		(void)unlinkat(dirfd(d), de->d_name, 0);
+	}
+	closedir(d);
+	return 0;
+}
+
+/* As the fetcher, in WORK: start from the root side's trusted root, with
+ * an empty mirror (so that it holds exactly what this run trusts), and
+ * without the links a process of this user may have planted (they would
+ * only stop every later run). */
+static int child_prepare(const privsep_job *job)
+{
+	GUARD(child_dir(CHILD_MDIR));
+	GUARD(child_dir(CHILD_MIRROR));
+	GUARD(child_dir(CHILD_MIRROR "/metadata"));
+	GUARD(child_sweep(CHILD_MDIR, false));
+	GUARD(child_sweep(CHILD_MIRROR "/metadata", true));
+	return file_write_atomic(CHILD_MDIR "/root.json", job->seed_root, job->seed_len, 0644);
+}
+
+/* Everything the network side does, as the unprivileged user, in WORK:
+ * refresh into WORK/metadata (recording a mirror of what it trusted in
+ * WORK/mirror), choose the release, download it into the mirror; then
+ * say how it went, in one outcome message. */
+static int child_fetch(const privsep_job *job, int fd)
+{
+	pawl_updater_opts o = *job->opts;
+	struct child_ctx cc = { fd, job->progress };
+	pawl_updater *u = NULL;
+	pawl_target *t = NULL;
+	_cleanup_buf_ pawl_buf rel = PAWL_BUF_INIT(16384);
+	_cleanup_buf_ pawl_buf dst = PAWL_BUF_INIT(32768);
+	psm_outcome kind = PSM_NONE;
+	const char *path = NULL;
+	int r;
+
+	GUARD_GOTO(r, child_prepare(job), out);
+	o.metadata_dir = CHILD_MDIR;
+	o.mirror_dir = CHILD_MIRROR;
+	o.on_event = child_event;
+	o.event_ctx = &cc;
+	GUARD_GOTO(r, pawl_updater_new(&u, &o), out);
+	GUARD_GOTO(r, pawl_updater_refresh(u), out);
+	/* A refresh only still searches: the roles a release search visits
+	 * are then in the mirror too. */
+	GUARD_GOTO(r, job->choose(job->choose_ctx, u, &path), out);
+	if (job->refresh_only || !path)
+		goto out;
+	GUARD_GOTO(r, pawl_updater_get_target(&t, u, path), out);
+	GUARD_GOTO(r, updater_target_remote_path(u, t, &rel), out);
+	GUARD_GOTO(r, buf_printf(&dst, CHILD_MIRROR "/targets/%s", rel.data), out);
+	/* The download goes where a file:// client will look for it. */
+	{
+		char *slash = strrchr(dst.data, '/');
+
+		*slash = '\0';
+		GUARD_GOTO(r, dir_create(dst.data, 0755), out);
+		*slash = '/';
+	}
+	GUARD_GOTO(r, pawl_updater_download_to(u, t, dst.data), out);
+	kind = PSM_OK;
+out:
+	if (r < 0) {
+		if (child_outcome(fd, PSM_ERROR, r, pawl_error_last()->message) < 0)
+			pawl_error_clear();
+	} else {
+		r = child_outcome(fd, kind, 0, NULL);
+	}
+	pawl_target_free(t);
+	pawl_updater_free(u);
+	return r;
+}
+
+/* Give up root for good, as f's account. */
+static int drop_privileges(const privsep_fetcher *f)
+{
+	if (setgroups(1, &f->gid) != 0 || setgid(f->gid) != 0 || setuid(f->uid) != 0)
+		return pawl_error_set_errno(PAWL_E_POLICY, errno, "cannot drop privileges to %s",
+					    f->name);
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
+		return pawl_error_set_errno(PAWL_E_POLICY, errno, "PR_SET_NO_NEW_PRIVS");
+	/* Prove it: root must be out of reach now. */
+	if (f->uid != 0 && (setuid(0) == 0 || seteuid(0) == 0))
+		return pawl_error_set(PAWL_E_POLICY, "privileges could be regained after dropping "
+				      "them");
+	return 0;
+}
+
+/* In the child, before it drops root: move into WORK (so that it needs no
+ * access to STATE_DIR) and close every descriptor but keep (the pipe) and
+ * the standard ones, so that nothing the root side opened (the audit log,
+ * the lock, STATE_DIR, install_dir) crosses over. */
+static int child_isolate(const privsep_fetcher *f, int keep)
+{
+	if (fchdir(f->work_fd) != 0)
+		return pawl_error_set_errno(PAWL_E_IO, errno, "cannot enter %s/work", f->state_dir);
+	closelog();
+	if (keep > 3 && close_range(3, (unsigned)keep - 1, 0) != 0)
+		goto slow;
+	if (close_range(keep < 3 ? 3u : (unsigned)keep + 1, ~0u, 0) != 0)
+		goto slow;
+	return 0;
+slow: {
+	/* No close_range(2) (an old kernel, or a system call filter). */
+	struct rlimit rl;
+	int max = getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < 65536 ?
+			  (int)rl.rlim_cur : 65536;
+
+	for (int fd = 3; fd < max; fd++)
+		if (fd != keep)
+			(void)close(fd);
+	return 0;
+}
+}
+
+/* The child, from fork() to _exit(): never returns. */
+__attribute__((noreturn)) static void child_main(const privsep_fetcher *f,
+						 const privsep_job *job, int fd)
+{
+	int r = child_isolate(f, fd);
+
+	if (r == 0)
+		r = drop_privileges(f);
+	if (r == 0)
+		r = child_fetch(job, fd);
+	else if (child_outcome(fd, PSM_ERROR, r, pawl_error_last()->message) < 0)
+		pawl_error_clear();
+	close(fd);
+	_exit(r < 0 ? 1 : 0);
+}
+
+/* ---------------- the root side ---------------- */
+
+/* What a well-formed stream said, held until all of it has been read. */
+struct heard {
+	const psm_decoder *d;
+	bool have_outcome;
+	psm_outcome outcome;
+	int code;
+	char message[PSM_TEXT_MAX + 1];
+	char **rejected; /* "CODE URL MESSAGE", for the audit log */
+	size_t nrejected;
+};
+
+static void heard_free(struct heard *h)
+{
+	for (size_t i = 0; i < h->nrejected; i++)
+		free(h->rejected[i]);
+	free(h->rejected);
+}
+
+static int on_msg(const psm_msg *m, void *ctx)
+{
+	struct heard *h = ctx;
+	unsigned long long nr = (unsigned long long)psm_decoder_frames(h->d);
+
+	if (h->have_outcome)
+		return pawl_error_set(PAWL_E_FORMAT, "fetcher message %llu (%s): after the outcome",
+				      nr, psm_type_name(m->type));
+	switch (m->type) {
+	case PSM_OUTCOME:
+		h->have_outcome = true;
+		h->outcome = m->outcome;
+		h->code = m->code;
+		snprintf(h->message, sizeof(h->message), "%s", m->message);
+		return 0;
+	case PSM_REJECTED: {
+		char **grown;
+		char *rec;
+
+		if (h->nrejected >= PRIVSEP_MAX_REJECTED)
+			return pawl_error_set(PAWL_E_LIMIT, "the fetcher reported more than %d "
+					      "rejected files", PRIVSEP_MAX_REJECTED);
+		grown = realloc(h->rejected, (h->nrejected + 1) * sizeof(*grown));
+		if (!grown)
+			return pawl_error_set(PAWL_E_NOMEM, "out of memory");
+		h->rejected = grown;
+		if (asprintf(&rec, "%d %s %s", m->code, m->url, m->message) < 0)
+			return pawl_error_set(PAWL_E_NOMEM, "out of memory");
+		h->rejected[h->nrejected++] = rec;
+		return 0;
+	}
+	case PSM_DATA:
+		break;
+	}
+	return pawl_error_set(PAWL_E_FORMAT, "fetcher message %llu (%s): not taken in this run",
+			      nr, psm_type_name(m->type));
+}
+
+/* Read the child's whole stream through the decoder. 0 when it was
+ * well-formed to its end; otherwise the decoder's (or on_msg's) error,
+ * and the child is killed: it is not heard any further. */
+static int hear(int fd, pid_t pid, struct heard *h)
+{
+	psm_decoder *d = NULL;
+	uint8_t buf[16384];
+	int r;
+
+	GUARD(psm_decoder_new(&d, PRIVSEP_MAX_STREAM));
+	h->d = d;
+	for (;;) {
+		ssize_t n = read(fd, buf, sizeof(buf));
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			r = pawl_error_set_errno(PAWL_E_IO, errno, "cannot read from the fetcher");
+			break;
+		}
+		if (n == 0) {
+			r = psm_decoder_finish(d);
+			break;
+		}
+		r = psm_decoder_feed(d, buf, (size_t)n, on_msg, h);
+		if (r < 0)
+			break;
+	}
+	if (r < 0)
+		kill(pid, SIGKILL);
+	h->d = NULL;
+	psm_decoder_free(d);
+	return r;
+}
+
+/* Judge the run from a well-formed stream and the exit status. */
+static int judge(const privsep_fetcher *f, const struct heard *h, int status)
+{
+	bool exited0 = WIFEXITED(status) && WEXITSTATUS(status) == 0;
+
+	if (h->have_outcome && h->outcome == PSM_ERROR) {
+		if (!exited0)
+			return pawl_error_set(h->code, "the fetcher (as %s): %s", f->name, h->message);
+		return pawl_error_set(PAWL_E_GENERIC, "the unprivileged fetcher reported a failure "
+				      "(%s) but exited with status 0", pawl_strerror(h->code));
+	}
+	if (!exited0)
+		return pawl_error_set(PAWL_E_GENERIC, "the unprivileged fetcher failed (status %d)",
+				      status);
+	if (!h->have_outcome)
+		return pawl_error_set(PAWL_E_GENERIC, "the unprivileged fetcher exited without "
+				      "saying how its run ended");
+	return 0;
+}
+
+int privsep_run(const privsep_fetcher *f, const privsep_job *job, audit_log *log)
+{
+	struct heard h = { 0 };
+	char why[1024];
+	int fds[2];
+	pid_t pid;
+	int status, r, heard_r;
+
+	if (pipe2(fds, O_CLOEXEC) != 0)
+		return pawl_error_set_errno(PAWL_E_IO, errno, "pipe");
+	fflush(NULL);
+	pid = fork();
+	if (pid < 0) {
+		close(fds[0]);
+		close(fds[1]);
+		return pawl_error_set_errno(PAWL_E_IO, errno, "fork");
+	}
+	if (pid == 0) {
+		close(fds[0]);
+		child_main(f, job, fds[1]);
+	}
+	close(fds[1]);
+	heard_r = hear(fds[0], pid, &h);
+	if (heard_r < 0)
+		snprintf(why, sizeof(why), "%s", pawl_error_last()->message);
+	close(fds[0]);
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	if (heard_r == 0 && log) {
+		/* The child's verification failures go into the root-owned
+		 * log, under the child's name. */
+		for (size_t i = 0; i < h.nrejected; i++)
+			if (audit_failuref(log, "fetcher.rejected", h.rejected[i],
+					   AUDIT_STR("side", "unprivileged")) < 0)
+				pawl_error_clear();
+	}
+	/* What the root side made the child, not what the child says it is. */
+	if (log && audit_appendf(log, "fetcher.exit", AUDIT_STR("user", f->name),
+				 AUDIT_INT("uid", (int64_t)f->uid), AUDIT_INT("gid", (int64_t)f->gid),
+				 AUDIT_INT("status",
+					   WIFEXITED(status) ? WEXITSTATUS(status) : -1)) < 0)
+		pawl_error_clear();
+	if (heard_r < 0)
+		r = pawl_error_set(PAWL_E_GENERIC, "the unprivileged fetcher (as %s) broke the "
+				   "protocol: %s", f->name, why);
+	else
+		r = judge(f, &h, status);
+	heard_free(&h);
+	return r;
+}
