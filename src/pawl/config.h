@@ -31,7 +31,9 @@ typedef struct agent_config {
 	char *install_dir;    /* folder mode; NULL in slot mode */
 	/* Slot mode (issue 18): the two A/B slots, resolved when the file is
 	 * read (conf_resolve_trusted_path: every link and directory on the
-	 * way root-owned), so that later O_NOFOLLOW opens work on them; and
+	 * way owned by root or the agent's user, no directory writable by
+	 * group or others), two different files, so that later O_NOFOLLOW
+	 * opens work on them; and
 	 * the bootloader string as given ("grub:PATH", "uboot:PATH",
 	 * "custom:PATH", PATH absolute; boot_open() checks the files). */
 	bool slot_mode;
