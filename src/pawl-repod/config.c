@@ -2,7 +2,8 @@
  * config.c - /etc/pawl/repod.conf: "key = value" lines, '#' comments.
  * Unknown keys and bad values are errors naming the line, so a typo
  * never silently falls back to a default. The file names the online
- * keys; it never holds key material itself.
+ * keys; it never holds key material itself. The file is read and split
+ * by the one bounded reader (common/conf.h).
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -10,8 +11,9 @@
 
 #include <openssl/crypto.h>
 
+#include "common/conf.h"
+#include "common/parse.h"
 #include "repod.h"
-#include "store/store.h"
 
 void config_free(repod_config *c)
 {
@@ -32,48 +34,41 @@ void config_free(repod_config *c)
 	memset(c, 0, sizeof(*c));
 }
 
+/* A number, optionally followed by K or k (KiB) or M (MiB), up to max:
+ * the digits by the one strict rule (common/parse.h). */
 static int parse_u64(const char *s, uint64_t max, uint64_t *ret)
 {
-	char *end;
-	unsigned long long v;
+	char digits[32];
+	size_t n = strlen(s);
+	uint64_t v, mul = 1;
 
-	ENSURE(*s >= '0' && *s <= '9', PAWL_E_INVALID, "\"%s\" is not a number", s);
-	errno = 0;
-	v = strtoull(s, &end, 10);
-	ENSURE(errno == 0 && v <= max, PAWL_E_INVALID, "\"%s\" is out of range", s);
-	if (*end == 'K' || *end == 'k')
-		v *= 1024, end++;
-	else if (*end == 'M')
-		v *= 1024 * 1024, end++;
-	ENSURE(*end == '\0' && v <= max, PAWL_E_INVALID, "\"%s\" is not a number in range", s);
+	if (n > 0 && (s[n - 1] == 'K' || s[n - 1] == 'k'))
+		mul = 1024, n--;
+	else if (n > 0 && s[n - 1] == 'M')
+		mul = 1024 * 1024, n--;
+	ENSURE(n > 0 && n < sizeof(digits), PAWL_E_INVALID, "\"%.64s\" is not a number", s);
+	memcpy(digits, s, n);
+	digits[n] = '\0';
+	if (cli_parse_u64(digits, 0, max, &v) < 0 || __builtin_mul_overflow(v, mul, &v) ||
+	    v > max)
+		return pawl_error_set(PAWL_E_INVALID, "\"%.64s\" is not a number in range", s);
 	*ret = v;
 	return 0;
 }
 
-static int parse_period(const char *s, int64_t *ret)
+/* N, Ns, Nm, Nh or Nd seconds, at most 10 years (common/parse.h). */
+static int parse_period(const char *what, const char *s, int64_t *ret)
 {
-	char *end;
-	long long v;
-	int64_t mul = 1;
-
-	ENSURE(*s >= '0' && *s <= '9', PAWL_E_INVALID, "\"%s\" is not a period", s);
-	errno = 0;
-	v = strtoll(s, &end, 10);
-	switch (*end) {
-	case 'd': mul = 86400; end++; break;
-	case 'h': mul = 3600; end++; break;
-	case 'm': mul = 60; end++; break;
-	case 's': end++; break;
-	default: break;
-	}
-	ENSURE(errno == 0 && *end == '\0' && v > 0 && v <= 3650LL * 86400 / mul, PAWL_E_INVALID,
-	       "\"%s\" is not a period (N, Ns, Nm, Nh or Nd; at most 10 years)", s);
-	*ret = (int64_t)v * mul;
+	if (cli_parse_duration(what, s, 1, 3650LL * 86400, ret) < 0)
+		return pawl_error_set(PAWL_E_INVALID,
+				      "\"%.64s\" is not a period (N, Ns, Nm, Nh or Nd; at most 10 "
+				      "years)", s);
 	return 0;
 }
 
 static int add_key(char **keys, unsigned *n, const char *k, const char *v)
 {
+	/* The reader allows ONLINE_KEYS_MAX lines (settings[] below). */
 	ENSURE(*n < ONLINE_KEYS_MAX, PAWL_E_INVALID, "%s: at most %d keys", k, ONLINE_KEYS_MAX);
 	keys[*n] = xstrdup(v);
 	if (!keys[*n])
@@ -89,9 +84,12 @@ static int set_str(char **dst, const char *v)
 	return *dst ? 0 : PAWL_E_NOMEM;
 }
 
-static int apply(repod_config *c, const char *k, const char *v)
+static int apply(void *ctx, size_t index, const char *k, const char *v)
 {
+	repod_config *c = ctx;
 	uint64_t u;
+
+	(void)index;
 
 	if (strcmp(k, "database") == 0)
 		return set_str(&c->database, v);
@@ -126,7 +124,7 @@ static int apply(repod_config *c, const char *k, const char *v)
 	if (strcmp(k, "timeout") == 0 || strcmp(k, "deadline") == 0) {
 		int64_t p;
 
-		GUARD(parse_period(v, &p));
+		GUARD(parse_period(k, v, &p));
 		ENSURE(p <= 3600, PAWL_E_INVALID, "%s: at most 1h", k);
 		if (k[0] == 't')
 			c->timeout_s = (unsigned)p;
@@ -145,13 +143,13 @@ static int apply(repod_config *c, const char *k, const char *v)
 	if (strcmp(k, "passphrase_file") == 0)
 		return set_str(&c->passphrase_file, v);
 	if (strcmp(k, "expires.bins") == 0)
-		return parse_period(v, &c->expires_bins);
+		return parse_period(k, v, &c->expires_bins);
 	if (strcmp(k, "expires.snapshot") == 0)
-		return parse_period(v, &c->expires_snapshot);
+		return parse_period(k, v, &c->expires_snapshot);
 	if (strcmp(k, "expires.timestamp") == 0)
-		return parse_period(v, &c->expires_timestamp);
+		return parse_period(k, v, &c->expires_timestamp);
 	if (strcmp(k, "keep_versions") == 0)
-		return parse_period(v, &c->keep_versions_s);
+		return parse_period(k, v, &c->keep_versions_s);
 	if (strcmp(k, "publish_interval_ms") == 0) {
 		GUARD(parse_u64(v, 60000, &u));
 		ENSURE(u >= 10, PAWL_E_INVALID, "publish_interval_ms: at least 10");
@@ -179,25 +177,24 @@ static int apply(repod_config *c, const char *k, const char *v)
 	return pawl_error_set(PAWL_E_INVALID, "unknown setting \"%s\"", k);
 }
 
-static char *trim(char *s)
-{
-	char *e;
-
-	while (*s == ' ' || *s == '\t')
-		s++;
-	e = s + strlen(s);
-	while (e > s && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r'))
-		*--e = '\0';
-	return s;
-}
+/*
+ * The keys. A setting given twice has always meant "the last one wins"
+ * here (scripts/service-up appends to a config to tighten limits), so
+ * the scalar ones may repeat (max 0); the online keys are lists.
+ */
+static const conf_key settings[] = {
+	{ "database", 0 },          { "listen", 0 },           { "threads", 0 },
+	{ "max_body", 0 },          { "max_connections", 0 },  { "timeout", 0 },
+	{ "deadline", 0 },          { "key.bins", ONLINE_KEYS_MAX },
+	{ "key.snapshot", ONLINE_KEYS_MAX },                   { "key.timestamp", ONLINE_KEYS_MAX },
+	{ "pin_file", 0 },          { "passphrase_file", 0 },  { "expires.bins", 0 },
+	{ "expires.snapshot", 0 },  { "expires.timestamp", 0 }, { "keep_versions", 0 },
+	{ "publish_interval_ms", 0 }, { "publish_batch", 0 },  { "publish_cycle_ms", 0 },
+	{ "sign_threads", 0 },
+};
 
 int config_load(repod_config *c, const char *path)
 {
-	_cleanup_free_ char *data = NULL;
-	size_t len;
-	char *line, *next;
-	unsigned lineno = 0;
-
 	memset(c, 0, sizeof(*c));
 	c->port = 8080;
 	c->threads = 4;
@@ -214,28 +211,16 @@ int config_load(repod_config *c, const char *path)
 	c->sign_threads = 2;
 	c->keep_versions_s = 3600;
 	GUARD(set_str(&c->listen_addr, "127.0.0.1"));
-	GUARD(file_read_all(path, 1 << 20, &data, &len));
-	ENSURE(memchr(data, '\0', len) == NULL, PAWL_E_FORMAT, "%s: contains a NUL byte", path);
-	for (line = data; line; line = next) {
-		char *eq, *k, *v;
-		int r;
-
-		next = strchr(line, '\n');
-		if (next)
-			*next++ = '\0';
-		lineno++;
-		line = trim(line);
-		if (*line == '\0' || *line == '#')
-			continue;
-		eq = strchr(line, '=');
-		ENSURE(eq, PAWL_E_FORMAT, "%s:%u: \"key = value\" expected", path, lineno);
-		*eq = '\0';
-		k = trim(line);
-		v = trim(eq + 1);
-		r = apply(c, k, v);
-		if (r < 0)
-			return pawl_error_prefix(r, "%s:%u: ", path, lineno);
-	}
+	GUARD(conf_read_file(path, &(conf_spec){
+					    .keys = settings,
+					    .n_keys = ARRAY_SIZE(settings),
+					    .apply = apply,
+					    .ctx = c,
+					    .max_file = 1 << 20,
+					    .max_line = 16384,
+					    .max_settings = 4096,
+					    .allow_empty = true,
+				    }));
 	ENSURE(c->database, PAWL_E_INVALID, "%s: no \"database\" setting", path);
 	return 0;
 }
