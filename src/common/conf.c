@@ -30,6 +30,21 @@ static char *trim(char *s)
 	return s;
 }
 
+/* A '#' after a space or a tab starts a comment that runs to the end of
+ * the line ("slot.a = /dev/mmcblk0p2   # the first slot"); the blanks
+ * before it go too. A '#' inside a word ("http://host/#frag") stays. */
+static void strip_comment(char *t)
+{
+	for (char *p = t + 1; *p; p++) {
+		if (*p == '#' && (p[-1] == ' ' || p[-1] == '\t')) {
+			*p = '\0';
+			while (p > t && (p[-1] == ' ' || p[-1] == '\t'))
+				*--p = '\0';
+			return;
+		}
+	}
+}
+
 static int unknown_key(const char *name, unsigned lineno, const char *key, const conf_spec *s)
 {
 	const char *cands[CONF_MAX_KEYS];
@@ -116,6 +131,7 @@ int conf_parse(const char *name, const char *text, size_t len, const conf_spec *
 		t = trim(line);
 		if (*t == '\0' || *t == '#')
 			continue;
+		strip_comment(t);
 		ENSURE(++settings <= s->max_settings, PAWL_E_LIMIT,
 		       "%s:%u: more than %u settings", name, lineno, s->max_settings);
 		GUARD(parse_line(name, lineno, t, s, counts));
@@ -225,7 +241,7 @@ int conf_resolve_trusted_path(const char *path, char **ret, struct stat *ret_st)
 	ENSURE(path && path[0] == '/', PAWL_E_INVALID, "\"%.128s\" is not an absolute path",
 	       path ? path : "");
 	ENSURE(strlen(path) < sizeof(todo), PAWL_E_LIMIT, "%.128s...: path too long", path);
-	strcpy(todo, path);
+	memcpy(todo, path, strlen(path) + 1);
 	rest = todo;
 	if (lstat("/", &st) != 0)
 		return pawl_error_set_errno(PAWL_E_IO, errno, "%s: cannot stat /", path);
@@ -270,14 +286,14 @@ int conf_resolve_trusted_path(const char *path, char **ret, struct stat *ret_st)
 			n = snprintf(merged, sizeof(merged), "%s%s", target, rest);
 			ENSURE(n > 0 && (size_t)n < sizeof(merged), PAWL_E_LIMIT,
 			       "%.128s: path too long", path);
-			strcpy(todo, merged);
+			memcpy(todo, merged, (size_t)n + 1);
 			rest = todo;
 			if (target[0] == '/')
 				cur[0] = '\0';
 			have_st = false;
 			continue;
 		}
-		strcpy(cur, next);
+		memcpy(cur, next, (size_t)n + 1);
 		have_st = true;
 		if (more_components(rest))
 			GUARD(check_dir(cur, path, &st));

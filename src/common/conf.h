@@ -2,13 +2,15 @@
  * conf.h - the one reader of the programs' configuration files
  * (pawl.conf(5), pawl-repod's repod.conf).
  *
- * Syntax, exactly what both programs have always accepted:
+ * Syntax (what both programs accepted before, plus trailing comments):
  *  - one "KEY = VALUE" per line, split at the first '=';
  *  - spaces and tabs around KEY and VALUE are dropped, and a '\r' at the
  *    end of a line;
  *  - a line that is empty or whose first non-blank byte is '#' is a
- *    comment; there are no trailing comments and no quoting: a value runs
- *    to the end of its line, '#' and '=' included.
+ *    comment, and a '#' after a space or a tab starts a comment that runs
+ *    to the end of the line (a '#' inside a word, as in a URL's fragment,
+ *    is kept); there is no quoting: a value runs to the end of its line
+ *    or its comment, '=' included.
  *
  * The file is read through bounds the caller sets (file size, line
  * length, number of settings); it is opened without following a symbolic

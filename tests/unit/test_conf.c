@@ -95,15 +95,16 @@ static void test_syntax(void **state)
 	got g;
 
 	(void)state;
-	/* Exactly the syntax both programs accepted before: trimmed blanks,
-	 * CRLF, '#' comment lines only, the first '=' splits, no quoting and
-	 * no trailing comments. */
+	/* Trimmed blanks, CRLF, '#' comment lines, the first '=' splits,
+	 * no quoting; a '#' after a blank ends the line (issue 18's
+	 * example pawl.conf has such comments), a '#' inside a word does
+	 * not. */
 	t_ok(parse_str(&g, "# comment\n\n   \t\n  # indented comment\n"
-			   "\tname   =  a b=c # not a comment \r\n"
+			   "\tname   =  a b=c#d \t# a comment \r\n"
 			   "size=7\n"
 			   "any = \"quoted\"\n"
 			   "any = last"));
-	assert_string_equal(g.name, "a b=c # not a comment");
+	assert_string_equal(g.name, "a b=c#d");
 	assert_int_equal(g.size, 7);
 	assert_int_equal(g.n_any, 2);
 	assert_string_equal(g.last_any, "last"); /* max 0: the caller's rule */
