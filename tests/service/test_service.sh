@@ -252,10 +252,8 @@ bad "path with a control character" 422 "$(art '"a\u001bb"' 1 "{\"sha256\":\"$H\
 bad "path over the length limit" 422 "$(art "\"$(head -c 1100 /dev/zero | tr '\0' a)\"" 1 "{\"sha256\":\"$H\"}")"
 bad "duplicate paths" 422 "{\"artifacts\":[{\"path\":\"d\",\"info\":{\"length\":1,\"hashes\":{\"sha256\":\"$H\"}}},{\"path\":\"d\",\"info\":{\"length\":2,\"hashes\":{\"sha256\":\"$H\"}}}]}"
 # The instance's own limit, asked of an instance directly, with the body
-# held back until it answers (Expect: 100-continue). Through nginx, which
-# streams bodies to the instances, a refusal made before the body is read
-# can reach the client as nginx's 502 instead (see the closing note of
-# issue 20), so that path is not what this check is about.
+# held back until it answers (Expect: 100-continue). Through nginx the
+# same limit is nginx's (next check).
 head -c 70000 /dev/zero | tr '\0' ' ' >"$T/big.json"
 BPORT=$(awk 'NR == 1 { print $2 }' "$S/instances")
 st=$(curl -s -o "$T/resp" -w '%{http_code}' -X POST -H "Authorization: Bearer $TOKEN" \
