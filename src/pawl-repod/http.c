@@ -5,8 +5,18 @@
  *   POST /api/v1/artifacts/delete[/]   remove artifacts    202 + task
  *   POST /api/v1/artifacts/publish[/]  publish now         202 + task
  *   GET  /api/v1/task[/]?task_id=T     a task's state      200
+ *   GET  /api/v1/bootstrap[/]          is the repository set up        200
+ *   GET  /api/v1/config[/]             the settings in RSTUF's names   200
+ *   GET  /api/v1/metadata/sign[/]      roles pending signatures (none) 200
  *   GET  /metadata/timestamp.json, /metadata/N.ROLE.json   the TUF files
  *   GET  /healthz                      200 when the database answers
+ *
+ * RSTUF's other endpoints (its bootstrap, settings updates, metadata
+ * rotation and signing, delegations) answer 501 with what to do instead:
+ * on this design those are offline ceremonies with pawl-repo, or the
+ * instances' config (unsupported[] below, docs/service.md). The three
+ * read-only ones above need no token, as in RSTUF: they show only what
+ * the published root and targets already say.
  *
  * Limits on everything a peer controls: the body (max_body, 413; a
  * Content-Length over it is refused before a byte is read), the number
@@ -45,13 +55,51 @@ typedef enum route {
 	R_TASK,
 	R_METADATA,
 	R_HEALTH,
+	R_BOOTSTRAP,
+	R_CONFIG,
+	R_SIGN_PENDING,
+	R_UNSUPPORTED,
 } route;
+
+/* RSTUF endpoints this service does not have, and why. */
+static const struct unsupported {
+	const char *method, *path, *why;
+} unsupported[] = {
+	{ "POST", "/api/v1/bootstrap",
+	  "the repository is set up offline: pawl-repo init and bins sign root and targets, "
+	  "then `pawl-repod import` loads them (docs/service.md, \"Running it in production\")" },
+	{ "PUT", "/api/v1/config",
+	  "settings live in each instance's config file (expires.bins, expires.snapshot, "
+	  "expires.timestamp) and take effect when the instance restarts" },
+	{ "POST", "/api/v1/metadata",
+	  "root and targets are rotated offline with pawl-repo and picked up with "
+	  "`pawl-repod import` (docs/service.md, \"Rotating keys\")" },
+	{ "POST", "/api/v1/metadata/online",
+	  "the leader renews bins, snapshot and timestamp before they expire; to publish "
+	  "pending changes now, POST /api/v1/artifacts/publish" },
+	{ "POST", "/api/v1/metadata/sign",
+	  "no role ever waits for signatures here: root and targets are signed offline with "
+	  "pawl-repo before they are imported" },
+	{ "POST", "/api/v1/metadata/sign/delete",
+	  "no role ever waits for signatures here: root and targets are signed offline with "
+	  "pawl-repo before they are imported" },
+	{ "POST", "/api/v1/delegations",
+	  "artifacts are delegated to succinct hash bins fixed at the ceremony (pawl-repo "
+	  "bins); custom delegations are not served" },
+	{ "PUT", "/api/v1/delegations",
+	  "artifacts are delegated to succinct hash bins fixed at the ceremony (pawl-repo "
+	  "bins); custom delegations are not served" },
+	{ "POST", "/api/v1/delegations/delete",
+	  "artifacts are delegated to succinct hash bins fixed at the ceremony (pawl-repo "
+	  "bins); custom delegations are not served" },
+};
 
 typedef struct reqctx {
 	route route;
 	struct timespec start;
 	pawl_buf body;
 	token_info tok;
+	const char *why; /* R_UNSUPPORTED: the reason */
 	bool authed;
 	bool done; /* a response was queued */
 } reqctx;
@@ -151,7 +199,22 @@ static enum MHD_Result respond_internal(struct MHD_Connection *conn, reqctx *ctx
 			     "try again");
 }
 
-static route route_of(const char *url, const char *method, bool *method_ok)
+/* url is path, or path with one "/" after it (RSTUF's routes end in "/",
+ * its clients send both). */
+static bool path_is(const char *url, const char *path)
+{
+	size_t n = strlen(path);
+
+	return strncmp(url, path, n) == 0 && (url[n] == '\0' || (url[n] == '/' && !url[n + 1]));
+}
+
+static bool method_is(const char *method, const char *want)
+{
+	return strcmp(method, want) == 0 ||
+	       (strcmp(want, "GET") == 0 && strcmp(method, "HEAD") == 0);
+}
+
+static route route_of(const char *url, const char *method, bool *method_ok, const char **why)
 {
 	static const struct {
 		const char *path;
@@ -159,30 +222,41 @@ static route route_of(const char *url, const char *method, bool *method_ok)
 		const char *method;
 	} routes[] = {
 		{ "/api/v1/artifacts", R_ADD, "POST" },
-		{ "/api/v1/artifacts/", R_ADD, "POST" },
 		{ "/api/v1/artifacts/delete", R_DELETE, "POST" },
-		{ "/api/v1/artifacts/delete/", R_DELETE, "POST" },
 		{ "/api/v1/artifacts/publish", R_PUBLISH, "POST" },
-		{ "/api/v1/artifacts/publish/", R_PUBLISH, "POST" },
 		{ "/api/v1/task", R_TASK, "GET" },
-		{ "/api/v1/task/", R_TASK, "GET" },
+		{ "/api/v1/bootstrap", R_BOOTSTRAP, "GET" },
+		{ "/api/v1/config", R_CONFIG, "GET" },
+		{ "/api/v1/metadata/sign", R_SIGN_PENDING, "GET" },
 		{ "/healthz", R_HEALTH, "GET" },
 	};
+	route found = R_NONE;
 
 	*method_ok = true;
+	*why = NULL;
 	if (strncmp(url, "/metadata/", 10) == 0) {
 		*method_ok = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
 		return R_METADATA;
 	}
 	for (size_t i = 0; i < ARRAY_SIZE(routes); i++) {
-		if (strcmp(url, routes[i].path) == 0) {
-			*method_ok = strcmp(method, routes[i].method) == 0 ||
-				     (strcmp(routes[i].method, "GET") == 0 &&
-				      strcmp(method, "HEAD") == 0);
+		if (!path_is(url, routes[i].path))
+			continue;
+		if (method_is(method, routes[i].method))
 			return routes[i].r;
-		}
+		found = routes[i].r;
 	}
-	return R_NONE;
+	for (size_t i = 0; i < ARRAY_SIZE(unsupported); i++) {
+		if (!path_is(url, unsupported[i].path))
+			continue;
+		if (strcmp(method, unsupported[i].method) == 0) {
+			*why = unsupported[i].why;
+			return R_UNSUPPORTED;
+		}
+		found = R_UNSUPPORTED;
+	}
+	/* The path is known, the method is not one it takes. */
+	*method_ok = found == R_NONE;
+	return found;
 }
 
 static enum MHD_Result handle_metadata(struct MHD_Connection *conn, reqctx *ctx,
@@ -444,6 +518,131 @@ static enum MHD_Result handle_task(struct MHD_Connection *conn, reqctx *ctx,
 	return send_pawl_buf(conn, 200, &b);
 }
 
+/* Does the database hold an imported root (and has a timestamp been
+ * published under it)? RSTUF's bootstrap states: none, "pre" (under way:
+ * imported, first publication not out yet), "finished". */
+static int bootstrap_state(db *d, pj_doc **root, pj_doc **targets, const char **state)
+{
+	_cleanup_pq_ PGresult *r = NULL, *t = NULL, *ts = NULL;
+
+	*root = *targets = NULL;
+	*state = NULL;
+	GUARD(DB_RUN(d, "meta_newest", &r, "root"));
+	if (PQntuples(r) == 0)
+		return 0;
+	GUARD(DB_RUN(d, "meta_newest", &t, "targets"));
+	GUARD(DB_RUN(d, "meta_newest", &ts, "timestamp"));
+	*state = PQntuples(t) && PQntuples(ts) ? "finished" : "pre";
+	GUARD(pj_parse_copy(root, PQgetvalue(r, 0, 1), (size_t)PQgetlength(r, 0, 1), NULL));
+	if (PQntuples(t) &&
+	    pj_parse_copy(targets, PQgetvalue(t, 0, 1), (size_t)PQgetlength(t, 0, 1), NULL) < 0) {
+		pj_doc_free(*root);
+		*root = NULL;
+		return pawl_error_last()->code;
+	}
+	return 0;
+}
+
+/* "ROLE_threshold":N,"ROLE_num_keys":N, from a role entry with keyids
+ * and threshold (root's roles, targets' succinct_roles). */
+static int put_role(pawl_buf *b, const char *role, const pj_value *entry)
+{
+	const pj_value *thr = pj_get(entry, "threshold"), *ids = pj_get(entry, "keyids");
+
+	if (!pj_is_int(thr) || !pj_is_array(ids))
+		return 0;
+	return buf_printf(b, ",\"%s_num_keys\":%u,\"%s_threshold\":%" PRId64, role, ids->len,
+			  role, thr->u.i);
+}
+
+/* RSTUF counts expirations in days; a period that is not whole days is
+ * given as a fraction. */
+static int put_expiration(pawl_buf *b, const char *role, int64_t seconds)
+{
+	if (seconds % 86400 == 0)
+		return buf_printf(b, ",\"%s_expiration\":%" PRId64, role, seconds / 86400);
+	return buf_printf(b, ",\"%s_expiration\":%.6g", role, (double)seconds / 86400.0);
+}
+
+/* GET /api/v1/bootstrap, /api/v1/config, /api/v1/metadata/sign: RSTUF's
+ * read-only endpoints, with RSTUF's shapes and messages. */
+static enum MHD_Result handle_rstuf_read(struct MHD_Connection *conn, reqctx *ctx,
+					 const repod_config *c)
+{
+	_cleanup_pj_doc_ pj_doc *root = NULL;
+	_cleanup_pj_doc_ pj_doc *targets = NULL;
+	pawl_buf b = PAWL_BUF_INIT(1 << 20);
+	const char *state;
+	db *d = thread_db(c);
+	int r = 0;
+
+	if (!d || bootstrap_state(d, &root, &targets, &state) < 0)
+		return respond_internal(conn, ctx);
+	if (ctx->route == R_BOOTSTRAP) {
+		bool done = state && strcmp(state, "finished") == 0;
+
+		r = buf_puts(&b, done ? "{\"data\":{\"bootstrap\":true" : "{\"data\":{\"bootstrap\":false");
+		if (r == 0 && state)
+			r = buf_printf(&b, ",\"state\":\"%s\"", state);
+		if (r == 0)
+			r = buf_printf(&b, "},\"message\":\"%s\"}",
+				       state ? "System LOCKED for bootstrap."
+					     : "System available for bootstrap.");
+	} else if (!state || strcmp(state, "finished") != 0) {
+		char err[128];
+
+		buf_free(&b);
+		snprintf(err, sizeof(err), "It requires bootstrap. State: %s", state ? state : "None");
+		return respond_error(conn, ctx, 404,
+				     ctx->route == R_CONFIG ? "No Repository Settings/Config found."
+							    : "No metadata pending signing available",
+				     err);
+	} else if (ctx->route == R_SIGN_PENDING) {
+		/* Nothing is ever pending: RSTUF leaves "data" out then. */
+		r = buf_puts(&b, "{\"message\":\"No metadata pending signing available\"}");
+	} else {
+		const pj_value *roles = pj_get(pj_get(pj_root(root), "signed"), "roles");
+		const pj_value *sr = pj_get(
+			pj_get(pj_get(pj_root(targets), "signed"), "delegations"), "succinct_roles");
+		const pj_value *bits = pj_get(sr, "bit_length");
+		static const char *const top[] = { "root", "snapshot", "targets", "timestamp" };
+
+		size_t at;
+
+		/* Each item is written with a comma before it; the first one's
+		 * goes afterwards. */
+		r = buf_puts(&b, "{\"data\":{");
+		at = b.len;
+		if (r == 0)
+			r = put_expiration(&b, "bins", c->expires_bins);
+		if (r == 0)
+			r = put_role(&b, "bins", sr);
+		if (r == 0 && pj_is_int(bits) && bits->u.i >= 1 && bits->u.i <= 32)
+			r = buf_printf(&b, ",\"number_of_delegated_bins\":%" PRIu64,
+				       (uint64_t)1 << bits->u.i);
+		for (size_t i = 0; r == 0 && i < ARRAY_SIZE(top); i++)
+			r = put_role(&b, top[i], pj_get(roles, top[i]));
+		if (r == 0)
+			r = put_expiration(&b, "snapshot", c->expires_snapshot);
+		if (r == 0)
+			r = put_expiration(&b, "timestamp", c->expires_timestamp);
+		if (r == 0)
+			r = buf_puts(&b, ",\"targets_online_key\":false");
+		if (r == 0) {
+			memmove(b.data + at, b.data + at + 1, b.len - at - 1);
+			b.len--;
+		}
+		if (r == 0)
+			r = buf_puts(&b, "},\"message\":\"Current Settings\"}");
+	}
+	if (r < 0) {
+		buf_free(&b);
+		return MHD_NO;
+	}
+	ctx->done = true;
+	return send_pawl_buf(conn, 200, &b);
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
 				  const char *method, const char *version,
 				  const char *upload_data, size_t *upload_data_size, void **con_cls)
@@ -465,12 +664,16 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		if (MHD_get_connection_values(conn, MHD_HEADER_KIND, NULL, NULL) > MAX_HEADERS)
 			return respond_error(conn, ctx, 431, "Too many headers.",
 					     "a request may have at most 64 headers");
-		ctx->route = route_of(url, method, &method_ok);
+		ctx->route = route_of(url, method, &method_ok, &ctx->why);
 		if (ctx->route == R_NONE)
 			return respond_error(conn, ctx, 404, "Not found.", "no such endpoint");
 		if (!method_ok)
 			return respond_error(conn, ctx, 405, "Method not allowed.",
 					     "this endpoint does not take that method");
+		/* Nothing is read or stored: say so at once. */
+		if (ctx->route == R_UNSUPPORTED)
+			return respond_error(conn, ctx, 501, "Not implemented by pawl-repod.",
+					     ctx->why);
 		cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
 		if (cl) {
 			char *end;
@@ -481,7 +684,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 						     "the body is larger than the service "
 						     "accepts (max_body)");
 		}
-		if (ctx->route != R_METADATA && ctx->route != R_HEALTH) {
+		if (ctx->route != R_METADATA && ctx->route != R_HEALTH &&
+		    ctx->route != R_BOOTSTRAP && ctx->route != R_CONFIG &&
+		    ctx->route != R_SIGN_PENDING) {
 			const char *auth =
 				MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Authorization");
 			db *d;
@@ -516,7 +721,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		size_t n = *upload_data_size;
 
 		*upload_data_size = 0;
-		if (ctx->route == R_TASK || ctx->route == R_METADATA || ctx->route == R_HEALTH)
+		if (ctx->route != R_ADD && ctx->route != R_DELETE && ctx->route != R_PUBLISH)
 			return MHD_YES; /* a body on GET is ignored */
 		if (buf_append(&ctx->body, upload_data, n) < 0)
 			return respond_error(conn, ctx, 413, "Payload too large.",
@@ -533,6 +738,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 		return handle_task(conn, ctx, c);
 	case R_METADATA:
 		return handle_metadata(conn, ctx, c, url);
+	case R_BOOTSTRAP:
+	case R_CONFIG:
+	case R_SIGN_PENDING:
+		return handle_rstuf_read(conn, ctx, c);
+	case R_UNSUPPORTED:
+		return respond_error(conn, ctx, 501, "Not implemented by pawl-repod.", ctx->why);
 	case R_HEALTH: {
 		db *d = thread_db(c);
 		char when[40];

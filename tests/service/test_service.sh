@@ -188,6 +188,43 @@ check "the scoped token may change its own paths" test "$(post /api/v1/artifacts
 check "... and its task succeeds" wait_task "$(json_get "$T/resp" 'j["data"]["task_id"]')"
 check "GET /api/v1/task needs a token" test "$(curl -s -o /dev/null -w '%{http_code}' "$URL/api/v1/task?task_id=$TASK")" = 401
 
+# ---- RSTUF's other endpoints ----
+# The read-only ones RSTUF's CLI and CI integrations ask, in RSTUF's
+# shapes, without a token (as in RSTUF); values from the imported root
+# and targets and the instances' config.
+get() { curl -s -o "$T/resp" -w '%{http_code}' "$URL$1"; }
+st=$(get /api/v1/bootstrap/)
+check "GET /api/v1/bootstrap/: 200, bootstrap done ($st $(head -c 100 "$T/resp"))" \
+	test "$st" = 200 -a \
+	"$(json_get "$T/resp" '[j["data"]["bootstrap"], j["data"]["state"], j["message"]]')" = \
+	"[True, 'finished', 'System LOCKED for bootstrap.']"
+st=$(get /api/v1/config)
+check "GET /api/v1/config: 200 with the settings ($st)" test "$st" = 200
+want=$(json_get "$S/root.json" '[16384, 1, 1, len(j["signed"]["roles"]["root"]["keyids"]), j["signed"]["roles"]["root"]["threshold"], 1, 7, 30, False]')
+check "... bins, thresholds and keys from the metadata, expirations from the config" \
+	test "$(json_get "$T/resp" '[j["data"][k] for k in ("number_of_delegated_bins",
+	"bins_threshold", "timestamp_num_keys", "root_num_keys", "root_threshold",
+	"timestamp_expiration", "snapshot_expiration", "bins_expiration", "targets_online_key")]')" = "$want"
+st=$(get /api/v1/metadata/sign/)
+check "GET /api/v1/metadata/sign/: 200, nothing pending, as RSTUF says it ($st)" \
+	test "$st" = 200 -a "$(json_get "$T/resp" '(j.get("data"), j["message"])')" = \
+	"(None, 'No metadata pending signing available')"
+before=$(counts)
+nimpl=""
+for mp in "POST /api/v1/bootstrap/" "PUT /api/v1/config/" "POST /api/v1/metadata/" \
+	"POST /api/v1/metadata/online" "POST /api/v1/metadata/sign/" "POST /api/v1/metadata/sign/delete" \
+	"POST /api/v1/delegations/" "PUT /api/v1/delegations" "POST /api/v1/delegations/delete"; do
+	st=$(curl -s -o "$T/resp" -w '%{http_code}' -X "${mp% *}" -H "Authorization: Bearer $TOKEN" \
+		-H 'Content-Type: application/json' -d '{}' "$URL${mp#* }")
+	err=$(json_get "$T/resp" 'j["detail"]["error"]' 2>/dev/null)
+	[ "$st" = 501 ] && [ -n "$err" ] || nimpl="$nimpl [$mp: $st $(head -c 80 "$T/resp")]"
+done
+check "RSTUF's endpoints not served here: 501 in JSON saying why ($nimpl)" test -z "$nimpl"
+check "... and they stored nothing" test "$(counts)" = "$before"
+check "a method an endpoint does not take: 405" \
+	test "$(curl -s -o /dev/null -w '%{http_code}' -X DELETE "$URL/api/v1/config/")" = 405
+check "an unknown endpoint: 404 in JSON" sh -c "[ \"\$(curl -s -o '$T/resp' -w '%{http_code}' '$URL/api/v1/nothing')\" = 404 ] && grep -q '\"detail\"' '$T/resp'"
+
 # ---- bad input: 4xx JSON, nothing stored ----
 before=$(counts)
 bad() { # description status body
@@ -215,16 +252,29 @@ bad "path with a control character" 422 "$(art '"a\u001bb"' 1 "{\"sha256\":\"$H\
 bad "path over the length limit" 422 "$(art "\"$(head -c 1100 /dev/zero | tr '\0' a)\"" 1 "{\"sha256\":\"$H\"}")"
 bad "duplicate paths" 422 "{\"artifacts\":[{\"path\":\"d\",\"info\":{\"length\":1,\"hashes\":{\"sha256\":\"$H\"}}},{\"path\":\"d\",\"info\":{\"length\":2,\"hashes\":{\"sha256\":\"$H\"}}}]}"
 # The instance's own limit, asked of an instance directly, with the body
-# held back until it answers (Expect: 100-continue). Through nginx, which
-# streams bodies to the instances, a refusal made before the body is read
-# can reach the client as nginx's 502 instead (see the closing note of
-# issue 20), so that path is not what this check is about.
+# held back until it answers (Expect: 100-continue). Through nginx the
+# same limit is nginx's (next check).
 head -c 70000 /dev/zero | tr '\0' ' ' >"$T/big.json"
 BPORT=$(awk 'NR == 1 { print $2 }' "$S/instances")
 st=$(curl -s -o "$T/resp" -w '%{http_code}' -X POST -H "Authorization: Bearer $TOKEN" \
 	-H 'Content-Type: application/json' -H 'Expect: 100-continue' \
 	--data-binary "@$T/big.json" "http://127.0.0.1:$BPORT/api/v1/artifacts")
 check "a payload over the size limit: 413 ($st)" test "$st" = 413
+# The same through nginx: it holds the instances' max_body and answers
+# 413 itself, in the instances' JSON. With nginx's limit above max_body it
+# streamed the body to an instance that refused it and closed, and the
+# client got nginx's 502 (HTML) for most of these.
+head -c 1000000 /dev/zero | tr '\0' ' ' >"$T/big1m.json"
+nx=""
+for te in "" "" "" "Transfer-Encoding: chunked" "Transfer-Encoding: chunked"; do
+	st=$(curl -s -o "$T/resp" -w '%{http_code}' -X POST -H "Authorization: Bearer $TOKEN" \
+		-H 'Content-Type: application/json' ${te:+-H "$te"} \
+		--data-binary "@$T/big1m.json" "$URL/api/v1/artifacts")
+	json_get "$T/resp" 'j["detail"]["error"]' >/dev/null 2>&1 || st="$st-not-json"
+	nx="$nx $st"
+done
+check "through nginx, a payload over max_body: 413 in JSON each time ($nx)" \
+	test "$nx" = " 413 413 413 413 413"
 check "bad input stored nothing" test "$(counts)" = "$before"
 
 # A body sent slowly is cut off at the deadline (straight to an instance,
@@ -422,6 +472,22 @@ psql_q "UPDATE audit_log SET line = replace(line, '\"seq\":3,', '\"seq\":3, ') W
 if $AS "$B/pawl-repod" --config "$S/repod-1.conf" log verify >"$T/lv.out" 2>&1; then
 	not_ok "log verify finds an edited entry"
 else ok "log verify finds an edited entry ($(cat "$T/lv.out"))"; fi
+
+# ---- nginx's own errors are JSON ----
+# Both instances stopped (by pid; service-down below finds them gone):
+# nginx has no upstream left and answers 502 itself.
+# (The leader killed above is long gone: only a live pawl-repod is signalled.)
+for p in $PIDS; do
+	[ "$(cat "/proc/$p/comm" 2>/dev/null)" = pawl-repod ] || continue
+	kill "$p"
+	i=0
+	while kill -0 "$p" 2>/dev/null && [ $i -lt 100 ]; do i=$((i + 1)); sleep 0.1; done
+done
+st=$(curl -s -o "$T/resp" -w '%{http_code}' -H "Authorization: Bearer $TOKEN" \
+	"$URL/api/v1/task?task_id=$TASK")
+check "no instance left: nginx answers 502 ($st)" test "$st" = 502
+check "... in JSON, the instances' error shape ($(head -c 100 "$T/resp"))" \
+	test "$(json_get "$T/resp" 'j["detail"]["message"]' 2>/dev/null)" = "Bad gateway."
 
 # ---- service-down ----
 NGPID=$(cat "$S/nginx/nginx.pid")
