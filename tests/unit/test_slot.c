@@ -147,6 +147,10 @@ struct src {
 	bool saw_pack;         /* the first pack byte was asked for */
 	char log_at_pack[512]; /* the fake's log then */
 	char log_at_end[512];  /* ... and when the stream ended */
+	const char *corrupt;   /* when set: at the end of the stream, change the
+				* first byte of this file, as a device that
+				* loses a write would */
+	int fail;              /* when set: the source fails with it at once */
 };
 
 static int src_read(void *ctx, void *buf, size_t cap, size_t *ret_n)
@@ -158,8 +162,20 @@ static int src_read(void *ctx, void *buf, size_t cap, size_t *ret_n)
 		s->saw_pack = true;
 		snprintf(s->log_at_pack, sizeof(s->log_at_pack), "%s", boot_fake_log(s->fake));
 	}
+	if (s->fail)
+		return pawl_error_set(s->fail, "the fetcher gave up");
 	if (n == 0 && s->fake)
 		snprintf(s->log_at_end, sizeof(s->log_at_end), "%s", boot_fake_log(s->fake));
+	if (n == 0 && s->corrupt) {
+		/* Piece 0 was written long ago (the decoder writes piece i
+		 * while it checks piece i + 1). */
+		int fd = open(s->corrupt, O_WRONLY | O_CLOEXEC);
+		uint8_t x = (uint8_t)~s->r->image[0];
+
+		assert_true(fd >= 0);
+		assert_int_equal(pwrite(fd, &x, 1, 0), 1);
+		close(fd);
+	}
 	if (n > cap)
 		n = cap;
 	memcpy(buf, s->r->stream.data + s->off, n);
@@ -383,7 +399,7 @@ static slot_state read_state(struct fx *f)
 static int install(struct fx *f, boot_slot booted, const struct rel *r, bool recovery,
 		   slot_result *res)
 {
-	struct src src = { r, 0, NULL, false, "", "" };
+	struct src src = { r, 0, NULL, false, "", "", NULL, 0 };
 	slot_release rel = release_of(r, &src, -1, recovery);
 	slot_ctx *s = open_slots(f, booted);
 	int rc;
@@ -472,6 +488,123 @@ static void test_switch_fails(void **state)
 	assert_int_equal(st.pending, BOOT_SLOT_NONE);
 	assert_int_equal(st.last_outcome, SLOT_ERROR);
 	assert_non_null(strstr(boot_fake_log(f->boot), "set-state b bad\nset-primary b\n"));
+	free_rel(&r);
+}
+
+/* The device does not hold what was written: the read-back refuses to
+ * switch. */
+static void test_readback(void **state)
+{
+	struct fx *f = *state;
+	struct rel r;
+	struct src src;
+	slot_release rel;
+	slot_result res;
+	slot_ctx *s;
+
+	make_rel(&r, "1.0.0", 300000, 20);
+	use_fake(f);
+	s = open_slots(f, BOOT_SLOT_A);
+	memset(&src, 0, sizeof(src));
+	src.r = &r;
+	src.corrupt = f->b;
+	rel = release_of(&r, &src, -1, false);
+	assert_int_equal(slot_install(s, &rel, &res), PAWL_E_HASH);
+	assert_msg_has("read back differs");
+	assert_null(strstr(boot_fake_log(f->boot), "set-primary"));
+	assert_string_equal(slot_get_state(s)->slot[BOOT_SLOT_B].version, "");
+	assert_int_equal(slot_get_state(s)->journal, BOOT_SLOT_NONE);
+	slot_close(s);
+	free_rel(&r);
+}
+
+/* The pack target's signed length and hashes are checked too: an index
+ * naming another length is refused before anything is touched, and a pack
+ * whose hash is not the signed one is refused before the switch. */
+static void test_pack_signed(void **state)
+{
+	struct fx *f = *state;
+	struct rel r;
+	struct src src;
+	slot_release rel;
+	slot_result res;
+	slot_ctx *s;
+
+	make_rel(&r, "1.0.0", 100000, 23);
+	use_fake(f);
+	s = open_slots(f, BOOT_SLOT_A);
+	memset(&src, 0, sizeof(src));
+	src.r = &r;
+	rel = release_of(&r, &src, -1, false);
+	rel.pack_length++;
+	assert_int_equal(slot_install(s, &rel, &res), PAWL_E_LENGTH);
+	assert_string_equal(boot_fake_log(f->boot), "get-state a\n");
+	rel.pack_length--;
+	rel.pack_name = "os/1.0.0/other.pack";
+	src.off = 0;
+	assert_int_equal(slot_install(s, &rel, &res), PAWL_E_FORMAT);
+	rel.pack_name = r.pack_name;
+	boot_fake_clear_log(f->boot);
+	src.off = 0;
+	rel.pack_hashes = pj_root(r.idx_hashes);
+	assert_int_equal(slot_install(s, &rel, &res), PAWL_E_HASH);
+	assert_msg_has("image pack");
+	assert_null(strstr(boot_fake_log(f->boot), "set-primary"));
+	assert_string_equal(slot_get_state(s)->slot[BOOT_SLOT_B].version, "");
+	slot_close(s);
+	free_rel(&r);
+}
+
+/* The source fails (the fetcher died): its code, nothing switched. */
+static void test_source_fails(void **state)
+{
+	struct fx *f = *state;
+	struct rel r;
+	struct src src;
+	slot_release rel;
+	slot_result res;
+	slot_ctx *s;
+
+	make_rel(&r, "1.0.0", 100000, 21);
+	use_fake(f);
+	s = open_slots(f, BOOT_SLOT_A);
+	memset(&src, 0, sizeof(src));
+	src.r = &r;
+	src.fail = PAWL_E_NETWORK;
+	rel = release_of(&r, &src, -1, false);
+	assert_int_equal(slot_install(s, &rel, &res), PAWL_E_NETWORK);
+	assert_msg_has("fetcher gave up");
+	assert_string_equal(boot_fake_log(f->boot), "get-state a\n");
+	slot_close(s);
+	free_rel(&r);
+}
+
+/* The slot path is replaced after the checks at open: refused before the
+ * bootloader is touched. */
+static void test_slot_replaced(void **state)
+{
+	struct fx *f = *state;
+	struct rel r;
+	struct src src;
+	slot_release rel;
+	slot_result res;
+	slot_ctx *s;
+	char other[PATH_MAX + 8];
+
+	make_rel(&r, "1.0.0", 100000, 22);
+	use_fake(f);
+	s = open_slots(f, BOOT_SLOT_A);
+	snprintf(other, sizeof(other), "%s.new", f->b);
+	fill(other, STALE, SLOT_SIZE);
+	assert_int_equal(rename(other, f->b), 0);
+	memset(&src, 0, sizeof(src));
+	src.r = &r;
+	rel = release_of(&r, &src, -1, false);
+	assert_int_equal(slot_install(s, &rel, &res), PAWL_E_POLICY);
+	assert_msg_has("was replaced");
+	assert_string_equal(boot_fake_log(f->boot), "get-state a\n");
+	assert_filled(f->b, STALE, SLOT_SIZE);
+	slot_close(s);
 	free_rel(&r);
 }
 
@@ -1146,6 +1279,10 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_call_order, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_switch_fails, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_readback, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_source_fails, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_pack_signed, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_slot_replaced, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_wrong_slot_device, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_state_dir_unsafe, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_corrupt_state, setup, teardown),
