@@ -555,6 +555,47 @@ static void test_pack_signed(void **state)
 	free_rel(&r);
 }
 
+/* A stream with bytes past the signed pack: refused, never switched. */
+static void test_stream_too_long(void **state)
+{
+	struct fx *f = *state;
+	struct rel r;
+	slot_result res;
+
+	make_rel(&r, "1.0.0", 100000, 24);
+	use_fake(f);
+	t_ok(buf_putc(&r.stream, 'x'));
+	assert_int_equal(install(f, BOOT_SLOT_A, &r, false, &res), PAWL_E_LENGTH);
+	assert_msg_has("longer than its signed length");
+	assert_null(strstr(boot_fake_log(f->boot), "set-primary"));
+	free_rel(&r);
+}
+
+/* A second update into the pending slot fails halfway: that slot is not
+ * taken for switched, although the fake leaves it primary (only its state
+ * says it is bad now). */
+static void test_rewrite_pending_fails(void **state)
+{
+	struct fx *f = *state;
+	struct rel r1, r2;
+	slot_result res;
+	slot_state st;
+
+	make_rel(&r1, "1.0.0", 100000, 25);
+	make_rel(&r2, "1.1.0", 100000, 26);
+	use_fake(f);
+	t_ok(install(f, BOOT_SLOT_A, &r1, false, &res));
+	assert_int_equal(read_state(f).pending, BOOT_SLOT_B);
+	r2.stream.data[r2.idxlen + r2.packlen / 2] ^= 1;
+	assert_int_equal(install(f, BOOT_SLOT_A, &r2, false, &res), PAWL_E_HASH);
+	st = read_state(f);
+	assert_int_equal(st.pending, BOOT_SLOT_NONE);
+	assert_string_equal(st.slot[BOOT_SLOT_B].version, "");
+	assert_int_equal(st.last_outcome, SLOT_ERROR);
+	free_rel(&r1);
+	free_rel(&r2);
+}
+
 /* The source fails (the fetcher died): its code, nothing switched. */
 static void test_source_fails(void **state)
 {
@@ -1281,6 +1322,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_switch_fails, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_readback, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_source_fails, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_stream_too_long, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_rewrite_pending_fails, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pack_signed, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_slot_replaced, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_wrong_slot_device, setup, teardown),
