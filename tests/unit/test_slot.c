@@ -345,6 +345,9 @@ static slot_opts opts_of(struct fx *f, boot_slot booted)
 	o.slot_b = f->b;
 	o.boot = f->boot;
 	o.booted = booted;
+	/* A process killed inside a bootloader call may leave its helper
+	 * holding the lock for an instant (until its exec). */
+	o.lock_timeout_s = 10;
 	return o;
 }
 
@@ -592,6 +595,71 @@ static void test_rewrite_pending_fails(void **state)
 	assert_int_equal(st.pending, BOOT_SLOT_NONE);
 	assert_string_equal(st.slot[BOOT_SLOT_B].version, "");
 	assert_int_equal(st.last_outcome, SLOT_ERROR);
+	free_rel(&r1);
+	free_rel(&r2);
+}
+
+/* A new update into the slot that holds a pending one, and the journal
+ * cannot be written once that slot was made bad: the pending mark was
+ * dropped first, in its own write, so the next confirm on the booted slot
+ * does not take the dropped update for a fallback (and does not put a
+ * version that never failed into the bad list). The bootloader is a
+ * custom script that breaks the state file at that very call. */
+static void test_rewrite_pending_state_fails(void **state)
+{
+	struct fx *f = *state;
+	struct rel r1, r2;
+	slot_result res;
+	char script[PATH_MAX + 16], spec[PATH_MAX + 32], cmd[5 * PATH_MAX];
+	char body[3 * PATH_MAX];
+	FILE *fp;
+
+	make_rel(&r1, "1.0.0", 100000, 27);
+	make_rel(&r2, "1.1.0", 100000, 28);
+	snprintf(script, sizeof(script), "%s/boot-script", f->dir);
+	snprintf(body, sizeof(body),
+		 "#!/bin/sh\n"
+		 "d='%s'; st='%s'\n"
+		 "case \"$1\" in\n"
+		 "get-primary) cat \"$d/primary\";;\n"
+		 "set-primary) echo \"$2\" >\"$d/primary\"; echo good >\"$d/state_$2\";;\n"
+		 "get-state) cat \"$d/state_$2\";;\n"
+		 "set-state)\n"
+		 "  if [ \"$2 $3\" = 'b bad' ] && [ -f \"$d/sabotage\" ]; then\n"
+		 "    mv \"$st/slots.json\" \"$st/slots.keep\"; mkdir -p \"$st/slots.json/x\"; fi\n"
+		 "  echo \"$3\" >\"$d/state_$2\";;\n"
+		 "get-current) echo a;;\n"
+		 "*) exit 1;;\n"
+		 "esac\n",
+		 f->dir, f->state);
+	fp = fopen(script, "w");
+	assert_non_null(fp);
+	fputs(body, fp);
+	assert_int_equal(fclose(fp), 0);
+	assert_int_equal(chmod(script, 0755), 0);
+	snprintf(cmd, sizeof(cmd), "echo a >%s/primary; echo good >%s/state_a; echo bad >%s/state_b",
+		 f->dir, f->dir, f->dir);
+	assert_int_equal(system(cmd), 0);
+	snprintf(spec, sizeof(spec), "custom:%s", script);
+	boot_free(f->boot);
+	f->boot = NULL;
+	t_ok(boot_open(spec, NULL, &f->boot));
+
+	t_ok(install(f, BOOT_SLOT_A, &r1, false, &res));
+	assert_int_equal(res.outcome, SLOT_SWITCHED);
+	assert_int_equal(read_state(f).pending, BOOT_SLOT_B);
+	snprintf(cmd, sizeof(cmd), "touch %s/sabotage", f->dir);
+	assert_int_equal(system(cmd), 0);
+	assert_int_equal(install(f, BOOT_SLOT_A, &r2, false, &res), PAWL_E_IO);
+	assert_msg_has("cannot record the slot state");
+	snprintf(cmd, sizeof(cmd), "rm -rf %s/sabotage %s/slots.json && mv %s/slots.keep %s/slots.json",
+		 f->dir, f->state, f->state, f->state);
+	assert_int_equal(system(cmd), 0);
+	assert_int_equal(read_state(f).pending, BOOT_SLOT_NONE);
+	res = after(f, BOOT_SLOT_A, slot_confirm);
+	assert_int_equal(res.outcome, SLOT_CONFIRMED);
+	assert_string_equal(res.fell_back, "");
+	assert_int_equal(read_state(f).nbad, 0);
 	free_rel(&r1);
 	free_rel(&r2);
 }
@@ -1305,8 +1373,25 @@ static void test_lock(void **state)
 	slot_ctx *s, *t = NULL;
 
 	use_fake(f);
+	/* status on a device that never updated: no state directory yet,
+	 * and none is created */
+	o = opts_of(f, BOOT_SLOT_A);
+	o.readonly = true;
+	t_ok(slot_open(&t, &o));
+	{
+		slot_status sts;
+		struct stat st;
+
+		t_ok(slot_status_get(t, &sts));
+		assert_string_equal(sts.slot[0].record.version, "");
+		assert_int_equal(sts.state.pending, BOOT_SLOT_NONE);
+		assert_int_equal(stat(f->state, &st), -1);
+	}
+	slot_close(t);
+	t = NULL;
 	s = open_slots(f, BOOT_SLOT_A);
 	o = opts_of(f, BOOT_SLOT_A);
+	o.lock_timeout_s = 0;
 	assert_int_equal(slot_open(&t, &o), PAWL_E_LOCKED);
 	/* status needs no lock */
 	o.readonly = true;
@@ -1324,6 +1409,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_source_fails, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stream_too_long, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rewrite_pending_fails, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_rewrite_pending_state_fails, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_pack_signed, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_slot_replaced, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_wrong_slot_device, setup, teardown),
