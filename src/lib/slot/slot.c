@@ -193,10 +193,18 @@ static int open_state_dir(const char *dir, bool create, int *ret_fd)
 {
 	_cleanup_close_ int fd = -1;
 	struct stat st;
+	int r;
 
 	if (create)
 		GUARD(dir_create(dir, 0755));
-	GUARD(dir_open(dir, &fd));
+	r = dir_open(dir, &fd);
+	if (r == PAWL_E_NOT_FOUND && !create) {
+		/* status before the first update: nothing recorded yet */
+		pawl_error_clear();
+		*ret_fd = -1;
+		return 0;
+	}
+	GUARD(r);
 	if (fstat(fd, &st) < 0)
 		return pawl_error_set_errno(PAWL_E_IO, errno, "cannot stat state directory %s", dir);
 	ENSURE(st.st_uid == geteuid(), PAWL_E_POLICY,
@@ -222,6 +230,10 @@ static int load_state(slot_ctx *s)
 	size_t len;
 	int r;
 
+	if (s->state_fd < 0) {
+		empty_state(&s->st);
+		return 0;
+	}
 	snprintf(what, sizeof(what), "%s/" SLOT_STATE_FILE, s->state_dir);
 	r = file_read_at(s->state_fd, SLOT_STATE_FILE, (size_t)1 << 20, &buf, &len);
 	if (r == PAWL_E_NOT_FOUND) {
@@ -726,6 +738,15 @@ int slot_install(slot_ctx *s, const slot_release *rel, slot_result *ret)
 	GUARD(image_slot_open(&w, s->path[target], idx, s->path[booted]));
 	GUARD_GOTO(r, still_same(s, target), close_slot);
 
+	/* An update waiting in the target is dropped first, in its own
+	 * write: once the target is made bad, a "pending" left behind (the
+	 * journal write below failing) would read as a fallback at the next
+	 * confirm and put a version that never failed into the bad list. */
+	if (s->st.pending == target) {
+		next = s->st;
+		next.pending = BOOT_SLOT_NONE;
+		GUARD_GOTO(r, commit(s, &next), close_slot);
+	}
 	/* From here the target is not bootable until the switch. */
 	GUARD_GOTO(r, boot_set_state(s->boot, target, BOOT_BAD), close_slot);
 	next = s->st;
