@@ -1365,6 +1365,45 @@ static void test_recover_after_switch(void **state)
 	free_rel(&r);
 }
 
+/* A journal whose target the bootloader does not show as switched: undone,
+ * and the target made bad again whatever state it was left in (here good
+ * but not primary), since it may hold half an image. */
+static void test_recover_undo(void **state)
+{
+	struct fx *f = *state;
+	slot_state st;
+	slot_result res;
+	slot_ctx *s;
+	boot_state bs;
+	char path[PATH_MAX + 16];
+	char *text = NULL;
+	size_t len;
+
+	use_fake(f);
+	memset(&st, 0, sizeof(st));
+	st.pending = st.last_slot = BOOT_SLOT_NONE;
+	st.journal = BOOT_SLOT_B;
+	snprintf(st.journal_version, sizeof(st.journal_version), "3.0.0");
+	t_ok(slot_state_serialize(&st, &text, &len));
+	assert_int_equal(mkdir(f->state, 0755), 0);
+	snprintf(path, sizeof(path), "%s/slots.json", f->state);
+	t_write_file(path, text, len);
+	free(text);
+	t_ok(boot_set_state(f->boot, BOOT_SLOT_B, BOOT_GOOD));
+	s = open_slots(f, BOOT_SLOT_A);
+	t_ok(slot_recover(s, &res));
+	slot_close(s);
+	assert_int_equal(res.outcome, SLOT_INTERRUPTED);
+	assert_string_equal(res.version, "3.0.0");
+	t_ok(boot_get_state(f->boot, BOOT_SLOT_B, &bs));
+	assert_int_equal(bs, BOOT_BAD);
+	st = read_state(f);
+	assert_int_equal(st.journal, BOOT_SLOT_NONE);
+	assert_int_equal(st.pending, BOOT_SLOT_NONE);
+	assert_string_equal(st.slot[BOOT_SLOT_B].version, "");
+	assert_int_equal(st.last_outcome, SLOT_INTERRUPTED);
+}
+
 /* Only one agent at a time. */
 static void test_lock(void **state)
 {
@@ -1428,6 +1467,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_mark_bad_good, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_kill, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_recover_after_switch, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_recover_undo, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_lock, setup, teardown),
 	};
 
