@@ -89,6 +89,7 @@ static int hashes_of(const char *path, pj_doc **ret, uint64_t *len)
 	close(fd);
 	if (hash_final(h, d) < 0)
 		return -1;
+	hash_free(h);
 	hex_encode(hex, d, 32);
 	if (pj_doc_new(&doc) < 0 || pj_set_object(doc, pj_root(doc)) < 0 ||
 	    pj_obj_put(doc, pj_root(doc), "sha256", 6, &slot) < 0 || pj_set_cstr(doc, slot, hex) < 0)

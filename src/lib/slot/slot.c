@@ -627,7 +627,7 @@ static int read_back(slot_ctx *s, boot_slot t, const image_index *idx)
 		off += n;
 	}
 	r = hash_final(h, d);
-	h = NULL;
+	hash_free(h);
 	if (r < 0)
 		return r;
 	ENSURE(memcmp(d, idx->sha256, 32) == 0, PAWL_E_HASH,
