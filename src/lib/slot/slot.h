@@ -90,13 +90,14 @@
  *                     the booted slot, the same as the other, mounted), a
  *                     booted slot that is not confirmed, an unsafe state_dir
  *   PAWL_E_LIMIT      a slot smaller than the image; an index over the limit
- *   PAWL_E_HASH       a tampered index, piece, pack or image
+ *   PAWL_E_HASH       a tampered index, piece, pack or image; a read-back
+ *                     that differs from what was written
  *   PAWL_E_LENGTH     a stream shorter or longer than signed
  *   PAWL_E_FORMAT     a malformed index, an index that disagrees with the
  *                     release; a corrupt slots.json
- *   PAWL_E_IO         a full disk, a write or fsync error, read-back mismatch
- *                     is PAWL_E_HASH
+ *   PAWL_E_IO         a full disk, a write, fsync or bootloader failure
  *   PAWL_E_LOCKED     another agent holds the lock
+ *   (and the source's own code when slot_read_fn fails)
  * After any of them the bootloader still boots the old slot.
  *
  * The state file, state_dir/slots.json (every key required, no other):
