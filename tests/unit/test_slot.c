@@ -1046,6 +1046,11 @@ static void test_update_confirm_forward_only(void **state)
 	t_ok(install(f, BOOT_SLOT_A, &r1, false, &res));
 	assert_int_equal(res.outcome, SLOT_ALREADY_PENDING);
 	assert_true(res.reboot);
+	/* A lower one does not replace it, although nothing is confirmed. */
+	t_ok(install(f, BOOT_SLOT_A, &r0, false, &res));
+	assert_int_equal(res.outcome, SLOT_REFUSED_DOWNGRADE);
+	assert_non_null(strstr(res.message, "waits in slot b"));
+	assert_int_equal(read_state(f).pending, BOOT_SLOT_B);
 
 	assert_int_equal(boot_once(f), 'b');
 	res = after(f, BOOT_SLOT_B, slot_confirm);

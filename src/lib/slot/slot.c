@@ -460,6 +460,14 @@ static slot_outcome decide(slot_ctx *s, const char *v, bool recovery, slot_resul
 			return SLOT_ALREADY_PENDING;
 		}
 	}
+	/* An update waiting for its reboot counts as installed for this
+	 * rule: a lower version does not replace it unless it is recovery. */
+	if (!recovery && st->pending == target && vcmp(v, st->slot[target].version) < 0) {
+		result_msg(res,
+			   "%s is lower than %s, which waits in slot %s for a reboot, and is not signed as a recovery release",
+			   v, st->slot[target].version, boot_slot_name(target));
+		return SLOT_REFUSED_DOWNGRADE;
+	}
 	if (!recovery && st->highest[0] && vcmp(v, st->highest) <= 0) {
 		result_msg(res,
 			   "%s is not higher than %s, the highest version installed, and is not signed as a recovery release",

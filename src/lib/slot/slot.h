@@ -64,7 +64,9 @@
  *    equal to the highest ever confirmed is refused unless the release is
  *    signed as recovery; a version in the bad list is refused; the version
  *    the booted slot runs is "already current". "highest" grows only when
- *    a version is confirmed good on the slot it was written to.
+ *    a version is confirmed good on the slot it was written to; until
+ *    then, an update waiting for its reboot is not replaced by a lower
+ *    version unless that one is signed as recovery.
  *  - Confirm. slot_confirm after a boot: when the booted slot is the one
  *    last switched to ("pending"), its health decides; when it is not and
  *    the pending slot was tried (it is no longer primary and good), the
