@@ -11,6 +11,7 @@
  * tests/integration/bootsim (a second implementation of deploy/boot/grub.cfg
  * that shares no code with the library).
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -18,6 +19,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/loop.h>
+#include <sys/ioctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -1409,6 +1412,142 @@ static void test_recover_undo(void **state)
 	assert_int_equal(st.last_outcome, SLOT_INTERRUPTED);
 }
 
+/* Block device slots: loop devices over files (autoclear: they go when
+ * the last descriptor closes, even if the test dies). Skipped where loop
+ * devices cannot be had (not root, a container without them). */
+static int loop_attach(const char *backing, char *dev, size_t n)
+{
+	struct loop_info64 info;
+	int ctl, num, lfd, bfd;
+
+	ctl = open("/dev/loop-control", O_RDWR | O_CLOEXEC);
+	if (ctl < 0)
+		return -1;
+	num = ioctl(ctl, LOOP_CTL_GET_FREE);
+	close(ctl);
+	if (num < 0)
+		return -1;
+	snprintf(dev, n, "/dev/loop%d", num);
+	lfd = open(dev, O_RDWR | O_CLOEXEC);
+	bfd = open(backing, O_RDWR | O_CLOEXEC);
+	if (lfd < 0 || bfd < 0 || ioctl(lfd, LOOP_SET_FD, bfd) != 0) {
+		if (lfd >= 0)
+			close(lfd);
+		if (bfd >= 0)
+			close(bfd);
+		return -1;
+	}
+	close(bfd);
+	memset(&info, 0, sizeof(info));
+	info.lo_flags = LO_FLAGS_AUTOCLEAR;
+	if (ioctl(lfd, LOOP_SET_STATUS64, &info) != 0) {
+		ioctl(lfd, LOOP_CLR_FD, 0);
+		close(lfd);
+		return -1;
+	}
+	return lfd;
+}
+
+static void test_block_devices(void **state)
+{
+	struct fx *f = *state;
+	char deva[64], devb[64];
+	struct rel r;
+	slot_opts o;
+	slot_result res;
+	slot_ctx *s = NULL;
+	struct src src;
+	slot_release rel;
+	int la, lb, excl;
+
+	la = loop_attach(f->a, deva, sizeof(deva));
+	if (la < 0)
+		skip();
+	lb = loop_attach(f->b, devb, sizeof(devb));
+	assert_true(lb >= 0);
+	make_rel(&r, "1.0.0", 300000, 29);
+	use_fake(f);
+	o = opts_of(f, BOOT_SLOT_A);
+	o.slot_a = deva;
+	o.slot_b = deva;
+	expect_open_refused(f, &o, PAWL_E_POLICY, "are the same file or device");
+	o.slot_b = devb;
+
+	/* held exclusively (as a mounted device is): refused before the
+	 * bootloader is touched */
+	excl = open(devb, O_RDONLY | O_EXCL | O_CLOEXEC);
+	assert_true(excl >= 0);
+	t_ok(slot_open(&s, &o));
+	memset(&src, 0, sizeof(src));
+	src.r = &r;
+	rel = release_of(&r, &src, -1, false);
+	assert_int_equal(slot_install(s, &rel, &res), PAWL_E_POLICY);
+	assert_msg_has("in use");
+	assert_string_equal(boot_fake_log(f->boot), "get-state a\n");
+	close(excl);
+
+	/* written through the device, fsynced, read back from it */
+	memset(&src, 0, sizeof(src));
+	src.r = &r;
+	rel = release_of(&r, &src, -1, false);
+	t_ok(slot_install(s, &rel, &res));
+	assert_int_equal(res.outcome, SLOT_SWITCHED);
+	slot_close(s);
+	close(la);
+	close(lb);
+	assert_holds(f->b, &r);
+	assert_filled(f->a, OLD, SLOT_SIZE);
+	free_rel(&r);
+}
+
+/* A file-backed slot that lives on the other slot's device would be
+ * overwritten with it. The device that holds the test's slot file is
+ * looked up in /dev (only opened read-only, and refused before anything
+ * else); skipped where it has no node there (tmpfs, overlay). */
+static void test_file_on_other_device(void **state)
+{
+	struct fx *f = *state;
+	struct stat fst, st;
+	char dev[PATH_MAX], found[PATH_MAX] = "";
+	struct dirent *de;
+	slot_opts o;
+	DIR *d;
+
+	assert_int_equal(stat(f->a, &fst), 0);
+	d = opendir("/dev");
+	assert_non_null(d);
+	while ((de = readdir(d)) != NULL) {
+		snprintf(dev, sizeof(dev), "/dev/%s", de->d_name);
+		if (lstat(dev, &st) == 0 && S_ISBLK(st.st_mode) && st.st_rdev == fst.st_dev) {
+			snprintf(found, sizeof(found), "%s", dev);
+			break;
+		}
+	}
+	closedir(d);
+	if (!found[0]) {
+		fprintf(stderr, "test_file_on_other_device: no node in /dev for the device of %s\n", f->a);
+		skip();
+	}
+	{
+		int fd = open(found, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+
+		if (fd < 0) {
+			fprintf(stderr, "test_file_on_other_device: cannot open %s here: %s\n", found,
+				strerror(errno));
+			skip();
+		}
+		close(fd);
+	}
+	use_fake(f);
+	o = opts_of(f, BOOT_SLOT_A);
+	o.slot_b = found;
+	expect_open_refused(f, &o, PAWL_E_POLICY, "are the same file or device");
+	o.slot_a = found;
+	o.slot_b = f->b;
+	expect_open_refused(f, &o, PAWL_E_POLICY, "are the same file or device");
+	assert_string_equal(boot_fake_log(f->boot), "");
+}
+
 /* Only one agent at a time. */
 static void test_lock(void **state)
 {
@@ -1473,6 +1612,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_kill, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_recover_after_switch, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_recover_undo, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_block_devices, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_file_on_other_device, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_lock, setup, teardown),
 	};
 
