@@ -1,7 +1,15 @@
 /*
  * agent.c - the update agent: refresh, pick the newest signed release of
  * one application, download, verify, install atomically, health-check,
- * commit or roll back; and keep an audit trail of all of it.
+ * commit or roll back; and keep an audit trail of all of it. These are
+ * the commands that change things (init, update, rollback, clear-bad);
+ * status.c has the read-only ones.
+ *
+ * The agent is a program on libpawl's public API like any other: the
+ * release choice is pawl_release_* (pawl/release.h), the install state
+ * machine pawl_install_* (pawl/install.h, the folder backend), the audit
+ * log and its anchor in agent.json pawl_audit_* (pawl/audit.h). This file
+ * keeps the command flow and what the user sees.
  *
  * Privilege separation (PRODUCT.md practice 1). Started as root with
  * `user` configured, the agent forks a child that gives up root for good
@@ -12,7 +20,7 @@
  * connection: it runs the same TUF client against a root-only copy of that
  * mirror (STATE_DIR/incoming), from its own trusted metadata
  * (STATE_DIR/metadata, which the child cannot write), and installs the
- * artifact only after install_release has checked it against the length
+ * artifact only after pawl_install_release has checked it against the length
  * and hashes that metadata signs. So a compromised child can withhold an
  * update but cannot get anything installed that the publisher did not
  * sign. The limit: the root side still parses the metadata bytes the child
@@ -871,7 +879,6 @@ static bool privsep(const agent_config *c)
 {
 	return geteuid() == 0 && c->user;
 }
-
 
 /* ---------------- update ---------------- */
 
