@@ -38,9 +38,9 @@ extern "C" {
 #endif
 
 #define PAWL_VERSION_MAJOR 0
-#define PAWL_VERSION_MINOR 1
+#define PAWL_VERSION_MINOR 2
 #define PAWL_VERSION_PATCH 0
-#define PAWL_VERSION_STRING "0.1.0"
+#define PAWL_VERSION_STRING "0.2.0"
 
 /* The TUF specification version pawl implements and writes. */
 #define PAWL_SPEC_VERSION "1.0.31"

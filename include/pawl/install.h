@@ -186,6 +186,12 @@ PAWL_API PAWL_MUST_USE int pawl_install_release(pawl_install *pi, const pawl_rel
  * and go back. The folder backend confirms as it installs: outcome NONE. */
 PAWL_API PAWL_MUST_USE int pawl_install_confirm(pawl_install *pi, pawl_install_result *out);
 
+/* Mark what runs now good, or bad (and go back to the other place at the
+ * next boot): the slot backend's mark-good and mark-bad. The folder
+ * backend marks as it installs: PAWL_E_UNSUPPORTED. */
+PAWL_API PAWL_MUST_USE int pawl_install_mark(pawl_install *pi, bool good,
+					     pawl_install_result *out);
+
 /* Go back to the previous release, which the caller has established from
  * trusted metadata is (previous_is_recovery) or is not signed as a
  * recovery release; not: PAWL_INSTALL_REFUSED_DOWNGRADE, nothing changed.

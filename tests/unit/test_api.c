@@ -477,9 +477,12 @@ static void test_install_flow(void **state)
 	assert_int_equal(res.outcome, PAWL_INSTALL_REFUSED_DOWNGRADE);
 	assert_string_equal(pawl_install_outcome_name(res.outcome), "refused_downgrade");
 
-	/* The folder backend confirms as it installs. */
+	/* The folder backend confirms as it installs: nothing to confirm
+	 * later, nothing to mark by hand. */
 	t_ok(pawl_install_confirm(pi, &res));
 	assert_int_equal(res.outcome, PAWL_INSTALL_NONE);
+	t_fails(pawl_install_mark(pi, true, &res), PAWL_E_UNSUPPORTED);
+	t_fails(pawl_install_mark(NULL, true, &res), PAWL_E_INVALID);
 
 	/* Rollback to 1.0.0, not signed as recovery: refused. */
 	t_ok(pawl_install_rollback(pi, false, &res));

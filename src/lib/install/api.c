@@ -207,6 +207,20 @@ PAWL_API int pawl_install_confirm(pawl_install *pi, pawl_install_result *out)
 	return 0;
 }
 
+PAWL_API int pawl_install_mark(pawl_install *pi, bool good, pawl_install_result *out)
+{
+	install_result r;
+
+	ENSURE(pi && out, PAWL_E_INVALID, "install: NULL argument");
+	ENSURE(pi->b->mark, PAWL_E_UNSUPPORTED, "install: the %s backend marks releases as it "
+	       "installs them (after their health check); there is nothing to mark by hand",
+	       pi->b->name);
+	memset(&r, 0, sizeof(r));
+	GUARD(pi->b->mark(pi->be, good, &r));
+	result_out(out, &r);
+	return 0;
+}
+
 PAWL_API int pawl_install_rollback(pawl_install *pi, bool previous_is_recovery,
 				   pawl_install_result *out)
 {

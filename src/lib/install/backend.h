@@ -19,11 +19,22 @@
  *   confirm    the run after that reboot: health check, then mark good, or
  *              mark bad and switch back (NULL: nothing is ever pending,
  *              outcome INSTALL_NONE)
+ *   mark       mark what runs good or bad by hand (the slot backend's
+ *              mark-good / mark-bad on the booted slot; NULL: the
+ *              backend marks as it installs, PAWL_E_UNSUPPORTED)
  *   rollback   back to the previous release (signed as recovery)
  *   clear_bad  forget a bad mark
  *   state      the durable state (installed, previous, highest, bad, last)
  *   places     where releases live, for a status: two for each backend
  *              today ("current"/"previous", or the slots)
+ *
+ * What the slot backend adds when it plugs in (issue 18): its own fields
+ * in install_opts and pawl_install_opts under the next options version
+ * (the two slot devices, the bootloader, the booted-slot override), and
+ * an artifact read as a stream of verified pieces rather than a staged
+ * file (a source member of install_artifact), so that no copy of the
+ * image is kept anywhere. The state (installed, previous, highest, bad,
+ * last) and its anti-downgrade rule are the same for every backend.
  *
  * Every operation follows the library's rules: 0 or a negative pawl_err
  * with the detail in pawl_error_last(), outcomes in install_result,
@@ -45,6 +56,7 @@ typedef struct install_backend {
 	PAWL_MUST_USE int (*recover)(void *be, install_result *ret);
 	PAWL_MUST_USE int (*install)(void *be, const install_artifact *a, install_result *ret);
 	PAWL_MUST_USE int (*confirm)(void *be, install_result *ret); /* may be NULL */
+	PAWL_MUST_USE int (*mark)(void *be, bool good, install_result *ret); /* may be NULL */
 	PAWL_MUST_USE int (*rollback)(void *be, bool previous_is_recovery, install_result *ret);
 	PAWL_MUST_USE int (*clear_bad)(void *be, const char *version);
 	PAWL_MUST_USE int (*places)(const void *be, pawl_install_place *out, size_t max,

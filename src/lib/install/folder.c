@@ -84,6 +84,7 @@ const install_backend install_backend_folder = {
 	.recover = folder_recover,
 	.install = folder_install,
 	.confirm = NULL,
+	.mark = NULL,
 	.rollback = folder_rollback,
 	.clear_bad = folder_clear_bad,
 	.places = folder_places,
