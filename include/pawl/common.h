@@ -15,6 +15,7 @@
 #ifndef PAWL_COMMON_H
 #define PAWL_COMMON_H
 
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -30,14 +31,16 @@ extern "C" {
 
 #if defined(__GNUC__)
 #define PAWL_MUST_USE __attribute__((warn_unused_result))
+#define PAWL_FORMAT(a, b) __attribute__((format(printf, a, b)))
 #else
 #define PAWL_MUST_USE
+#define PAWL_FORMAT(a, b)
 #endif
 
 #define PAWL_VERSION_MAJOR 0
-#define PAWL_VERSION_MINOR 1
+#define PAWL_VERSION_MINOR 2
 #define PAWL_VERSION_PATCH 0
-#define PAWL_VERSION_STRING "0.1.0"
+#define PAWL_VERSION_STRING "0.2.0"
 
 /* The TUF specification version pawl implements and writes. */
 #define PAWL_SPEC_VERSION "1.0.31"
@@ -74,6 +77,20 @@ PAWL_API const pawl_error *pawl_error_last(void);
 
 /* Forget the last error on this thread. */
 PAWL_API void pawl_error_clear(void);
+
+/*
+ * Set this thread's error: code (a pawl_err) and a printf-style message;
+ * returns code, so that `return pawl_error_set(PAWL_E_INVALID, "...")`
+ * works. For a program's own steps and for callbacks that fail, so that
+ * one error object carries every failure up to where it is reported.
+ */
+PAWL_API int pawl_error_set(int code, const char *fmt, ...) PAWL_FORMAT(2, 3);
+PAWL_API int pawl_error_setv(int code, const char *fmt, va_list ap) PAWL_FORMAT(2, 0);
+/* The same, with ": " and strerror(errnum) appended. */
+PAWL_API int pawl_error_set_errno(int code, int errnum, const char *fmt, ...) PAWL_FORMAT(3, 4);
+/* Put context in front of the current message ("trusted root: " +
+ * message); returns code unchanged (the code is never replaced). */
+PAWL_API int pawl_error_prefix(int code, const char *fmt, ...) PAWL_FORMAT(2, 3);
 
 /* A short, stable name for a code: "signature", "expired", ... */
 PAWL_API const char *pawl_strerror(int code);

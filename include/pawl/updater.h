@@ -129,6 +129,32 @@ typedef struct pawl_target pawl_target;
 PAWL_API PAWL_MUST_USE int pawl_metadata_dir_init(const char *metadata_dir,
 						  const void *root_json, size_t len);
 
+/* What pawl_metadata_dir_install_root found and did. */
+typedef struct pawl_root_info {
+	bool had_root;        /* METADATA_DIR/root.json was there */
+	bool identical;       /* byte for byte the root given: nothing written */
+	uint64_t old_version; /* of the root that was there (0: not a valid root) */
+	char old_sha256[65];  /* hex, or "unreadable" */
+	uint64_t new_version;
+	char new_sha256[65];
+} pawl_root_info;
+
+/* Replace a root.json that differs (pawl_metadata_dir_install_root). */
+#define PAWL_ROOT_REPLACE 1u
+
+/*
+ * pawl_metadata_dir_init() with what a program needs to record it: *out
+ * (may be NULL) says what was there and what was written. With flags
+ * PAWL_ROOT_REPLACE a different root.json is replaced instead of refused
+ * (a deliberate operator action, such as pawl's
+ * --force-replace-trusted-root; the caller records it): the directory
+ * lock is taken first (PAWL_E_LOCKED after 60 s). Any other flag is
+ * PAWL_E_INVALID.
+ */
+PAWL_API PAWL_MUST_USE int pawl_metadata_dir_install_root(const char *metadata_dir,
+							  const void *root_json, size_t len,
+							  unsigned flags, pawl_root_info *out);
+
 PAWL_API PAWL_MUST_USE int pawl_updater_new(pawl_updater **out, const pawl_updater_opts *opts);
 PAWL_API void pawl_updater_free(pawl_updater *u);
 
@@ -171,6 +197,13 @@ typedef int (*pawl_target_sink)(void *ctx, const void *p, size_t n);
  * starts the stream again from its first byte. */
 PAWL_API PAWL_MUST_USE int pawl_updater_download_stream(pawl_updater *u, const pawl_target *t,
 							pawl_target_sink sink, void *ctx);
+
+/* Where t is found below a target base URL: its path, or
+ * "DIR/HASH.NAME" when the repository uses consistent snapshots, escaped
+ * as it is requested (*out malloc'd). After a refresh. For a program that
+ * lays out a file:// mirror for another client. */
+PAWL_API PAWL_MUST_USE int pawl_updater_target_url_path(pawl_updater *u, const pawl_target *t,
+							char **out);
 
 /* The trusted version of a role after refresh; 0 when not loaded. */
 PAWL_API uint64_t pawl_updater_role_version(const pawl_updater *u, const char *role);

@@ -13,7 +13,7 @@
 
 #include "common/conf.h"
 #include "common/nearest.h"
-#include "util/guard.h"
+#include "base/base.h"
 
 /* Symbolic links one resolution may follow, as the kernel's MAXSYMLINKS. */
 #define RESOLVE_MAX_LINKS 40

@@ -5,7 +5,7 @@
 
 #include "common/json_out.h"
 #include "json/json.h"
-#include "util/buf.h"
+#include "base/base.h"
 
 void cli_json_string(FILE *out, const char *s)
 {

@@ -10,7 +10,6 @@
 #include "common/exit_codes.h"
 #include "common/json_out.h"
 #include "common/log_cmd.h"
-#include "util/buf.h"
 
 typedef unsigned long long ull;
 
@@ -23,21 +22,13 @@ static int write_out(FILE *out, const char *p, size_t n)
 	return 0;
 }
 
-int cli_log_show(FILE *out, const char *log_path, bool json, int64_t since)
+static int show(FILE *out, pawl_audit_iter *it, bool json)
 {
-	_cleanup_audit_iter_ audit_iter *it = NULL;
-	_cleanup_buf_ pawl_buf b = PAWL_BUF_INIT(AUDIT_LINE_MAX * 4);
-
-	if (!out) {
-		pawl_error_set(PAWL_E_INVALID, "audit: no output stream");
-		return 1;
-	}
-	if (audit_iter_open(&it, log_path, since) < 0)
-		return 1;
 	for (;;) {
-		const audit_entry *e;
+		const pawl_audit_entry *e;
+		const char *fields;
 
-		if (audit_iter_next(it, &e) < 0)
+		if (pawl_audit_iter_next(it, &e) < 0)
 			return 1;
 		if (!e)
 			break;
@@ -48,10 +39,12 @@ int cli_log_show(FILE *out, const char *log_path, bool json, int64_t since)
 				return 1;
 			continue;
 		}
-		buf_reset(&b);
-		if (buf_printf(&b, "#%llu %s %s", (ull)e->seq, e->time_str, e->type) < 0 ||
-		    audit_format_fields(&b, e->fields) < 0 || write_out(out, b.data, b.len) < 0)
+		if (pawl_audit_iter_fields_text(it, &fields) < 0)
 			return 1;
+		if (fprintf(out, "#%llu %s %s%s\n", (ull)e->seq, e->time_str, e->type, fields) < 0) {
+			pawl_error_set(PAWL_E_IO, "cannot write the output");
+			return 1;
+		}
 	}
 	if (fflush(out) != 0) {
 		pawl_error_set(PAWL_E_IO, "cannot write the output");
@@ -60,14 +53,30 @@ int cli_log_show(FILE *out, const char *log_path, bool json, int64_t since)
 	return 0;
 }
 
-void cli_log_check(const char *log_path, const char *head_path, const audit_head *anchor,
+int cli_log_show(FILE *out, const char *log_path, bool json, int64_t since)
+{
+	pawl_audit_iter *it = NULL;
+	int r;
+
+	if (!out) {
+		pawl_error_set(PAWL_E_INVALID, "audit: no output stream");
+		return 1;
+	}
+	if (pawl_audit_iter_new(&it, log_path, since) < 0)
+		return 1;
+	r = show(out, it, json);
+	pawl_audit_iter_free(it);
+	return r;
+}
+
+void cli_log_check(const char *log_path, const char *head_path, const pawl_audit_head *anchor,
 		   const char *anchor_file, cli_log_result *ret)
 {
 	int r;
 
 	memset(ret, 0, sizeof(*ret));
 	ret->anchor_file = anchor_file;
-	r = audit_verify(log_path, head_path, anchor, &ret->rep);
+	r = pawl_audit_verify(log_path, head_path, anchor, &ret->rep);
 	ret->code = r;
 	if (r == 0) {
 		ret->exit = ret->rep.incidents ? CLI_EXIT_INCIDENTS : CLI_EXIT_OK;
@@ -104,7 +113,7 @@ void cli_log_add_incidents(cli_log_result *r, uint64_t n, uint64_t first, const 
 
 static void text_report(FILE *out, const char *log_path, const cli_log_result *r)
 {
-	const audit_report *rep = &r->rep;
+	const pawl_audit_report *rep = &r->rep;
 
 	if (r->exit == CLI_EXIT_FAILURE) {
 		fprintf(out, "%s: cannot verify: %s\n", log_path, r->error);
@@ -149,7 +158,7 @@ static void text_report(FILE *out, const char *log_path, const cli_log_result *r
 
 static void json_report(FILE *out, const cli_log_result *r)
 {
-	const audit_report *rep = &r->rep;
+	const pawl_audit_report *rep = &r->rep;
 
 	if (r->exit == CLI_EXIT_FAILURE) {
 		fprintf(out, "{\"ok\":false,\"error\":\"%s\",\"message\":", pawl_strerror(r->code));
@@ -159,7 +168,7 @@ static void json_report(FILE *out, const cli_log_result *r)
 	}
 	if (r->exit == CLI_EXIT_VERIFY) {
 		fprintf(out, "{\"ok\":false,\"problem\":\"%s\",\"detail\":",
-			r->missing ? "missing" : audit_problem_name(rep->problem));
+			r->missing ? "missing" : pawl_audit_problem_name(rep->problem));
 		cli_json_string(out, rep->detail);
 		fprintf(out, ",\"intact_entries\":%llu,\"exit\":%d}\n",
 			r->missing ? 0ull : (ull)rep->entries, r->exit);
@@ -204,7 +213,7 @@ int cli_log_report(FILE *out, const char *log_path, const cli_log_result *r, boo
 }
 
 int cli_log_verify(FILE *out, const char *log_path, const char *head_path,
-		   const audit_head *anchor)
+		   const pawl_audit_head *anchor)
 {
 	cli_log_result r;
 

@@ -1,6 +1,6 @@
 /*
  * log_cmd.h - the `log` and `log verify` commands, which `pawl` and
- * `pawl-repo` both offer over their audit logs (src/lib/audit/audit.h,
+ * `pawl-repo` both offer over their audit logs (pawl/audit.h,
  * docs/audit.md). Program code: these print to the stream they are given
  * and return exit codes, which the library never does.
  */
@@ -11,12 +11,12 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "audit/audit.h"
+#include "pawl/audit.h"
 
 /*
  * `log [--json] [--since TIME]`: print the entries of log_path to out,
  * one per line, as "#SEQ TIME TYPE key=value ..." or, with json, the
- * entry lines themselves (JSON Lines). since: AUDIT_SINCE_ALL or a time.
+ * entry lines themselves (JSON Lines). since: PAWL_AUDIT_SINCE_ALL or a time.
  * Returns an exit code: 0, or 1 with pawl_error_last() set and nothing
  * about the error written to out (the program prints it to stderr).
  */
@@ -34,8 +34,8 @@ int cli_log_show(FILE *out, const char *log_path, bool json, int64_t since);
  */
 typedef struct cli_log_result {
 	int exit;                 /* 0, 1, 2 or 6, as above */
-	int code;                 /* audit_verify()'s return */
-	audit_report rep;         /* when code is 0, PAWL_E_FORMAT or PAWL_E_HASH */
+	int code;                 /* pawl_audit_verify()'s return */
+	pawl_audit_report rep;        /* when code is 0, PAWL_E_FORMAT or PAWL_E_HASH */
 	bool missing;             /* no log, though the anchor names one */
 	char error[512];          /* exit 1: why the log could not be read */
 	/* Incidents the program finds beyond the library's (pawl-repo: its
@@ -43,14 +43,14 @@ typedef struct cli_log_result {
 	uint64_t more_incidents, more_first_seq;
 	char more_what[256];
 	/* The program's anchor, when it kept one and the log holds it. */
-	const audit_head *anchor;
+	const pawl_audit_head *anchor;
 	const char *anchor_file;  /* where the anchor is kept ("state.json") */
 } cli_log_result;
 
 /* Check log_path (head_path NULL: the default) against anchor (NULL:
  * none; anchor_file names where it is kept) into *ret; never fails (a log
  * that cannot be read is exit 1 in the result). */
-void cli_log_check(const char *log_path, const char *head_path, const audit_head *anchor,
+void cli_log_check(const char *log_path, const char *head_path, const pawl_audit_head *anchor,
 		   const char *anchor_file, cli_log_result *ret);
 
 /* The program found n more incidents (the first at seq first), described
@@ -64,6 +64,6 @@ int cli_log_report(FILE *out, const char *log_path, const cli_log_result *r, boo
 /* Check and print the text report in one call (no anchor file name, no
  * incidents of the program's own). Returns the exit code above. */
 int cli_log_verify(FILE *out, const char *log_path, const char *head_path,
-		   const audit_head *anchor);
+		   const pawl_audit_head *anchor);
 
 #endif

@@ -5,7 +5,7 @@
 #include <stdbool.h>
 
 #include "common/parse.h"
-#include "util/guard.h"
+#include "base/base.h"
 
 #define DAY_S 86400
 

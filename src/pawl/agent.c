@@ -1,7 +1,15 @@
 /*
  * agent.c - the update agent: refresh, pick the newest signed release of
  * one application, download, verify, install atomically, health-check,
- * commit or roll back; and keep an audit trail of all of it.
+ * commit or roll back; and keep an audit trail of all of it. These are
+ * the commands that change things (init, update, rollback, clear-bad);
+ * status.c has the read-only ones.
+ *
+ * The agent is a program on libpawl's public API like any other: the
+ * release choice is pawl_release_* (pawl/release.h), the install state
+ * machine pawl_install_* (pawl/install.h, the folder backend), the audit
+ * log and its anchor in agent.json pawl_audit_* (pawl/audit.h). This file
+ * keeps the command flow and what the user sees.
  *
  * Privilege separation (PRODUCT.md practice 1). Started as root with
  * `user` configured, the agent forks a child that gives up root for good
@@ -18,7 +26,7 @@
  * opens a network connection; it runs the same TUF client against a
  * root-only copy of the child's mirror (STATE_DIR/incoming), from its own
  * trusted metadata (STATE_DIR/metadata, which the child cannot write), and
- * installs the artifact only after install_release has checked it against
+ * installs the artifact only after pawl_install_release has checked it against
  * the length and hashes that metadata signs. So a compromised child can
  * withhold an update but cannot get anything installed that the publisher
  * did not sign. The limit: the root side still parses the metadata bytes
@@ -46,20 +54,23 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "agent.h"
-#include "audit/audit.h"
-#include "client/client.h"
+#include "agent_impl.h"
+#include "base/base.h"
+#include "common/file.h"
 #include "common/json_out.h"
 #include "common/log_cmd.h"
 #include "hint.h"
-#include "install/install.h"
-#include "install/semver.h"
+#include "pawl/audit.h"
+#include "pawl/install.h"
+#include "pawl/release.h"
+#include "pawl/semver.h"
 #include "pawl/updater.h"
 #include "privsep.h"
 #include "progress.h"
-#include "util/clock.h"
 
 #define WORK "work"
 
@@ -68,7 +79,7 @@ struct agent {
 	bool json;
 	int verbose;
 	bool progress;        /* a bar for the download (progress.h) */
-	audit_log *log;
+	pawl_audit *log;
 	char metadata_dir[4096];
 	char staging_dir[4096];
 	/* privilege separation (fetch_unprivileged); -1 / NULL otherwise */
@@ -80,16 +91,13 @@ struct agent {
 	size_t seed_len;
 	char incoming_url[4200]; /* file://STATE_DIR/incoming/ */
 	const char *incoming_urls[1];
-	/* filled while choosing */
+	/* filled while choosing (choose()) */
+	pawl_release_list *releases;
+	const pawl_release *best; /* in releases, or NULL */
 	char best_path[4096];
-	semver best_ver;
-	char best_str[SEMVER_MAX_LEN + 1];
-	bool best_recovery;
+	char best_str[PAWL_SEMVER_MAX_LEN + 1];
 	bool have_best;
-	const install_state *state;
-	char skipped[512];
-	/* state->bad[i] was offered and passed over (its mark) */
-	bool bad_seen[INSTALL_MAX_BAD];
+	const pawl_install_state *state;
 	bool refresh_only; /* the child only refreshes (rollback) */
 };
 
@@ -137,7 +145,7 @@ static void on_event(const pawl_event *ev, void *ctx)
 {
 	struct agent *a = ctx;
 
-	if (a->log && audit_record_event(a->log, ev) < 0)
+	if (a->log && pawl_audit_record_event(a->log, ev) < 0)
 		pawl_error_clear();
 	if (a->progress)
 		progress_event(ev);
@@ -151,22 +159,21 @@ static void on_event(const pawl_event *ev, void *ctx)
 
 static int open_audit(struct agent *a)
 {
-	audit_opts o = AUDIT_OPTS_INIT;
-	int facility;
+	pawl_audit_opts o = PAWL_AUDIT_OPTS_INIT;
+	char path[4200];
+	int r;
 
 	o.ident = "pawl";
 	o.syslog = a->c->syslog;
 	if (a->c->syslog_facility) {
-		GUARD(audit_facility_from_name(a->c->syslog_facility, &facility));
-		o.facility = facility;
+		r = pawl_audit_facility_from_name(a->c->syslog_facility, &o.facility);
+		if (r < 0)
+			return r;
 	}
-	GUARD(dir_create(a->c->state_dir, 0755));
-	{
-		_cleanup_close_ int fd = -1;
-
-		GUARD(dir_open(a->c->state_dir, &fd));
-		return audit_open(&a->log, fd, "audit.log", &o);
-	}
+	o.create_dir_mode = 0755;
+	if ((size_t)STATE_PATH(path, a->c, "audit.log") >= sizeof(path))
+		return pawl_error_set(PAWL_E_INVALID, "state_dir %s is too long", a->c->state_dir);
+	return pawl_audit_open(&a->log, path, &o);
 }
 
 /* Keep the audit head in the agent's own durable state too, as the anchor
@@ -174,32 +181,18 @@ static int open_audit(struct agent *a)
  * rewritten head file is then still caught). */
 static void save_anchor(struct agent *a, const char *outcome, int code)
 {
-	_cleanup_pj_doc_ pj_doc *doc = NULL;
-	audit_head h;
-	pj_value *root, *slot;
-	char *buf = NULL;
-	size_t len;
+	struct timespec now;
 	char path[4200];
 
-	if (!a->log || audit_flush(a->log) < 0 || audit_last(a->log, &h) < 0 ||
-	    pj_doc_new(&doc) < 0)
-		goto fail;
-	root = pj_root(doc);
-	if (pj_set_object(doc, root) < 0 || pj_obj_put(doc, root, "audit", 5, &slot) < 0 ||
-	    audit_head_to_json(doc, slot, &h) < 0 ||
-	    pj_obj_put_int(doc, root, "last_check", pawl_now()) < 0 ||
-	    pj_obj_put_str(doc, root, "last_outcome", outcome) < 0 ||
-	    pj_obj_put_int(doc, root, "last_exit", code) < 0 ||
-	    pj_dump(root, &buf, &len) < 0)
-		goto fail;
-	snprintf(path, sizeof(path), "%s/agent.json", a->c->state_dir);
-	if (file_write_atomic(path, buf, len, 0644) < 0)
-		goto fail;
-	free(buf);
-	return;
-fail:
-	free(buf);
-	pawl_error_clear();
+	if (!a->log)
+		return;
+	clock_gettime(CLOCK_REALTIME, &now);
+	STATE_PATH(path, a->c, "agent.json");
+	if (pawl_audit_anchor_save(a->log, path, (const pawl_audit_field[]){
+			PAWL_AUDIT_INT("last_check", (int64_t)now.tv_sec),
+			PAWL_AUDIT_STR("last_outcome", outcome),
+			PAWL_AUDIT_INT("last_exit", code) }, 3) < 0)
+		pawl_error_clear();
 }
 
 static void release_privsep(struct agent *a)
@@ -214,29 +207,19 @@ static void release_privsep(struct agent *a)
 static int finish(struct agent *a, int code, const char *outcome)
 {
 	release_privsep(a);
+	pawl_release_list_free(a->releases);
+	a->releases = NULL;
+	a->best = NULL;
 	if (a->log) {
-		if (audit_appendf(a->log, "agent.exit", AUDIT_STR("outcome", outcome),
-				  AUDIT_INT("exit", code)) < 0)
+		if (pawl_audit_appendf(a->log, "agent.exit", PAWL_AUDIT_STR("outcome", outcome),
+				       PAWL_AUDIT_INT("exit", code)) < 0)
 			pawl_error_clear();
 		save_anchor(a, outcome, code);
-		if (audit_close(a->log) < 0)
+		if (pawl_audit_close(a->log) < 0)
 			pawl_error_clear();
 		a->log = NULL;
 	}
 	return code;
-}
-
-/* The agent's failure form on stdout (--json): exactly one object. */
-static void json_failure(const char *step, int code, const char *msg, const char *hint, int ex)
-{
-	printf("{\"ok\":false,\"step\":\"%s\",\"error\":\"%s\",\"message\":", step,
-	       pawl_strerror(code));
-	cli_json_string(stdout, msg);
-	if (hint) {
-		fputs(",\"hint\":", stdout);
-		cli_json_string(stdout, hint);
-	}
-	printf(",\"exit\":%d}\n", ex);
 }
 
 /* Report a pawl error: audit it (even though the update aborts), tell the
@@ -250,12 +233,13 @@ static int fail_as(struct agent *a, const char *what, int ex)
 
 	snprintf(msg, sizeof(msg), "%s", e->message);
 	h = hint_for(code, msg, hint, sizeof(hint));
-	if (a->log && audit_failuref(a->log, "agent.failure", msg, AUDIT_STR("step", what),
-				     AUDIT_STR("error", pawl_strerror(code))) < 0)
+	if (a->log && pawl_audit_failuref(a->log, "agent.failure", msg,
+					  PAWL_AUDIT_STR("step", what),
+					  PAWL_AUDIT_STR("error", pawl_strerror(code))) < 0)
 		pawl_error_clear();
 	progress_clear();
 	if (a->json)
-		json_failure(what, code, msg, h, ex);
+		agent_json_failure(what, code, msg, h, ex);
 	fprintf(stderr, "pawl: %s failed: %s: %s\n", what, pawl_strerror(code), msg);
 	if (h)
 		fprintf(stderr, "pawl: hint: %s\n", h);
@@ -279,76 +263,50 @@ static int fail_local(struct agent *a, const char *what)
 
 /* ---------------- choosing a release ---------------- */
 
-/* Read {"version": "...", "recovery": true|false} from a target's custom
- * data; the version must also be the path's VERSION component. */
-static int release_info(const char *app, const char *path, const pj_value *custom,
-			semver *ret_ver, char *ret_str, bool *ret_recovery)
-{
-	size_t alen = strlen(app);
-	const char *vs, *slash;
-	const pj_value *rec;
-
-	if (!custom)
-		return -1;
-	/* A slot image release (pawl-repo release --image) is for the slot
-	 * installer; unpacking its index as an application folder would be
-	 * wrong, whatever its version says. */
-	if (pj_get(custom, "image"))
-		return -1;
-	vs = pj_str(pj_get(custom, "version"));
-	if (!vs || strncmp(path, app, alen) != 0 || path[alen] != '/')
-		return -1;
-	slash = strchr(path + alen + 1, '/');
-	if (!slash || strchr(slash + 1, '/') || !slash[1] ||
-	    strlen(vs) != (size_t)(slash - (path + alen + 1)) ||
-	    strncmp(vs, path + alen + 1, strlen(vs)) != 0 || strlen(vs) > SEMVER_MAX_LEN)
-		return -1;
-	if (semver_parse(vs, ret_ver) < 0) {
-		pawl_error_clear();
-		return -1;
-	}
-	snprintf(ret_str, SEMVER_MAX_LEN + 1, "%s", vs);
-	rec = pj_get(custom, "recovery");
-	*ret_recovery = rec && pj_typeof(rec) == PJ_TRUE;
-	return 0;
-}
-
-static int consider(void *ctx, const char *path, const md_target *t, const char *role)
-{
-	struct agent *a = ctx;
-	semver v;
-	char vs[SEMVER_MAX_LEN + 1];
-	bool recovery;
-
-	(void)role;
-	if (release_info(a->c->app, path, t->custom, &v, vs, &recovery) < 0) {
-		snprintf(a->skipped, sizeof(a->skipped), "%s (no matching custom version)", path);
-		return 0;
-	}
-	for (uint32_t i = 0; i < a->state->nbad; i++) {
-		if (strcmp(a->state->bad[i], vs) == 0) {
-			a->bad_seen[i] = true;
-			return 0;
-		}
-	}
-	if (!a->have_best || semver_cmp(&v, &a->best_ver) > 0) {
-		a->have_best = true;
-		a->best_ver = v;
-		snprintf(a->best_str, sizeof(a->best_str), "%s", vs);
-		snprintf(a->best_path, sizeof(a->best_path), "%s", path);
-		a->best_recovery = recovery;
-	}
-	return 0;
-}
-
+/* The newest release of APP the trusted metadata signs that is not marked
+ * bad (pawl/release.h has the rule); a->state's bad marks are passed
+ * over, and the listing remembers which it saw. */
 static int choose(struct agent *a, pawl_updater *u)
 {
-	_cleanup_buf_ pawl_buf prefix = PAWL_BUF_INIT(512);
+	pawl_release_opts o = PAWL_RELEASE_OPTS_INIT;
+	const char *bad[PAWL_INSTALL_MAX_BAD];
+	int r;
 
+	pawl_release_list_free(a->releases);
+	a->releases = NULL;
+	a->best = NULL;
 	a->have_best = false;
-	memset(a->bad_seen, 0, sizeof(a->bad_seen));
-	GUARD(buf_printf(&prefix, "%s/", a->c->app));
-	return updater_collect_targets(u, prefix.data, consider, a);
+	for (uint32_t i = 0; i < a->state->nbad; i++)
+		bad[i] = a->state->bad[i];
+	o.app = a->c->app;
+	o.bad = bad;
+	o.n_bad = a->state->nbad;
+	r = pawl_release_list_new(&a->releases, u, &o);
+	if (r < 0)
+		return r;
+	a->best = pawl_release_list_best(a->releases);
+	if (!a->best)
+		return 0;
+	if ((size_t)snprintf(a->best_path, sizeof(a->best_path), "%s",
+			     pawl_release_path(a->best)) >= sizeof(a->best_path))
+		return pawl_error_set(PAWL_E_LIMIT, "release path %s is too long",
+				      pawl_release_path(a->best));
+	snprintf(a->best_str, sizeof(a->best_str), "%s", pawl_release_version(a->best));
+	a->have_best = true;
+	return 0;
+}
+
+/* Where t lies below a target base URL (the fetcher's mirror and the root
+ * side's look-up of the fetcher's download use it), appended to out. */
+static int target_url_path(pawl_updater *u, const pawl_target *t, pawl_buf *out)
+{
+	char *p = NULL;
+	int r = pawl_updater_target_url_path(u, t, &p);
+
+	if (r == 0)
+		r = buf_puts(out, p);
+	free(p);
+	return r;
 }
 
 /* ---------------- the unprivileged fetcher (privsep.c) ---------------- */
@@ -587,7 +545,7 @@ static int open_fetched_artifact(struct agent *a, pawl_updater *u, const pawl_ta
 	_cleanup_buf_ pawl_buf path = PAWL_BUF_INIT(16400);
 	int r;
 
-	GUARD(updater_target_remote_path(u, t, &rel));
+	GUARD(target_url_path(u, t, &rel));
 	GUARD(buf_printf(&path, "mirror/targets/%s", rel.data));
 	r = file_open_owned_at(a->work_fd, path.data, a->fetcher_uid, ret_fd);
 	if (r < 0)
@@ -616,6 +574,7 @@ static int setup_paths(struct agent *a)
 	return 0;
 }
 
+
 /*
  * The agent's trust is STATE_DIR/metadata/root.json, which every refresh
  * moves forward as the repository rotates its root. trusted_root in the
@@ -631,8 +590,8 @@ static int ensure_trust(struct agent *a)
 {
 	char path[4200];
 	struct stat st;
-	_cleanup_free_ char *data = NULL;
-	root_install_info info;
+	char *data = NULL;
+	pawl_root_info info;
 	size_t len;
 	int r;
 
@@ -641,63 +600,79 @@ static int ensure_trust(struct agent *a)
 		return 0;
 	if (errno != ENOENT)
 		return pawl_error_set_errno(PAWL_E_IO, errno, "trusted root %s", path);
-	r = file_read_all(a->c->trusted_root, PAWL_DEFAULT_MAX_ROOT, &data, &len);
+	r = cli_read_file(a->c->trusted_root, PAWL_DEFAULT_MAX_ROOT, &data, &len);
 	if (r == 0)
-		r = metadata_dir_install_root(a->metadata_dir, data, len, false, &info);
+		r = pawl_metadata_dir_install_root(a->metadata_dir, data, len, 0, &info);
+	free(data);
 	if (r < 0)
 		return pawl_error_prefix(r, "trusted_root in %s: ", a->c->path);
 	if (!info.identical && a->log &&
-	    audit_appendf(a->log, "trust.init", AUDIT_STR("root", a->c->trusted_root),
-			  AUDIT_INT("version", info.new_version),
-			  AUDIT_STR("sha256", info.new_sha256)) < 0)
+	    pawl_audit_appendf(a->log, "trust.init", PAWL_AUDIT_STR("root", a->c->trusted_root),
+			       PAWL_AUDIT_INT("version", info.new_version),
+			       PAWL_AUDIT_STR("sha256", info.new_sha256)) < 0)
 		pawl_error_clear();
 	return 0;
 }
+
+static int init_with(struct agent *a, const char *file, const char *data, size_t len,
+		     bool force, bool json);
 
 int agent_init(const agent_config *c, const char *root_file, bool force, bool json, int verbose)
 {
 	struct agent a = { .c = c, .json = json, .verbose = verbose };
 	const char *file = root_file ? root_file : c->trusted_root;
-	_cleanup_free_ char *data = NULL;
-	root_install_info info;
+	char *data = NULL;
 	size_t len;
 	int r;
 
 	if (setup_paths(&a) < 0 || open_audit(&a) < 0)
 		return fail_local(&a, "setup");
-	if (file_read_all(file, PAWL_DEFAULT_MAX_ROOT, &data, &len) < 0) {
+	if (cli_read_file(file, PAWL_DEFAULT_MAX_ROOT, &data, &len) < 0) {
 		/* A local file: exit 1 even when it is missing (fail() would
 		 * say 3, a network failure, for "not found"). */
 		int code = pawl_error_last()->code;
 		char msg[1024];
 
 		snprintf(msg, sizeof(msg), "%s", pawl_error_last()->message);
-		if (audit_failuref(a.log, "agent.failure", msg, AUDIT_STR("step", "init")) < 0)
+		if (pawl_audit_failuref(a.log, "agent.failure", msg, PAWL_AUDIT_STR("step", "init")) < 0)
 			pawl_error_clear();
 		if (json)
-			json_failure("init", code, msg, NULL, AGENT_EXIT_ERROR);
+			agent_json_failure("init", code, msg, NULL, AGENT_EXIT_ERROR);
 		fprintf(stderr, "pawl: init failed: %s\n", msg);
 		return finish(&a, AGENT_EXIT_ERROR, "failed");
 	}
-	r = metadata_dir_install_root(a.metadata_dir, data, len, false, &info);
+	r = init_with(&a, file, data, len, force, json);
+	free(data);
+	return r;
+}
+
+/* init, once the root file is read */
+static int init_with(struct agent *a, const char *file, const char *data, size_t len,
+		     bool force, bool json)
+{
+	pawl_root_info info;
+	int r;
+
+	r = pawl_metadata_dir_install_root(a->metadata_dir, data, len, 0, &info);
 	if (r == PAWL_E_POLICY && force) {
 		/* The intent goes into the log before anything changes: a log
 		 * that cannot be written stops the replacement. */
 		char msg[1024];
 
 		snprintf(msg, sizeof(msg), "%s", pawl_error_last()->message);
-		if (audit_appendf(a.log, "trust.replacing", AUDIT_STR("root", file),
-				  AUDIT_STR("found", msg)) < 0)
-			return fail_local(&a, "audit");
-		r = metadata_dir_install_root(a.metadata_dir, data, len, true, &info);
+		if (pawl_audit_appendf(a->log, "trust.replacing", PAWL_AUDIT_STR("root", file),
+				       PAWL_AUDIT_STR("found", msg)) < 0)
+			return fail_local(a, "audit");
+		r = pawl_metadata_dir_install_root(a->metadata_dir, data, len, PAWL_ROOT_REPLACE,
+						   &info);
 	}
 	if (r == PAWL_E_POLICY) {
 		const char *msg = pawl_error_last()->message;
 
-		if (audit_failuref(a.log, "trust.refused", msg, AUDIT_STR("root", file)) < 0)
+		if (pawl_audit_failuref(a->log, "trust.refused", msg, PAWL_AUDIT_STR("root", file)) < 0)
 			pawl_error_clear();
 		if (json)
-			json_failure("init", PAWL_E_POLICY, msg, NULL, AGENT_EXIT_REFUSED);
+			agent_json_failure("init", PAWL_E_POLICY, msg, NULL, AGENT_EXIT_REFUSED);
 		fprintf(stderr,
 			"pawl: init refused: %s\n"
 			"pawl: the agent keeps its trusted root. To replace it with %s on purpose "
@@ -705,72 +680,60 @@ int agent_init(const agent_config *c, const char *root_file, bool force, bool js
 			"the audit log), run:\n"
 			"pawl: pawl --config FILE --force-replace-trusted-root init %s\n",
 			msg, file, file);
-		return finish(&a, AGENT_EXIT_REFUSED, "refused");
+		return finish(a, AGENT_EXIT_REFUSED, "refused");
 	}
 	if (r < 0)
-		return fail_local(&a, "init");
+		return fail_local(a, "init");
 	if (info.had_root && !info.identical) {
-		if (audit_appendf(a.log, "trust.replaced", AUDIT_STR("root", file),
-				  AUDIT_INT("old_version", info.old_version),
-				  AUDIT_STR("old_sha256", info.old_sha256),
-				  AUDIT_INT("version", info.new_version),
-				  AUDIT_STR("sha256", info.new_sha256),
-				  AUDIT_STR("why", "--force-replace-trusted-root")) < 0)
-			return fail_local(&a, "audit");
+		if (pawl_audit_appendf(a->log, "trust.replaced", PAWL_AUDIT_STR("root", file),
+				       PAWL_AUDIT_INT("old_version", info.old_version),
+				       PAWL_AUDIT_STR("old_sha256", info.old_sha256),
+				       PAWL_AUDIT_INT("version", info.new_version),
+				       PAWL_AUDIT_STR("sha256", info.new_sha256),
+				       PAWL_AUDIT_STR("why", "--force-replace-trusted-root")) < 0)
+			return fail_local(a, "audit");
 		fprintf(stderr,
 			"pawl: WARNING: replaced the trusted root %s/root.json (version %" PRIu64
 			", sha256 %s) with %s (version %" PRIu64 ", sha256 %s), as "
 			"--force-replace-trusted-root asked; recorded in the audit log\n",
-			a.metadata_dir, info.old_version, info.old_sha256, file, info.new_version,
+			a->metadata_dir, info.old_version, info.old_sha256, file, info.new_version,
 			info.new_sha256);
 	} else if (!info.identical) {
-		if (audit_appendf(a.log, "trust.init", AUDIT_STR("root", file),
-				  AUDIT_INT("version", info.new_version),
-				  AUDIT_STR("sha256", info.new_sha256)) < 0)
-			return fail_local(&a, "audit");
-		say(&a, "trusting %s (root version %" PRIu64 ")", file, info.new_version);
+		if (pawl_audit_appendf(a->log, "trust.init", PAWL_AUDIT_STR("root", file),
+				       PAWL_AUDIT_INT("version", info.new_version),
+				       PAWL_AUDIT_STR("sha256", info.new_sha256)) < 0)
+			return fail_local(a, "audit");
+		say(a, "trusting %s (root version %" PRIu64 ")", file, info.new_version);
 	} else {
-		say(&a, "the agent already trusts %s (root version %" PRIu64 "); nothing changed",
+		say(a, "the agent already trusts %s (root version %" PRIu64 "); nothing changed",
 		    file, info.new_version);
 	}
 	if (json)
 		printf("{\"ok\":true,\"changed\":%s,\"version\":%" PRIu64 "}\n",
 		       info.identical ? "false" : "true", info.new_version);
-	return finish(&a, AGENT_EXIT_OK, info.identical ? "unchanged" : "trusted");
+	return finish(a, AGENT_EXIT_OK, info.identical ? "unchanged" : "trusted");
 }
 
 /* The releases marked bad that this run passed over and that it would
  * otherwise have taken: newer than the one it chose (all of them when it
- * found none). Older ones are not worth a word. */
-static size_t skipped_bad(const struct agent *a, const char *out[INSTALL_MAX_BAD])
-{
-	size_t n = 0;
-
-	for (uint32_t i = 0; i < a->state->nbad; i++) {
-		semver v;
-
-		if (!a->bad_seen[i] || semver_parse(a->state->bad[i], &v) < 0)
-			continue;
-		if (!a->have_best || semver_cmp(&v, &a->best_ver) > 0)
-			out[n++] = a->state->bad[i];
-	}
-	pawl_error_clear();
-	return n;
-}
+ * found none); the listing knows them (pawl_release_list_skipped). Older
+ * ones are not worth a word. */
 
 /* Say (and log) which releases marked bad were skipped, and how to clear
  * the mark. */
 static void report_skipped(struct agent *a)
 {
-	const char *v[INSTALL_MAX_BAD];
-	size_t n = skipped_bad(a, v);
+	size_t n = pawl_release_list_skipped_count(a->releases);
 
 	for (size_t i = 0; i < n; i++) {
+		const char *v = pawl_release_list_skipped(a->releases, i);
+
 		say(a, "skipped %s %s: it is marked bad (it failed its health check here); "
 		    "'pawl --config %s clear-bad %s' lets the next update try it again",
-		    a->c->app, v[i], a->c->path, v[i]);
-		if (a->log && audit_appendf(a->log, "release.skipped", AUDIT_STR("version", v[i]),
-					    AUDIT_STR("why", "marked bad")) < 0)
+		    a->c->app, v, a->c->path, v);
+		if (a->log && pawl_audit_appendf(a->log, "release.skipped",
+						 PAWL_AUDIT_STR("version", v),
+						 PAWL_AUDIT_STR("why", "marked bad")) < 0)
 			pawl_error_clear();
 	}
 }
@@ -778,22 +741,21 @@ static void report_skipped(struct agent *a)
 /* ,"skipped_bad":[...] for update's --json */
 static void json_skipped(const struct agent *a)
 {
-	const char *v[INSTALL_MAX_BAD];
-	size_t n = skipped_bad(a, v);
+	size_t n = pawl_release_list_skipped_count(a->releases);
 
 	fputs(",\"skipped_bad\":[", stdout);
 	for (size_t i = 0; i < n; i++) {
 		if (i)
 			fputc(',', stdout);
-		cli_json_string(stdout, v[i]);
+		cli_json_string(stdout, pawl_release_list_skipped(a->releases, i));
 	}
 	fputc(']', stdout);
 }
 
-static void result_json(const struct agent *a, const install_result *r, const char *path)
+static void result_json(const struct agent *a, const pawl_install_result *r, const char *path)
 {
 	printf("{\"ok\":true,\"outcome\":\"%s\",\"version\":\"%s\",\"current\":\"%s\"",
-	       install_outcome_name(r->outcome), r->version, r->current);
+	       pawl_install_outcome_name(r->outcome), r->version, r->current);
 	if (path) {
 		printf(",\"target\":");
 		cli_json_string(stdout, path);
@@ -803,16 +765,116 @@ static void result_json(const struct agent *a, const install_result *r, const ch
 	printf(",\"health_ran\":%s}\n", r->health_ran ? "true" : "false");
 }
 
-static int install_opts_from(const struct agent *a, install_opts *io)
+/* Open the install state machine and resolve what a crash left: a journal
+ * left by a crash is resolved before anything else. */
+static int open_install(struct agent *a, pawl_install **ret)
 {
-	memset(io, 0, sizeof(*io));
-	io->version = INSTALL_OPTS_VERSION;
-	io->install_dir = a->c->install_dir;
-	io->state_dir = a->c->state_dir;
-	io->health_cmd = a->c->health_check;
-	io->health_timeout_ms = a->c->health_timeout_s * 1000;
-	io->lock_timeout_s = a->c->lock_timeout_s;
+	pawl_install_opts io;
+
+	agent_install_opts(a->c, &io);
+	return pawl_install_open(ret, &io);
+}
+
+/* The download, for an agent without privilege separation: into
+ * STATE_DIR/staging, which only the agent writes. */
+static int download_staged(struct agent *a, pawl_updater *u, const pawl_target *t,
+			   char *staged, size_t size)
+{
+	const char *name = strrchr(a->best_path, '/') + 1;
+	int r;
+
+	r = cli_mkdirs(a->staging_dir, 0700);
+	if (r < 0)
+		return r;
+	if ((size_t)snprintf(staged, size, "%s/%s-%s", a->staging_dir, a->best_str, name) >= size)
+		return pawl_error_set(PAWL_E_INVALID, "staging path for %s is too long", name);
+	return pawl_updater_download_to(u, t, staged);
+}
+
+/* The entry the delegation search trusts for the chosen path decides, not
+ * the one the listing saw first: it must describe a folder release of the
+ * same version (its recovery flag is the one that counts). */
+static int check_release(struct agent *a, const pawl_target *t, pawl_release **ret)
+{
+	pawl_release *rel = NULL;
+	int cmp = 1;
+	bool ok = pawl_release_from_target(&rel, a->c->app, t) == 0 &&
+		  pawl_release_kind_of(rel) == PAWL_RELEASE_FOLDER &&
+		  pawl_semver_compare(&cmp, pawl_release_version(rel), a->best_str) == 0 &&
+		  cmp == 0;
+
+	pawl_error_clear();
+	if (!ok) {
+		pawl_release_free(rel);
+		return pawl_error_set(PAWL_E_FORMAT, "the trusted entry for %s does not carry "
+				      "custom version %s", a->best_path, a->best_str);
+	}
+	*ret = rel;
 	return 0;
+}
+
+/* What update says about an outcome, and its exit code. */
+static int report_outcome(struct agent *a, const pawl_install_result *res)
+{
+	const agent_config *c = a->c;
+
+	switch (res->outcome) {
+	case PAWL_INSTALL_INSTALLED:
+		say(a, "installed %s %s", c->app, res->version);
+		return AGENT_EXIT_OK;
+	case PAWL_INSTALL_ALREADY_CURRENT:
+		say(a, "%s %s is current", c->app, res->version);
+		return AGENT_EXIT_OK;
+	case PAWL_INSTALL_HEALTH_FAILED:
+		fprintf(stderr, "pawl: %s %s failed its health check; %s is back in place: %s\n",
+			c->app, res->version, res->current[0] ? res->current : "nothing",
+			res->message);
+		return AGENT_EXIT_HEALTH;
+	case PAWL_INSTALL_REFUSED_DOWNGRADE:
+	case PAWL_INSTALL_REFUSED_BAD:
+		fprintf(stderr, "pawl: refused %s %s: %s\n", c->app, res->version, res->message);
+		if (res->outcome == PAWL_INSTALL_REFUSED_BAD)
+			fprintf(stderr, "pawl: hint: 'pawl --config %s clear-bad VERSION' (the "
+				"version 'status' lists as bad) lets it be tried again\n", c->path);
+		return AGENT_EXIT_REFUSED;
+	default:
+		return AGENT_EXIT_ERROR;
+	}
+}
+
+/* Equal precedence to what is installed: nothing to do. Build metadata
+ * ("1.5.0+evil" after "1.5.0") never makes a release newer (SemVer 2.0,
+ * 10); name what stays installed. */
+static int report_current(struct agent *a)
+{
+	const agent_config *c = a->c;
+
+	if (strcmp(a->best_str, a->state->installed) == 0)
+		say(a, "%s %s is current", c->app, a->best_str);
+	else
+		say(a, "%s %s is installed; %s has the same version precedence and is not newer",
+		    c->app, a->state->installed, a->best_str);
+	if (a->json) {
+		printf("{\"ok\":true,\"outcome\":\"already_current\",\"current\":");
+		cli_json_string(stdout, a->state->installed);
+		fputs(",\"offered\":", stdout);
+		cli_json_string(stdout, a->best_str);
+		json_skipped(a);
+		fputs("}\n", stdout);
+	}
+	return finish(a, AGENT_EXIT_OK, "current");
+}
+
+static int report_none(struct agent *a)
+{
+	say(a, "no release of %s is published%s", a->c->app,
+	    pawl_release_list_skipped_count(a->releases) ? " that is not marked bad" : "");
+	if (a->json) {
+		printf("{\"ok\":true,\"outcome\":\"none\",\"current\":\"%s\"", a->state->installed);
+		json_skipped(a);
+		fputs("}\n", stdout);
+	}
+	return finish(a, AGENT_EXIT_OK, "no-release");
 }
 
 int agent_update(const agent_config *c, bool json, int verbose)
@@ -820,39 +882,41 @@ int agent_update(const agent_config *c, bool json, int verbose)
 	struct agent a = { .c = c, .json = json, .verbose = verbose,
 			   .progress = progress_wanted(json, verbose) };
 	pawl_updater_opts o = PAWL_UPDATER_OPTS_INIT;
-	install_ctx *ic = NULL;
-	install_opts io;
-	install_result res;
+	pawl_install *ic = NULL;
+	pawl_install_result res;
 	pawl_updater *u = NULL;
 	pawl_target *t = NULL;
-	install_state st;
+	pawl_release *rel = NULL;
+	pawl_install_state st;
 	char staged[8300];
 	int art_fd = -1;
-	const char *name;
 	int code, r;
 
 	if (setup_paths(&a) < 0 || open_audit(&a) < 0 || (privsep(c) && open_state(&a) < 0))
 		return fail_local(&a, "setup");
-	if (audit_appendf(a.log, "update.start", AUDIT_STR("app", c->app)) < 0)
+	if (pawl_audit_appendf(a.log, "update.start", PAWL_AUDIT_STR("app", c->app)) < 0)
 		pawl_error_clear();
-	install_opts_from(&a, &io);
-	if (install_open(&ic, &io) < 0)
+	if (open_install(&a, &ic) < 0)
 		return fail_local(&a, "install state");
 	/* A journal left by a crash is resolved before anything else. */
-	if (install_recover(ic, &res) < 0) {
-		install_close(ic);
+	if (pawl_install_recover(ic, &res) < 0) {
+		pawl_install_free(ic);
 		return fail_local(&a, "crash recovery");
 	}
-	if (res.outcome != INSTALL_NONE &&
-	    audit_appendf(a.log, "install.recovered", AUDIT_STR("outcome",
-				install_outcome_name(res.outcome)),
-			  AUDIT_STR("version", res.version), AUDIT_STR("current", res.current)) < 0)
+	if (res.outcome != PAWL_INSTALL_NONE &&
+	    pawl_audit_appendf(a.log, "install.recovered",
+			       PAWL_AUDIT_STR("outcome", pawl_install_outcome_name(res.outcome)),
+			       PAWL_AUDIT_STR("version", res.version),
+			       PAWL_AUDIT_STR("current", res.current)) < 0)
 		pawl_error_clear();
-	/* A copy: it must outlive install_close() on every path below. */
-	st = *install_get_state(ic);
+	/* A copy: it must outlive pawl_install_free() on every path below. */
+	if (pawl_install_get_state(ic, &st) < 0) {
+		pawl_install_free(ic);
+		return fail_local(&a, "install state");
+	}
 	a.state = &st;
 	if (ensure_trust(&a) < 0) {
-		install_close(ic);
+		pawl_install_free(ic);
 		return fail_local(&a, "trusted root");
 	}
 
@@ -862,7 +926,7 @@ int agent_update(const agent_config *c, bool json, int verbose)
 	o.event_ctx = &a;
 	if (privsep(c)) {
 		if (fetch_unprivileged(&a, &o) < 0) {
-			install_close(ic);
+			pawl_install_free(ic);
 			return fail(&a, "fetch");
 		}
 	} else {
@@ -873,140 +937,66 @@ int agent_update(const agent_config *c, bool json, int verbose)
 	}
 	if (pawl_updater_new(&u, &o) < 0 || pawl_updater_refresh(u) < 0) {
 		pawl_updater_free(u);
-		install_close(ic);
+		pawl_install_free(ic);
 		return fail(&a, "refresh");
 	}
 	if (choose(&a, u) < 0) {
 		pawl_updater_free(u);
-		install_close(ic);
+		pawl_install_free(ic);
 		return fail(&a, "release search");
 	}
 	report_skipped(&a);
 	if (!a.have_best) {
 		pawl_updater_free(u);
-		install_close(ic);
-		{
-			const char *sk[INSTALL_MAX_BAD];
-
-			say(&a, "no release of %s is published%s", c->app,
-			    skipped_bad(&a, sk) ? " that is not marked bad" : "");
-		}
-		if (json) {
-			printf("{\"ok\":true,\"outcome\":\"none\",\"current\":\"%s\"",
-			       a.state->installed);
-			json_skipped(&a);
-			fputs("}\n", stdout);
-		}
-		return finish(&a, AGENT_EXIT_OK, "no-release");
+		pawl_install_free(ic);
+		return report_none(&a);
 	}
 	/* Decide before downloading: equal is current; lower is a refused
 	 * downgrade unless the publisher signed it as a recovery release. */
 	if (a.state->installed[0]) {
-		semver inst;
+		int cmp;
 
-		if (semver_parse(a.state->installed, &inst) == 0) {
-			int cmp = semver_cmp(&a.best_ver, &inst);
-
-			if (cmp == 0) {
-				pawl_updater_free(u);
-				install_close(ic);
-				/* Equal precedence, other text: build metadata
-				 * ("1.5.0+evil" after "1.5.0") never makes a
-				 * release newer (SemVer 2.0, 10); name what
-				 * stays installed. */
-				if (strcmp(a.best_str, a.state->installed) == 0)
-					say(&a, "%s %s is current", c->app, a.best_str);
-				else
-					say(&a, "%s %s is installed; %s has the same version "
-					    "precedence and is not newer", c->app,
-					    a.state->installed, a.best_str);
-				if (json) {
-					printf("{\"ok\":true,\"outcome\":\"already_current\","
-					       "\"current\":");
-					cli_json_string(stdout, a.state->installed);
-					fputs(",\"offered\":", stdout);
-					cli_json_string(stdout, a.best_str);
-					json_skipped(&a);
-					fputs("}\n", stdout);
-				}
-				return finish(&a, AGENT_EXIT_OK, "current");
-			}
+		if (pawl_semver_compare(&cmp, a.best_str, a.state->installed) == 0 && cmp == 0) {
+			pawl_updater_free(u);
+			pawl_install_free(ic);
+			return report_current(&a);
 		}
 		pawl_error_clear();
 	}
 	if (pawl_updater_get_target(&t, u, a.best_path) < 0) {
 		pawl_updater_free(u);
-		install_close(ic);
+		pawl_install_free(ic);
 		return fail(&a, "target lookup");
 	}
-	/* The entry the delegation search trusts for this path decides, not
-	 * the one the listing saw first. */
-	{
-		semver v;
-		char vs[SEMVER_MAX_LEN + 1];
-		bool rec = false;
-		pj_doc *cd = NULL;
-		const char *cj = pawl_target_custom(t);
-		int ok = cj && pj_parse_copy(&cd, cj, strlen(cj), NULL) == 0 &&
-			 release_info(c->app, a.best_path, pj_root(cd), &v, vs, &rec) == 0 &&
-			 semver_cmp(&v, &a.best_ver) == 0;
-
-		pj_doc_free(cd);
-		pawl_error_clear();
-		if (!ok) {
-			pawl_target_free(t);
-			pawl_updater_free(u);
-			install_close(ic);
-			pawl_error_set(PAWL_E_FORMAT, "the trusted entry for %s does not carry "
-				       "custom version %s", a.best_path, a.best_str);
-			return fail(&a, "release check");
-		}
-		a.best_recovery = rec;
-	}
-	name = strrchr(a.best_path, '/') + 1;
-	staged[0] = '\0';
-	if (a.work_fd >= 0) {
-		/* Privilege separation: the fetcher's download itself, which
-		 * install_release verifies as it copies it (no second copy). */
-		if (open_fetched_artifact(&a, u, t, &art_fd) < 0) {
-			pawl_target_free(t);
-			pawl_updater_free(u);
-			install_close(ic);
-			return fail(&a, "download");
-		}
-	} else if (dir_create(a.staging_dir, 0700) < 0 ||
-		   (size_t)snprintf(staged, sizeof(staged), "%s/%s-%s", a.staging_dir, a.best_str,
-				    name) >= sizeof(staged) ||
-		   pawl_updater_download_to(u, t, staged) < 0) {
+	if (check_release(&a, t, &rel) < 0) {
 		pawl_target_free(t);
 		pawl_updater_free(u);
-		install_close(ic);
+		pawl_install_free(ic);
+		return fail(&a, "release check");
+	}
+	staged[0] = '\0';
+	/* Privilege separation: the fetcher's download itself, which
+	 * pawl_install_release verifies as it copies it (no second copy). */
+	r = a.work_fd >= 0 ? open_fetched_artifact(&a, u, t, &art_fd) :
+			     download_staged(&a, u, t, staged, sizeof(staged));
+	if (r < 0) {
+		pawl_release_free(rel);
+		pawl_target_free(t);
+		pawl_updater_free(u);
+		pawl_install_free(ic);
 		return fail(&a, "download");
 	}
-	{
-		install_artifact art = {
-			.version = a.best_str,
-			.fd = art_fd,
-			.path = art_fd >= 0 ? NULL : staged,
-			.name = name,
-			.length = pawl_target_length(t),
-			.hashes = t->hashes,
-			.kind = INSTALL_KIND_AUTO,
-			.recovery = a.best_recovery,
-		};
-
-		say(&a, "installing %s %s", c->app, a.best_str);
-		r = install_release(ic, &art, &res);
-	}
+	say(&a, "installing %s %s", c->app, a.best_str);
+	r = pawl_install_release(ic, rel, t, art_fd, art_fd >= 0 ? NULL : staged, &res);
 	if (art_fd >= 0) {
 		close(art_fd);
 		/* Installed (or health-checked) means its bytes matched. */
-		if (r == 0 && (res.outcome == INSTALL_INSTALLED ||
-			       res.outcome == INSTALL_HEALTH_FAILED) &&
-		    audit_appendf(a.log, "download", AUDIT_STR("target", a.best_path),
-				  AUDIT_INT("length", (int64_t)pawl_target_length(t)),
-				  AUDIT_STR("sha256", pawl_target_hash(t, "sha256")),
-				  AUDIT_STR("via", "fetcher")) < 0)
+		if (r == 0 && (res.outcome == PAWL_INSTALL_INSTALLED ||
+			       res.outcome == PAWL_INSTALL_HEALTH_FAILED) &&
+		    pawl_audit_appendf(a.log, "download", PAWL_AUDIT_STR("target", a.best_path),
+				       PAWL_AUDIT_INT("length", (int64_t)pawl_target_length(t)),
+				       PAWL_AUDIT_STR("sha256", pawl_target_hash(t, "sha256")),
+				       PAWL_AUDIT_STR("via", "fetcher")) < 0)
 			pawl_error_clear();
 	} else {
 		unlink(staged);
@@ -1014,167 +1004,70 @@ int agent_update(const agent_config *c, bool json, int verbose)
 	pawl_target_free(t);
 	pawl_updater_free(u);
 	if (r < 0) {
-		install_close(ic);
+		pawl_release_free(rel);
+		pawl_install_free(ic);
 		/* The copy's length and hashes, or an archive refused: the
 		 * codes say which; a missing file here is a local one. */
 		return fail_as(&a, "install", exit_code_for(pawl_error_last()->code, false));
 	}
-	install_close(ic);
-	if (audit_appendf(a.log, "install.outcome", AUDIT_STR("outcome",
-			  install_outcome_name(res.outcome)), AUDIT_STR("version", res.version),
-			  AUDIT_STR("current", res.current), AUDIT_BOOL("recovery", a.best_recovery),
-			  AUDIT_STR("why", res.message)) < 0)
+	pawl_install_free(ic);
+	if (pawl_audit_appendf(a.log, "install.outcome",
+			       PAWL_AUDIT_STR("outcome", pawl_install_outcome_name(res.outcome)),
+			       PAWL_AUDIT_STR("version", res.version),
+			       PAWL_AUDIT_STR("current", res.current),
+			       PAWL_AUDIT_BOOL("recovery", pawl_release_recovery(rel)),
+			       PAWL_AUDIT_STR("why", res.message)) < 0)
 		pawl_error_clear();
+	pawl_release_free(rel);
 	if (json)
 		result_json(&a, &res, a.best_path);
-	switch (res.outcome) {
-	case INSTALL_INSTALLED:
-		say(&a, "installed %s %s", c->app, res.version);
-		code = AGENT_EXIT_OK;
-		break;
-	case INSTALL_ALREADY_CURRENT:
-		say(&a, "%s %s is current", c->app, res.version);
-		code = AGENT_EXIT_OK;
-		break;
-	case INSTALL_HEALTH_FAILED:
-		fprintf(stderr, "pawl: %s %s failed its health check; %s is back in place: %s\n",
-			c->app, res.version, res.current[0] ? res.current : "nothing", res.message);
-		code = AGENT_EXIT_HEALTH;
-		break;
-	case INSTALL_REFUSED_DOWNGRADE:
-	case INSTALL_REFUSED_BAD:
-		fprintf(stderr, "pawl: refused %s %s: %s\n", c->app, res.version, res.message);
-		if (res.outcome == INSTALL_REFUSED_BAD)
-			fprintf(stderr, "pawl: hint: 'pawl --config %s clear-bad VERSION' (the "
-				"version 'status' lists as bad) lets it be tried again\n", c->path);
-		code = AGENT_EXIT_REFUSED;
-		break;
-	default:
-		code = AGENT_EXIT_ERROR;
-	}
-	return finish(&a, code, install_outcome_name(res.outcome));
+	code = report_outcome(&a, &res);
+	return finish(&a, code, pawl_install_outcome_name(res.outcome));
 }
 
 /* ---------------- status, rollback, log ---------------- */
 
-/* Nothing has run with this configuration yet: no state, no record of a
- * check, no audit log. */
-static bool never_ran(const agent_config *c, const install_state *st, bool have_anchor)
+/* Is a trusted APP/VERSION/NAME entry signed as a recovery release? (A
+ * fact of the trusted metadata, so u is refreshed.) */
+static int signed_as_recovery(struct agent *a, pawl_updater *u, const char *version,
+			      bool *ret)
 {
-	char path[4200];
-	struct stat sb;
+	pawl_release_opts o = PAWL_RELEASE_OPTS_INIT;
+	pawl_release_list *l = NULL;
+	bool rec = false;
+	int r;
 
-	if (have_anchor || st->installed[0] || st->highest[0] || st->nbad ||
-	    st->last_outcome != INSTALL_NONE)
-		return false;
-	snprintf(path, sizeof(path), "%s/audit.log", c->state_dir);
-	return lstat(path, &sb) != 0 && errno == ENOENT;
-}
-
-static void say_never_ran(FILE *f, const agent_config *c)
-{
-	fprintf(f, "Nothing has run yet with %s: no update of %s has been checked, and "
-		"nothing is installed in %s.\nRun 'pawl --config %s update' (or enable the "
-		"pawl-update timer) to check for the first time.\n", c->path, c->app,
-		c->install_dir, c->path);
-}
-
-int agent_status(const agent_config *c, bool json)
-{
-	install_state st;
-	char path[4200];
-	_cleanup_free_ char *data = NULL;
-	size_t len;
-	int64_t last_check = 0;
-	const char *last_outcome = "never";
-	int last_exit = -1;
-	pj_doc *doc = NULL;
-	bool have_anchor = false;
-
-	if (install_state_read(c->state_dir, &st) < 0) {
-		int code = pawl_error_last()->code;
-		char msg[1024];
-
-		snprintf(msg, sizeof(msg), "%s", pawl_error_last()->message);
-		if (json)
-			json_failure("status", code, msg, NULL, AGENT_EXIT_ERROR);
-		fprintf(stderr, "pawl: status failed: %s\n", msg);
-		return AGENT_EXIT_ERROR;
-	}
-	snprintf(path, sizeof(path), "%s/agent.json", c->state_dir);
-	if (file_read_all(path, 65536, &data, &len) == 0 &&
-	    pj_parse(&doc, TAKE_PTR(data), len, NULL) == 0) {
-		const pj_value *v = pj_get(pj_root(doc), "last_check");
-
-		have_anchor = true;
-		if (pj_is_int(v))
-			last_check = v->u.i;
-		if (pj_str(pj_get(pj_root(doc), "last_outcome")))
-			last_outcome = pj_str(pj_get(pj_root(doc), "last_outcome"));
-		v = pj_get(pj_root(doc), "last_exit");
-		if (pj_is_int(v))
-			last_exit = (int)v->u.i;
-	}
-	pawl_error_clear();
-	if (json) {
-		printf("{\"app\":");
-		cli_json_string(stdout, c->app);
-		printf(",\"installed\":\"%s\",\"previous\":\"%s\",\"highest\":\"%s\","
-		       "\"installed_recovery\":%s,\"bad\":[",
-		       st.installed, st.previous, st.highest,
-		       st.installed_recovery ? "true" : "false");
-		for (uint32_t i = 0; i < st.nbad; i++)
-			printf("%s\"%s\"", i ? "," : "", st.bad[i]);
-		printf("],\"last_check\":%" PRId64 ",\"last_outcome\":\"%s\",\"last_exit\":%d,"
-		       "\"ran\":%s}\n", last_check, last_outcome, last_exit,
-		       never_ran(c, &st, have_anchor) ? "false" : "true");
-	} else if (never_ran(c, &st, have_anchor)) {
-		say_never_ran(stdout, c);
-	} else {
-		char when[21] = "";
-
-		if (last_check)
-			pawl_time_format(last_check, when);
-		printf("app:        %s\n", c->app);
-		printf("installed:  %s%s\n", st.installed[0] ? st.installed : "(none)",
-		       st.installed_recovery ? " (recovery release)" : "");
-		printf("previous:   %s\n", st.previous[0] ? st.previous : "(none)");
-		printf("highest:    %s\n", st.highest[0] ? st.highest : "(none)");
-		if (st.nbad) {
-			printf("bad:       ");
-			for (uint32_t i = 0; i < st.nbad; i++)
-				printf(" %s", st.bad[i]);
-			printf("\n            failed a health check here and are never installed "
-			       "again;\n            'pawl --config %s clear-bad VERSION' clears "
-			       "the mark\n", c->path);
-		}
-		if (last_check)
-			printf("last check: %s, %s (exit %d)\n", when, last_outcome, last_exit);
-		else
-			printf("last check: none recorded yet\n");
-	}
-	pj_doc_free(doc);
-	return AGENT_EXIT_OK;
-}
-
-struct rollback_probe_ctx {
-	const char *app;
-	const char *version;
-	bool recovery;
-};
-
-static int rollback_probe(void *ctx, const char *path, const md_target *t, const char *role)
-{
-	struct rollback_probe_ctx *rb = ctx;
-	semver v;
-	char vs[SEMVER_MAX_LEN + 1];
-	bool rec;
-
-	(void)role;
-	if (release_info(rb->app, path, t->custom, &v, vs, &rec) == 0 &&
-	    strcmp(vs, rb->version) == 0 && rec)
-		rb->recovery = true;
+	o.app = a->c->app;
+	o.only_version = version;
+	r = pawl_release_list_new(&l, u, &o);
+	if (r < 0)
+		return r;
+	for (size_t i = 0; i < pawl_release_list_count(l); i++)
+		rec = rec || pawl_release_recovery(pawl_release_list_get(l, i));
+	pawl_release_list_free(l);
+	*ret = rec;
 	return 0;
+}
+
+static int report_rollback(struct agent *a, const pawl_install_result *res)
+{
+	const agent_config *c = a->c;
+
+	switch (res->outcome) {
+	case PAWL_INSTALL_ROLLED_BACK:
+		say(a, "rolled back to %s %s", c->app, res->current);
+		return finish(a, AGENT_EXIT_OK, "rolled_back");
+	case PAWL_INSTALL_REFUSED_DOWNGRADE:
+		fprintf(stderr, "pawl: rollback refused: %s %s is not signed as a recovery "
+			"release\n", c->app, a->state->previous);
+		return finish(a, AGENT_EXIT_REFUSED, "refused_downgrade");
+	case PAWL_INSTALL_HEALTH_FAILED:
+		fprintf(stderr, "pawl: %s %s failed its health check; %s stays: %s\n", c->app,
+			res->version, res->current, res->message);
+		return finish(a, AGENT_EXIT_HEALTH, "health_failed");
+	default:
+		return finish(a, AGENT_EXIT_ERROR, pawl_install_outcome_name(res->outcome));
+	}
 }
 
 /* Roll back only to a release the publisher signed as a recovery release:
@@ -1183,34 +1076,35 @@ int agent_rollback(const agent_config *c, bool json, int verbose)
 {
 	struct agent a = { .c = c, .json = json, .verbose = verbose };
 	pawl_updater_opts o = PAWL_UPDATER_OPTS_INIT;
-	install_ctx *ic = NULL;
-	install_opts io;
-	install_result res;
+	pawl_install *ic = NULL;
+	pawl_install_result res;
 	pawl_updater *u = NULL;
-	install_state st;
+	pawl_install_state st;
 	bool recovery = false;
 	int r;
 
 	if (setup_paths(&a) < 0 || open_audit(&a) < 0 || (privsep(c) && open_state(&a) < 0))
 		return fail_local(&a, "setup");
-	install_opts_from(&a, &io);
-	if (install_open(&ic, &io) < 0)
+	if (open_install(&a, &ic) < 0)
 		return fail_local(&a, "install state");
-	st = *install_get_state(ic);
+	if (pawl_install_get_state(ic, &st) < 0) {
+		pawl_install_free(ic);
+		return fail_local(&a, "install state");
+	}
 	a.state = &st;
 	if (!a.state->previous[0]) {
 		/* Nothing to go back to: a refusal (exit 5), not a network
 		 * failure, which the not-found code would map to. */
-		install_close(ic);
+		pawl_install_free(ic);
 		if (json)
-			json_failure("rollback", PAWL_E_NOT_FOUND, "no previous release is kept",
+			agent_json_failure("rollback", PAWL_E_NOT_FOUND, "no previous release is kept",
 				     NULL, AGENT_EXIT_REFUSED);
 		fprintf(stderr, "pawl: rollback refused: no previous release of %s is kept\n",
 			c->app);
 		return finish(&a, AGENT_EXIT_REFUSED, "no_previous");
 	}
 	if (ensure_trust(&a) < 0) {
-		install_close(ic);
+		pawl_install_free(ic);
 		return fail_local(&a, "trusted root");
 	}
 	fill_opts(&a, &o);
@@ -1222,128 +1116,34 @@ int agent_rollback(const agent_config *c, bool json, int verbose)
 	if (privsep(c)) {
 		a.refresh_only = true;
 		if (fetch_unprivileged(&a, &o) < 0) {
-			install_close(ic);
+			pawl_install_free(ic);
 			return fail(&a, "fetch");
 		}
 	}
 	if (pawl_updater_new(&u, &o) < 0 || pawl_updater_refresh(u) < 0) {
 		pawl_updater_free(u);
-		install_close(ic);
+		pawl_install_free(ic);
 		return fail(&a, "refresh");
 	}
-	/* Is a trusted APP/PREVIOUS/NAME entry signed as a recovery release? */
-	{
-		_cleanup_buf_ pawl_buf prefix = PAWL_BUF_INIT(600);
-		struct rollback_probe_ctx rb = { c->app, a.state->previous, false };
-
-		if (buf_printf(&prefix, "%s/%s/", c->app, a.state->previous) == 0) {
-			int rr = updater_collect_targets(u, prefix.data, rollback_probe, &rb);
-
-			if (rr < 0) {
-				pawl_updater_free(u);
-				install_close(ic);
-				return fail(&a, "release search");
-			}
-		}
-		recovery = rb.recovery;
+	if (signed_as_recovery(&a, u, a.state->previous, &recovery) < 0) {
+		pawl_updater_free(u);
+		pawl_install_free(ic);
+		return fail(&a, "release search");
 	}
 	pawl_updater_free(u);
-	r = install_rollback(ic, recovery, &res);
-	install_close(ic);
+	r = pawl_install_rollback(ic, recovery, &res);
+	pawl_install_free(ic);
 	if (r < 0)
 		return fail_local(&a, "rollback");
-	if (audit_appendf(a.log, "rollback.outcome", AUDIT_STR("outcome",
-			  install_outcome_name(res.outcome)), AUDIT_STR("version", res.version),
-			  AUDIT_STR("current", res.current), AUDIT_STR("why", res.message)) < 0)
+	if (pawl_audit_appendf(a.log, "rollback.outcome",
+			       PAWL_AUDIT_STR("outcome", pawl_install_outcome_name(res.outcome)),
+			       PAWL_AUDIT_STR("version", res.version),
+			       PAWL_AUDIT_STR("current", res.current),
+			       PAWL_AUDIT_STR("why", res.message)) < 0)
 		pawl_error_clear();
 	if (json)
 		result_json(NULL, &res, NULL);
-	switch (res.outcome) {
-	case INSTALL_ROLLED_BACK:
-		say(&a, "rolled back to %s %s", c->app, res.current);
-		return finish(&a, AGENT_EXIT_OK, "rolled_back");
-	case INSTALL_REFUSED_DOWNGRADE:
-		fprintf(stderr, "pawl: rollback refused: %s %s is not signed as a recovery "
-			"release\n", c->app, a.state->previous);
-		return finish(&a, AGENT_EXIT_REFUSED, "refused_downgrade");
-	case INSTALL_HEALTH_FAILED:
-		fprintf(stderr, "pawl: %s %s failed its health check; %s stays: %s\n", c->app,
-			res.version, res.current, res.message);
-		return finish(&a, AGENT_EXIT_HEALTH, "health_failed");
-	default:
-		return finish(&a, AGENT_EXIT_ERROR, install_outcome_name(res.outcome));
-	}
-}
-
-int agent_log_show(const agent_config *c, bool json, int64_t since)
-{
-	char path[4200];
-	struct stat sb;
-	int r;
-
-	snprintf(path, sizeof(path), "%s/audit.log", c->state_dir);
-	if (lstat(path, &sb) != 0 && errno == ENOENT) {
-		/* No entries: with --json, none on stdout (JSON Lines). */
-		fprintf(json ? stderr : stdout,
-			"Nothing has run yet with %s: the audit log %s starts with the first "
-			"'pawl --config %s update' (or init).\n", c->path, path, c->path);
-		return AGENT_EXIT_OK;
-	}
-	r = cli_log_show(stdout, path, json, since);
-	if (r != 0) {
-		int code = pawl_error_last()->code;
-		char msg[1024];
-
-		snprintf(msg, sizeof(msg), "%s",
-			 pawl_error_last()->message[0] ? pawl_error_last()->message :
-							 pawl_strerror(code));
-		if (json)
-			json_failure("log", code, msg, NULL, AGENT_EXIT_ERROR);
-		fprintf(stderr, "pawl: log failed: %s\n", msg);
-		return AGENT_EXIT_ERROR;
-	}
-	return AGENT_EXIT_OK;
-}
-
-int agent_log_verify(const agent_config *c, bool json)
-{
-	char path[4200], apath[4200];
-	_cleanup_free_ char *data = NULL;
-	audit_head anchor, *ap = NULL;
-	cli_log_result res;
-	pj_doc *doc = NULL;
-	size_t len;
-	int r;
-
-	snprintf(path, sizeof(path), "%s/audit.log", c->state_dir);
-	snprintf(apath, sizeof(apath), "%s/agent.json", c->state_dir);
-	{
-		install_state st;
-
-		/* No log, no anchor, no state: nothing has run, so nothing can
-		 * have been removed. A missing log with any of the others is
-		 * left to the check, which fails. */
-		if (install_state_read(c->state_dir, &st) == 0 && never_ran(c, &st, false) &&
-		    access(apath, F_OK) != 0) {
-			fprintf(json ? stderr : stdout,
-				"Nothing has run yet with %s: there is no audit log to verify "
-				"(%s starts with the first 'pawl --config %s update').\n",
-				c->path, path, c->path);
-			if (json)
-				printf("{\"ok\":true,\"entries\":0,\"ran\":false}\n");
-			return AGENT_EXIT_OK;
-		}
-		pawl_error_clear();
-	}
-	if (file_read_all(apath, 65536, &data, &len) == 0 &&
-	    pj_parse(&doc, TAKE_PTR(data), len, NULL) == 0 &&
-	    audit_head_from_json(&anchor, pj_get(pj_root(doc), "audit")) == 0)
-		ap = &anchor;
-	pawl_error_clear();
-	cli_log_check(path, NULL, ap, "agent.json", &res);
-	r = cli_log_report(stdout, path, &res, json);
-	pj_doc_free(doc);
-	return r;
+	return report_rollback(&a, &res);
 }
 
 /*
@@ -1353,44 +1153,45 @@ int agent_log_verify(const agent_config *c, bool json)
 int agent_clear_bad(const agent_config *c, const char *version, bool json, int verbose)
 {
 	struct agent a = { .c = c, .json = json, .verbose = verbose };
-	install_ctx *ic = NULL;
-	install_opts io;
-	const install_state *st;
+	pawl_install *ic = NULL;
+	pawl_install_state st;
 	bool marked = false;
 
 	if (setup_paths(&a) < 0 || open_audit(&a) < 0)
 		return fail_local(&a, "setup");
-	install_opts_from(&a, &io);
-	if (install_open(&ic, &io) < 0)
+	if (open_install(&a, &ic) < 0)
 		return fail_local(&a, "install state");
-	st = install_get_state(ic);
-	for (uint32_t i = 0; i < st->nbad; i++)
-		marked = marked || strcmp(st->bad[i], version) == 0;
+	if (pawl_install_get_state(ic, &st) < 0) {
+		pawl_install_free(ic);
+		return fail_local(&a, "install state");
+	}
+	for (uint32_t i = 0; i < st.nbad; i++)
+		marked = marked || strcmp(st.bad[i], version) == 0;
 	if (!marked) {
 		char msg[1024];
 		size_t k = (size_t)snprintf(msg, sizeof(msg), "%s %.64s is not marked bad (", c->app,
 					    version);
 
-		for (uint32_t i = 0; i < st->nbad && k < sizeof(msg); i++)
+		for (uint32_t i = 0; i < st.nbad && k < sizeof(msg); i++)
 			k += (size_t)snprintf(msg + k, sizeof(msg) - k, "%s%s", i ? ", " : "marked bad: ",
-					      st->bad[i]);
+					      st.bad[i]);
 		if (k < sizeof(msg))
-			snprintf(msg + k, sizeof(msg) - k, "%s)", st->nbad ? "" : "none is");
-		install_close(ic);
+			snprintf(msg + k, sizeof(msg) - k, "%s)", st.nbad ? "" : "none is");
+		pawl_install_free(ic);
 		pawl_error_set(PAWL_E_NOT_FOUND, "%s", msg);
 		return fail_local(&a, "clear-bad");
 	}
-	if (audit_appendf(a.log, "install.clear_bad", AUDIT_STR("version", version),
-			  AUDIT_INT("uid", (int64_t)getuid())) < 0 ||
-	    audit_flush(a.log) < 0) {
-		install_close(ic);
+	if (pawl_audit_appendf(a.log, "install.clear_bad", PAWL_AUDIT_STR("version", version),
+			       PAWL_AUDIT_INT("uid", (int64_t)getuid())) < 0 ||
+	    pawl_audit_flush(a.log) < 0) {
+		pawl_install_free(ic);
 		return fail_local(&a, "audit");
 	}
-	if (install_clear_bad(ic, version) < 0) {
-		install_close(ic);
+	if (pawl_install_clear_bad(ic, version) < 0) {
+		pawl_install_free(ic);
 		return fail_local(&a, "clear-bad");
 	}
-	install_close(ic);
+	pawl_install_free(ic);
 	say(&a, "%s %s is no longer marked bad: the next update may install it again", c->app,
 	    version);
 	if (json) {

@@ -45,7 +45,7 @@ int agent_init(const agent_config *c, const char *root_file, bool force, bool js
 int agent_update(const agent_config *c, bool json, int verbose);
 int agent_status(const agent_config *c, bool json);
 int agent_rollback(const agent_config *c, bool json, int verbose);
-/* since: AUDIT_SINCE_ALL or seconds since the epoch. */
+/* since: PAWL_AUDIT_SINCE_ALL or seconds since the epoch. */
 int agent_log_show(const agent_config *c, bool json, int64_t since);
 int agent_log_verify(const agent_config *c, bool json);
 /* `clear-bad VERSION`: let a release marked bad be installed again

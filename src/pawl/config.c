@@ -10,7 +10,7 @@
 #include "common/conf.h"
 #include "common/parse.h"
 #include "config.h"
-#include "util/guard.h"
+#include "base/base.h"
 
 #define LINE_MAX_LEN 4096
 #define FILE_MAX_LEN (256 * 1024)

@@ -31,14 +31,13 @@
 #include <unistd.h>
 
 #include "agent.h"
-#include "audit/audit.h"
-#include "client/client.h"
 #include "config.h"
 #include "common/exit_codes.h"
 #include "common/json_out.h"
 #include "common/nearest.h"
 #include "common/parse.h"
 #include "hint.h"
+#include "pawl/audit.h"
 #include "pawl/common.h"
 #include "pawl/updater.h"
 #include "progress.h"
@@ -305,7 +304,7 @@ static int usage_code(const struct cli *c)
 	return !c->config && is_protocol_cmd(c->cmd) ? 1 : AGENT_EXIT_USAGE;
 }
 
-static int usage_fail(const struct cli *c, const char *fmt, ...) PAWL_PRINTF(2, 3);
+static int usage_fail(const struct cli *c, const char *fmt, ...) PAWL_FORMAT(2, 3);
 static int usage_fail(const struct cli *c, const char *fmt, ...)
 {
 	char msg[768];
@@ -328,7 +327,7 @@ static int usage_fail(const struct cli *c, const char *fmt, ...)
 
 /* Keep the first usage error for after the parse (when the command, and
  * so the exit code, is known). */
-static void usage_later(struct cli *c, const char *fmt, ...) PAWL_PRINTF(2, 3);
+static void usage_later(struct cli *c, const char *fmt, ...) PAWL_FORMAT(2, 3);
 static void usage_later(struct cli *c, const char *fmt, ...)
 {
 	va_list ap;
@@ -557,7 +556,7 @@ static int read_root_file(const struct cli *c, const char *path, char **ret, siz
  */
 static int cmd_init(struct cli *c)
 {
-	root_install_info info;
+	pawl_root_info info;
 	const char *file;
 	char *buf = NULL;
 	size_t len = 0;
@@ -570,7 +569,8 @@ static int cmd_init(struct cli *c)
 		report_error(c, "init");
 		return 1;
 	}
-	r = metadata_dir_install_root(c->metadata_dir, buf, len, c->force_replace_root, &info);
+	r = pawl_metadata_dir_install_root(c->metadata_dir, buf, len,
+					   c->force_replace_root ? PAWL_ROOT_REPLACE : 0, &info);
 	free(buf);
 	if (r < 0) {
 		report_error(c, "init");
@@ -784,7 +784,7 @@ static int agent_main(struct cli *c)
 	agent_config cfg;
 	char err[1024];
 	const char *cmd = c->cmd;
-	int64_t since = AUDIT_SINCE_ALL;
+	int64_t since = PAWL_AUDIT_SINCE_ALL;
 	int rc;
 
 	if (c->metadata_dir)
@@ -813,7 +813,7 @@ static int agent_main(struct cli *c)
 			return usage_fail(c, "log takes no argument but 'verify' (not '%.64s')",
 					  c->args[0]);
 	}
-	if (c->since && audit_since_parse(c->since, &since) < 0)
+	if (c->since && pawl_audit_since_parse(c->since, &since) < 0)
 		return usage_fail(c, "%s", pawl_error_last()->message);
 	if (config_load(&cfg, c->config, err, sizeof(err)) < 0) {
 		if (c->json) {

@@ -22,7 +22,7 @@
 #include <syslog.h>
 #include <unistd.h>
 
-#include "client/client.h"
+#include "base/base.h"
 #include "privsep.h"
 #include "privsep_msg.h"
 #include "progress.h"
@@ -133,7 +133,7 @@ static int child_fetch(const privsep_job *job, int fd)
 	struct child_ctx cc = { fd, job->progress };
 	pawl_updater *u = NULL;
 	pawl_target *t = NULL;
-	_cleanup_buf_ pawl_buf rel = PAWL_BUF_INIT(16384);
+	_cleanup_free_ char *rel = NULL;
 	_cleanup_buf_ pawl_buf dst = PAWL_BUF_INIT(32768);
 	psm_outcome kind = PSM_NONE;
 	const char *path = NULL;
@@ -152,8 +152,8 @@ static int child_fetch(const privsep_job *job, int fd)
 	if (job->refresh_only || !path)
 		goto out;
 	GUARD_GOTO(r, pawl_updater_get_target(&t, u, path), out);
-	GUARD_GOTO(r, updater_target_remote_path(u, t, &rel), out);
-	GUARD_GOTO(r, buf_printf(&dst, CHILD_MIRROR "/targets/%s", rel.data), out);
+	GUARD_GOTO(r, pawl_updater_target_url_path(u, t, &rel), out);
+	GUARD_GOTO(r, buf_printf(&dst, CHILD_MIRROR "/targets/%s", rel), out);
 	/* The download goes where a file:// client will look for it. */
 	{
 		char *slash = strrchr(dst.data, '/');
@@ -347,7 +347,7 @@ static int judge(const privsep_fetcher *f, const struct heard *h, int status)
 	return 0;
 }
 
-int privsep_run(const privsep_fetcher *f, const privsep_job *job, audit_log *log)
+int privsep_run(const privsep_fetcher *f, const privsep_job *job, pawl_audit *log)
 {
 	struct heard h = { 0 };
 	char why[1024];
@@ -379,14 +379,14 @@ int privsep_run(const privsep_fetcher *f, const privsep_job *job, audit_log *log
 		/* The child's verification failures go into the root-owned
 		 * log, under the child's name. */
 		for (size_t i = 0; i < h.nrejected; i++)
-			if (audit_failuref(log, "fetcher.rejected", h.rejected[i],
-					   AUDIT_STR("side", "unprivileged")) < 0)
+			if (pawl_audit_failuref(log, "fetcher.rejected", h.rejected[i],
+					   PAWL_AUDIT_STR("side", "unprivileged")) < 0)
 				pawl_error_clear();
 	}
 	/* What the root side made the child, not what the child says it is. */
-	if (log && audit_appendf(log, "fetcher.exit", AUDIT_STR("user", f->name),
-				 AUDIT_INT("uid", (int64_t)f->uid), AUDIT_INT("gid", (int64_t)f->gid),
-				 AUDIT_INT("status",
+	if (log && pawl_audit_appendf(log, "fetcher.exit", PAWL_AUDIT_STR("user", f->name),
+				 PAWL_AUDIT_INT("uid", (int64_t)f->uid), PAWL_AUDIT_INT("gid", (int64_t)f->gid),
+				 PAWL_AUDIT_INT("status",
 					   WIFEXITED(status) ? WEXITSTATUS(status) : -1)) < 0)
 		pawl_error_clear();
 	if (heard_r < 0)

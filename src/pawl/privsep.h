@@ -24,7 +24,7 @@
 #include <stddef.h>
 #include <sys/types.h>
 
-#include "audit/audit.h"
+#include "pawl/audit.h"
 #include "pawl/updater.h"
 
 /* Who the fetcher is: what the root side set up. */
@@ -84,6 +84,6 @@ typedef struct privsep_job {
  * "fetcher.exit" with the account, uid and gid root gave the child and
  * its exit status.
  */
-PAWL_MUST_USE int privsep_run(const privsep_fetcher *f, const privsep_job *job, audit_log *log);
+PAWL_MUST_USE int privsep_run(const privsep_fetcher *f, const privsep_job *job, pawl_audit *log);
 
 #endif

@@ -13,8 +13,7 @@
 #include <string.h>
 
 #include "privsep_msg.h"
-#include "util/guard.h"
-#include "util/io.h"
+#include "base/base.h"
 
 struct psm_decoder {
 	uint8_t head[PSM_HEADER_LEN];

@@ -21,7 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "install/semver.h"
+#include "util/semver.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

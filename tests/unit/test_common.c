@@ -11,6 +11,7 @@
 
 #include "common/exit_codes.h"
 #include "common/json_out.h"
+#include "audit/audit.h"
 #include "common/log_cmd.h"
 #include "common/nearest.h"
 #include "common/parse.h"

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "install/semver.h"
+#include "util/semver.h"
 #include "pawl/common.h"
 #include "testing.h"
 

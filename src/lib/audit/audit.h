@@ -82,16 +82,17 @@
 #include <sys/types.h>
 
 #include "json/json.h"
+#include "pawl/audit.h"
 #include "pawl/updater.h"
 #include "util/guard.h"
 
 /* Longest line (without its newline) written or accepted. */
-#define AUDIT_LINE_MAX ((size_t)64 * 1024)
+#define AUDIT_LINE_MAX PAWL_AUDIT_LINE_MAX
 /* Most fields per entry, longest field name and type, longest string
  * value once escaped (longer values are cut, see audit_append). */
-#define AUDIT_FIELDS_MAX 32
-#define AUDIT_NAME_MAX 64
-#define AUDIT_VALUE_MAX 1024
+#define AUDIT_FIELDS_MAX PAWL_AUDIT_FIELDS_MAX
+#define AUDIT_NAME_MAX PAWL_AUDIT_NAME_MAX
+#define AUDIT_VALUE_MAX PAWL_AUDIT_VALUE_MAX
 /* Longest syslog datagram (RFC 5424 receivers accept at least 2048). */
 #define AUDIT_SYSLOG_MAX 2048
 
@@ -99,17 +100,14 @@
 #define AUDIT_DEFAULT_WINDOW_S 600
 #define AUDIT_DEFAULT_LOCK_TIMEOUT_S 10
 /* "no since filter" for audit_iter_open (and `log --since`) */
-#define AUDIT_SINCE_ALL INT64_MIN
+#define AUDIT_SINCE_ALL PAWL_AUDIT_SINCE_ALL
 
 /* ---------------- heads and anchors ---------------- */
 
 /* The position of one entry: what audit.head holds, and what a program
  * may keep in its own durable state as an anchor for audit_verify. */
-typedef struct audit_head {
-	uint64_t seq;
-	char hash[65]; /* lower-case hex SHA-256 of the entry's line */
-	char log[33];  /* the log id (fields.log of entry 0) */
-} audit_head;
+/* (The public type: pawl/audit.h.) */
+typedef pawl_audit_head audit_head;
 
 /* Strict: an object with exactly "hash", "log", "seq", well-formed.
  * PAWL_E_FORMAT otherwise. */
@@ -137,7 +135,8 @@ typedef struct audit_opts {
 	  AUDIT_DEFAULT_SYSLOG_PATH, AUDIT_DEFAULT_WINDOW_S,                   \
 	  AUDIT_DEFAULT_LOCK_TIMEOUT_S, 0640 }
 
-typedef struct audit_log audit_log;
+/* The public handle, pawl/audit.h. */
+typedef struct pawl_audit audit_log;
 
 /*
  * Open (creating if needed) the log dirfd/name; name is one path
@@ -159,12 +158,9 @@ typedef enum audit_kind {
 } audit_kind;
 
 /* One field of an entry; build them with the macros below. */
-typedef struct audit_field {
-	const char *key;
-	audit_kind kind;
-	const char *s; /* AUDIT_K_STR: a C string; NULL is written as null */
-	int64_t i;     /* AUDIT_K_INT, AUDIT_K_BOOL */
-} audit_field;
+/* One field of an entry (the public type, pawl/audit.h); build them with
+ * the macros below. kind is an audit_kind. */
+typedef pawl_audit_field audit_field;
 
 #define AUDIT_STR(k, v) { .key = (k), .kind = AUDIT_K_STR, .s = (v), .i = 0 }
 #define AUDIT_INT(k, v) { .key = (k), .kind = AUDIT_K_INT, .s = NULL, .i = (int64_t)(v) }
@@ -322,25 +318,8 @@ typedef enum audit_problem {
 /* "ok", "malformed", "torn", "edited", ... */
 const char *audit_problem_name(audit_problem p);
 
-typedef struct audit_report {
-	audit_problem problem;
-	uint64_t seq;        /* the first sequence number involved */
-	uint64_t line;       /* the 1-based line where it was found (0: none) */
-	uint64_t entries;    /* intact entries before the problem */
-	uint64_t last_seq;   /* the last intact entry, when entries > 0 */
-	char last_hash[65];
-	char log[33];        /* the log id, when entry 0 was read */
-	uint64_t torn_bytes; /* AUDIT_TORN: bytes after the last newline */
-	bool head_lags;      /* warning: head one entry behind (a crash) */
-	bool unlocked;       /* could not take the writers' lock: appends may
-	                      * have run during the check; a head behind by
-	                      * more than one is then only a warning */
-	uint64_t incidents;  /* incidents the log records (audit.incident,
-	                      * a restart after a lost or damaged log) */
-	uint64_t first_incident_seq;
-	uint64_t recoveries; /* torn lines cut off by writers (audit.torn) */
-	char detail[320];    /* names the file and line; also the error message */
-} audit_report;
+/* The public type (pawl/audit.h); problem is an audit_problem. */
+typedef pawl_audit_report audit_report;
 
 /*
  * Verify log_path: every line, the chain from entry 0, the head

@@ -34,7 +34,7 @@
 #include "util/clock.h"
 #include "util/io.h"
 
-struct audit_log {
+struct pawl_audit {
 	int dfd;
 	char *name, *head_name, *lock_name, *ident;
 	bool use_syslog;

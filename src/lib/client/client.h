@@ -82,15 +82,8 @@ PAWL_MUST_USE int updater_load_targets(pawl_updater *u, const char *role, const 
 				       const md_keys *keys, const md_role *deleg, pawl_md **ret);
 PAWL_MUST_USE int updater_top_targets(pawl_updater *u, pawl_md **ret);
 
-/* What metadata_dir_install_root found and did. */
-typedef struct root_install_info {
-	bool had_root;        /* METADATA_DIR/root.json was there */
-	bool identical;       /* byte for byte the root given: nothing written */
-	uint64_t old_version; /* of the root that was there (0: not a valid root) */
-	char old_sha256[65];  /* hex, or "unreadable" */
-	uint64_t new_version;
-	char new_sha256[65];
-} root_install_info;
+/* What metadata_dir_install_root found and did (the public type). */
+typedef pawl_root_info root_install_info;
 
 /* How long a forced root replacement waits for a refresh or download that
  * holds the metadata directory. */

@@ -500,6 +500,16 @@ int updater_target_remote_path(pawl_updater *u, const pawl_target *t, pawl_buf *
 	return target_remote_path(u, t, out);
 }
 
+PAWL_API int pawl_updater_target_url_path(pawl_updater *u, const pawl_target *t, char **out)
+{
+	_cleanup_buf_ pawl_buf rel = PAWL_BUF_INIT(16384);
+	size_t n;
+
+	ENSURE(u && t && out, PAWL_E_INVALID, "target_url_path: NULL argument");
+	GUARD(updater_target_remote_path(u, t, &rel));
+	return buf_steal(&rel, out, &n);
+}
+
 static int download_into(pawl_updater *u, const pawl_target *t, int dirfd, const char *filename)
 {
 	_cleanup_buf_ pawl_buf rel = PAWL_BUF_INIT(16384);

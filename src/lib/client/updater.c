@@ -952,6 +952,16 @@ PAWL_API int pawl_metadata_dir_init(const char *metadata_dir, const void *root_j
 	return metadata_dir_install_root(metadata_dir, root_json, len, false, NULL);
 }
 
+PAWL_API int pawl_metadata_dir_install_root(const char *metadata_dir, const void *root_json,
+					    size_t len, unsigned flags, pawl_root_info *out)
+{
+	ENSURE(metadata_dir && root_json, PAWL_E_INVALID, "metadata_dir_install_root: NULL argument");
+	ENSURE((flags & ~PAWL_ROOT_REPLACE) == 0, PAWL_E_INVALID,
+	       "metadata_dir_install_root: unknown flags 0x%x", flags);
+	return metadata_dir_install_root(metadata_dir, root_json, len,
+					 (flags & PAWL_ROOT_REPLACE) != 0, out);
+}
+
 PAWL_API uint64_t pawl_updater_role_version(const pawl_updater *u, const char *role)
 {
 	if (!u || !role)

@@ -82,7 +82,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "install/semver.h"
+#include "util/semver.h"
 #include "json/json.h"
 #include "util/guard.h"
 
@@ -107,6 +107,8 @@ typedef enum install_outcome {
 	INSTALL_ROLLED_BACK,       /* install_rollback moved to the previous release */
 	INSTALL_INTERRUPTED,       /* install_recover undid an unfinished transaction */
 	INSTALL_ERROR,             /* only in state.json's "last": a call failed */
+	INSTALL_PENDING_REBOOT,    /* a backend that switches at the next boot
+				    * (slots): confirmed by a later run */
 } install_outcome;
 
 /* "installed", "refused_downgrade", ... (the names state.json uses). */

@@ -28,6 +28,7 @@ static const char *const outcome_names[] = {
 	[INSTALL_ROLLED_BACK] = "rolled_back",
 	[INSTALL_INTERRUPTED] = "interrupted",
 	[INSTALL_ERROR] = "error",
+	[INSTALL_PENDING_REBOOT] = "pending_reboot",
 };
 
 static const char *const phase_names[] = {

@@ -61,6 +61,7 @@
 #define PAWL_PUBLISHER_H
 
 #include "audit/audit.h"
+#include "base/base.h"
 #include "crypto/crypto.h"
 #include "crypto/pkcs11.h"
 #include "image/image.h"
@@ -69,10 +70,6 @@
 #include "metadata/bulk.h"
 #include "metadata/metadata.h"
 #include "pawl/common.h"
-#include "store/store.h"
-#include "util/buf.h"
 #include "util/clock.h"
-#include "util/guard.h"
-#include "util/io.h"
 
 #endif

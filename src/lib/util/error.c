@@ -27,14 +27,14 @@ PAWL_API void pawl_error_clear(void)
 	err_msg[0] = '\0';
 }
 
-int pawl_error_setv(int code, const char *fmt, va_list ap)
+PAWL_API int pawl_error_setv(int code, const char *fmt, va_list ap)
 {
 	err_last.code = code;
 	vsnprintf(err_msg, sizeof(err_msg), fmt, ap);
 	return code;
 }
 
-int pawl_error_set(int code, const char *fmt, ...)
+PAWL_API int pawl_error_set(int code, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -44,7 +44,7 @@ int pawl_error_set(int code, const char *fmt, ...)
 	return code;
 }
 
-int pawl_error_set_errno(int code, int errnum, const char *fmt, ...)
+PAWL_API int pawl_error_set_errno(int code, int errnum, const char *fmt, ...)
 {
 	va_list ap;
 	size_t n;
@@ -58,7 +58,7 @@ int pawl_error_set_errno(int code, int errnum, const char *fmt, ...)
 	return code;
 }
 
-int pawl_error_prefix(int code, const char *fmt, ...)
+PAWL_API int pawl_error_prefix(int code, const char *fmt, ...)
 {
 	char old[ERR_MAX];
 	size_t n, oldlen;

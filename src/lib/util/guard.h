@@ -31,15 +31,8 @@
 #define PAWL_UNUSED __attribute__((unused))
 #define PAWL_INTERNAL __attribute__((visibility("hidden")))
 
-/* Set the thread's error; returns code so that callers can write
- * `return pawl_error_set(PAWL_E_FORMAT, "...")`. */
-int pawl_error_set(int code, const char *fmt, ...) PAWL_PRINTF(2, 3);
-int pawl_error_setv(int code, const char *fmt, va_list ap) PAWL_PRINTF(2, 0);
-/* The same, appending strerror(errnum). */
-int pawl_error_set_errno(int code, int errnum, const char *fmt, ...) PAWL_PRINTF(3, 4);
-/* Add context in front of the current message ("snapshot: " + message);
- * returns code unchanged. */
-int pawl_error_prefix(int code, const char *fmt, ...) PAWL_PRINTF(2, 3);
+/* pawl_error_set(), pawl_error_setv(), pawl_error_set_errno() and
+ * pawl_error_prefix() are public: pawl/common.h. */
 /* Drain OpenSSL's error queue into the message; returns PAWL_E_CRYPTO
  * or code when code is not 0. */
 int pawl_error_ossl(int code, const char *fmt, ...) PAWL_PRINTF(2, 3);

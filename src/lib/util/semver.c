@@ -18,7 +18,8 @@
 #include <stdbool.h>
 #include <string.h>
 
-#include "install/semver.h"
+#include "util/semver.h"
+#include "pawl/semver.h"
 
 static bool is_digit(char c)
 {
@@ -229,5 +230,25 @@ int semver_cmp_str(const char *a, const char *b, int *ret)
 	GUARD(semver_parse(a, &va));
 	GUARD(semver_parse(b, &vb));
 	*ret = semver_cmp(&va, &vb);
+	return 0;
+}
+
+/* ---------------- the public API (pawl/semver.h) ---------------- */
+
+PAWL_API int pawl_semver_check(const char *s)
+{
+	semver v;
+
+	ENSURE(s, PAWL_E_INVALID, "version: NULL");
+	return semver_parse(s, &v);
+}
+
+PAWL_API int pawl_semver_compare(int *out, const char *a, const char *b)
+{
+	int c;
+
+	ENSURE(out && a && b, PAWL_E_INVALID, "version comparison: NULL argument");
+	GUARD(semver_cmp_str(a, b, &c));
+	*out = c;
 	return 0;
 }

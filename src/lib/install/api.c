@@ -1,0 +1,240 @@
+/*
+ * api.c - pawl/install.h: the public install API over the backend table
+ * (backend.h). It checks arguments, picks the backend, and translates
+ * between the public structs and the module's own.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "client/client.h"
+#include "install/backend.h"
+#include "pawl/install.h"
+
+_Static_assert((int)PAWL_INSTALL_NONE == (int)INSTALL_NONE &&
+		       (int)PAWL_INSTALL_INSTALLED == (int)INSTALL_INSTALLED &&
+		       (int)PAWL_INSTALL_ALREADY_CURRENT == (int)INSTALL_ALREADY_CURRENT &&
+		       (int)PAWL_INSTALL_REFUSED_DOWNGRADE == (int)INSTALL_REFUSED_DOWNGRADE &&
+		       (int)PAWL_INSTALL_REFUSED_BAD == (int)INSTALL_REFUSED_BAD &&
+		       (int)PAWL_INSTALL_HEALTH_FAILED == (int)INSTALL_HEALTH_FAILED &&
+		       (int)PAWL_INSTALL_ROLLED_BACK == (int)INSTALL_ROLLED_BACK &&
+		       (int)PAWL_INSTALL_INTERRUPTED == (int)INSTALL_INTERRUPTED &&
+		       (int)PAWL_INSTALL_ERROR == (int)INSTALL_ERROR &&
+		       (int)PAWL_INSTALL_PENDING_REBOOT == (int)INSTALL_PENDING_REBOOT,
+	       "public and internal install outcomes differ");
+_Static_assert(PAWL_INSTALL_MAX_BAD == INSTALL_MAX_BAD, "bad marks");
+_Static_assert(PAWL_SEMVER_MAX_LEN == SEMVER_MAX_LEN, "version length");
+
+struct pawl_install {
+	const install_backend *b;
+	void *be;
+};
+
+PAWL_API const char *pawl_install_outcome_name(int outcome)
+{
+	return install_outcome_name((install_outcome)outcome);
+}
+
+static int opts_from(const pawl_install_opts *p, const install_backend **ret_b, install_opts *ret)
+{
+	const install_backend *b;
+
+	ENSURE(p, PAWL_E_INVALID, "install: no options");
+	ENSURE(p->version >= 1 && p->version <= PAWL_INSTALL_OPTS_VERSION, PAWL_E_INVALID,
+	       "install: options version %u is not supported", p->version);
+	ENSURE(p->install_dir && *p->install_dir && p->state_dir && *p->state_dir,
+	       PAWL_E_INVALID, "install: install_dir and state_dir are required");
+	b = install_backend_find(p->backend);
+	ENSURE(b, PAWL_E_UNSUPPORTED, "install: no backend \"%s\" (this build has: folder)",
+	       p->backend);
+	memset(ret, 0, sizeof(*ret));
+	ret->version = INSTALL_OPTS_VERSION;
+	ret->install_dir = p->install_dir;
+	ret->state_dir = p->state_dir;
+	ret->health_cmd = p->health_cmd;
+	ret->health_timeout_ms = p->health_timeout_ms;
+	ret->lock_timeout_s = p->lock_timeout_s;
+	ret->max_unpacked = p->max_unpacked;
+	ret->max_ratio = p->max_ratio;
+	ret->max_entries = p->max_entries;
+	*ret_b = b;
+	return 0;
+}
+
+static void result_out(pawl_install_result *out, const install_result *r)
+{
+	if (!out)
+		return;
+	memset(out, 0, sizeof(*out));
+	out->outcome = (int)r->outcome;
+	memcpy(out->version, r->version, sizeof(out->version));
+	memcpy(out->current, r->current, sizeof(out->current));
+	out->health_ran = r->health_ran;
+	out->health_timed_out = r->health_timed_out;
+	out->health_status = r->health_status;
+	_Static_assert(sizeof(out->message) == sizeof(r->message), "message");
+	memcpy(out->message, r->message, sizeof(out->message));
+}
+
+static void state_out(pawl_install_state *out, const install_state *s)
+{
+	memset(out, 0, sizeof(*out));
+	memcpy(out->installed, s->installed, sizeof(out->installed));
+	out->installed_recovery = s->installed_recovery;
+	memcpy(out->previous, s->previous, sizeof(out->previous));
+	memcpy(out->highest, s->highest, sizeof(out->highest));
+	memcpy(out->bad, s->bad, sizeof(out->bad));
+	out->nbad = s->nbad;
+	out->last_time = s->last_time;
+	out->last_outcome = (int)s->last_outcome;
+	memcpy(out->last_version, s->last_version, sizeof(out->last_version));
+	out->unfinished = s->journal.op != INSTALL_OP_NONE;
+}
+
+PAWL_API int pawl_install_open(pawl_install **out, const pawl_install_opts *opts)
+{
+	install_opts o;
+	const install_backend *b;
+	pawl_install *pi;
+	int r;
+
+	ENSURE(out, PAWL_E_INVALID, "install: NULL argument");
+	GUARD(opts_from(opts, &b, &o));
+	pi = xcalloc(1, sizeof(*pi));
+	if (!pi)
+		return PAWL_E_NOMEM;
+	pi->b = b;
+	r = b->open(&pi->be, &o);
+	if (r < 0) {
+		free(pi);
+		return r;
+	}
+	*out = pi;
+	return 0;
+}
+
+PAWL_API void pawl_install_free(pawl_install *pi)
+{
+	if (!pi)
+		return;
+	pi->b->close(pi->be);
+	free(pi);
+}
+
+PAWL_API int pawl_install_get_state(const pawl_install *pi, pawl_install_state *out)
+{
+	ENSURE(pi && out, PAWL_E_INVALID, "install: NULL argument");
+	state_out(out, pi->b->state(pi->be));
+	return 0;
+}
+
+PAWL_API int pawl_install_state_read(const pawl_install_opts *opts, pawl_install_state *out)
+{
+	const install_backend *b;
+	install_opts o;
+	install_state st;
+
+	ENSURE(out, PAWL_E_INVALID, "install: NULL argument");
+	GUARD(opts_from(opts, &b, &o));
+	GUARD(b->state_read(&o, &st));
+	state_out(out, &st);
+	return 0;
+}
+
+PAWL_API int pawl_install_places(const pawl_install *pi,
+				 pawl_install_place out[PAWL_INSTALL_MAX_PLACES], size_t *n)
+{
+	pawl_install_place tmp[PAWL_INSTALL_MAX_PLACES];
+	size_t k = 0;
+
+	ENSURE(pi && out && n, PAWL_E_INVALID, "install: NULL argument");
+	memset(tmp, 0, sizeof(tmp));
+	GUARD(pi->b->places(pi->be, tmp, PAWL_INSTALL_MAX_PLACES, &k));
+	memcpy(out, tmp, k * sizeof(tmp[0]));
+	*n = k;
+	return 0;
+}
+
+PAWL_API int pawl_install_recover(pawl_install *pi, pawl_install_result *out)
+{
+	install_result r;
+
+	ENSURE(pi, PAWL_E_INVALID, "install: NULL argument");
+	memset(&r, 0, sizeof(r));
+	GUARD(pi->b->recover(pi->be, &r));
+	result_out(out, &r);
+	return 0;
+}
+
+PAWL_API int pawl_install_release(pawl_install *pi, const pawl_release *rel,
+				  const pawl_target *t, int fd, const char *path,
+				  pawl_install_result *out)
+{
+	install_artifact a;
+	install_result r;
+	const char *name;
+
+	ENSURE(pi && rel && t && out, PAWL_E_INVALID, "install: NULL argument");
+	ENSURE(fd >= 0 || path, PAWL_E_INVALID, "install: neither a descriptor nor a path");
+	ENSURE(strcmp(pawl_release_path(rel), t->path) == 0, PAWL_E_INVALID,
+	       "install: the release %s is not the target %s", pawl_release_path(rel), t->path);
+	name = strrchr(t->path, '/');
+	name = name ? name + 1 : t->path;
+	memset(&a, 0, sizeof(a));
+	a.version = pawl_release_version(rel);
+	a.fd = fd;
+	a.path = fd >= 0 ? NULL : path;
+	a.name = name;
+	a.length = t->length;
+	a.hashes = t->hashes;
+	a.kind = INSTALL_KIND_AUTO;
+	a.recovery = pawl_release_recovery(rel);
+	memset(&r, 0, sizeof(r));
+	GUARD(pi->b->install(pi->be, &a, &r));
+	result_out(out, &r);
+	return 0;
+}
+
+PAWL_API int pawl_install_confirm(pawl_install *pi, pawl_install_result *out)
+{
+	install_result r;
+
+	ENSURE(pi, PAWL_E_INVALID, "install: NULL argument");
+	memset(&r, 0, sizeof(r));
+	if (pi->b->confirm)
+		GUARD(pi->b->confirm(pi->be, &r));
+	result_out(out, &r);
+	return 0;
+}
+
+PAWL_API int pawl_install_mark(pawl_install *pi, bool good, pawl_install_result *out)
+{
+	install_result r;
+
+	ENSURE(pi && out, PAWL_E_INVALID, "install: NULL argument");
+	ENSURE(pi->b->mark, PAWL_E_UNSUPPORTED, "install: the %s backend marks releases as it "
+	       "installs them (after their health check); there is nothing to mark by hand",
+	       pi->b->name);
+	memset(&r, 0, sizeof(r));
+	GUARD(pi->b->mark(pi->be, good, &r));
+	result_out(out, &r);
+	return 0;
+}
+
+PAWL_API int pawl_install_rollback(pawl_install *pi, bool previous_is_recovery,
+				   pawl_install_result *out)
+{
+	install_result r;
+
+	ENSURE(pi && out, PAWL_E_INVALID, "install: NULL argument");
+	memset(&r, 0, sizeof(r));
+	GUARD(pi->b->rollback(pi->be, previous_is_recovery, &r));
+	result_out(out, &r);
+	return 0;
+}
+
+PAWL_API int pawl_install_clear_bad(pawl_install *pi, const char *version)
+{
+	ENSURE(pi && version, PAWL_E_INVALID, "install: NULL argument");
+	return pi->b->clear_bad(pi->be, version);
+}
