@@ -1189,6 +1189,9 @@ static int slot_targets(struct agent *a, pawl_updater *u, pawl_target **ret_idx,
 
 	GUARD(pawl_updater_get_target(&t, u, a->best_path));
 	r = check_release(a, t, &rel);
+	if (r == 0 && !pawl_release_image_pack(rel))
+		r = pawl_error_set(PAWL_E_FORMAT, "the signed custom data of %s names no image pack",
+				   a->best_path);
 	if (r == 0)
 		r = pawl_updater_get_target(&p, u, pawl_release_image_pack(rel));
 	if (r < 0) {

@@ -66,13 +66,12 @@ static int release_read(const char *app, const char *path, const pj_value *custo
 	rel->bad = false;
 	rel->pack = NULL;
 	if (rel->kind == PAWL_RELEASE_IMAGE) {
+		/* Still a release without it (listed, chosen): installing it
+		 * is what fails (pawl_install_release_stream checks the whole
+		 * "image" member). */
 		const char *pack = pj_str(pj_get(pj_get(custom, "image"), "pack"));
 
-		if (!pack || !*pack)
-			return pawl_error_set(PAWL_E_FORMAT, "the custom image of %s names no pack",
-					      path);
-		rel->pack = xstrdup(pack);
-		if (!rel->pack)
+		if (pack && *pack && !(rel->pack = xstrdup(pack)))
 			return PAWL_E_NOMEM;
 	}
 	return 0;

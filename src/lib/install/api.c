@@ -280,10 +280,10 @@ PAWL_API int pawl_install_release_stream(pawl_install *pi, const pawl_release *r
 	       index_t->path);
 	ENSURE(pawl_release_kind_of(rel) == PAWL_RELEASE_IMAGE, PAWL_E_INVALID,
 	       "install: %s is not an image release", index_t->path);
-	ENSURE(pi->b == &install_backend_slot, PAWL_E_UNSUPPORTED,
-	       "install: the %s backend does not install image streams", pi->b->name);
 	memset(&a, 0, sizeof(a));
 	GUARD(image_custom(index_t, pack_t, &doc, &a.image_length, &a.image_sha256));
+	ENSURE(pi->b == &install_backend_slot, PAWL_E_UNSUPPORTED,
+	       "install: the %s backend does not install image streams", pi->b->name);
 	a.version = pawl_release_version(rel);
 	a.recovery = pawl_release_recovery(rel);
 	a.fd = -1;
