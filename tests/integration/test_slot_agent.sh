@@ -268,5 +268,30 @@ ok "bootsim boots" boot
 check "... slot b (5.0.0)" [ "$(booted)" = b ]
 ok "confirm 5.0.0" pawl confirm
 
+# ------------------------------------------ a hostile fetcher's image stream
+# pawl_hostile: the real agent whose fetcher breaks the DATA frames
+# (hostile_fetcher.c). Each time the old slot must stay primary.
+H=$BUILD/tests/integration/pawl_hostile
+release 6.0.0 ok
+conf fast.conf "" "user = nobody
+deadline_base = 2
+min_rate = 1073741824"
+ok "bootsim boots" boot
+ok "confirm b" pawl confirm
+B2=$(sha slot-b)
+refuses "the fetcher flips a byte of a piece: exit 2, the installer refuses it" 2 "hash" \
+	env PAWL_HOSTILE_DATA=flip "$H" --config "$T/psep.conf" --booted-slot b update
+check "... slot b still primary" [ "$(primary)" = b ]
+refuses "the fetcher sends a frame of an unknown type: exit 1, killed" 1 "broke the protocol" \
+	env PAWL_HOSTILE_DATA=garbage "$H" --config "$T/psep.conf" --booted-slot b update
+check "... slot b still primary" [ "$(primary)" = b ]
+refuses "the fetcher stalls: the root side's deadline stops it (exit 3)" 3 "did not deliver" \
+	env PAWL_HOSTILE_DATA=stall timeout 60 "$H" --config "$T/fast.conf" --booted-slot b update
+check "... slot b still primary" [ "$(primary)" = b ]
+check "... and the booted slot b was never written" [ "$(sha slot-b)" = "$B2" ]
+check "no fetcher is left running" sh -c "! pgrep -u nobody -f pawl_hostile >/dev/null"
+ok "the real agent then installs 6.0.0" "$P" --config "$T/psep.conf" --booted-slot b update
+check "... into slot a" grep -q "to slot a" out.log
+
 echo "1..$n"
 [ "$failed" -eq 0 ]
