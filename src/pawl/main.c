@@ -1174,6 +1174,9 @@ int main(int argc, char **argv)
 	if (c.since)
 		return usage_fail(&c, "--since goes with log (an agent command, with --config "
 				  "FILE)");
+	if (c.booted_slot)
+		return usage_fail(&c, "--booted-slot goes with the agent in slot mode (with "
+				  "--config FILE)");
 	c.progress = progress_wanted(c.json, c.verbose);
 	if (strcmp(c.cmd, "init") == 0)
 		return cmd_init(&c);

@@ -285,8 +285,29 @@ check "... slot b still primary" [ "$(primary)" = b ]
 refuses "the fetcher sends a frame of an unknown type: exit 1, killed" 1 "broke the protocol" \
 	env PAWL_HOSTILE_DATA=garbage "$H" --config "$T/psep.conf" --booted-slot b update
 check "... slot b still primary" [ "$(primary)" = b ]
-refuses "the fetcher stalls: the root side's deadline stops it (exit 3)" 3 "did not deliver" \
-	env PAWL_HOSTILE_DATA=stall timeout 60 "$H" --config "$T/fast.conf" --booted-slot b update
+# While it stalls, the fetcher is looked at: it holds no descriptor to a
+# slot (the root side opens the slot itself).
+env PAWL_HOSTILE_DATA=stall timeout 60 "$H" --config "$T/fast.conf" --booted-slot b update \
+	>stall.log 2>&1 &
+AGENT_PID=$!
+FPID="" i=0
+while [ $i -lt 100 ] && [ -z "$FPID" ]; do
+	FPID=$(pgrep -u nobody -f pawl_hostile | head -1) || true
+	[ -n "$FPID" ] && grep -q "streaming" stall.log || FPID=""
+	sleep 0.05
+	i=$((i + 1))
+done
+check "the streaming fetcher runs as nobody" [ -n "$FPID" ]
+ls -l /proc/"$FPID"/fd/ >fds.txt 2>&1 || true
+check "... and holds no descriptor to a slot" sh -c "grep -q . fds.txt && ! grep -q 'slot-[ab]' fds.txt"
+set +e
+wait "$AGENT_PID"
+rc=$?
+set -e
+AGENT_PID=""
+cp stall.log out.log
+check "the fetcher stalls: the root side's deadline stops it (exit 3)" \
+	sh -c "[ $rc = 3 ] && grep -q 'did not deliver' stall.log"
 check "... slot b still primary" [ "$(primary)" = b ]
 check "... and the booted slot b was never written" [ "$(sha slot-b)" = "$B2" ]
 check "no fetcher is left running" sh -c "! pgrep -u nobody -f pawl_hostile >/dev/null"
