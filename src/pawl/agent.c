@@ -7,7 +7,8 @@
  *
  * The agent is a program on libpawl's public API like any other: the
  * release choice is pawl_release_* (pawl/release.h), the install state
- * machine pawl_install_* (pawl/install.h, the folder backend), the audit
+ * machine pawl_install_* (pawl/install.h: the folder backend, or in slot
+ * mode the slot backend, see "slot mode" below), the audit
  * log and its anchor in agent.json pawl_audit_* (pawl/audit.h). This file
  * keeps the command flow and what the user sees.
  *

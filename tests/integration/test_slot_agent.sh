@@ -266,7 +266,10 @@ check "... the fetcher's streaming run is in the audit log, as nobody" \
 	audit_has fetcher.exit user=nobody run=stream status=0
 ok "bootsim boots" boot
 check "... slot b (5.0.0)" [ "$(booted)" = b ]
-ok "confirm 5.0.0" pawl confirm
+ok "confirm 5.0.0 --json" sh -c "'$P' --config '$T/pawl.conf' --booted-slot b confirm --json >c.json"
+check "... one JSON object: confirmed, slot b, no reboot" python3 -c "
+import json; d=json.load(open('c.json'))
+assert d['ok'] and d['command']=='confirm' and d['outcome']=='confirmed' and d['slot']=='b' and d['reboot'] is False, d"
 
 # ------------------------------------------ a hostile fetcher's image stream
 # pawl_hostile: the real agent whose fetcher breaks the DATA frames
