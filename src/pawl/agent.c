@@ -1494,6 +1494,20 @@ static int report_rollback(struct agent *a, const pawl_install_result *res)
 	}
 }
 
+/* rollback and clear-bad have no slot-mode meaning: say what does. */
+static int not_in_slot_mode(const agent_config *c, const char *cmd, const char *instead,
+			    bool json)
+{
+	char msg[512];
+
+	snprintf(msg, sizeof(msg), "%s is for folder mode; in slot mode (%s) %s", cmd, c->path,
+		 instead);
+	if (json)
+		agent_json_failure(cmd, PAWL_E_UNSUPPORTED, msg, NULL, AGENT_EXIT_ERROR);
+	fprintf(stderr, "pawl: %s\n", msg);
+	return AGENT_EXIT_ERROR;
+}
+
 /* Roll back only to a release the publisher signed as a recovery release:
  * that is a fact of the trusted metadata, so refresh first. */
 int agent_rollback(const agent_config *c, bool json, int verbose)
@@ -1507,6 +1521,9 @@ int agent_rollback(const agent_config *c, bool json, int verbose)
 	bool recovery = false;
 	int r;
 
+	if (c->slot_mode)
+		return not_in_slot_mode(c, "rollback", "'pawl mark-bad' on the booted slot and a "
+					"reboot go back to the other slot", json);
 	if (setup_paths(&a) < 0 || open_audit(&a) < 0 || (privsep(c) && open_state(&a) < 0))
 		return fail_local(&a, "setup");
 	if (open_install(&a, &ic) < 0)
@@ -1581,6 +1598,9 @@ int agent_clear_bad(const agent_config *c, const char *version, bool json, int v
 	pawl_install_state st;
 	bool marked = false;
 
+	if (c->slot_mode)
+		return not_in_slot_mode(c, "clear-bad", "a version marked bad stays bad; publish a "
+					"higher one", json);
 	if (setup_paths(&a) < 0 || open_audit(&a) < 0)
 		return fail_local(&a, "setup");
 	if (open_install(&a, &ic) < 0)

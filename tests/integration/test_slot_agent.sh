@@ -252,6 +252,8 @@ check "... asks for a reboot" grep -q "reboot" out.log
 ok "bootsim boots" boot
 check "... at once back to a" [ "$(booted)" = a ]
 ok "mark-good on a" pawl mark-good
+refuses "rollback is for folder mode (exit 1, says what to do)" 1 "mark-bad" pawl rollback
+refuses "clear-bad is for folder mode (exit 1)" 1 "stays bad" pawl clear-bad 4.0.0
 
 # ----------------------------------------------- privilege separation (nobody)
 release 5.0.0 ok
