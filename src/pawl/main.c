@@ -252,7 +252,7 @@ static void command_help(const char *name)
 		fputs(net_options, stdout);
 		fputs(protocol_exit, stdout);
 	} else if (strcmp(name, "update") == 0) {
-		fputs("usage: pawl --config FILE update [--json] [-v|-q]\n"
+		fputs("usage: pawl --config FILE [--booted-slot a|b] update [--json] [-v|-q]\n"
 		      "\n"
 		      "Refresh the trusted metadata, pick the newest release of the app that is\n"
 		      "not marked bad, download and verify it (a progress bar on a terminal),\n"
@@ -260,6 +260,13 @@ static void command_help(const char *name)
 		      "Never moves to an older or equal version unless the publisher signed it as\n"
 		      "a recovery release. Releases marked bad are named as skipped; 'pawl\n"
 		      "--config FILE clear-bad VERSION' lets one be tried again.\n"
+		      "\n"
+		      "Slot mode (slot.a, slot.b, bootloader; --booted-slot a|b overrides\n"
+		      "pawl.slot= on the kernel command line): the newest signed image is\n"
+		      "streamed into the slot that does not run, every piece verified before it\n"
+		      "is written, and the bootloader tries that slot at the next boot; then\n"
+		      "reboot and run 'pawl --config FILE confirm'. The booted slot is never\n"
+		      "written; any failure leaves the old slot booting.\n"
 		      "\n",
 		      stdout);
 		cli_exit_table_print(stdout, CLI_PROG_PAWL);
