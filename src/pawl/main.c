@@ -252,7 +252,7 @@ static void command_help(const char *name)
 		fputs(net_options, stdout);
 		fputs(protocol_exit, stdout);
 	} else if (strcmp(name, "update") == 0) {
-		fputs("usage: pawl --config FILE [--booted-slot a|b] update [--json] [-v|-q]\n"
+		fputs("usage: pawl --config FILE update [--json] [-v|-q]\n"
 		      "\n"
 		      "Refresh the trusted metadata, pick the newest release of the app that is\n"
 		      "not marked bad, download and verify it (a progress bar on a terminal),\n"
@@ -293,12 +293,13 @@ static void command_help(const char *name)
 		      stdout);
 		fputs(agent_exit, stdout);
 	} else if (strcmp(name, "status") == 0) {
-		fputs("usage: pawl --config FILE [--booted-slot a|b] status [--json]\n"
+		fputs("usage: pawl --config FILE status [--json]\n"
 		      "\n"
 		      "The installed, previous and highest versions, the releases marked bad\n"
 		      "(and how to clear the mark), and the time and outcome of the last check.\n"
 		      "Slot mode: both slots, each with its version, good or bad, and whether it\n"
-		      "is the bootloader's primary, the booted one, or pending confirmation.\n"
+		      "is the bootloader's primary, the booted one, or pending confirmation\n"
+		      "(--booted-slot a|b: the slot that runs now, instead of pawl.slot=).\n"
 		      "Reads the state only: no lock, no network.\n"
 		      "\n",
 		      stdout);
