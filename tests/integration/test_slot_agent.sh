@@ -201,6 +201,10 @@ check "... slot b is still primary after it" [ "$(primary)" = b ]
 # --------------------------------------------------- downgrade and recovery
 withdraw 2.0.0 && withdraw 1.0.0 && release 0.9.0 ok
 refuses "a downgrade to 0.9.0 is refused (exit 5)" 5 "refused os 0.9.0" pawl update
+check "(the access log names the packs fetched: 1.0.0's is there)" \
+	grep -q 'os/1.0.0/[^ ]*image.pack' "$NG/access.log"
+check "... decided before downloading: nothing of 0.9.0 was requested" \
+	sh -c "[ -s '$NG/access.log' ] && ! grep -q 'os/0.9.0/' '$NG/access.log'"
 check "... slot b stays primary" [ "$(primary)" = b ]
 withdraw 0.9.0 && release 0.8.0 ok --recovery
 ok "a --recovery release (0.8.0) is accepted" pawl update
