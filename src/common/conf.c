@@ -196,7 +196,11 @@ static int check_dir(const char *dir, const char *what, const struct stat *st)
 	ENSURE(S_ISDIR(st->st_mode), PAWL_E_NOT_FOUND, "%s: %s is not a directory", what, dir);
 	ENSURE(owner_trusted(st->st_uid), PAWL_E_POLICY,
 	       "%s: directory %s is owned by uid %u, not root", what, dir, (unsigned)st->st_uid);
-	ENSURE(!(st->st_mode & (S_IWGRP | S_IWOTH)), PAWL_E_POLICY,
+	/* A sticky directory (/tmp) others may write is safe to pass: in it
+	 * only an entry's owner can rename or remove that entry, and the next
+	 * step of the walk (directory, link or file) must be a trusted
+	 * owner's too. */
+	ENSURE(!(st->st_mode & (S_IWGRP | S_IWOTH)) || (st->st_mode & S_ISVTX), PAWL_E_POLICY,
 	       "%s: directory %s is writable by group or others", what, dir);
 	return 0;
 }

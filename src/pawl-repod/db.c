@@ -133,9 +133,12 @@ static const struct {
 	/* Wakes the leader (LISTEN pawl_repod_tasks) when the task commits. */
 	{ "task_notify", "SELECT pg_notify('pawl_repod_tasks', '')" },
 	{ "task_get", "SELECT state, result FROM tasks WHERE task_id = $1" },
-	/* The open tasks, oldest first: the leader takes a prefix of them
-	 * that fits its budget of artifacts per cycle. */
-	{ "task_open", "SELECT seq, artifacts FROM tasks WHERE state IN ('PENDING', 'RUNNING')"
+	/* The open tasks, oldest first, with how long each has waited (ms,
+	 * the database's clock): the leader takes a prefix of them that fits
+	 * the time it allows the cycle. */
+	{ "task_open", "SELECT seq, artifacts,"
+		       " (extract(epoch FROM clock_timestamp() - created_at) * 1000)::bigint"
+		       " FROM tasks WHERE state IN ('PENDING', 'RUNNING')"
 		       " ORDER BY seq LIMIT $1::integer" },
 	{ "task_running", "UPDATE tasks SET state = 'RUNNING', updated_at = now()"
 			  " WHERE seq = ANY ($1::bigint[]) AND state = 'PENDING'" },

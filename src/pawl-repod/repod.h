@@ -57,7 +57,7 @@ typedef struct repod_config {
 	int64_t expires_bins, expires_snapshot, expires_timestamp; /* seconds */
 	unsigned publish_interval_ms; /* shortest time between publications */
 	unsigned publish_batch; /* artifacts taken per publication, at most */
-	unsigned publish_cycle_ms; /* ... and fewer when a cycle takes longer */
+	unsigned publish_cycle_ms; /* what a cycle may take, at least (publisher.c) */
 	unsigned sign_threads;  /* threads that build and sign bins */
 	int64_t keep_versions_s; /* superseded metadata kept this long */
 	char *log_level;

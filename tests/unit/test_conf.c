@@ -463,8 +463,16 @@ static void test_trusted_path(void **state)
 	assert_int_equal(chmod(gw, 0775), 0);
 	t_fails(conf_resolve_trusted_path(nested, &real, NULL), PAWL_E_POLICY);
 	assert_msg("writable by group or others");
-	assert_int_equal(chmod(gw, 01777), 0); /* sticky does not help: /tmp */
+	assert_int_equal(chmod(gw, 0777), 0);
 	t_fails(conf_resolve_trusted_path(nested, &real, NULL), PAWL_E_POLICY);
+	/* sticky, as /tmp: others cannot rename or remove root's entries in
+	 * it, so it may be passed; an entry another user put there may not */
+	assert_int_equal(chmod(gw, 01777), 0);
+	t_ok(conf_resolve_trusted_path(nested, &real, NULL));
+	free(real);
+	assert_int_equal(chown(nested, NOBODY, NOBODY), 0);
+	t_fails(conf_resolve_trusted_path(nested, &real, NULL), PAWL_E_POLICY);
+	assert_int_equal(chown(nested, 0, 0), 0);
 	assert_int_equal(chmod(gw, 0755), 0);
 
 	/* the slot file itself: another user's, or writable by others */
