@@ -38,9 +38,9 @@ if [ ! -x "$MKFS" ] || [ ! -x "$DEBUGFS" ] || [ ! -x "$EDITENV" ]; then
 	exit 0
 fi
 
-# Not under /tmp: every directory above a slot must be writable by root
-# only (boot_check_device), which a sticky /tmp is not for the config.
-T=$(mktemp -d "$BUILD/pawl-test-slot-XXXXXX")
+# Every directory above a slot must be root's and writable by no one
+# else, or sticky (boot_check_device, pawl.conf's slot.a/slot.b).
+T=$(mktemp -d "${TMPDIR:-/tmp}/pawl-test-slot-XXXXXX")
 chmod 755 "$T"
 NG=""
 AGENT_PID=""
