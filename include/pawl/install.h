@@ -10,15 +10,24 @@
  *             symbolic link, is switched to it by one rename; the health
  *             command runs at once, and a failure switches back. Install,
  *             switch, confirm or roll back all happen in one call.
- *   "slot"    (next: A/B image slots) install writes the inactive slot and
- *             makes the bootloader try it on the next boot: the call ends
- *             with PAWL_INSTALL_PENDING_REBOOT, and pawl_install_confirm()
- *             in the run after the reboot marks it good or bad.
- *             Until it is built, PAWL_E_UNSUPPORTED.
+ *   "slot"    A/B image slots (options version 2: slot_a, slot_b,
+ *             bootloader, booted). pawl_install_release_stream() writes
+ *             the inactive slot from a stream of pieces, each verified
+ *             against the release's signed index before it is
+ *             decompressed or written, and makes the bootloader try it on
+ *             the next boot: the call ends with PAWL_INSTALL_PENDING_REBOOT,
+ *             and pawl_install_confirm() in the run after the reboot marks
+ *             it good (PAWL_INSTALL_CONFIRMED) or bad
+ *             (PAWL_INSTALL_HEALTH_FAILED: reboot into the other slot).
+ *             The booted slot is never written. Its places are "a" and
+ *             "b"; pawl_install_slots_read() shows the bootloader's view.
+ *             install_dir is not used. pawl_install_release() (a staged
+ *             file) is PAWL_E_UNSUPPORTED: no copy of an image is kept.
  *
  * Guarantees, whatever the backend:
  *  - Re-verification: the artifact is read once, into the backend's own
- *    private copy, and checked against the signed length and every signed
+ *    private copy (the slot backend: into the inactive slot, piece by
+ *    verified piece), and checked against the signed length and every signed
  *    hash of the trusted target entry before anything uses it.
  *  - Anti-downgrade: the highest version ever installed is kept durably;
  *    a release of lower or equal precedence is refused (not an error: the
@@ -70,13 +79,21 @@ typedef enum pawl_install_outcome {
 	PAWL_INSTALL_ERROR,             /* only as the state's last outcome */
 	PAWL_INSTALL_PENDING_REBOOT,    /* written and switched; confirmed after
 					 * the next boot (slot backend) */
+	PAWL_INSTALL_ALREADY_PENDING,   /* (slot) that version was written and
+					 * switched to already: reboot to run it */
+	PAWL_INSTALL_CONFIRMED,         /* (slot) health passed, marked good */
+	PAWL_INSTALL_MARKED_GOOD,       /* (slot) marked good by hand */
+	PAWL_INSTALL_MARKED_BAD,        /* (slot) marked bad by hand: reboot */
 } pawl_install_outcome;
 
 /* "installed", "refused_downgrade", ... (the names the state file and the
  * audit log use); "unknown" for anything else. */
 PAWL_API const char *pawl_install_outcome_name(int outcome);
 
-#define PAWL_INSTALL_OPTS_VERSION 1
+/* 1: up to max_entries; 2: the slot backend's fields appended. A caller
+ * built against version 1 keeps working: its version says where its
+ * struct ends. */
+#define PAWL_INSTALL_OPTS_VERSION 2
 
 typedef struct pawl_install_opts {
 	unsigned version;           /* PAWL_INSTALL_OPTS_VERSION */
@@ -91,6 +108,15 @@ typedef struct pawl_install_opts {
 	uint64_t max_unpacked;
 	uint32_t max_ratio;
 	uint32_t max_entries;       /* 0: 100000 */
+	/* version 2: the slot backend ("slot"), which needs all three of
+	 * slot_a, slot_b and bootloader (install_dir is then not used) */
+	const char *slot_a;         /* absolute path: a block device or a */
+	const char *slot_b;         /* regular file owned by root */
+	const char *bootloader;     /* "grub:ENVFILE", "uboot:FW_ENV_CONFIG" or
+				     * "custom:SCRIPT" */
+	const char *booted;         /* "a" or "b": the booted slot, overriding
+				     * the kernel command line (pawl.slot=);
+				     * NULL: read it from there */
 } pawl_install_opts;
 
 #define PAWL_INSTALL_OPTS_INIT { .version = PAWL_INSTALL_OPTS_VERSION }
@@ -123,8 +149,10 @@ typedef struct pawl_install_state {
 } pawl_install_state;
 
 /* Where releases live, as a status shows them: the folder backend has
- * "current" (and "previous" when one is kept); the slot backend will
- * have its two slots. */
+ * "current" (and "previous" when one is kept); the slot backend has its
+ * two slots, "a" and "b" (ACTIVE: booted; PENDING: switched to, not yet
+ * confirmed; BAD: the bootloader will not boot it; INACTIVE: the other
+ * one, good; EMPTY: never written by pawl or its write interrupted). */
 typedef enum pawl_install_place_state {
 	PAWL_INSTALL_PLACE_EMPTY = 0,
 	PAWL_INSTALL_PLACE_ACTIVE,   /* what runs now */
@@ -180,6 +208,71 @@ PAWL_API PAWL_MUST_USE int pawl_install_recover(pawl_install *pi, pawl_install_r
 PAWL_API PAWL_MUST_USE int pawl_install_release(pawl_install *pi, const pawl_release *rel,
 						const pawl_target *t, int fd, const char *path,
 						pawl_install_result *out);
+
+/* Reads the stream of an image release: up to cap bytes into buf, *ret_n
+ * = 0 at its end; a negative pawl_err (with the error set) stops the
+ * install with that code. */
+typedef int (*pawl_install_read_fn)(void *ctx, void *buf, size_t cap, size_t *ret_n);
+
+/*
+ * The forward-only decision alone, before anything is downloaded: outcome
+ * PAWL_INSTALL_NONE when rel may be installed, or the refusal
+ * (PAWL_INSTALL_REFUSED_DOWNGRADE, _REFUSED_BAD, _ALREADY_CURRENT,
+ * _ALREADY_PENDING) with its reason in out->message; nothing is recorded.
+ * The folder backend decides as it installs: always NONE.
+ */
+PAWL_API PAWL_MUST_USE int pawl_install_check(pawl_install *pi, const pawl_release *rel,
+					      pawl_install_result *out);
+
+/*
+ * Install the image release rel (pawl-repo release --image) from a stream:
+ * the bytes of its index target (index_t, the release's own entry:
+ * pawl_release_path(rel) must be its path) followed by those of its pack
+ * target (pack_t, the path pawl_release_image_pack(rel) names), as read
+ * returns them; nothing is staged. The index is checked against
+ * index_t's signed length and hashes before it is parsed and against the
+ * release's signed custom data; every piece against the index before it
+ * is decompressed and after; the pack against pack_t, the image against
+ * the index; only then, after a flush, does the bootloader switch. The
+ * slot backend only (others: PAWL_E_UNSUPPORTED). Outcomes:
+ * PAWL_INSTALL_PENDING_REBOOT, or a decision as pawl_install_check's.
+ * Errors: PAWL_E_HASH / PAWL_E_LENGTH (the stream is not what is signed),
+ * PAWL_E_FORMAT, PAWL_E_POLICY (a wrong slot device, an unconfirmed
+ * booted slot), PAWL_E_LIMIT (a slot too small), PAWL_E_IO, or read's own
+ * code; after any of them the bootloader still boots the old slot.
+ */
+PAWL_API PAWL_MUST_USE int pawl_install_release_stream(pawl_install *pi, const pawl_release *rel,
+						       const pawl_target *index_t,
+						       const pawl_target *pack_t,
+						       pawl_install_read_fn read, void *ctx,
+						       pawl_install_result *out);
+
+/* One slot as the slot backend's status shows it. */
+typedef enum pawl_install_slot_state {
+	PAWL_INSTALL_SLOT_UNKNOWN = -1, /* the bootloader could not be read */
+	PAWL_INSTALL_SLOT_BAD = 0,      /* the bootloader will not boot it */
+	PAWL_INSTALL_SLOT_GOOD = 1,
+} pawl_install_slot_state;
+
+typedef struct pawl_install_slot {
+	char name[4];                          /* "a", "b" */
+	char path[4096];                       /* its device or file */
+	char version[PAWL_SEMVER_MAX_LEN + 1]; /* "" unknown */
+	bool recovery;                         /* written from a recovery release */
+	int state;                             /* a pawl_install_slot_state */
+	bool primary;                          /* the bootloader tries it first */
+	bool booted;                           /* running now */
+	bool pending;                          /* switched to, not yet confirmed */
+} pawl_install_slot;
+
+/* Both slots of opts's slot backend (options version 2), without locking
+ * or changing anything: for a status command. A bootloader that cannot be
+ * read leaves state UNKNOWN and primary false (the reason in note, when
+ * note_size > 0); the state file that cannot be read fails it.
+ * PAWL_E_UNSUPPORTED for any other backend. */
+PAWL_API PAWL_MUST_USE int pawl_install_slots_read(const pawl_install_opts *opts,
+						   pawl_install_slot out[2], char *note,
+						   size_t note_size);
 
 /* After the reboot into a release installed with outcome
  * PAWL_INSTALL_PENDING_REBOOT: check it and mark it good, or mark it bad

@@ -111,6 +111,9 @@ PAWL_API const char *pawl_release_version(const pawl_release *r);
 PAWL_API pawl_release_kind pawl_release_kind_of(const pawl_release *r);
 /* Signed as a recovery release. */
 PAWL_API bool pawl_release_recovery(const pawl_release *r);
+/* An image release's pack target path (its signed custom "image":
+ * "pack"), or NULL for a folder release or an image that names none. */
+PAWL_API const char *pawl_release_image_pack(const pawl_release *r);
 /* Its version is one of opts.bad (false for pawl_release_from_target). */
 PAWL_API bool pawl_release_is_bad(const pawl_release *r);
 

@@ -45,6 +45,11 @@ int agent_init(const agent_config *c, const char *root_file, bool force, bool js
 int agent_update(const agent_config *c, bool json, int verbose);
 int agent_status(const agent_config *c, bool json);
 int agent_rollback(const agent_config *c, bool json, int verbose);
+/* Slot mode (issue 18), on the booted slot: `confirm` runs the health
+ * check, then marks it good (0) or bad (4: reboot into the other slot);
+ * `mark-good`, `mark-bad` (then reboot). 1 outside slot mode. */
+int agent_confirm(const agent_config *c, bool json, int verbose);
+int agent_mark(const agent_config *c, bool good, bool json, int verbose);
 /* since: PAWL_AUDIT_SINCE_ALL or seconds since the epoch. */
 int agent_log_show(const agent_config *c, bool json, int64_t since);
 int agent_log_verify(const agent_config *c, bool json);

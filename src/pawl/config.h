@@ -39,6 +39,9 @@ typedef struct agent_config {
 	bool slot_mode;
 	char *slot_a, *slot_b;
 	char *bootloader;
+	/* Not in the file: the global option --booted-slot a|b (main.c), which
+	 * overrides pawl.slot= on the kernel command line; NULL: read it. */
+	const char *booted_slot;
 	char *health_check;   /* optional: /bin/sh -c command */
 	unsigned health_timeout_s; /* default 60 */
 	char *ca_file;

@@ -65,6 +65,7 @@ struct cli {
 	bool json;
 	const char *config;
 	const char *since;
+	const char *booted_slot; /* --booted-slot a|b */
 	int verbose; /* -1 quiet, 0 normal, 1+ verbose */
 	bool progress;
 	bool force_replace_root;
@@ -91,6 +92,9 @@ static const struct command {
 	{ "rollback", M_AGENT },
 	{ "log", M_AGENT },
 	{ "clear-bad", M_AGENT },
+	{ "confirm", M_AGENT },
+	{ "mark-good", M_AGENT },
+	{ "mark-bad", M_AGENT },
 	{ "help", 0 },
 };
 
@@ -111,6 +115,7 @@ static void usage(FILE *f)
 	fputs("usage: pawl --metadata-dir DIR [OPTIONS] init|refresh|download [ARGS]\n"
 	      "       pawl --config FILE [OPTIONS] init|update|status|rollback|log|clear-bad "
 	      "[ARGS]\n"
+	      "       pawl --config FILE [--booted-slot a|b] confirm|mark-good|mark-bad\n"
 	      "       pawl help [COMMAND]\n"
 	      "\n"
 	      "Client commands (the TUF client, with --metadata-dir DIR):\n"
@@ -128,6 +133,16 @@ static void usage(FILE *f)
 	      "                     as a recovery release\n"
 	      "  log [--since T]    show the audit log;  log verify: check its hash chain\n"
 	      "  clear-bad VERSION  let a release marked bad be installed again\n"
+	      "\n"
+	      "Slot mode (slot.a, slot.b and bootloader in FILE: A/B image updates):\n"
+	      "  update             write the newest signed image into the slot that is not\n"
+	      "                     running and make the bootloader try it next\n"
+	      "  confirm            after the boot: run the health check, then mark the\n"
+	      "                     booted slot good, or bad and ask for a reboot (exit 4)\n"
+	      "  mark-good          mark the booted slot good (no health check)\n"
+	      "  mark-bad           mark the booted slot bad: reboot to go back\n"
+	      "  status             both slots: version, good or bad, primary, booted,\n"
+	      "                     pending\n"
 	      "\n"
 	      "Options go before or after the command; 'pawl help COMMAND' (or\n"
 	      "'pawl COMMAND --help') describes one command.\n"
@@ -156,6 +171,8 @@ static void usage(FILE *f)
 	      "\n"
 	      "Agent options:\n"
 	      "  --config FILE            the agent's configuration (pawl.conf(5))\n"
+	      "  --booted-slot a|b        slot mode: the slot that runs now, instead of\n"
+	      "                           pawl.slot= on the kernel command line\n"
 	      "  --since TIME             log: entries from TIME: YYYY-MM-DDTHH:MM:SSZ,\n"
 	      "                           YYYY-MM-DD, or a time back from now (90s, 30m,\n"
 	      "                           24h, 7d, 2w)\n"
@@ -243,14 +260,46 @@ static void command_help(const char *name)
 		      "Never moves to an older or equal version unless the publisher signed it as\n"
 		      "a recovery release. Releases marked bad are named as skipped; 'pawl\n"
 		      "--config FILE clear-bad VERSION' lets one be tried again.\n"
+		      "\n"
+		      "Slot mode (slot.a, slot.b, bootloader; --booted-slot a|b overrides\n"
+		      "pawl.slot= on the kernel command line): the newest signed image is\n"
+		      "streamed into the slot that does not run, every piece verified before it\n"
+		      "is written, and the bootloader tries that slot at the next boot; then\n"
+		      "reboot and run 'pawl --config FILE confirm'. The booted slot is never\n"
+		      "written; any failure leaves the old slot booting.\n"
 		      "\n",
 		      stdout);
 		cli_exit_table_print(stdout, CLI_PROG_PAWL);
+	} else if (strcmp(name, "confirm") == 0) {
+		fputs("usage: pawl --config FILE [--booted-slot a|b] confirm [--json] [-v|-q]\n"
+		      "\n"
+		      "Slot mode, after booting a new image: run the health check (health_check\n"
+		      "in FILE). It passes: the booted slot is marked good (exit 0). It fails: the\n"
+		      "booted slot is marked bad, its version is never installed again, and the\n"
+		      "operator must reboot into the other slot (exit 4). When the bootloader\n"
+		      "already fell back from an unconfirmed slot, that version is marked bad\n"
+		      "too. Run it from pawl-confirm.service after every boot.\n"
+		      "\n",
+		      stdout);
+		cli_exit_table_print(stdout, CLI_PROG_PAWL);
+	} else if (strcmp(name, "mark-good") == 0 || strcmp(name, "mark-bad") == 0) {
+		fputs("usage: pawl --config FILE [--booted-slot a|b] mark-good [--json]\n"
+		      "       pawl --config FILE [--booted-slot a|b] mark-bad [--json]\n"
+		      "\n"
+		      "Slot mode: mark the booted slot good (without a health check), or bad:\n"
+		      "its version goes into the bad list and the bootloader boots the other\n"
+		      "slot at the next boot; reboot then.\n"
+		      "\n",
+		      stdout);
+		fputs(agent_exit, stdout);
 	} else if (strcmp(name, "status") == 0) {
 		fputs("usage: pawl --config FILE status [--json]\n"
 		      "\n"
 		      "The installed, previous and highest versions, the releases marked bad\n"
 		      "(and how to clear the mark), and the time and outcome of the last check.\n"
+		      "Slot mode: both slots, each with its version, good or bad, and whether it\n"
+		      "is the bootloader's primary, the booted one, or pending confirmation\n"
+		      "(--booted-slot a|b: the slot that runs now, instead of pawl.slot=).\n"
 		      "Reads the state only: no lock, no network.\n"
 		      "\n",
 		      stdout);
@@ -815,6 +864,8 @@ static int agent_main(struct cli *c)
 	}
 	if (c->since && pawl_audit_since_parse(c->since, &since) < 0)
 		return usage_fail(c, "%s", pawl_error_last()->message);
+	if (c->booted_slot && strcmp(c->booted_slot, "a") != 0 && strcmp(c->booted_slot, "b") != 0)
+		return usage_fail(c, "--booted-slot takes a or b (not '%.16s')", c->booted_slot);
 	if (config_load(&cfg, c->config, err, sizeof(err)) < 0) {
 		if (c->json) {
 			printf("{\"ok\":false,\"step\":\"config\",\"error\":\"%s\",\"message\":",
@@ -825,6 +876,7 @@ static int agent_main(struct cli *c)
 		fprintf(stderr, "pawl: %s\n", err);
 		return AGENT_EXIT_ERROR;
 	}
+	cfg.booted_slot = c->booted_slot;
 	if (strcmp(cmd, "init") == 0)
 		rc = agent_init(&cfg, c->nargs ? c->args[0] : NULL, c->force_replace_root, c->json,
 				c->verbose);
@@ -836,6 +888,10 @@ static int agent_main(struct cli *c)
 		rc = agent_rollback(&cfg, c->json, c->verbose);
 	else if (strcmp(cmd, "clear-bad") == 0)
 		rc = agent_clear_bad(&cfg, c->args[0], c->json, c->verbose);
+	else if (strcmp(cmd, "confirm") == 0)
+		rc = agent_confirm(&cfg, c->json, c->verbose);
+	else if (strcmp(cmd, "mark-good") == 0 || strcmp(cmd, "mark-bad") == 0)
+		rc = agent_mark(&cfg, strcmp(cmd, "mark-good") == 0, c->json, c->verbose);
 	else if (c->nargs)
 		rc = agent_log_verify(&cfg, c->json);
 	else
@@ -847,7 +903,8 @@ static int agent_main(struct cli *c)
 /* ---------------- the command line ---------------- */
 
 enum { O_MDIR = 256, O_MURL, O_TNAME, O_TURL, O_TDIR, O_MAXB, O_MAXD, O_CA, O_PIN, O_JSON,
-       O_CTO, O_LST, O_LSL, O_TO, O_CONFIG, O_SINCE, O_MINRATE, O_DLBASE, O_FORCEROOT };
+       O_CTO, O_LST, O_LSL, O_TO, O_CONFIG, O_SINCE, O_MINRATE, O_DLBASE, O_FORCEROOT,
+       O_BOOTED };
 
 static const struct option opts[] = {
 	{ "metadata-dir", required_argument, NULL, O_MDIR },
@@ -869,6 +926,7 @@ static const struct option opts[] = {
 	{ "force-replace-trusted-root", no_argument, NULL, O_FORCEROOT },
 	{ "config", required_argument, NULL, O_CONFIG },
 	{ "since", required_argument, NULL, O_SINCE },
+	{ "booted-slot", required_argument, NULL, O_BOOTED },
 	{ "verbose", no_argument, NULL, 'v' },
 	{ "quiet", no_argument, NULL, 'q' },
 	{ "help", no_argument, NULL, 'h' },
@@ -1018,6 +1076,9 @@ static void parse_args(struct cli *c, int argc, char **argv)
 		case O_SINCE:
 			c->since = optarg;
 			break;
+		case O_BOOTED:
+			c->booted_slot = optarg;
+			break;
 		case 'v':
 			c->verbose++;
 			break;
@@ -1052,7 +1113,8 @@ static int unknown_command(struct cli *c, const char *word)
 	if (near)
 		return usage_fail(c, "unknown command '%.64s' (did you mean '%s'?)", word, near);
 	return usage_fail(c, "unknown command '%.64s'; the commands are init, refresh, "
-			  "download, update, status, rollback, log, clear-bad and help", word);
+			  "download, update, status, rollback, log, clear-bad, confirm, mark-good, "
+			  "mark-bad and help", word);
 }
 
 int main(int argc, char **argv)
@@ -1120,6 +1182,9 @@ int main(int argc, char **argv)
 	if (c.since)
 		return usage_fail(&c, "--since goes with log (an agent command, with --config "
 				  "FILE)");
+	if (c.booted_slot)
+		return usage_fail(&c, "--booted-slot goes with the agent in slot mode (with "
+				  "--config FILE)");
 	c.progress = progress_wanted(c.json, c.verbose);
 	if (strcmp(c.cmd, "init") == 0)
 		return cmd_init(&c);

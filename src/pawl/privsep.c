@@ -11,6 +11,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +22,7 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <syslog.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "base/base.h"
@@ -395,5 +398,347 @@ int privsep_run(const privsep_fetcher *f, const privsep_job *job, pawl_audit *lo
 	else
 		r = judge(f, &h, status);
 	heard_free(&h);
+	return r;
+}
+
+/* ---------------- streaming a slot image (privsep.h) ---------------- */
+
+/* Sends what it is given as DATA frames on fd. */
+struct data_sink {
+	int fd;
+	uint8_t frame[PSM_FRAME_MAX];
+};
+
+static int sink_data(void *ctx, const void *p, size_t n)
+{
+	struct data_sink *ds = ctx;
+	const uint8_t *b = p;
+
+	while (n) {
+		size_t k = n < PSM_DATA_MAX ? n : PSM_DATA_MAX, len;
+
+		GUARD(psm_encode_data(ds->frame, sizeof(ds->frame), &len, b, k));
+		GUARD(psm_write(ds->fd, ds->frame, len));
+		b += k;
+		n -= k;
+	}
+	return 0;
+}
+
+/* Stream every target of job, in order, from u to fd. */
+static int stream_targets(pawl_updater *u, const privsep_stream_job *job, int fd)
+{
+	struct data_sink *ds = malloc(sizeof(*ds));
+	int r = 0;
+
+	if (!ds)
+		return pawl_error_set(PAWL_E_NOMEM, "out of memory");
+	ds->fd = fd;
+	for (size_t i = 0; i < job->npaths && r == 0; i++) {
+		pawl_target *t = NULL;
+
+		r = pawl_updater_get_target(&t, u, job->paths[i]);
+		if (r == 0)
+			r = pawl_updater_download_stream(u, t, sink_data, ds);
+		pawl_target_free(t);
+	}
+	free(ds);
+	return r;
+}
+
+/* Send the outcome of a stream run (r: its result). */
+static int stream_outcome(int fd, int r)
+{
+	if (r < 0) {
+		if (child_outcome(fd, PSM_ERROR, r, pawl_error_last()->message) < 0)
+			pawl_error_clear();
+		return r;
+	}
+	return child_outcome(fd, PSM_OK, 0, NULL);
+}
+
+/* The fetcher's second run, as the unprivileged user in WORK: refresh
+ * from its own metadata of the first run, then stream. */
+static int child_stream(const privsep_stream_job *job, int fd)
+{
+	pawl_updater_opts o = *job->opts;
+	struct child_ctx cc = { fd, job->progress };
+	pawl_updater *u = NULL;
+	int r;
+
+	o.metadata_dir = CHILD_MDIR;
+	o.mirror_dir = NULL;
+	o.on_event = child_event;
+	o.event_ctx = &cc;
+	r = pawl_updater_new(&u, &o);
+	if (r == 0)
+		r = pawl_updater_refresh(u);
+	if (r == 0)
+		r = stream_targets(u, job, fd);
+	pawl_updater_free(u);
+	return stream_outcome(fd, r);
+}
+
+#define STREAM_RBUF 16384
+
+struct privsep_stream {
+	privsep_stream_job job;
+	privsep_fetcher f;  /* a copy; f.name NULL: the thread */
+	int fd;             /* the read end */
+	int wfd;            /* the thread's write end; -1 */
+	pid_t pid;          /* the child; -1 */
+	pthread_t th;
+	bool th_started;
+	psm_decoder *d;
+	struct heard h;
+	uint64_t data;      /* DATA bytes taken */
+	struct timespec deadline; /* CLOCK_MONOTONIC */
+	bool eof;           /* the stream ended well */
+	int err;            /* the first failure, sticky */
+	char errmsg[1024];
+	uint8_t *pending;   /* decoded DATA bytes not handed over yet */
+	size_t plen, poff;
+	uint8_t rbuf[STREAM_RBUF];
+};
+
+static void *stream_thread(void *arg)
+{
+	privsep_stream *s = arg;
+	sigset_t set;
+
+	/* A reader that stopped early makes writes fail (EPIPE) instead of
+	 * killing the agent. */
+	sigemptyset(&set);
+	sigaddset(&set, SIGPIPE);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	(void)stream_outcome(s->wfd, stream_targets(s->job.u, &s->job, s->wfd));
+	close(s->wfd);
+	s->wfd = -1;
+	return NULL;
+}
+
+/* Fail the stream for good: the fetcher is not heard any further. */
+static int stream_fail(privsep_stream *s, int code, const char *fmt, ...) PAWL_FORMAT(3, 4);
+static int stream_fail(privsep_stream *s, int code, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(s->errmsg, sizeof(s->errmsg), fmt, ap);
+	va_end(ap);
+	s->err = code;
+	if (s->pid > 0)
+		kill(s->pid, SIGKILL);
+	return pawl_error_set(code, "%s", s->errmsg);
+}
+
+static int on_stream_msg(const psm_msg *m, void *ctx)
+{
+	privsep_stream *s = ctx;
+
+	if (m->type != PSM_DATA || s->h.have_outcome)
+		return on_msg(m, &s->h);
+	if (m->data_len > s->job.total - s->data)
+		return pawl_error_set(PAWL_E_LIMIT, "the fetcher sent more than the %llu bytes "
+				      "signed", (unsigned long long)s->job.total);
+	memcpy(s->pending + s->plen, m->data, m->data_len);
+	s->plen += m->data_len;
+	s->data += m->data_len;
+	return 0;
+}
+
+int privsep_stream_start(const privsep_fetcher *f, const privsep_stream_job *job,
+			 privsep_stream **ret)
+{
+	privsep_stream *s;
+	int fds[2], r;
+
+	ENSURE(job->npaths >= 1 && job->npaths <= 2 && (f ? job->opts != NULL : job->u != NULL),
+	       PAWL_E_INVALID, "privsep: a stream needs targets and a client");
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return pawl_error_set(PAWL_E_NOMEM, "out of memory");
+	s->job = *job;
+	s->fd = s->wfd = -1;
+	s->pid = -1;
+	/* At most one frame the decoder held back plus one read's worth. */
+	s->pending = malloc(PSM_DATA_MAX + STREAM_RBUF);
+	/* Frame headers on top of the data: even one byte per frame fits. */
+	r = s->pending ? psm_decoder_new(&s->d, job->total * (PSM_HEADER_LEN + 1) +
+							  PRIVSEP_MAX_STREAM) :
+			 pawl_error_set(PAWL_E_NOMEM, "out of memory");
+	if (r < 0)
+		goto fail;
+	s->h.d = s->d;
+	clock_gettime(CLOCK_MONOTONIC, &s->deadline);
+	s->deadline.tv_sec += job->deadline_s ? job->deadline_s : 3600;
+	if (pipe2(fds, O_CLOEXEC) != 0) {
+		r = pawl_error_set_errno(PAWL_E_IO, errno, "pipe");
+		goto fail;
+	}
+	s->fd = fds[0];
+	if (!f) {
+		s->wfd = fds[1];
+		if (pthread_create(&s->th, NULL, stream_thread, s) != 0) {
+			close(fds[1]);
+			s->wfd = -1;
+			r = pawl_error_set(PAWL_E_IO, "cannot start the download thread");
+			goto fail;
+		}
+		s->th_started = true;
+		*ret = s;
+		return 0;
+	}
+	s->f = *f;
+	fflush(NULL);
+	s->pid = fork();
+	if (s->pid < 0) {
+		close(fds[1]);
+		r = pawl_error_set_errno(PAWL_E_IO, errno, "fork");
+		goto fail;
+	}
+	if (s->pid == 0) {
+		/* The child: no descriptor of root's crosses (child_isolate),
+		 * the slots included, which root opens only after this. */
+		int cr;
+
+		close(fds[0]);
+		cr = child_isolate(f, fds[1]);
+		if (cr == 0)
+			cr = drop_privileges(f);
+		if (cr == 0)
+			cr = child_stream(job, fds[1]);
+		else if (child_outcome(fds[1], PSM_ERROR, cr, pawl_error_last()->message) < 0)
+			pawl_error_clear();
+		close(fds[1]);
+		_exit(cr < 0 ? 1 : 0);
+	}
+	close(fds[1]);
+	*ret = s;
+	return 0;
+fail:
+	if (s->fd >= 0)
+		close(s->fd);
+	psm_decoder_free(s->d);
+	free(s->pending);
+	free(s);
+	return r;
+}
+
+static int64_t ms_left(const struct timespec *deadline)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (int64_t)(deadline->tv_sec - now.tv_sec) * 1000 +
+	       (deadline->tv_nsec - now.tv_nsec) / 1000000;
+}
+
+/* Read and decode until DATA is pending or the stream ended well. */
+static int stream_fill(privsep_stream *s)
+{
+	const char *who = s->pid > 0 ? "the unprivileged fetcher" : "the download";
+
+	while (s->poff == s->plen && !s->eof) {
+		struct pollfd pfd = { s->fd, POLLIN, 0 };
+		int64_t left = ms_left(&s->deadline);
+		ssize_t n;
+		int r;
+
+		s->poff = s->plen = 0;
+		if (left <= 0)
+			return stream_fail(s, PAWL_E_NETWORK, "%s did not deliver the image within "
+					   "%u s (%llu of %llu bytes); stopped", who,
+					   s->job.deadline_s, (unsigned long long)s->data,
+					   (unsigned long long)s->job.total);
+		r = poll(&pfd, 1, left > 60000 ? 60000 : (int)left);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0)
+			return stream_fail(s, PAWL_E_IO, "poll: %s", strerror(errno));
+		if (r == 0)
+			continue;
+		n = read(s->fd, s->rbuf, sizeof(s->rbuf));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return stream_fail(s, PAWL_E_IO, "cannot read from %s: %s", who,
+					   strerror(errno));
+		if (n == 0) {
+			if (psm_decoder_finish(s->d) < 0)
+				return stream_fail(s, PAWL_E_GENERIC, "%s broke the protocol: %s", who,
+						   pawl_error_last()->message);
+			if (!s->h.have_outcome)
+				return stream_fail(s, PAWL_E_GENERIC, "%s ended without saying how "
+						   "its run ended", who);
+			if (s->h.outcome != PSM_OK)
+				return stream_fail(s, s->h.outcome == PSM_ERROR ? s->h.code :
+									 PAWL_E_GENERIC,
+						   "%s: %s", who, s->h.outcome == PSM_ERROR ?
+						   s->h.message : "it had nothing to send");
+			s->eof = true;
+			break;
+		}
+		if (psm_decoder_feed(s->d, s->rbuf, (size_t)n, on_stream_msg, s) < 0)
+			return stream_fail(s, PAWL_E_GENERIC, "%s broke the protocol: %s", who,
+					   pawl_error_last()->message);
+	}
+	return 0;
+}
+
+int privsep_stream_read(void *ctx, void *buf, size_t cap, size_t *ret_n)
+{
+	privsep_stream *s = ctx;
+	size_t k;
+
+	if (s->err)
+		return pawl_error_set(s->err, "%s", s->errmsg);
+	GUARD(stream_fill(s));
+	k = s->plen - s->poff;
+	if (k > cap)
+		k = cap;
+	memcpy(buf, s->pending + s->poff, k);
+	s->poff += k;
+	*ret_n = k;
+	return 0;
+}
+
+int privsep_stream_finish(privsep_stream *s, pawl_audit *log)
+{
+	int status = 0, r = 0;
+
+	if (!s)
+		return 0;
+	/* Whatever is still on its way is not wanted any more. */
+	if (s->pid > 0 && !s->eof)
+		kill(s->pid, SIGKILL);
+	close(s->fd);
+	if (s->th_started)
+		pthread_join(s->th, NULL);
+	if (s->pid > 0) {
+		while (waitpid(s->pid, &status, 0) < 0 && errno == EINTR)
+			;
+		if (!s->err && log)
+			for (size_t i = 0; i < s->h.nrejected; i++)
+				if (pawl_audit_failuref(log, "fetcher.rejected", s->h.rejected[i],
+							PAWL_AUDIT_STR("side", "unprivileged")) < 0)
+					pawl_error_clear();
+		if (log && pawl_audit_appendf(log, "fetcher.exit", PAWL_AUDIT_STR("user", s->f.name),
+					      PAWL_AUDIT_INT("uid", (int64_t)s->f.uid),
+					      PAWL_AUDIT_INT("gid", (int64_t)s->f.gid),
+					      PAWL_AUDIT_STR("run", "stream"),
+					      PAWL_AUDIT_INT("status", WIFEXITED(status) ?
+								 WEXITSTATUS(status) : -1)) < 0)
+			pawl_error_clear();
+	}
+	if (s->err)
+		r = pawl_error_set(s->err, "%s", s->errmsg);
+	else if (s->eof && s->pid > 0 && !(WIFEXITED(status) && WEXITSTATUS(status) == 0))
+		r = pawl_error_set(PAWL_E_GENERIC, "the unprivileged fetcher said \"ok\" but "
+				   "exited with status %d", status);
+	heard_free(&s->h);
+	psm_decoder_free(s->d);
+	free(s->pending);
+	free(s);
 	return r;
 }

@@ -86,4 +86,52 @@ typedef struct privsep_job {
  */
 PAWL_MUST_USE int privsep_run(const privsep_fetcher *f, const privsep_job *job, pawl_audit *log);
 
+/*
+ * Streaming a slot image to the root side (issue 18). The slot installer
+ * reads the image as one stream, the index's bytes then the pack's, and
+ * checks every piece against signed metadata before it uses it; this
+ * brings the bytes to it without a copy anywhere.
+ *
+ * With a fetcher (f not NULL): a second run of the unprivileged child,
+ * which refreshes from its own metadata (WORK/metadata, the first run's),
+ * and streams each target of paths with pawl_updater_download_stream as
+ * DATA frames, then sends its outcome. It never holds a descriptor to a
+ * slot: the root side opens the slot itself, after the fork. Without one
+ * (f NULL, the agent runs as the only account): a thread of the agent
+ * streams them from job->u, root's own refreshed client, through the same
+ * frames, so that one reader serves both.
+ *
+ * The root side's reader (privsep_stream_read, a pawl_install_read_fn)
+ * takes the frames through the bounded decoder: DATA bytes beyond
+ * job->total, a malformed frame, any frame after the outcome, an outcome
+ * other than "ok" at the end, or a stream that ends without an outcome
+ * stop it with an error, and the child is killed on the spot. A fetcher
+ * that sends nothing for the rest of job->deadline_s is killed too
+ * (PAWL_E_NETWORK): a stalled fetcher cannot hold root. Only an "ok"
+ * outcome makes the stream end (n = 0); even then the installer believes
+ * nothing before it has checked it.
+ */
+typedef struct privsep_stream_job {
+	const pawl_updater_opts *opts; /* the child's client settings (f set) */
+	pawl_updater *u;               /* root's own refreshed client (f NULL) */
+	const char *paths[2];          /* the targets streamed, in order */
+	size_t npaths;
+	uint64_t total;                /* the sum of their signed lengths */
+	unsigned deadline_s;           /* for the whole stream */
+	bool progress;                 /* the child draws the progress bar */
+} privsep_stream_job;
+
+typedef struct privsep_stream privsep_stream;
+
+PAWL_MUST_USE int privsep_stream_start(const privsep_fetcher *f, const privsep_stream_job *job,
+				       privsep_stream **ret);
+/* A pawl_install_read_fn over ctx, a privsep_stream. */
+PAWL_MUST_USE int privsep_stream_read(void *ctx, void *buf, size_t cap, size_t *ret_n);
+/* Stop the fetcher if it still runs, wait for it, log "fetcher.exit" and
+ * the rejected files of a well-formed stream into log (may be NULL), and
+ * free s. 0 when the fetcher's side ended well; otherwise its error
+ * (which may explain a failed install better than the install's own: a
+ * network failure rather than a short stream). */
+PAWL_MUST_USE int privsep_stream_finish(privsep_stream *s, pawl_audit *log);
+
 #endif

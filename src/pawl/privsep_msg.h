@@ -22,8 +22,10 @@
  *   PSM_REJECTED  code  text:url  text:message
  *                 a file the fetcher's client rejected (for the audit log).
  *   PSM_DATA      1 ... PSM_DATA_MAX raw bytes
- *                 a piece of a stream the fetcher hands over (the A/B slot
- *                 installer's image pieces); nothing sends it yet.
+ *                 a piece of a stream the fetcher hands over: in slot mode
+ *                 the image's index and pack (privsep_stream_*, privsep.h),
+ *                 which the slot installer verifies piece by piece; refused
+ *                 in every other run (privsep_run).
  *
  * A payload must be exactly as long as its fields: nothing may follow the
  * last one. Each type has its own maximum length, checked from the frame

@@ -9,6 +9,7 @@
  */
 #include <errno.h>
 #include <inttypes.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -38,8 +39,12 @@ void agent_json_failure(const char *step, int code, const char *msg, const char 
 void agent_install_opts(const agent_config *c, pawl_install_opts *io)
 {
 	*io = (pawl_install_opts)PAWL_INSTALL_OPTS_INIT;
-	io->backend = "folder";
+	io->backend = c->slot_mode ? "slot" : "folder";
 	io->install_dir = c->install_dir;
+	io->slot_a = c->slot_a;
+	io->slot_b = c->slot_b;
+	io->bootloader = c->bootloader;
+	io->booted = c->booted_slot;
 	io->state_dir = c->state_dir;
 	io->health_cmd = c->health_check;
 	io->health_timeout_ms = c->health_timeout_s * 1000;
@@ -151,6 +156,104 @@ static void status_text(const agent_config *c, const pawl_install_state *st,
 		printf("last check: none recorded yet\n");
 }
 
+static const char *slot_state_name(int st)
+{
+	return st == PAWL_INSTALL_SLOT_GOOD ? "good" : st == PAWL_INSTALL_SLOT_BAD ? "bad" :
+									   "unknown";
+}
+
+/* The slot whose flag is set, as JSON ("a", "b" or null). */
+static void json_slot_flag(const pawl_install_slot sl[2], size_t off)
+{
+	for (int i = 0; i < 2; i++)
+		if (*(const bool *)((const char *)&sl[i] + off)) {
+			printf("\"%s\"", sl[i].name);
+			return;
+		}
+	fputs("null", stdout);
+}
+
+static void slots_json(const pawl_install_slot sl[2], const char *note)
+{
+	fputs(",\"mode\":\"slot\",\"booted\":", stdout);
+	json_slot_flag(sl, offsetof(pawl_install_slot, booted));
+	fputs(",\"primary\":", stdout);
+	json_slot_flag(sl, offsetof(pawl_install_slot, primary));
+	fputs(",\"pending\":", stdout);
+	json_slot_flag(sl, offsetof(pawl_install_slot, pending));
+	fputs(",\"slots\":[", stdout);
+	for (int i = 0; i < 2; i++) {
+		printf("%s{\"name\":\"%s\",\"path\":", i ? "," : "", sl[i].name);
+		cli_json_string(stdout, sl[i].path);
+		fputs(",\"version\":", stdout);
+		if (sl[i].version[0])
+			cli_json_string(stdout, sl[i].version);
+		else
+			fputs("null", stdout);
+		printf(",\"recovery\":%s,\"state\":\"%s\",\"primary\":%s,\"booted\":%s,"
+		       "\"pending\":%s}", sl[i].recovery ? "true" : "false",
+		       slot_state_name(sl[i].state), sl[i].primary ? "true" : "false",
+		       sl[i].booted ? "true" : "false", sl[i].pending ? "true" : "false");
+	}
+	fputs("]", stdout);
+	if (note[0]) {
+		fputs(",\"bootloader_error\":", stdout);
+		cli_json_string(stdout, note);
+	}
+}
+
+static void slots_text(const pawl_install_slot sl[2], const char *note)
+{
+	printf("slots:\n");
+	for (int i = 0; i < 2; i++)
+		printf("  %s  %-12s %-7s %s%s%s%s\n            %s\n", sl[i].name,
+		       sl[i].version[0] ? sl[i].version : "(unknown)", slot_state_name(sl[i].state),
+		       sl[i].booted ? " booted" : "", sl[i].primary ? " primary" : "",
+		       sl[i].pending ? " pending (reboot, then confirm)" : "",
+		       sl[i].recovery ? " recovery" : "", sl[i].path);
+	if (note[0])
+		printf("bootloader: %s\n", note);
+}
+
+/* Slot mode: the state, then both slots as the bootloader sees them. */
+static int slot_status(const agent_config *c, bool json, const pawl_install_opts *io,
+		       const pawl_install_state *st, const struct last_check *lc)
+{
+	pawl_install_slot sl[2];
+	char note[256];
+
+	if (pawl_install_slots_read(io, sl, note, sizeof(note)) < 0) {
+		int code = pawl_error_last()->code;
+		char msg[1024];
+
+		snprintf(msg, sizeof(msg), "%s", pawl_error_last()->message);
+		if (json)
+			agent_json_failure("status", code, msg, NULL, AGENT_EXIT_ERROR);
+		fprintf(stderr, "pawl: status failed: %s\n", msg);
+		return AGENT_EXIT_ERROR;
+	}
+	if (json) {
+		/* The folder form's object, with the slots added before its end. */
+		printf("{\"app\":");
+		cli_json_string(stdout, c->app);
+		printf(",\"installed\":\"%s\",\"previous\":\"%s\",\"highest\":\"%s\","
+		       "\"installed_recovery\":%s,\"bad\":[",
+		       st->installed, st->previous, st->highest,
+		       st->installed_recovery ? "true" : "false");
+		for (uint32_t i = 0; i < st->nbad; i++)
+			printf("%s\"%s\"", i ? "," : "", st->bad[i]);
+		printf("],\"last_check\":%" PRId64 ",\"last_outcome\":\"%s\",\"last_exit\":%d,"
+		       "\"ran\":%s", lc->when, lc->outcome, lc->exit,
+		       never_ran(c, st, lc->have_anchor) ? "false" : "true");
+		slots_json(sl, note);
+		fputs("}\n", stdout);
+		return AGENT_EXIT_OK;
+	}
+	status_text(c, st, lc);
+	slots_text(sl, note);
+	return AGENT_EXIT_OK;
+}
+
 int agent_status(const agent_config *c, bool json)
 {
 	pawl_install_opts io;
@@ -169,6 +272,8 @@ int agent_status(const agent_config *c, bool json)
 		return AGENT_EXIT_ERROR;
 	}
 	read_last_check(c, &lc);
+	if (c->slot_mode)
+		return slot_status(c, json, &io, &st, &lc);
 	if (json)
 		status_json(c, &st, &lc);
 	else if (never_ran(c, &st, lc.have_anchor))

@@ -24,6 +24,15 @@
  *   flood        "rejected" records past the run's limit, then the outcome
  *   record       a well-formed "rejected" record naming FORGED-RECORD, then
  *                the true outcome: a well-formed stream, taken (the control)
+ *
+ * PAWL_HOSTILE_DATA=MODE aims at the DATA frames of slot mode's streaming
+ * run (the image's index and pack; other frames pass unchanged):
+ *   stall        send nothing more from the first DATA frame on, and hang
+ *                (the root side's deadline must end it)
+ *   flip         flip one byte of the first DATA frame's payload: a piece
+ *                that is not the signed one (the installer must refuse it)
+ *   garbage      after the first DATA frame, a frame of an unknown type
+ *                (the root side must kill the fetcher and stop)
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -53,10 +62,39 @@ static void rejected(int fd, const char *url)
 	raw(fd, buf, n);
 }
 
+static int hostile_data(int fd, const uint8_t *frame, size_t len, const char *mode)
+{
+	static int seen;
+
+	if (seen++)
+		return __real_psm_write(fd, frame, len);
+	if (strcmp(mode, "stall") == 0) {
+		for (;;)
+			pause();
+	}
+	if (strcmp(mode, "flip") == 0) {
+		memcpy(buf, frame, len);
+		buf[len - 1] ^= 1;
+		return __real_psm_write(fd, buf, len);
+	}
+	if (strcmp(mode, "garbage") == 0) {
+		static const uint8_t junk[] = { 9, 0, 0, 0, 1, 'x' };
+
+		raw(fd, frame, len);
+		raw(fd, junk, sizeof(junk));
+		return 0;
+	}
+	_exit(4);
+}
+
 int __wrap_psm_write(int fd, const uint8_t *frame, size_t len)
 {
 	const char *mode = getenv("PAWL_HOSTILE");
+	const char *dmode = getenv("PAWL_HOSTILE_DATA");
 	size_t n;
+
+	if (dmode && len > PSM_HEADER_LEN && frame[0] == PSM_DATA)
+		return hostile_data(fd, frame, len, dmode);
 
 	if (!mode || len < 1 || frame[0] != PSM_OUTCOME)
 		return __real_psm_write(fd, frame, len);

@@ -47,7 +47,15 @@ static const struct rel RELS[] = {
 	{ "app/3.0.0/app.bin", "three\n", "{\"version\":\"3.0.0\"}" },
 	{ "app/1.5.0/app.bin", "one and a half\n", "{\"recovery\":true,\"version\":\"1.5.0\"}" },
 	/* a slot image: chosen only when images are asked for */
-	{ "app/9.0.0/app.img", "image\n", "{\"image\":{\"index\":\"x\"},\"version\":\"9.0.0\"}" },
+	{ "app/9.0.0/app.img", "image\n",
+	  "{\"image\":{\"index\":\"app/9.0.0/app.img\",\"length\":6,\"pack\":\"app/9.0.0/"
+	  "app.pack\",\"sha256\":\"00\"},\"version\":\"9.0.0\"}" },
+	/* its pack: no custom data, so not a release */
+	{ "app/9.0.0/app.pack", "pack\n", NULL },
+	/* an image naming another pack */
+	{ "app/8.9.0/app.img", "image\n",
+	  "{\"image\":{\"index\":\"app/8.9.0/app.img\",\"length\":6,\"pack\":\"elsewhere\","
+	  "\"sha256\":\"00\"},\"version\":\"8.9.0\"}" },
 	/* not releases of app: each one skipped */
 	{ "app/bogus/app.bin", "b\n", "{\"version\":\"bogus\"}" },
 	{ "app/4.0.0/app.bin", "4\n", "{\"version\":\"4.0.1\"}" },
@@ -349,6 +357,14 @@ static void test_release_from_target(void **state)
 	t_ok(pawl_updater_get_target(&t, u, "app/9.0.0/app.img"));
 	t_ok(pawl_release_from_target(&rel, "app", t));
 	assert_int_equal(pawl_release_kind_of(rel), PAWL_RELEASE_IMAGE);
+	assert_string_equal(pawl_release_image_pack(rel), "app/9.0.0/app.pack");
+	pawl_release_free(rel);
+	rel = NULL;
+	pawl_target_free(t);
+	t_ok(pawl_updater_get_target(&t, u, "app/1.5.0/app.bin"));
+	t_ok(pawl_release_from_target(&rel, "app", t));
+	assert_null(pawl_release_image_pack(rel));
+	assert_null(pawl_release_image_pack(NULL));
 	pawl_release_free(rel);
 	pawl_target_free(t);
 	assert_null(NULL);
@@ -587,9 +603,40 @@ static void test_install_options(void **state)
 	in.o.version = PAWL_INSTALL_OPTS_VERSION + 1;
 	t_fails(pawl_install_open(&pi, &in.o), PAWL_E_INVALID);
 	in.o.version = PAWL_INSTALL_OPTS_VERSION;
-	in.o.backend = "slot";
+	in.o.backend = "nosuch";
 	t_fails(pawl_install_open(&pi, &in.o), PAWL_E_UNSUPPORTED);
 	t_fails(pawl_install_state_read(&in.o, &st), PAWL_E_UNSUPPORTED);
+	/* The slot backend: options version 2, with both slots and a
+	 * bootloader; a version 1 caller's struct has no such fields. */
+	in.o.backend = "slot";
+	t_fails(pawl_install_open(&pi, &in.o), PAWL_E_INVALID);
+	in.o.slot_a = "/nonexistent/a";
+	in.o.slot_b = "/nonexistent/b";
+	in.o.bootloader = "grub:/nonexistent/grubenv";
+	in.o.version = 1;
+	t_fails(pawl_install_open(&pi, &in.o), PAWL_E_INVALID);
+	in.o.version = 2;
+	in.o.booted = "c";
+	t_fails(pawl_install_open(&pi, &in.o), PAWL_E_INVALID);
+	in.o.booted = NULL;
+	in.o.slot_b = NULL;
+	t_fails(pawl_install_open(&pi, &in.o), PAWL_E_INVALID);
+	assert_null(pi);
+	/* A version 1 caller of the folder backend still works. */
+	inst_init(r, &in);
+	snprintf(in.dir, sizeof(in.dir), "%s/inst-v1", r->dir);
+	snprintf(in.state, sizeof(in.state), "%s/state-v1", r->dir);
+	in.o.version = 1;
+	t_ok(pawl_install_open(&pi, &in.o));
+	{
+		pawl_install_slot sl[2];
+
+		/* ... and it has no slots */
+		t_fails(pawl_install_slots_read(&in.o, sl, NULL, 0), PAWL_E_UNSUPPORTED);
+	}
+	pawl_install_free(pi);
+	pi = NULL;
+	inst_init(r, &in);
 	in.o.backend = "folder";
 	in.o.install_dir = NULL;
 	t_fails(pawl_install_open(&pi, &in.o), PAWL_E_INVALID);
@@ -602,6 +649,180 @@ static void test_install_options(void **state)
 	assert_string_equal(st.installed, "");
 	assert_int_equal(st.last_outcome, PAWL_INSTALL_NONE);
 	assert_int_equal(access(in.dir, F_OK), -1);
+}
+
+/* A stream of fixed bytes, for pawl_install_release_stream. */
+struct bytes_src {
+	const char *p;
+	size_t n, off;
+	unsigned calls;
+};
+
+static int bytes_read(void *ctx, void *buf, size_t cap, size_t *ret_n)
+{
+	struct bytes_src *b = ctx;
+	size_t k = b->n - b->off < cap ? b->n - b->off : cap;
+
+	b->calls++;
+	memcpy(buf, b->p + b->off, k);
+	b->off += k;
+	*ret_n = k;
+	return 0;
+}
+
+/* A custom bootloader script (boot.h's verbs) keeping its state in files
+ * next to it: the slot backend through the public API, without GRUB. */
+static const char BOOT_SCRIPT[] =
+	"#!/bin/sh\n"
+	"d=$(dirname \"$0\")\n"
+	"case $1 in\n"
+	"get-primary) cat \"$d/primary\" ;;\n"
+	"set-primary) echo $2 >\"$d/primary\"; echo good >\"$d/state-$2\" ;;\n"
+	"get-state) cat \"$d/state-$2\" ;;\n"
+	"set-state) echo $3 >\"$d/state-$2\" ;;\n"
+	"get-current) echo a ;;\n"
+	"*) exit 1 ;;\n"
+	"esac\n";
+
+static void test_install_stream(void **state)
+{
+	struct repo *r = *state;
+	pawl_updater *u = updater(r);
+	struct inst in;
+	pawl_install *pi = NULL;
+	pawl_install_result res;
+	pawl_release *img = NULL, *other = NULL, *folder = NULL;
+	pawl_target *idx, *pack, *oidx, *ft;
+	struct bytes_src src = { "garbage", 7, 0, 0 };
+
+	t_ok(pawl_updater_get_target(&idx, u, "app/9.0.0/app.img"));
+	t_ok(pawl_updater_get_target(&pack, u, "app/9.0.0/app.pack"));
+	t_ok(pawl_updater_get_target(&oidx, u, "app/8.9.0/app.img"));
+	t_ok(pawl_updater_get_target(&ft, u, "app/2.0.0/app.bin"));
+	t_ok(pawl_release_from_target(&img, "app", idx));
+	t_ok(pawl_release_from_target(&other, "app", oidx));
+	t_ok(pawl_release_from_target(&folder, "app", ft));
+
+	/* The folder backend: no pre-download decision, no image streams. */
+	inst_init(r, &in);
+	t_ok(pawl_install_open(&pi, &in.o));
+	t_ok(pawl_install_check(pi, img, &res));
+	assert_int_equal(res.outcome, PAWL_INSTALL_NONE);
+	t_fails(pawl_install_release_stream(pi, img, idx, pack, bytes_read, &src, &res),
+		PAWL_E_UNSUPPORTED);
+	/* Arguments, checked before anything is read */
+	t_fails(pawl_install_release_stream(pi, img, idx, pack, NULL, &src, &res), PAWL_E_INVALID);
+	t_fails(pawl_install_release_stream(pi, img, oidx, pack, bytes_read, &src, &res),
+		PAWL_E_INVALID); /* the release is not that target */
+	t_fails(pawl_install_release_stream(pi, folder, ft, pack, bytes_read, &src, &res),
+		PAWL_E_INVALID); /* not an image */
+	t_fails(pawl_install_release_stream(pi, other, oidx, pack, bytes_read, &src, &res),
+		PAWL_E_FORMAT); /* its signed image names another pack */
+	t_fails(pawl_install_check(pi, NULL, &res), PAWL_E_INVALID);
+	assert_int_equal(src.calls, 0);
+	pawl_install_free(pi);
+	pi = NULL;
+
+	/* The slot backend, through the same interface (slots and the
+	 * script must be root's: only as root). */
+	if (geteuid() == 0) {
+		char a[720], b[720], script[760], sdir[700], boot[780], path[760];
+		pawl_install_place pl[PAWL_INSTALL_MAX_PLACES];
+		pawl_install_slot sl[2];
+		pawl_install_state st;
+		char note[256], *zero = calloc(1, 1 << 20);
+		size_t n = 0;
+		int fd;
+
+		assert_non_null(zero);
+		snprintf(sdir, sizeof(sdir), "%s/boot", r->dir);
+		assert_int_equal(mkdir(sdir, 0755), 0);
+		snprintf(script, sizeof(script), "%s/script", sdir);
+		t_write_file(script, BOOT_SCRIPT, strlen(BOOT_SCRIPT));
+		assert_int_equal(chmod(script, 0755), 0);
+		snprintf(path, sizeof(path), "%s/primary", sdir);
+		t_write_file(path, "a\n", 2);
+		snprintf(path, sizeof(path), "%s/state-a", sdir);
+		t_write_file(path, "good\n", 5);
+		snprintf(path, sizeof(path), "%s/state-b", sdir);
+		t_write_file(path, "bad\n", 4);
+		snprintf(a, sizeof(a), "%s/slot-a", r->dir);
+		snprintf(b, sizeof(b), "%s/slot-b", r->dir);
+		t_write_file(a, zero, 1 << 20);
+		t_write_file(b, zero, 1 << 20);
+		free(zero);
+		assert_int_equal(chmod(a, 0600), 0);
+		assert_int_equal(chmod(b, 0600), 0);
+		snprintf(boot, sizeof(boot), "custom:%s", script);
+		inst_init(r, &in);
+		in.o.backend = "slot";
+		in.o.install_dir = NULL;
+		in.o.slot_a = a;
+		in.o.slot_b = b;
+		in.o.bootloader = boot;
+		in.o.booted = "a";
+		t_ok(pawl_install_open(&pi, &in.o));
+		t_ok(pawl_install_places(pi, pl, &n));
+		assert_int_equal(n, 2);
+		assert_string_equal(pl[0].name, "a");
+		assert_int_equal(pl[0].state, PAWL_INSTALL_PLACE_ACTIVE);
+		assert_string_equal(pl[1].name, "b");
+		assert_int_equal(pl[1].state, PAWL_INSTALL_PLACE_BAD);
+		/* No staged copy of an image, no rollback command */
+		fd = open(a, O_RDONLY | O_CLOEXEC);
+		assert_true(fd >= 0);
+		t_fails(pawl_install_release(pi, folder, ft, fd, NULL, &res), PAWL_E_UNSUPPORTED);
+		close(fd);
+		t_fails(pawl_install_rollback(pi, true, &res), PAWL_E_UNSUPPORTED);
+		t_fails(pawl_install_clear_bad(pi, "1.0.0"), PAWL_E_UNSUPPORTED);
+		/* The booted slot is marked good; then the decision alone */
+		t_ok(pawl_install_mark(pi, true, &res));
+		assert_int_equal(res.outcome, PAWL_INSTALL_MARKED_GOOD);
+		t_ok(pawl_install_check(pi, img, &res));
+		assert_int_equal(res.outcome, PAWL_INSTALL_NONE);
+		/* A stream that is not the signed index: refused, b never
+		 * becomes primary, and the failure is the installer's. */
+		src.off = src.calls = 0;
+		assert_true(pawl_install_release_stream(pi, img, idx, pack, bytes_read, &src,
+							&res) < 0);
+		assert_true(src.calls > 0);
+		pawl_install_free(pi);
+		pi = NULL;
+		snprintf(path, sizeof(path), "%s/primary", sdir);
+		{
+			char got[8] = "";
+			FILE *f = fopen(path, "r");
+
+			assert_non_null(f);
+			assert_non_null(fgets(got, sizeof(got), f));
+			fclose(f);
+			assert_string_equal(got, "a\n");
+		}
+		/* The status view, read-only */
+		t_ok(pawl_install_slots_read(&in.o, sl, note, sizeof(note)));
+		assert_string_equal(sl[0].name, "a");
+		assert_true(sl[0].booted && sl[0].primary && !sl[0].pending);
+		assert_int_equal(sl[0].state, PAWL_INSTALL_SLOT_GOOD);
+		assert_string_equal(sl[1].path, b);
+		assert_int_equal(sl[1].state, PAWL_INSTALL_SLOT_BAD);
+		assert_false(sl[1].booted || sl[1].primary);
+		t_ok(pawl_install_state_read(&in.o, &st));
+		assert_false(st.unfinished);
+		/* mark-bad on the booted slot: reboot */
+		t_ok(pawl_install_open(&pi, &in.o));
+		t_ok(pawl_install_mark(pi, false, &res));
+		assert_int_equal(res.outcome, PAWL_INSTALL_MARKED_BAD);
+		pawl_install_free(pi);
+		pi = NULL;
+	}
+	pawl_release_free(img);
+	pawl_release_free(other);
+	pawl_release_free(folder);
+	pawl_target_free(idx);
+	pawl_target_free(pack);
+	pawl_target_free(oidx);
+	pawl_target_free(ft);
+	pawl_updater_free(u);
 }
 
 /* ---------------- audit ---------------- */
@@ -811,6 +1032,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_install_flow, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_install_refuses, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_install_options, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_install_stream, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_audit_write_read_verify, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_audit_invalid, setup, teardown),
 		cmocka_unit_test(test_semver),

@@ -20,6 +20,7 @@ struct pawl_release {
 	pawl_release_kind kind;
 	bool recovery;
 	bool bad;
+	char *pack;      /* an image release's pack target path, or NULL */
 };
 
 struct pawl_release_list {
@@ -63,6 +64,16 @@ static int release_read(const char *app, const char *path, const pj_value *custo
 	rec = pj_get(custom, "recovery");
 	rel->recovery = rec && pj_typeof(rec) == PJ_TRUE;
 	rel->bad = false;
+	rel->pack = NULL;
+	if (rel->kind == PAWL_RELEASE_IMAGE) {
+		/* Still a release without it (listed, chosen): installing it
+		 * is what fails (pawl_install_release_stream checks the whole
+		 * "image" member). */
+		const char *pack = pj_str(pj_get(pj_get(custom, "image"), "pack"));
+
+		if (pack && *pack && !(rel->pack = xstrdup(pack)))
+			return PAWL_E_NOMEM;
+	}
 	return 0;
 }
 
@@ -88,10 +99,11 @@ static int collect_one(void *vctx, const char *path, const md_target *t, const c
 		pawl_error_clear();
 		return 0;
 	}
-	if (!(c->kinds & PAWL_RELEASE_KIND_BIT(rel.kind)))
+	if (!(c->kinds & PAWL_RELEASE_KIND_BIT(rel.kind)) ||
+	    (c->o->only_version && strcmp(rel.version, c->o->only_version) != 0)) {
+		free(rel.pack);
 		return 0;
-	if (c->o->only_version && strcmp(rel.version, c->o->only_version) != 0)
-		return 0;
+	}
 	for (size_t i = 0; i < c->o->n_bad; i++)
 		if (c->o->bad[i] && strcmp(c->o->bad[i], rel.version) == 0)
 			rel.bad = true;
@@ -99,14 +111,18 @@ static int collect_one(void *vctx, const char *path, const md_target *t, const c
 		size_t cap = c->l->cap ? c->l->cap * 2 : 16;
 		pawl_release *v = xreallocarray(c->l->v, cap, sizeof(*v));
 
-		if (!v)
+		if (!v) {
+			free(rel.pack);
 			return PAWL_E_NOMEM;
+		}
 		c->l->v = v;
 		c->l->cap = cap;
 	}
 	rel.path = xstrdup(path);
-	if (!rel.path)
+	if (!rel.path) {
+		free(rel.pack);
 		return PAWL_E_NOMEM;
+	}
 	c->l->v[c->l->n++] = rel;
 	return 0;
 }
@@ -184,8 +200,10 @@ PAWL_API void pawl_release_list_free(pawl_release_list *l)
 {
 	if (!l)
 		return;
-	for (size_t i = 0; i < l->n; i++)
+	for (size_t i = 0; i < l->n; i++) {
 		free(l->v[i].path);
+		free(l->v[i].pack);
+	}
 	free(l->v);
 	free((void *)l->skipped);
 	free(l);
@@ -249,7 +267,13 @@ PAWL_API void pawl_release_free(pawl_release *r)
 	if (!r)
 		return;
 	free(r->path);
+	free(r->pack);
 	free(r);
+}
+
+PAWL_API const char *pawl_release_image_pack(const pawl_release *r)
+{
+	return r ? r->pack : NULL;
 }
 
 PAWL_API const char *pawl_release_path(const pawl_release *r)

@@ -20,7 +20,11 @@ _Static_assert((int)PAWL_INSTALL_NONE == (int)INSTALL_NONE &&
 		       (int)PAWL_INSTALL_ROLLED_BACK == (int)INSTALL_ROLLED_BACK &&
 		       (int)PAWL_INSTALL_INTERRUPTED == (int)INSTALL_INTERRUPTED &&
 		       (int)PAWL_INSTALL_ERROR == (int)INSTALL_ERROR &&
-		       (int)PAWL_INSTALL_PENDING_REBOOT == (int)INSTALL_PENDING_REBOOT,
+		       (int)PAWL_INSTALL_PENDING_REBOOT == (int)INSTALL_PENDING_REBOOT &&
+		       (int)PAWL_INSTALL_ALREADY_PENDING == (int)INSTALL_ALREADY_PENDING &&
+		       (int)PAWL_INSTALL_CONFIRMED == (int)INSTALL_CONFIRMED &&
+		       (int)PAWL_INSTALL_MARKED_GOOD == (int)INSTALL_MARKED_GOOD &&
+		       (int)PAWL_INSTALL_MARKED_BAD == (int)INSTALL_MARKED_BAD,
 	       "public and internal install outcomes differ");
 _Static_assert(PAWL_INSTALL_MAX_BAD == INSTALL_MAX_BAD, "bad marks");
 _Static_assert(PAWL_SEMVER_MAX_LEN == SEMVER_MAX_LEN, "version length");
@@ -42,12 +46,29 @@ static int opts_from(const pawl_install_opts *p, const install_backend **ret_b, 
 	ENSURE(p, PAWL_E_INVALID, "install: no options");
 	ENSURE(p->version >= 1 && p->version <= PAWL_INSTALL_OPTS_VERSION, PAWL_E_INVALID,
 	       "install: options version %u is not supported", p->version);
-	ENSURE(p->install_dir && *p->install_dir && p->state_dir && *p->state_dir,
-	       PAWL_E_INVALID, "install: install_dir and state_dir are required");
 	b = install_backend_find(p->backend);
-	ENSURE(b, PAWL_E_UNSUPPORTED, "install: no backend \"%s\" (this build has: folder)",
-	       p->backend);
+	ENSURE(b, PAWL_E_UNSUPPORTED, "install: no backend \"%s\" (this build has: folder, "
+	       "slot)", p->backend);
 	memset(ret, 0, sizeof(*ret));
+	/* A version 1 caller's struct ends at max_entries: the slot fields
+	 * are read only from a version 2 one. */
+	if (b == &install_backend_slot) {
+		ENSURE(p->version >= 2, PAWL_E_INVALID,
+		       "install: the slot backend needs options version 2");
+		ENSURE(p->state_dir && *p->state_dir && p->slot_a && p->slot_b && p->bootloader,
+		       PAWL_E_INVALID, "install: the slot backend needs state_dir, slot_a, "
+		       "slot_b and bootloader");
+		ENSURE(!p->booted || strcmp(p->booted, "a") == 0 || strcmp(p->booted, "b") == 0,
+		       PAWL_E_INVALID, "install: the booted slot is \"a\" or \"b\", not \"%.16s\"",
+		       p->booted);
+		ret->slot_a = p->slot_a;
+		ret->slot_b = p->slot_b;
+		ret->bootloader = p->bootloader;
+		ret->booted = p->booted;
+	} else {
+		ENSURE(p->install_dir && *p->install_dir && p->state_dir && *p->state_dir,
+		       PAWL_E_INVALID, "install: install_dir and state_dir are required");
+	}
 	ret->version = INSTALL_OPTS_VERSION;
 	ret->install_dir = p->install_dir;
 	ret->state_dir = p->state_dir;
@@ -176,6 +197,9 @@ PAWL_API int pawl_install_release(pawl_install *pi, const pawl_release *rel,
 
 	ENSURE(pi && rel && t && out, PAWL_E_INVALID, "install: NULL argument");
 	ENSURE(fd >= 0 || path, PAWL_E_INVALID, "install: neither a descriptor nor a path");
+	ENSURE(pi->b != &install_backend_slot, PAWL_E_UNSUPPORTED,
+	       "install: the slot backend installs an image from a stream "
+	       "(pawl_install_release_stream), never from a staged copy");
 	ENSURE(strcmp(pawl_release_path(rel), t->path) == 0, PAWL_E_INVALID,
 	       "install: the release %s is not the target %s", pawl_release_path(rel), t->path);
 	name = strrchr(t->path, '/');
@@ -193,6 +217,105 @@ PAWL_API int pawl_install_release(pawl_install *pi, const pawl_release *rel,
 	GUARD(pi->b->install(pi->be, &a, &r));
 	result_out(out, &r);
 	return 0;
+}
+
+PAWL_API int pawl_install_check(pawl_install *pi, const pawl_release *rel,
+				pawl_install_result *out)
+{
+	install_result r;
+
+	ENSURE(pi && rel && out, PAWL_E_INVALID, "install: NULL argument");
+	memset(&r, 0, sizeof(r));
+	if (pi->b->check)
+		GUARD(pi->b->check(pi->be, pawl_release_version(rel), pawl_release_recovery(rel),
+				   &r));
+	result_out(out, &r);
+	return 0;
+}
+
+/* The signed custom "image" of the index target: it must name index_t
+ * and pack_t, and gives the image's length and sha256. */
+static int image_custom(const pawl_target *index_t, const pawl_target *pack_t, pj_doc **ret_doc,
+			uint64_t *ret_len, const char **ret_sha)
+{
+	_cleanup_pj_doc_ pj_doc *doc = NULL;
+	const pj_value *img, *len;
+	const char *idx, *pack, *sha;
+
+	ENSURE(index_t->custom_json, PAWL_E_FORMAT, "install: %s has no custom data",
+	       index_t->path);
+	GUARD(pj_parse_copy(&doc, index_t->custom_json, strlen(index_t->custom_json), NULL));
+	img = pj_get(pj_root(doc), "image");
+	len = pj_get(img, "length");
+	idx = pj_str(pj_get(img, "index"));
+	pack = pj_str(pj_get(img, "pack"));
+	sha = pj_str(pj_get(img, "sha256"));
+	ENSURE(pj_is_object(img) && pj_is_int(len) && len->u.i > 0 && idx && pack && sha,
+	       PAWL_E_FORMAT, "install: %s is not an image release (its custom \"image\" needs "
+	       "index, pack, length and sha256)", index_t->path);
+	ENSURE(strcmp(idx, index_t->path) == 0, PAWL_E_FORMAT,
+	       "install: the image of %s names another index, %.200s", index_t->path, idx);
+	ENSURE(strcmp(pack, pack_t->path) == 0, PAWL_E_FORMAT,
+	       "install: the image of %s names the pack %.200s, not %s", index_t->path, pack,
+	       pack_t->path);
+	*ret_len = (uint64_t)len->u.i;
+	*ret_sha = sha;
+	*ret_doc = TAKE_PTR(doc);
+	return 0;
+}
+
+PAWL_API int pawl_install_release_stream(pawl_install *pi, const pawl_release *rel,
+					 const pawl_target *index_t, const pawl_target *pack_t,
+					 pawl_install_read_fn read, void *ctx,
+					 pawl_install_result *out)
+{
+	_cleanup_pj_doc_ pj_doc *doc = NULL;
+	install_artifact a;
+	install_result r;
+
+	ENSURE(pi && rel && index_t && pack_t && read && out, PAWL_E_INVALID,
+	       "install: NULL argument");
+	ENSURE(strcmp(pawl_release_path(rel), index_t->path) == 0, PAWL_E_INVALID,
+	       "install: the release %s is not the target %s", pawl_release_path(rel),
+	       index_t->path);
+	ENSURE(pawl_release_kind_of(rel) == PAWL_RELEASE_IMAGE, PAWL_E_INVALID,
+	       "install: %s is not an image release", index_t->path);
+	memset(&a, 0, sizeof(a));
+	GUARD(image_custom(index_t, pack_t, &doc, &a.image_length, &a.image_sha256));
+	ENSURE(pi->b == &install_backend_slot, PAWL_E_UNSUPPORTED,
+	       "install: the %s backend does not install image streams", pi->b->name);
+	a.version = pawl_release_version(rel);
+	a.recovery = pawl_release_recovery(rel);
+	a.fd = -1;
+	a.name = index_t->path;
+	a.length = index_t->length;
+	a.hashes = index_t->hashes;
+	a.kind = INSTALL_KIND_AUTO;
+	a.read = read;
+	a.read_ctx = ctx;
+	a.pack_name = pack_t->path;
+	a.pack_length = pack_t->length;
+	a.pack_hashes = pack_t->hashes;
+	memset(&r, 0, sizeof(r));
+	GUARD(pi->b->install(pi->be, &a, &r));
+	result_out(out, &r);
+	return 0;
+}
+
+PAWL_API int pawl_install_slots_read(const pawl_install_opts *opts, pawl_install_slot out[2],
+				     char *note, size_t note_size)
+{
+	const install_backend *b;
+	install_opts o;
+
+	ENSURE(out, PAWL_E_INVALID, "install: NULL argument");
+	if (note && note_size)
+		note[0] = '\0';
+	GUARD(opts_from(opts, &b, &o));
+	ENSURE(b->slots_read, PAWL_E_UNSUPPORTED, "install: the %s backend has no slots",
+	       b->name);
+	memset(out, 0, 2 * sizeof(out[0]));
+	return b->slots_read(&o, out, note, note && note_size ? note_size : 0);
 }
 
 PAWL_API int pawl_install_confirm(pawl_install *pi, pawl_install_result *out)

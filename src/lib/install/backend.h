@@ -4,7 +4,8 @@
  *
  *   folder.c  releases/VERSION folders and the `current` link: install.c
  *             (the transaction), archive.c, health.c, state.c (install.h)
- *   (slot)    A/B image slots (src/lib/slot/, issue 18): plugs in here
+ *   slot      A/B image slots: src/lib/slot/backend.c over slot.h (issue
+ *             18); it lives in the slot module, which depends on this one
  *
  * The operations follow one transaction, which a backend may spread over
  * several runs of the program with a reboot between them:
@@ -61,9 +62,17 @@ typedef struct install_backend {
 	PAWL_MUST_USE int (*clear_bad)(void *be, const char *version);
 	PAWL_MUST_USE int (*places)(const void *be, pawl_install_place *out, size_t max,
 				    size_t *ret_n);
+	/* The forward-only decision before any download (NULL: the backend
+	 * decides as it installs, INSTALL_NONE). */
+	PAWL_MUST_USE int (*check)(void *be, const char *version, bool recovery,
+				   install_result *ret);
+	/* Both slots, read-only (NULL: not a slot backend). */
+	PAWL_MUST_USE int (*slots_read)(const install_opts *o, pawl_install_slot out[2],
+					char *note, size_t note_size);
 } install_backend;
 
 extern const install_backend install_backend_folder;
+extern const install_backend install_backend_slot;
 
 /* The backend called name (NULL: "folder"), or NULL. */
 const install_backend *install_backend_find(const char *name);

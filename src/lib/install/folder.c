@@ -40,6 +40,8 @@ static int folder_recover(void *be, install_result *ret)
 
 static int folder_install(void *be, const install_artifact *a, install_result *ret)
 {
+	ENSURE(!a->read, PAWL_E_UNSUPPORTED,
+	       "install: the folder backend installs a staged file, not an image stream");
 	return install_release(be, a, ret);
 }
 
@@ -92,7 +94,8 @@ const install_backend install_backend_folder = {
 
 const install_backend *install_backend_find(const char *name)
 {
-	static const install_backend *const all[] = { &install_backend_folder };
+	static const install_backend *const all[] = { &install_backend_folder,
+						       &install_backend_slot };
 
 	if (!name)
 		return &install_backend_folder;

@@ -109,6 +109,11 @@ typedef enum install_outcome {
 	INSTALL_ERROR,             /* only in state.json's "last": a call failed */
 	INSTALL_PENDING_REBOOT,    /* a backend that switches at the next boot
 				    * (slots): confirmed by a later run */
+	INSTALL_ALREADY_PENDING,   /* (slots) written and switched to already:
+				    * reboot to run it */
+	INSTALL_CONFIRMED,         /* (slots) health passed: marked good */
+	INSTALL_MARKED_GOOD,       /* (slots) marked good by hand */
+	INSTALL_MARKED_BAD,        /* (slots) marked bad by hand: reboot */
 } install_outcome;
 
 /* "installed", "refused_downgrade", ... (the names state.json uses). */
@@ -138,6 +143,11 @@ typedef struct install_opts {
 	uint64_t max_unpacked;
 	uint32_t max_ratio;
 	uint32_t max_entries;        /* 0: INSTALL_DEFAULT_MAX_ENTRIES */
+	/* The slot backend (src/lib/slot/backend.c); NULL for the folder one. */
+	const char *slot_a;          /* absolute paths: block devices or files */
+	const char *slot_b;
+	const char *bootloader;      /* "grub:PATH", "uboot:PATH", "custom:PATH" */
+	const char *booted;          /* "a", "b", or NULL: pawl.slot= */
 } install_opts;
 
 /* A release to install: the staged, already verified download, and the
@@ -154,6 +164,18 @@ typedef struct install_artifact {
 	const pj_value *hashes;  /* signed "hashes" object */
 	install_kind kind;
 	bool recovery;           /* the publisher signed it as a recovery release */
+	/* A slot image, read as a stream (the slot backend only; read NULL for
+	 * the folder backend): the index's bytes followed by the pack's, from
+	 * read(read_ctx, ...), each checked against what follows, which comes
+	 * from the release's verified metadata (length/hashes above are the
+	 * index target's). */
+	int (*read)(void *ctx, void *buf, size_t cap, size_t *ret_n);
+	void *read_ctx;
+	const char *pack_name;        /* the pack target's path */
+	uint64_t pack_length;         /* ... its signed length */
+	const pj_value *pack_hashes;  /* ... and its signed "hashes" */
+	uint64_t image_length;        /* custom "image": "length" */
+	const char *image_sha256;     /* custom "image": "sha256" */
 } install_artifact;
 
 typedef struct install_result {

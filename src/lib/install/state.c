@@ -29,6 +29,10 @@ static const char *const outcome_names[] = {
 	[INSTALL_INTERRUPTED] = "interrupted",
 	[INSTALL_ERROR] = "error",
 	[INSTALL_PENDING_REBOOT] = "pending_reboot",
+	[INSTALL_ALREADY_PENDING] = "already_pending",
+	[INSTALL_CONFIRMED] = "confirmed",
+	[INSTALL_MARKED_GOOD] = "marked_good",
+	[INSTALL_MARKED_BAD] = "marked_bad",
 };
 
 static const char *const phase_names[] = {
