@@ -147,8 +147,12 @@ static void status_text(const agent_config *c, const pawl_install_state *st,
 		for (uint32_t i = 0; i < st->nbad; i++)
 			printf(" %s", st->bad[i]);
 		printf("\n            failed a health check here and are never installed "
-		       "again;\n            'pawl --config %s clear-bad VERSION' clears "
-		       "the mark\n", c->path);
+		       "again");
+		if (c->slot_mode)
+			printf("\n");
+		else
+			printf(";\n            'pawl --config %s clear-bad VERSION' clears "
+			       "the mark\n", c->path);
 	}
 	if (lc->when)
 		printf("last check: %s, %s (exit %d)\n", when, lc->outcome, lc->exit);
