@@ -10,7 +10,10 @@
  * machine pawl_install_* (pawl/install.h: the folder backend, or in slot
  * mode the slot backend, see "slot mode" below), the audit
  * log and its anchor in agent.json pawl_audit_* (pawl/audit.h). This file
- * keeps the command flow and what the user sees.
+ * keeps the command flow and what the user sees; intake.c has the root
+ * side of fetching (STATE_DIR, the fetcher's work directory, the copy of
+ * its mirror), slotmode.c the slot-mode commands, status.c the read-only
+ * ones (agent_impl.h is what they share).
  *
  * Privilege separation (PRODUCT.md practice 1). Started as root with
  * `user` configured, the agent forks a child that gives up root for good
@@ -73,37 +76,7 @@
 #include "privsep.h"
 #include "progress.h"
 
-#define WORK "work"
-
-struct agent {
-	const agent_config *c;
-	bool json;
-	int verbose;
-	bool progress;        /* a bar for the download (progress.h) */
-	pawl_audit *log;
-	char metadata_dir[4096];
-	char staging_dir[4096];
-	/* privilege separation (fetch_unprivileged); -1 / NULL otherwise */
-	int state_fd;         /* STATE_DIR, root's */
-	int work_fd;          /* STATE_DIR/work, the fetcher's: hostile */
-	uid_t fetcher_uid;
-	gid_t fetcher_gid;
-	char *seed_root;      /* the trusted root, for the child to start from */
-	size_t seed_len;
-	char incoming_url[4200]; /* file://STATE_DIR/incoming/ */
-	const char *incoming_urls[1];
-	/* filled while choosing (choose()) */
-	pawl_release_list *releases;
-	const pawl_release *best; /* in releases, or NULL */
-	char best_path[4096];
-	char best_str[PAWL_SEMVER_MAX_LEN + 1];
-	bool have_best;
-	const pawl_install_state *state;
-	bool refresh_only; /* the child only refreshes (rollback) */
-};
-
-static void say(const struct agent *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void say(const struct agent *a, const char *fmt, ...)
+void agent_say(const struct agent *a, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -142,7 +115,7 @@ static int exit_code_for(int err, bool remote)
 	}
 }
 
-static void on_event(const pawl_event *ev, void *ctx)
+void agent_on_event(const pawl_event *ev, void *ctx)
 {
 	struct agent *a = ctx;
 
@@ -158,7 +131,7 @@ static void on_event(const pawl_event *ev, void *ctx)
 	}
 }
 
-static int open_audit(struct agent *a)
+int agent_open_audit(struct agent *a)
 {
 	pawl_audit_opts o = PAWL_AUDIT_OPTS_INIT;
 	char path[4200];
@@ -205,7 +178,7 @@ static void release_privsep(struct agent *a)
 	free(TAKE_PTR(a->seed_root));
 }
 
-static int finish(struct agent *a, int code, const char *outcome)
+int agent_finish(struct agent *a, int code, const char *outcome)
 {
 	release_privsep(a);
 	pawl_release_list_free(a->releases);
@@ -225,7 +198,7 @@ static int finish(struct agent *a, int code, const char *outcome)
 
 /* Report a pawl error: audit it (even though the update aborts), tell the
  * user (with what to do about it, when that is known), exit with ex. */
-static int fail_as(struct agent *a, const char *what, int ex)
+int agent_fail_as(struct agent *a, const char *what, int ex)
 {
 	const pawl_error *e = pawl_error_last();
 	int code = e->code ? e->code : PAWL_E_GENERIC;
@@ -244,22 +217,22 @@ static int fail_as(struct agent *a, const char *what, int ex)
 	fprintf(stderr, "pawl: %s failed: %s: %s\n", what, pawl_strerror(code), msg);
 	if (h)
 		fprintf(stderr, "pawl: hint: %s\n", h);
-	return finish(a, ex, "failed");
+	return agent_finish(a, ex, "failed");
 }
 
 /* A failure of a step that talks to the repository: its exit code says
  * verification (2), network (3) or other (1). */
-static int fail(struct agent *a, const char *what)
+int agent_fail(struct agent *a, const char *what)
 {
-	return fail_as(a, what, exit_code_for(pawl_error_last()->code, true));
+	return agent_fail_as(a, what, exit_code_for(pawl_error_last()->code, true));
 }
 
 /* A failure of a local step (configuration, state, lock, the trusted root
  * file, the audit log): exit 1 whatever the code, as docs/exit-codes.md
  * says; "not found" here is a local file, not a mirror. */
-static int fail_local(struct agent *a, const char *what)
+int agent_fail_local(struct agent *a, const char *what)
 {
-	return fail_as(a, what, AGENT_EXIT_ERROR);
+	return agent_fail_as(a, what, AGENT_EXIT_ERROR);
 }
 
 /* ---------------- choosing a release ---------------- */
@@ -267,7 +240,7 @@ static int fail_local(struct agent *a, const char *what)
 /* The newest release of APP the trusted metadata signs that is not marked
  * bad (pawl/release.h has the rule); a->state's bad marks are passed
  * over, and the listing remembers which it saw. */
-static int choose(struct agent *a, pawl_updater *u)
+int agent_choose(struct agent *a, pawl_updater *u)
 {
 	pawl_release_opts o = PAWL_RELEASE_OPTS_INIT;
 	const char *bad[PAWL_INSTALL_MAX_BAD];
@@ -299,272 +272,9 @@ static int choose(struct agent *a, pawl_updater *u)
 	return 0;
 }
 
-/* Where t lies below a target base URL (the fetcher's mirror and the root
- * side's look-up of the fetcher's download use it), appended to out. */
-static int target_url_path(pawl_updater *u, const pawl_target *t, pawl_buf *out)
-{
-	char *p = NULL;
-	int r = pawl_updater_target_url_path(u, t, &p);
-
-	if (r == 0)
-		r = buf_puts(out, p);
-	free(p);
-	return r;
-}
-
-/* ---------------- the unprivileged fetcher (privsep.c) ---------------- */
-
-static void fill_opts(const struct agent *a, pawl_updater_opts *o)
-{
-	o->ca_file = a->c->ca_file;
-	o->pin = a->c->pin;
-	memcpy(o->max_bytes, a->c->max_bytes, sizeof(o->max_bytes));
-	o->max_delegations = a->c->max_delegations;
-	o->lock_timeout_s = a->c->lock_timeout_s;
-	o->min_rate_bytes = (long)a->c->min_rate;
-	o->deadline_base_s = (long)a->c->deadline_base_s;
-}
-
-/* The fetcher's release search (privsep.h), in the child: the same
- * choice the root side makes afterwards from its own trust. */
-static int fetcher_choose(void *ctx, pawl_updater *u, const char **ret_path)
-{
-	struct agent *a = ctx;
-
-	GUARD(choose(a, u));
-	*ret_path = a->have_best ? a->best_path : NULL;
-	return 0;
-}
-
-/* STATE_DIR holds everything the root side trusts, and WORK is made in
- * it: it must be root's and writable by no one else, or the fetcher
- * account (or anyone) could swap WORK, metadata/ or incoming/ under us. */
-static int open_state(struct agent *a)
-{
-	struct stat st;
-
-	GUARD(dir_open(a->c->state_dir, &a->state_fd));
-	if (fstat(a->state_fd, &st) != 0)
-		return pawl_error_set_errno(PAWL_E_IO, errno, "cannot stat %s", a->c->state_dir);
-	if (st.st_uid != geteuid() || (st.st_mode & (S_IWGRP | S_IWOTH)))
-		return pawl_error_set(PAWL_E_INVALID,
-				      "state_dir %s must belong to root and be writable by no one "
-				      "else (chown root %s; chmod go-w %s)",
-				      a->c->state_dir, a->c->state_dir, a->c->state_dir);
-	return 0;
-}
-
-/* WORK, created in STATE_DIR (root's, so the name cannot be swapped) and
- * handed to the fetcher through its descriptor. */
-static int fetcher_workdir(struct agent *a)
-{
-	_cleanup_close_ int fd = -1;
-	struct stat st;
-	bool made = mkdirat(a->state_fd, WORK, 0700) == 0;
-
-	if (!made && errno != EEXIST)
-		return pawl_error_set_errno(PAWL_E_IO, errno, "cannot create %s/" WORK,
-					    a->c->state_dir);
-	GUARD(dir_open_at(a->state_fd, WORK, &fd));
-	if (fstat(fd, &st) != 0)
-		return pawl_error_set_errno(PAWL_E_IO, errno, "cannot stat %s/" WORK,
-					    a->c->state_dir);
-	if (made && fchmod(fd, 0700) != 0)
-		return pawl_error_set_errno(PAWL_E_IO, errno, "cannot set the mode of %s/" WORK,
-					    a->c->state_dir);
-	if ((st.st_uid != a->fetcher_uid || st.st_gid != a->fetcher_gid) &&
-	    fchown(fd, a->fetcher_uid, a->fetcher_gid) != 0)
-		return pawl_error_set_errno(PAWL_E_IO, errno, "cannot hand %s/" WORK " to %s",
-					    a->c->state_dir, a->c->user);
-	a->work_fd = TAKE_FD(fd);
-	return 0;
-}
-
-/* STATE_DIR/incoming: root's own, 0700, emptied. */
-static int fresh_incoming(struct agent *a, int *ret_fd)
-{
-	_cleanup_close_ int fd = -1, sweep = -1;
-	struct dirent *de;
-	struct stat st;
-	DIR *d;
-
-	if (mkdirat(a->state_fd, "incoming", 0700) != 0 && errno != EEXIST)
-		return pawl_error_set_errno(PAWL_E_IO, errno, "cannot create %s/incoming",
-					    a->c->state_dir);
-	GUARD(dir_open_at(a->state_fd, "incoming", &fd));
-	if (fstat(fd, &st) != 0 || (st.st_uid != geteuid() && fchown(fd, geteuid(), 0) != 0) ||
-	    ((st.st_mode & 07777) != 0700 && fchmod(fd, 0700) != 0))
-		return pawl_error_set_errno(PAWL_E_IO, errno, "cannot make %s/incoming root's own",
-					    a->c->state_dir);
-	sweep = fcntl(fd, F_DUPFD_CLOEXEC, 3);
-	d = sweep >= 0 ? fdopendir(sweep) : NULL;
-	if (!d)
-		return pawl_error_set_errno(PAWL_E_IO, errno, "cannot read %s/incoming",
-					    a->c->state_dir);
-	sweep = -1;
-	while ((de = readdir(d)) != NULL) {
-		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-			continue;
-		if (unlinkat(fd, de->d_name, 0) != 0 && errno != ENOENT) {
-			int e = errno;
-
-			closedir(d);
-			return pawl_error_set_errno(PAWL_E_IO, e, "cannot empty %s/incoming",
-						    a->c->state_dir);
-		}
-	}
-	closedir(d);
-	*ret_fd = TAKE_FD(fd);
-	return 0;
-}
-
-#define MIRROR_MAX_FILES 4096
-#define MIRROR_MAX_TOTAL ((uint64_t)1 << 30)
-
-/* The largest metadata file the configuration allows. */
-static size_t mirror_max_file(const struct agent *a)
-{
-	static const uint64_t def[4] = { PAWL_DEFAULT_MAX_ROOT, PAWL_DEFAULT_MAX_TIMESTAMP,
-					 PAWL_DEFAULT_MAX_SNAPSHOT, PAWL_DEFAULT_MAX_TARGETS };
-	uint64_t m = 0;
-
-	for (int i = 0; i < 4; i++) {
-		uint64_t v = a->c->max_bytes[i] ? a->c->max_bytes[i] : def[i];
-
-		if (v > m)
-			m = v;
-	}
-	return m < MIRROR_MAX_TOTAL ? (size_t)m : (size_t)MIRROR_MAX_TOTAL;
-}
-
-/* Copy the metadata the fetcher mirrored (WORK/mirror/metadata, hostile)
- * into STATE_DIR/incoming, reading only regular files that the fetcher
- * owns, without following any link. */
-static int take_mirror(struct agent *a)
-{
-	_cleanup_close_ int src = -1, dst = -1, list = -1;
-	size_t max = mirror_max_file(a), nfiles = 0;
-	uint64_t total = 0;
-	struct dirent *de;
-	DIR *d;
-	int r = 0;
-
-	GUARD(fresh_incoming(a, &dst));
-	r = dir_open_owned_at(a->work_fd, "mirror/metadata", a->fetcher_uid, &src);
-	if (r < 0)
-		return pawl_error_prefix(r, "the fetcher's mirror in %s/" WORK ": ",
-					 a->c->state_dir);
-	list = fcntl(src, F_DUPFD_CLOEXEC, 3);
-	d = list >= 0 ? fdopendir(list) : NULL;
-	if (!d)
-		return pawl_error_set_errno(PAWL_E_IO, errno, "cannot read the fetcher's mirror");
-	list = -1;
-	while (r == 0 && (de = readdir(d)) != NULL) {
-		_cleanup_close_ int fd = -1;
-		_cleanup_free_ char *data = NULL;
-		size_t len;
-
-		/* ".", ".." and the fetcher's own temporary files */
-		if (de->d_name[0] == '.')
-			continue;
-		if (++nfiles > MIRROR_MAX_FILES) {
-			r = pawl_error_set(PAWL_E_LIMIT, "the fetcher's mirror holds more than %d "
-					   "files", MIRROR_MAX_FILES);
-			break;
-		}
-		r = file_open_owned_at(src, de->d_name, a->fetcher_uid, &fd);
-		if (r == 0)
-			r = file_read_fd(fd, de->d_name, max, &data, &len);
-		if (r == 0 && (total += len) > MIRROR_MAX_TOTAL)
-			r = pawl_error_set(PAWL_E_LIMIT, "the fetcher's mirror holds more than %llu "
-					   "bytes", (unsigned long long)MIRROR_MAX_TOTAL);
-		if (r == 0)
-			r = file_create_at(dst, de->d_name, data, len, 0600);
-		if (r < 0)
-			r = pawl_error_prefix(r, "the fetcher's mirror in %s/" WORK ": ",
-					      a->c->state_dir);
-	}
-	closedir(d);
-	return r;
-}
-
-/* With privilege separation: run the unprivileged fetcher, then point o
- * at the root-only copy of the metadata it mirrored. */
-static int fetch_unprivileged(struct agent *a, pawl_updater_opts *o)
-{
-	struct passwd *pw = getpwnam(a->c->user);
-	pawl_updater_opts fo = *o;
-	privsep_job job = { 0 };
-	privsep_fetcher f;
-	char root[4200];
-
-	if (!pw)
-		return pawl_error_set(PAWL_E_INVALID, "user %s does not exist", a->c->user);
-	a->fetcher_uid = pw->pw_uid;
-	a->fetcher_gid = pw->pw_gid;
-	if (a->state_fd < 0)
-		GUARD(open_state(a));
-	GUARD(fetcher_workdir(a));
-	snprintf(root, sizeof(root), "%s/root.json", a->metadata_dir);
-	GUARD(file_read_all(root, PAWL_DEFAULT_MAX_ROOT, &a->seed_root, &a->seed_len));
-	say(a, "fetching as %s", pw->pw_name);
-	/* Who the fetcher is: what root set up here, never what it says. */
-	f = (privsep_fetcher){ pw->pw_name, pw->pw_uid, pw->pw_gid, a->work_fd, a->c->state_dir };
-	fo.metadata_urls = (const char *const *)a->c->metadata_urls;
-	fo.n_metadata_urls = (size_t)a->c->n_metadata_urls;
-	fo.target_urls = (const char *const *)a->c->target_urls;
-	fo.n_target_urls = (size_t)a->c->n_target_urls;
-	job.opts = &fo;
-	job.seed_root = a->seed_root;
-	job.seed_len = a->seed_len;
-	job.choose = fetcher_choose;
-	job.choose_ctx = a;
-	job.refresh_only = a->refresh_only;
-	job.progress = a->progress;
-	GUARD(privsep_run(&f, &job, a->log));
-	/* The root side: the same client, from its own trust, against its
-	 * own copy of what the child mirrored; no network. The artifact is
-	 * taken from the child's mirror after the refresh
-	 * (open_fetched_artifact). */
-	GUARD(take_mirror(a));
-	if ((size_t)snprintf(a->incoming_url, sizeof(a->incoming_url), "file://%s/incoming/",
-			     a->c->state_dir) >= sizeof(a->incoming_url))
-		return pawl_error_set(PAWL_E_INVALID, "state_dir %s is too long", a->c->state_dir);
-	a->incoming_urls[0] = a->incoming_url;
-	o->metadata_urls = a->incoming_urls;
-	o->n_metadata_urls = 1;
-	o->target_urls = NULL;
-	o->n_target_urls = 0;
-	return 0;
-}
-
-/* The artifact the fetcher downloaded for t, opened (read-only) from its
- * mirror without following anything: install_release checks it against
- * t's signed length and hashes as it copies it. */
-static int open_fetched_artifact(struct agent *a, pawl_updater *u, const pawl_target *t,
-				 int *ret_fd)
-{
-	_cleanup_buf_ pawl_buf rel = PAWL_BUF_INIT(16384);
-	_cleanup_buf_ pawl_buf path = PAWL_BUF_INIT(16400);
-	int r;
-
-	GUARD(target_url_path(u, t, &rel));
-	GUARD(buf_printf(&path, "mirror/targets/%s", rel.data));
-	r = file_open_owned_at(a->work_fd, path.data, a->fetcher_uid, ret_fd);
-	if (r < 0)
-		return pawl_error_prefix(r, "the fetcher's download of %s in %s/" WORK ": ",
-					 pawl_target_path(t), a->c->state_dir);
-	return 0;
-}
-
-static bool privsep(const agent_config *c)
-{
-	return geteuid() == 0 && c->user;
-}
-
 /* ---------------- update ---------------- */
 
-static int setup_paths(struct agent *a)
+int agent_setup_paths(struct agent *a)
 {
 	const char *sd = a->c->state_dir;
 
@@ -577,7 +287,6 @@ static int setup_paths(struct agent *a)
 	return 0;
 }
 
-
 /*
  * The agent's trust is STATE_DIR/metadata/root.json, which every refresh
  * moves forward as the repository rotates its root. trusted_root in the
@@ -589,7 +298,7 @@ static int setup_paths(struct agent *a)
  * itself refuses to replace a root that appears meanwhile. A deliberate
  * replacement is `pawl --config FILE --force-replace-trusted-root init`.
  */
-static int ensure_trust(struct agent *a)
+int agent_ensure_trust(struct agent *a)
 {
 	char path[4200];
 	struct stat st;
@@ -628,10 +337,10 @@ int agent_init(const agent_config *c, const char *root_file, bool force, bool js
 	size_t len;
 	int r;
 
-	if (setup_paths(&a) < 0 || open_audit(&a) < 0)
-		return fail_local(&a, "setup");
+	if (agent_setup_paths(&a) < 0 || agent_open_audit(&a) < 0)
+		return agent_fail_local(&a, "setup");
 	if (cli_read_file(file, PAWL_DEFAULT_MAX_ROOT, &data, &len) < 0) {
-		/* A local file: exit 1 even when it is missing (fail() would
+		/* A local file: exit 1 even when it is missing (agent_fail() would
 		 * say 3, a network failure, for "not found"). */
 		int code = pawl_error_last()->code;
 		char msg[1024];
@@ -642,7 +351,7 @@ int agent_init(const agent_config *c, const char *root_file, bool force, bool js
 		if (json)
 			agent_json_failure("init", code, msg, NULL, AGENT_EXIT_ERROR);
 		fprintf(stderr, "pawl: init failed: %s\n", msg);
-		return finish(&a, AGENT_EXIT_ERROR, "failed");
+		return agent_finish(&a, AGENT_EXIT_ERROR, "failed");
 	}
 	r = init_with(&a, file, data, len, force, json);
 	free(data);
@@ -665,7 +374,7 @@ static int init_with(struct agent *a, const char *file, const char *data, size_t
 		snprintf(msg, sizeof(msg), "%s", pawl_error_last()->message);
 		if (pawl_audit_appendf(a->log, "trust.replacing", PAWL_AUDIT_STR("root", file),
 				       PAWL_AUDIT_STR("found", msg)) < 0)
-			return fail_local(a, "audit");
+			return agent_fail_local(a, "audit");
 		r = pawl_metadata_dir_install_root(a->metadata_dir, data, len, PAWL_ROOT_REPLACE,
 						   &info);
 	}
@@ -683,10 +392,10 @@ static int init_with(struct agent *a, const char *file, const char *data, size_t
 			"the audit log), run:\n"
 			"pawl: pawl --config FILE --force-replace-trusted-root init %s\n",
 			msg, file, file);
-		return finish(a, AGENT_EXIT_REFUSED, "refused");
+		return agent_finish(a, AGENT_EXIT_REFUSED, "refused");
 	}
 	if (r < 0)
-		return fail_local(a, "init");
+		return agent_fail_local(a, "init");
 	if (info.had_root && !info.identical) {
 		if (pawl_audit_appendf(a->log, "trust.replaced", PAWL_AUDIT_STR("root", file),
 				       PAWL_AUDIT_INT("old_version", info.old_version),
@@ -694,7 +403,7 @@ static int init_with(struct agent *a, const char *file, const char *data, size_t
 				       PAWL_AUDIT_INT("version", info.new_version),
 				       PAWL_AUDIT_STR("sha256", info.new_sha256),
 				       PAWL_AUDIT_STR("why", "--force-replace-trusted-root")) < 0)
-			return fail_local(a, "audit");
+			return agent_fail_local(a, "audit");
 		fprintf(stderr,
 			"pawl: WARNING: replaced the trusted root %s/root.json (version %" PRIu64
 			", sha256 %s) with %s (version %" PRIu64 ", sha256 %s), as "
@@ -705,16 +414,16 @@ static int init_with(struct agent *a, const char *file, const char *data, size_t
 		if (pawl_audit_appendf(a->log, "trust.init", PAWL_AUDIT_STR("root", file),
 				       PAWL_AUDIT_INT("version", info.new_version),
 				       PAWL_AUDIT_STR("sha256", info.new_sha256)) < 0)
-			return fail_local(a, "audit");
-		say(a, "trusting %s (root version %" PRIu64 ")", file, info.new_version);
+			return agent_fail_local(a, "audit");
+		agent_say(a, "trusting %s (root version %" PRIu64 ")", file, info.new_version);
 	} else {
-		say(a, "the agent already trusts %s (root version %" PRIu64 "); nothing changed",
+		agent_say(a, "the agent already trusts %s (root version %" PRIu64 "); nothing changed",
 		    file, info.new_version);
 	}
 	if (json)
 		printf("{\"ok\":true,\"changed\":%s,\"version\":%" PRIu64 "}\n",
 		       info.identical ? "false" : "true", info.new_version);
-	return finish(a, AGENT_EXIT_OK, info.identical ? "unchanged" : "trusted");
+	return agent_finish(a, AGENT_EXIT_OK, info.identical ? "unchanged" : "trusted");
 }
 
 /* The releases marked bad that this run passed over and that it would
@@ -724,14 +433,14 @@ static int init_with(struct agent *a, const char *file, const char *data, size_t
 
 /* Say (and log) which releases marked bad were skipped, and how to clear
  * the mark. */
-static void report_skipped(struct agent *a)
+void agent_report_skipped(struct agent *a)
 {
 	size_t n = pawl_release_list_skipped_count(a->releases);
 
 	for (size_t i = 0; i < n; i++) {
 		const char *v = pawl_release_list_skipped(a->releases, i);
 
-		say(a, "skipped %s %s: it is marked bad (it failed its health check here); "
+		agent_say(a, "skipped %s %s: it is marked bad (it failed its health check here); "
 		    "'pawl --config %s clear-bad %s' lets the next update try it again",
 		    a->c->app, v, a->c->path, v);
 		if (a->log && pawl_audit_appendf(a->log, "release.skipped",
@@ -742,7 +451,7 @@ static void report_skipped(struct agent *a)
 }
 
 /* ,"skipped_bad":[...] for update's --json */
-static void json_skipped(const struct agent *a)
+void agent_json_skipped(const struct agent *a)
 {
 	size_t n = pawl_release_list_skipped_count(a->releases);
 
@@ -764,13 +473,13 @@ static void result_json(const struct agent *a, const pawl_install_result *r, con
 		cli_json_string(stdout, path);
 	}
 	if (a)
-		json_skipped(a);
+		agent_json_skipped(a);
 	printf(",\"health_ran\":%s}\n", r->health_ran ? "true" : "false");
 }
 
 /* Open the install state machine and resolve what a crash left: a journal
  * left by a crash is resolved before anything else. */
-static int open_install(struct agent *a, pawl_install **ret)
+int agent_open_install(struct agent *a, pawl_install **ret)
 {
 	pawl_install_opts io;
 
@@ -797,7 +506,7 @@ static int download_staged(struct agent *a, pawl_updater *u, const pawl_target *
 /* The entry the delegation search trusts for the chosen path decides, not
  * the one the listing saw first: it must describe a folder release of the
  * same version (its recovery flag is the one that counts). */
-static int check_release(struct agent *a, const pawl_target *t, pawl_release **ret)
+int agent_check_release(struct agent *a, const pawl_target *t, pawl_release **ret)
 {
 	pawl_release *rel = NULL;
 	int cmp = 1;
@@ -825,10 +534,10 @@ static int report_outcome(struct agent *a, const pawl_install_result *res)
 
 	switch (res->outcome) {
 	case PAWL_INSTALL_INSTALLED:
-		say(a, "installed %s %s", c->app, res->version);
+		agent_say(a, "installed %s %s", c->app, res->version);
 		return AGENT_EXIT_OK;
 	case PAWL_INSTALL_ALREADY_CURRENT:
-		say(a, "%s %s is current", c->app, res->version);
+		agent_say(a, "%s %s is current", c->app, res->version);
 		return AGENT_EXIT_OK;
 	case PAWL_INSTALL_HEALTH_FAILED:
 		fprintf(stderr, "pawl: %s %s failed its health check; %s is back in place: %s\n",
@@ -855,34 +564,34 @@ static int report_current(struct agent *a)
 	const agent_config *c = a->c;
 
 	if (strcmp(a->best_str, a->state->installed) == 0)
-		say(a, "%s %s is current", c->app, a->best_str);
+		agent_say(a, "%s %s is current", c->app, a->best_str);
 	else
-		say(a, "%s %s is installed; %s has the same version precedence and is not newer",
+		agent_say(a, "%s %s is installed; %s has the same version precedence and is not newer",
 		    c->app, a->state->installed, a->best_str);
 	if (a->json) {
 		printf("{\"ok\":true,\"outcome\":\"already_current\",\"current\":");
 		cli_json_string(stdout, a->state->installed);
 		fputs(",\"offered\":", stdout);
 		cli_json_string(stdout, a->best_str);
-		json_skipped(a);
+		agent_json_skipped(a);
 		fputs("}\n", stdout);
 	}
-	return finish(a, AGENT_EXIT_OK, "current");
+	return agent_finish(a, AGENT_EXIT_OK, "current");
 }
 
-static int report_none(struct agent *a)
+int agent_report_none(struct agent *a)
 {
-	say(a, "no release of %s is published%s", a->c->app,
+	agent_say(a, "no release of %s is published%s", a->c->app,
 	    pawl_release_list_skipped_count(a->releases) ? " that is not marked bad" : "");
 	if (a->json) {
 		printf("{\"ok\":true,\"outcome\":\"none\",\"current\":\"%s\"", a->state->installed);
-		json_skipped(a);
+		agent_json_skipped(a);
 		fputs("}\n", stdout);
 	}
-	return finish(a, AGENT_EXIT_OK, "no-release");
+	return agent_finish(a, AGENT_EXIT_OK, "no-release");
 }
 
-static int agent_update_slot(const agent_config *c, bool json, int verbose);
+int agent_update_slot(const agent_config *c, bool json, int verbose);
 
 int agent_update(const agent_config *c, bool json, int verbose)
 {
@@ -901,16 +610,16 @@ int agent_update(const agent_config *c, bool json, int verbose)
 
 	if (c->slot_mode)
 		return agent_update_slot(c, json, verbose);
-	if (setup_paths(&a) < 0 || open_audit(&a) < 0 || (privsep(c) && open_state(&a) < 0))
-		return fail_local(&a, "setup");
+	if (agent_setup_paths(&a) < 0 || agent_open_audit(&a) < 0 || (agent_privsep(c) && agent_open_state(&a) < 0))
+		return agent_fail_local(&a, "setup");
 	if (pawl_audit_appendf(a.log, "update.start", PAWL_AUDIT_STR("app", c->app)) < 0)
 		pawl_error_clear();
-	if (open_install(&a, &ic) < 0)
-		return fail_local(&a, "install state");
+	if (agent_open_install(&a, &ic) < 0)
+		return agent_fail_local(&a, "install state");
 	/* A journal left by a crash is resolved before anything else. */
 	if (pawl_install_recover(ic, &res) < 0) {
 		pawl_install_free(ic);
-		return fail_local(&a, "crash recovery");
+		return agent_fail_local(&a, "crash recovery");
 	}
 	if (res.outcome != PAWL_INSTALL_NONE &&
 	    pawl_audit_appendf(a.log, "install.recovered",
@@ -921,22 +630,22 @@ int agent_update(const agent_config *c, bool json, int verbose)
 	/* A copy: it must outlive pawl_install_free() on every path below. */
 	if (pawl_install_get_state(ic, &st) < 0) {
 		pawl_install_free(ic);
-		return fail_local(&a, "install state");
+		return agent_fail_local(&a, "install state");
 	}
 	a.state = &st;
-	if (ensure_trust(&a) < 0) {
+	if (agent_ensure_trust(&a) < 0) {
 		pawl_install_free(ic);
-		return fail_local(&a, "trusted root");
+		return agent_fail_local(&a, "trusted root");
 	}
 
-	fill_opts(&a, &o);
+	agent_fill_opts(&a, &o);
 	o.metadata_dir = a.metadata_dir;
-	o.on_event = on_event;
+	o.on_event = agent_on_event;
 	o.event_ctx = &a;
-	if (privsep(c)) {
-		if (fetch_unprivileged(&a, &o) < 0) {
+	if (agent_privsep(c)) {
+		if (agent_fetch_unprivileged(&a, &o) < 0) {
 			pawl_install_free(ic);
-			return fail(&a, "fetch");
+			return agent_fail(&a, "fetch");
 		}
 	} else {
 		o.metadata_urls = (const char *const *)c->metadata_urls;
@@ -947,18 +656,18 @@ int agent_update(const agent_config *c, bool json, int verbose)
 	if (pawl_updater_new(&u, &o) < 0 || pawl_updater_refresh(u) < 0) {
 		pawl_updater_free(u);
 		pawl_install_free(ic);
-		return fail(&a, "refresh");
+		return agent_fail(&a, "refresh");
 	}
-	if (choose(&a, u) < 0) {
+	if (agent_choose(&a, u) < 0) {
 		pawl_updater_free(u);
 		pawl_install_free(ic);
-		return fail(&a, "release search");
+		return agent_fail(&a, "release search");
 	}
-	report_skipped(&a);
+	agent_report_skipped(&a);
 	if (!a.have_best) {
 		pawl_updater_free(u);
 		pawl_install_free(ic);
-		return report_none(&a);
+		return agent_report_none(&a);
 	}
 	/* Decide before downloading: equal is current; lower is a refused
 	 * downgrade unless the publisher signed it as a recovery release. */
@@ -975,27 +684,27 @@ int agent_update(const agent_config *c, bool json, int verbose)
 	if (pawl_updater_get_target(&t, u, a.best_path) < 0) {
 		pawl_updater_free(u);
 		pawl_install_free(ic);
-		return fail(&a, "target lookup");
+		return agent_fail(&a, "target lookup");
 	}
-	if (check_release(&a, t, &rel) < 0) {
+	if (agent_check_release(&a, t, &rel) < 0) {
 		pawl_target_free(t);
 		pawl_updater_free(u);
 		pawl_install_free(ic);
-		return fail(&a, "release check");
+		return agent_fail(&a, "release check");
 	}
 	staged[0] = '\0';
 	/* Privilege separation: the fetcher's download itself, which
 	 * pawl_install_release verifies as it copies it (no second copy). */
-	r = a.work_fd >= 0 ? open_fetched_artifact(&a, u, t, &art_fd) :
+	r = a.work_fd >= 0 ? agent_open_fetched_artifact(&a, u, t, &art_fd) :
 			     download_staged(&a, u, t, staged, sizeof(staged));
 	if (r < 0) {
 		pawl_release_free(rel);
 		pawl_target_free(t);
 		pawl_updater_free(u);
 		pawl_install_free(ic);
-		return fail(&a, "download");
+		return agent_fail(&a, "download");
 	}
-	say(&a, "installing %s %s", c->app, a.best_str);
+	agent_say(&a, "installing %s %s", c->app, a.best_str);
 	r = pawl_install_release(ic, rel, t, art_fd, art_fd >= 0 ? NULL : staged, &res);
 	if (art_fd >= 0) {
 		close(art_fd);
@@ -1017,7 +726,7 @@ int agent_update(const agent_config *c, bool json, int verbose)
 		pawl_install_free(ic);
 		/* The copy's length and hashes, or an archive refused: the
 		 * codes say which; a missing file here is a local one. */
-		return fail_as(&a, "install", exit_code_for(pawl_error_last()->code, false));
+		return agent_fail_as(&a, "install", exit_code_for(pawl_error_last()->code, false));
 	}
 	pawl_install_free(ic);
 	if (pawl_audit_appendf(a.log, "install.outcome",
@@ -1031,7 +740,7 @@ int agent_update(const agent_config *c, bool json, int verbose)
 	if (json)
 		result_json(&a, &res, a.best_path);
 	code = report_outcome(&a, &res);
-	return finish(&a, code, pawl_install_outcome_name(res.outcome));
+	return agent_finish(&a, code, pawl_install_outcome_name(res.outcome));
 }
 
 /* ---------------- slot mode (issue 18) ---------------- */
@@ -1047,407 +756,6 @@ int agent_update(const agent_config *c, bool json, int verbose)
  * from a thread of this process running pawl_updater_download_stream.
  * The root side opens the slot itself; the fetcher never holds it.
  */
-
-/* A slot error's exit code: the repository's bytes (2), the network (3),
- * everything else local (1: a wrong slot device, a slot too small, a full
- * disk, the bootloader). */
-static int slot_exit_code(int err)
-{
-	switch (err) {
-	case PAWL_E_SIGNATURE:
-	case PAWL_E_EXPIRED:
-	case PAWL_E_ROLLBACK:
-	case PAWL_E_LENGTH:
-	case PAWL_E_HASH:
-	case PAWL_E_FORMAT:
-		return AGENT_EXIT_VERIFY;
-	case PAWL_E_NETWORK:
-	case PAWL_E_NOT_FOUND:
-		return AGENT_EXIT_NETWORK;
-	default:
-		return AGENT_EXIT_ERROR;
-	}
-}
-
-/* The whole stream's deadline on the root side: the fetcher's refresh and
- * the transfer at the configured minimum rate, twice over. */
-static unsigned stream_deadline(const agent_config *c, uint64_t total)
-{
-	uint64_t rate = c->min_rate ? c->min_rate : 16384;
-	uint64_t base = c->deadline_base_s ? c->deadline_base_s : 30;
-	uint64_t s = 2 * (base + total / rate);
-
-	return s > 7 * 86400 ? 7 * 86400 : (unsigned)s;
-}
-
-/* The slot a place list names with state st ("" none). */
-static const char *place_named(pawl_install *ic, int st)
-{
-	static pawl_install_place pl[PAWL_INSTALL_MAX_PLACES];
-	size_t n = 0;
-
-	if (pawl_install_places(ic, pl, &n) < 0) {
-		pawl_error_clear();
-		return "";
-	}
-	for (size_t i = 0; i < n; i++)
-		if (pl[i].state == st)
-			return pl[i].name;
-	return "";
-}
-
-static void slot_result_json(const struct agent *a, const char *cmd,
-			     const pawl_install_result *r, const char *slot, bool reboot)
-{
-	printf("{\"ok\":true,\"command\":\"%s\",\"outcome\":\"%s\",\"version\":", cmd,
-	       pawl_install_outcome_name(r->outcome));
-	cli_json_string(stdout, r->version);
-	fputs(",\"current\":", stdout);
-	cli_json_string(stdout, r->current);
-	fputs(",\"slot\":", stdout);
-	if (slot && *slot)
-		cli_json_string(stdout, slot);
-	else
-		fputs("null", stdout);
-	if (a && a->have_best) {
-		fputs(",\"target\":", stdout);
-		cli_json_string(stdout, a->best_path);
-	}
-	if (a && a->releases)
-		json_skipped(a);
-	printf(",\"reboot\":%s,\"health_ran\":%s,\"message\":", reboot ? "true" : "false",
-	       r->health_ran ? "true" : "false");
-	cli_json_string(stdout, r->message);
-	fputs("}\n", stdout);
-}
-
-static void log_outcome(struct agent *a, const char *event, const pawl_install_result *r,
-			const char *slot)
-{
-	if (a->log && pawl_audit_appendf(a->log, event,
-				   PAWL_AUDIT_STR("outcome", pawl_install_outcome_name(r->outcome)),
-				   PAWL_AUDIT_STR("version", r->version),
-				   PAWL_AUDIT_STR("current", r->current),
-				   PAWL_AUDIT_STR("slot", slot),
-				   PAWL_AUDIT_STR("why", r->message)) < 0)
-		pawl_error_clear();
-}
-
-/* Open the slot backend and finish what a crash left. */
-static int slot_open_install(struct agent *a, pawl_install **ret, pawl_install_state *st)
-{
-	pawl_install_result res;
-
-	GUARD(open_install(a, ret));
-	if (pawl_install_recover(*ret, &res) < 0 || pawl_install_get_state(*ret, st) < 0) {
-		pawl_install_free(*ret);
-		*ret = NULL;
-		return pawl_error_last()->code ? pawl_error_last()->code : PAWL_E_GENERIC;
-	}
-	if (res.outcome != PAWL_INSTALL_NONE &&
-	    pawl_audit_appendf(a->log, "install.recovered",
-			       PAWL_AUDIT_STR("outcome", pawl_install_outcome_name(res.outcome)),
-			       PAWL_AUDIT_STR("version", res.version),
-			       PAWL_AUDIT_STR("current", res.current)) < 0)
-		pawl_error_clear();
-	return 0;
-}
-
-/* What update says about a slot outcome, and its exit code. */
-static int report_slot_outcome(struct agent *a, const pawl_install_result *res, const char *slot)
-{
-	const agent_config *c = a->c;
-
-	switch (res->outcome) {
-	case PAWL_INSTALL_PENDING_REBOOT:
-		say(a, "wrote %s %s to slot %s and made it the bootloader's next try; reboot, "
-		    "then run 'pawl --config %s confirm'", c->app, res->version, slot, c->path);
-		return AGENT_EXIT_OK;
-	case PAWL_INSTALL_ALREADY_PENDING:
-		say(a, "%s %s is written to slot %s already and waits for a reboot", c->app,
-		    res->version, slot);
-		return AGENT_EXIT_OK;
-	case PAWL_INSTALL_ALREADY_CURRENT:
-		say(a, "%s %s is current", c->app, res->version);
-		return AGENT_EXIT_OK;
-	case PAWL_INSTALL_REFUSED_DOWNGRADE:
-	case PAWL_INSTALL_REFUSED_BAD:
-		fprintf(stderr, "pawl: refused %s %s: %s\n", c->app, res->version, res->message);
-		return AGENT_EXIT_REFUSED;
-	default:
-		return AGENT_EXIT_ERROR;
-	}
-}
-
-/* The index and pack targets of the chosen image release, as root's own
- * trusted metadata signs them. */
-static int slot_targets(struct agent *a, pawl_updater *u, pawl_target **ret_idx,
-			pawl_target **ret_pack, pawl_release **ret_rel)
-{
-	pawl_release *rel = NULL;
-	pawl_target *t = NULL, *p = NULL;
-	int r;
-
-	GUARD(pawl_updater_get_target(&t, u, a->best_path));
-	r = check_release(a, t, &rel);
-	if (r == 0 && !pawl_release_image_pack(rel))
-		r = pawl_error_set(PAWL_E_FORMAT, "the signed custom data of %s names no image pack",
-				   a->best_path);
-	if (r == 0)
-		r = pawl_updater_get_target(&p, u, pawl_release_image_pack(rel));
-	if (r < 0) {
-		pawl_release_free(rel);
-		pawl_target_free(t);
-		return r;
-	}
-	*ret_idx = t;
-	*ret_pack = p;
-	*ret_rel = rel;
-	return 0;
-}
-
-/* Stream the index and the pack into pawl_install_release_stream. */
-static int slot_stream_install(struct agent *a, pawl_install *ic, pawl_updater *u,
-			       const pawl_release *rel, const pawl_target *t,
-			       const pawl_target *p, pawl_install_result *res)
-{
-	pawl_updater_opts fo = PAWL_UPDATER_OPTS_INIT;
-	privsep_stream_job job = { 0 };
-	privsep_stream *s = NULL;
-	privsep_fetcher f;
-	int r, fr;
-
-	job.paths[0] = pawl_target_path(t);
-	job.paths[1] = pawl_target_path(p);
-	job.npaths = 2;
-	job.total = pawl_target_length(t) + pawl_target_length(p);
-	job.deadline_s = stream_deadline(a->c, job.total);
-	job.progress = a->progress;
-	if (a->work_fd >= 0) {
-		struct passwd *pw = getpwuid(a->fetcher_uid);
-
-		fill_opts(a, &fo);
-		fo.metadata_urls = (const char *const *)a->c->metadata_urls;
-		fo.n_metadata_urls = (size_t)a->c->n_metadata_urls;
-		fo.target_urls = (const char *const *)a->c->target_urls;
-		fo.n_target_urls = (size_t)a->c->n_target_urls;
-		job.opts = &fo;
-		f = (privsep_fetcher){ pw ? pw->pw_name : a->c->user, a->fetcher_uid,
-				       a->fetcher_gid, a->work_fd, a->c->state_dir };
-		say(a, "streaming %s %s as %s", a->c->app, a->best_str, f.name);
-		GUARD(privsep_stream_start(&f, &job, &s));
-	} else {
-		job.u = u;
-		say(a, "streaming %s %s", a->c->app, a->best_str);
-		GUARD(privsep_stream_start(NULL, &job, &s));
-	}
-	r = pawl_install_release_stream(ic, rel, t, p, privsep_stream_read, s, res);
-	{
-		char why[1024];
-		int code = r < 0 ? pawl_error_last()->code : 0;
-
-		snprintf(why, sizeof(why), "%s", r < 0 ? pawl_error_last()->message : "");
-		fr = privsep_stream_finish(s, a->log);
-		if (r < 0 && (fr == 0 || code == PAWL_E_HASH || code == PAWL_E_POLICY ||
-			      code == PAWL_E_LIMIT || code == PAWL_E_IO))
-			/* The installer's own reason stands (a tampered piece, the
-			 * slot): a fetcher stopped early only followed from it. */
-			return pawl_error_set(code, "%s", why);
-	}
-	if (r < 0 || fr < 0)
-		return fr < 0 ? fr : r;
-	return 0;
-}
-
-static int agent_update_slot(const agent_config *c, bool json, int verbose)
-{
-	struct agent a = { .c = c, .json = json, .verbose = verbose,
-			   .progress = progress_wanted(json, verbose) };
-	pawl_updater_opts o = PAWL_UPDATER_OPTS_INIT;
-	pawl_install *ic = NULL;
-	pawl_install_result res;
-	pawl_updater *u = NULL;
-	pawl_target *t = NULL, *p = NULL;
-	pawl_release *rel = NULL;
-	pawl_install_state st;
-	const char *slot;
-	int code, r;
-
-	if (setup_paths(&a) < 0 || open_audit(&a) < 0 || (privsep(c) && open_state(&a) < 0))
-		return fail_local(&a, "setup");
-	if (pawl_audit_appendf(a.log, "update.start", PAWL_AUDIT_STR("app", c->app),
-			       PAWL_AUDIT_STR("mode", "slot")) < 0)
-		pawl_error_clear();
-	if (slot_open_install(&a, &ic, &st) < 0)
-		return fail_local(&a, "install state");
-	a.state = &st;
-	if (ensure_trust(&a) < 0) {
-		pawl_install_free(ic);
-		return fail_local(&a, "trusted root");
-	}
-	fill_opts(&a, &o);
-	o.metadata_dir = a.metadata_dir;
-	o.on_event = on_event;
-	o.event_ctx = &a;
-	if (privsep(c)) {
-		/* The first run only refreshes (and mirrors what a search
-		 * visits): nothing is downloaded before root has decided. */
-		a.refresh_only = true;
-		if (fetch_unprivileged(&a, &o) < 0) {
-			pawl_install_free(ic);
-			return fail(&a, "fetch");
-		}
-	} else {
-		o.metadata_urls = (const char *const *)c->metadata_urls;
-		o.n_metadata_urls = (size_t)c->n_metadata_urls;
-		o.target_urls = (const char *const *)c->target_urls;
-		o.n_target_urls = (size_t)c->n_target_urls;
-	}
-	if (pawl_updater_new(&u, &o) < 0 || pawl_updater_refresh(u) < 0) {
-		pawl_updater_free(u);
-		pawl_install_free(ic);
-		return fail(&a, "refresh");
-	}
-	if (choose(&a, u) < 0) {
-		pawl_updater_free(u);
-		pawl_install_free(ic);
-		return fail(&a, "release search");
-	}
-	report_skipped(&a);
-	if (!a.have_best) {
-		pawl_updater_free(u);
-		pawl_install_free(ic);
-		return report_none(&a);
-	}
-	if (slot_targets(&a, u, &t, &p, &rel) < 0) {
-		pawl_updater_free(u);
-		pawl_install_free(ic);
-		return fail(&a, "release check");
-	}
-	/* Forward only, decided before a byte of the image is fetched. */
-	r = pawl_install_check(ic, rel, &res);
-	if (r == 0 && res.outcome == PAWL_INSTALL_NONE) {
-		say(&a, "installing %s %s", c->app, a.best_str);
-		if (pawl_audit_appendf(a.log, "slot.write", PAWL_AUDIT_STR("version", a.best_str),
-				       PAWL_AUDIT_STR("index", pawl_target_path(t)),
-				       PAWL_AUDIT_STR("pack", pawl_target_path(p)),
-				       PAWL_AUDIT_INT("pack_length", (int64_t)pawl_target_length(p)),
-				       PAWL_AUDIT_STR("via", a.work_fd >= 0 ? "fetcher" : "agent")) < 0)
-			pawl_error_clear();
-		r = slot_stream_install(&a, ic, u, rel, t, p, &res);
-	}
-	pawl_target_free(t);
-	pawl_target_free(p);
-	pawl_updater_free(u);
-	if (r < 0) {
-		pawl_release_free(rel);
-		pawl_install_free(ic);
-		return fail_as(&a, "install", slot_exit_code(pawl_error_last()->code));
-	}
-	slot = res.outcome == PAWL_INSTALL_PENDING_REBOOT ||
-			       res.outcome == PAWL_INSTALL_ALREADY_PENDING ?
-		       place_named(ic, PAWL_INSTALL_PLACE_PENDING) : "";
-	pawl_install_free(ic);
-	if (pawl_audit_appendf(a.log, "install.outcome",
-			       PAWL_AUDIT_STR("outcome", pawl_install_outcome_name(res.outcome)),
-			       PAWL_AUDIT_STR("version", res.version),
-			       PAWL_AUDIT_STR("current", res.current),
-			       PAWL_AUDIT_BOOL("recovery", pawl_release_recovery(rel)),
-			       PAWL_AUDIT_STR("why", res.message)) < 0)
-		pawl_error_clear();
-	if (res.outcome == PAWL_INSTALL_PENDING_REBOOT &&
-	    pawl_audit_appendf(a.log, "slot.switched", PAWL_AUDIT_STR("slot", slot),
-			       PAWL_AUDIT_STR("version", res.version)) < 0)
-		pawl_error_clear();
-	pawl_release_free(rel);
-	if (json)
-		slot_result_json(&a, "update", &res, slot,
-				 res.outcome == PAWL_INSTALL_PENDING_REBOOT ||
-					 res.outcome == PAWL_INSTALL_ALREADY_PENDING);
-	code = report_slot_outcome(&a, &res, slot);
-	return finish(&a, code, pawl_install_outcome_name(res.outcome));
-}
-
-/* The slot the agent runs from, for messages. */
-static const char *booted_name(pawl_install *ic)
-{
-	return place_named(ic, PAWL_INSTALL_PLACE_ACTIVE);
-}
-
-/*
- * confirm, mark-good, mark-bad: act on the booted slot. confirm runs the
- * health check: pass marks it good (0); fail marks it bad and asks for a
- * reboot into the other slot (4). mark-bad also asks for the reboot.
- */
-static int agent_slot_act(const agent_config *c, const char *cmd, bool json, int verbose)
-{
-	struct agent a = { .c = c, .json = json, .verbose = verbose };
-	pawl_install *ic = NULL;
-	pawl_install_result res;
-	pawl_install_state st;
-	char booted[32];
-	int r, code = AGENT_EXIT_OK;
-	bool reboot;
-
-	if (!c->slot_mode) {
-		if (json)
-			agent_json_failure(cmd, PAWL_E_UNSUPPORTED, "not in slot mode", NULL,
-					   AGENT_EXIT_ERROR);
-		fprintf(stderr, "pawl: %s is for slot mode (slot.a, slot.b and bootloader in %s); "
-			"folder mode confirms and marks as it installs\n", cmd, c->path);
-		return AGENT_EXIT_ERROR;
-	}
-	if (setup_paths(&a) < 0 || open_audit(&a) < 0)
-		return fail_local(&a, "setup");
-	if (slot_open_install(&a, &ic, &st) < 0)
-		return fail_local(&a, "install state");
-	snprintf(booted, sizeof(booted), "%s", booted_name(ic));
-	if (strcmp(cmd, "confirm") == 0)
-		r = pawl_install_confirm(ic, &res);
-	else
-		r = pawl_install_mark(ic, strcmp(cmd, "mark-good") == 0, &res);
-	pawl_install_free(ic);
-	if (r < 0)
-		return fail_local(&a, cmd);
-	log_outcome(&a, strcmp(cmd, "confirm") == 0 ? "slot.confirm" : "slot.mark", &res, booted);
-	reboot = res.outcome == PAWL_INSTALL_HEALTH_FAILED || res.outcome == PAWL_INSTALL_MARKED_BAD;
-	switch (res.outcome) {
-	case PAWL_INSTALL_CONFIRMED:
-		say(&a, "%s %s in slot %s passed its health check and is marked good", c->app,
-		    res.version, booted);
-		break;
-	case PAWL_INSTALL_MARKED_GOOD:
-		say(&a, "slot %s (%s %s) is marked good", booted, c->app,
-		    res.version[0] ? res.version : "unknown version");
-		break;
-	case PAWL_INSTALL_HEALTH_FAILED:
-		fprintf(stderr, "pawl: %s %s in slot %s failed its health check and is marked bad: "
-			"reboot now to go back to the other slot%s%s\n", c->app, res.version, booted,
-			res.message[0] ? ": " : "", res.message);
-		code = AGENT_EXIT_HEALTH;
-		break;
-	case PAWL_INSTALL_MARKED_BAD:
-		fprintf(stderr, "pawl: slot %s (%s %s) is marked bad: reboot now to go back to the "
-			"other slot\n", booted, c->app, res.version[0] ? res.version : "unknown version");
-		break;
-	default:
-		code = AGENT_EXIT_ERROR;
-		break;
-	}
-	if (json)
-		slot_result_json(NULL, cmd, &res, booted, reboot);
-	return finish(&a, code, pawl_install_outcome_name(res.outcome));
-}
-
-int agent_confirm(const agent_config *c, bool json, int verbose)
-{
-	return agent_slot_act(c, "confirm", json, verbose);
-}
-
-int agent_mark(const agent_config *c, bool good, bool json, int verbose)
-{
-	return agent_slot_act(c, good ? "mark-good" : "mark-bad", json, verbose);
-}
 
 /* ---------------- status, rollback, log ---------------- */
 
@@ -1479,18 +787,18 @@ static int report_rollback(struct agent *a, const pawl_install_result *res)
 
 	switch (res->outcome) {
 	case PAWL_INSTALL_ROLLED_BACK:
-		say(a, "rolled back to %s %s", c->app, res->current);
-		return finish(a, AGENT_EXIT_OK, "rolled_back");
+		agent_say(a, "rolled back to %s %s", c->app, res->current);
+		return agent_finish(a, AGENT_EXIT_OK, "rolled_back");
 	case PAWL_INSTALL_REFUSED_DOWNGRADE:
 		fprintf(stderr, "pawl: rollback refused: %s %s is not signed as a recovery "
 			"release\n", c->app, a->state->previous);
-		return finish(a, AGENT_EXIT_REFUSED, "refused_downgrade");
+		return agent_finish(a, AGENT_EXIT_REFUSED, "refused_downgrade");
 	case PAWL_INSTALL_HEALTH_FAILED:
 		fprintf(stderr, "pawl: %s %s failed its health check; %s stays: %s\n", c->app,
 			res->version, res->current, res->message);
-		return finish(a, AGENT_EXIT_HEALTH, "health_failed");
+		return agent_finish(a, AGENT_EXIT_HEALTH, "health_failed");
 	default:
-		return finish(a, AGENT_EXIT_ERROR, pawl_install_outcome_name(res->outcome));
+		return agent_finish(a, AGENT_EXIT_ERROR, pawl_install_outcome_name(res->outcome));
 	}
 }
 
@@ -1524,13 +832,13 @@ int agent_rollback(const agent_config *c, bool json, int verbose)
 	if (c->slot_mode)
 		return not_in_slot_mode(c, "rollback", "'pawl mark-bad' on the booted slot and a "
 					"reboot go back to the other slot", json);
-	if (setup_paths(&a) < 0 || open_audit(&a) < 0 || (privsep(c) && open_state(&a) < 0))
-		return fail_local(&a, "setup");
-	if (open_install(&a, &ic) < 0)
-		return fail_local(&a, "install state");
+	if (agent_setup_paths(&a) < 0 || agent_open_audit(&a) < 0 || (agent_privsep(c) && agent_open_state(&a) < 0))
+		return agent_fail_local(&a, "setup");
+	if (agent_open_install(&a, &ic) < 0)
+		return agent_fail_local(&a, "install state");
 	if (pawl_install_get_state(ic, &st) < 0) {
 		pawl_install_free(ic);
-		return fail_local(&a, "install state");
+		return agent_fail_local(&a, "install state");
 	}
 	a.state = &st;
 	if (!a.state->previous[0]) {
@@ -1542,40 +850,40 @@ int agent_rollback(const agent_config *c, bool json, int verbose)
 				     NULL, AGENT_EXIT_REFUSED);
 		fprintf(stderr, "pawl: rollback refused: no previous release of %s is kept\n",
 			c->app);
-		return finish(&a, AGENT_EXIT_REFUSED, "no_previous");
+		return agent_finish(&a, AGENT_EXIT_REFUSED, "no_previous");
 	}
-	if (ensure_trust(&a) < 0) {
+	if (agent_ensure_trust(&a) < 0) {
 		pawl_install_free(ic);
-		return fail_local(&a, "trusted root");
+		return agent_fail_local(&a, "trusted root");
 	}
-	fill_opts(&a, &o);
+	agent_fill_opts(&a, &o);
 	o.metadata_dir = a.metadata_dir;
 	o.metadata_urls = (const char *const *)c->metadata_urls;
 	o.n_metadata_urls = (size_t)c->n_metadata_urls;
-	o.on_event = on_event;
+	o.on_event = agent_on_event;
 	o.event_ctx = &a;
-	if (privsep(c)) {
+	if (agent_privsep(c)) {
 		a.refresh_only = true;
-		if (fetch_unprivileged(&a, &o) < 0) {
+		if (agent_fetch_unprivileged(&a, &o) < 0) {
 			pawl_install_free(ic);
-			return fail(&a, "fetch");
+			return agent_fail(&a, "fetch");
 		}
 	}
 	if (pawl_updater_new(&u, &o) < 0 || pawl_updater_refresh(u) < 0) {
 		pawl_updater_free(u);
 		pawl_install_free(ic);
-		return fail(&a, "refresh");
+		return agent_fail(&a, "refresh");
 	}
 	if (signed_as_recovery(&a, u, a.state->previous, &recovery) < 0) {
 		pawl_updater_free(u);
 		pawl_install_free(ic);
-		return fail(&a, "release search");
+		return agent_fail(&a, "release search");
 	}
 	pawl_updater_free(u);
 	r = pawl_install_rollback(ic, recovery, &res);
 	pawl_install_free(ic);
 	if (r < 0)
-		return fail_local(&a, "rollback");
+		return agent_fail_local(&a, "rollback");
 	if (pawl_audit_appendf(a.log, "rollback.outcome",
 			       PAWL_AUDIT_STR("outcome", pawl_install_outcome_name(res.outcome)),
 			       PAWL_AUDIT_STR("version", res.version),
@@ -1601,13 +909,13 @@ int agent_clear_bad(const agent_config *c, const char *version, bool json, int v
 	if (c->slot_mode)
 		return not_in_slot_mode(c, "clear-bad", "a version marked bad stays bad; publish a "
 					"higher one", json);
-	if (setup_paths(&a) < 0 || open_audit(&a) < 0)
-		return fail_local(&a, "setup");
-	if (open_install(&a, &ic) < 0)
-		return fail_local(&a, "install state");
+	if (agent_setup_paths(&a) < 0 || agent_open_audit(&a) < 0)
+		return agent_fail_local(&a, "setup");
+	if (agent_open_install(&a, &ic) < 0)
+		return agent_fail_local(&a, "install state");
 	if (pawl_install_get_state(ic, &st) < 0) {
 		pawl_install_free(ic);
-		return fail_local(&a, "install state");
+		return agent_fail_local(&a, "install state");
 	}
 	for (uint32_t i = 0; i < st.nbad; i++)
 		marked = marked || strcmp(st.bad[i], version) == 0;
@@ -1623,25 +931,25 @@ int agent_clear_bad(const agent_config *c, const char *version, bool json, int v
 			snprintf(msg + k, sizeof(msg) - k, "%s)", st.nbad ? "" : "none is");
 		pawl_install_free(ic);
 		pawl_error_set(PAWL_E_NOT_FOUND, "%s", msg);
-		return fail_local(&a, "clear-bad");
+		return agent_fail_local(&a, "clear-bad");
 	}
 	if (pawl_audit_appendf(a.log, "install.clear_bad", PAWL_AUDIT_STR("version", version),
 			       PAWL_AUDIT_INT("uid", (int64_t)getuid())) < 0 ||
 	    pawl_audit_flush(a.log) < 0) {
 		pawl_install_free(ic);
-		return fail_local(&a, "audit");
+		return agent_fail_local(&a, "audit");
 	}
 	if (pawl_install_clear_bad(ic, version) < 0) {
 		pawl_install_free(ic);
-		return fail_local(&a, "clear-bad");
+		return agent_fail_local(&a, "clear-bad");
 	}
 	pawl_install_free(ic);
-	say(&a, "%s %s is no longer marked bad: the next update may install it again", c->app,
+	agent_say(&a, "%s %s is no longer marked bad: the next update may install it again", c->app,
 	    version);
 	if (json) {
 		fputs("{\"ok\":true,\"cleared\":", stdout);
 		cli_json_string(stdout, version);
 		fputs("}\n", stdout);
 	}
-	return finish(&a, AGENT_EXIT_OK, "cleared_bad");
+	return agent_finish(&a, AGENT_EXIT_OK, "cleared_bad");
 }

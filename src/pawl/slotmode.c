@@ -1,0 +1,436 @@
+/*
+ * slotmode.c - the agent's commands in slot mode (pawl.conf names slot.a,
+ * slot.b and a bootloader; docs/images.md): update streams the newest
+ * image release into the slot that is not booted through the slot
+ * backend of pawl/install.h, and confirm, mark-good and mark-bad act on
+ * the booted slot after a reboot. The download reaches root as a stream
+ * of typed frames (privsep.c) whether or not a fetcher user is set; no
+ * copy of the image is kept anywhere.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <pwd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "agent.h"
+#include "agent_impl.h"
+#include "base/base.h"
+#include "common/file.h"
+#include "common/json_out.h"
+#include "common/log_cmd.h"
+#include "hint.h"
+#include "pawl/audit.h"
+#include "pawl/install.h"
+#include "pawl/release.h"
+#include "pawl/semver.h"
+#include "pawl/updater.h"
+#include "privsep.h"
+#include "progress.h"
+
+/* A slot error's exit code: the repository's bytes (2), the network (3),
+ * everything else local (1: a wrong slot device, a slot too small, a full
+ * disk, the bootloader). */
+static int slot_exit_code(int err)
+{
+	switch (err) {
+	case PAWL_E_SIGNATURE:
+	case PAWL_E_EXPIRED:
+	case PAWL_E_ROLLBACK:
+	case PAWL_E_LENGTH:
+	case PAWL_E_HASH:
+	case PAWL_E_FORMAT:
+		return AGENT_EXIT_VERIFY;
+	case PAWL_E_NETWORK:
+	case PAWL_E_NOT_FOUND:
+		return AGENT_EXIT_NETWORK;
+	default:
+		return AGENT_EXIT_ERROR;
+	}
+}
+
+/* The whole stream's deadline on the root side: the fetcher's refresh and
+ * the transfer at the configured minimum rate, twice over. */
+static unsigned stream_deadline(const agent_config *c, uint64_t total)
+{
+	uint64_t rate = c->min_rate ? c->min_rate : 16384;
+	uint64_t base = c->deadline_base_s ? c->deadline_base_s : 30;
+	uint64_t s = 2 * (base + total / rate);
+
+	return s > 7 * 86400 ? 7 * 86400 : (unsigned)s;
+}
+
+/* The slot a place list names with state st ("" none). */
+static const char *place_named(pawl_install *ic, int st)
+{
+	static pawl_install_place pl[PAWL_INSTALL_MAX_PLACES];
+	size_t n = 0;
+
+	if (pawl_install_places(ic, pl, &n) < 0) {
+		pawl_error_clear();
+		return "";
+	}
+	for (size_t i = 0; i < n; i++)
+		if (pl[i].state == st)
+			return pl[i].name;
+	return "";
+}
+
+static void slot_result_json(const struct agent *a, const char *cmd,
+			     const pawl_install_result *r, const char *slot, bool reboot)
+{
+	printf("{\"ok\":true,\"command\":\"%s\",\"outcome\":\"%s\",\"version\":", cmd,
+	       pawl_install_outcome_name(r->outcome));
+	cli_json_string(stdout, r->version);
+	fputs(",\"current\":", stdout);
+	cli_json_string(stdout, r->current);
+	fputs(",\"slot\":", stdout);
+	if (slot && *slot)
+		cli_json_string(stdout, slot);
+	else
+		fputs("null", stdout);
+	if (a && a->have_best) {
+		fputs(",\"target\":", stdout);
+		cli_json_string(stdout, a->best_path);
+	}
+	if (a && a->releases)
+		agent_json_skipped(a);
+	printf(",\"reboot\":%s,\"health_ran\":%s,\"message\":", reboot ? "true" : "false",
+	       r->health_ran ? "true" : "false");
+	cli_json_string(stdout, r->message);
+	fputs("}\n", stdout);
+}
+
+static void log_outcome(struct agent *a, const char *event, const pawl_install_result *r,
+			const char *slot)
+{
+	if (a->log && pawl_audit_appendf(a->log, event,
+				   PAWL_AUDIT_STR("outcome", pawl_install_outcome_name(r->outcome)),
+				   PAWL_AUDIT_STR("version", r->version),
+				   PAWL_AUDIT_STR("current", r->current),
+				   PAWL_AUDIT_STR("slot", slot),
+				   PAWL_AUDIT_STR("why", r->message)) < 0)
+		pawl_error_clear();
+}
+
+/* Open the slot backend and finish what a crash left. */
+static int slot_open_install(struct agent *a, pawl_install **ret, pawl_install_state *st)
+{
+	pawl_install_result res;
+
+	GUARD(agent_open_install(a, ret));
+	if (pawl_install_recover(*ret, &res) < 0 || pawl_install_get_state(*ret, st) < 0) {
+		pawl_install_free(*ret);
+		*ret = NULL;
+		return pawl_error_last()->code ? pawl_error_last()->code : PAWL_E_GENERIC;
+	}
+	if (res.outcome != PAWL_INSTALL_NONE &&
+	    pawl_audit_appendf(a->log, "install.recovered",
+			       PAWL_AUDIT_STR("outcome", pawl_install_outcome_name(res.outcome)),
+			       PAWL_AUDIT_STR("version", res.version),
+			       PAWL_AUDIT_STR("current", res.current)) < 0)
+		pawl_error_clear();
+	return 0;
+}
+
+/* What update says about a slot outcome, and its exit code. */
+static int report_slot_outcome(struct agent *a, const pawl_install_result *res, const char *slot)
+{
+	const agent_config *c = a->c;
+
+	switch (res->outcome) {
+	case PAWL_INSTALL_PENDING_REBOOT:
+		agent_say(a, "wrote %s %s to slot %s and made it the bootloader's next try; reboot, "
+		    "then run 'pawl --config %s confirm'", c->app, res->version, slot, c->path);
+		return AGENT_EXIT_OK;
+	case PAWL_INSTALL_ALREADY_PENDING:
+		agent_say(a, "%s %s is written to slot %s already and waits for a reboot", c->app,
+		    res->version, slot);
+		return AGENT_EXIT_OK;
+	case PAWL_INSTALL_ALREADY_CURRENT:
+		agent_say(a, "%s %s is current", c->app, res->version);
+		return AGENT_EXIT_OK;
+	case PAWL_INSTALL_REFUSED_DOWNGRADE:
+	case PAWL_INSTALL_REFUSED_BAD:
+		fprintf(stderr, "pawl: refused %s %s: %s\n", c->app, res->version, res->message);
+		return AGENT_EXIT_REFUSED;
+	default:
+		return AGENT_EXIT_ERROR;
+	}
+}
+
+/* The index and pack targets of the chosen image release, as root's own
+ * trusted metadata signs them. */
+static int slot_targets(struct agent *a, pawl_updater *u, pawl_target **ret_idx,
+			pawl_target **ret_pack, pawl_release **ret_rel)
+{
+	pawl_release *rel = NULL;
+	pawl_target *t = NULL, *p = NULL;
+	int r;
+
+	GUARD(pawl_updater_get_target(&t, u, a->best_path));
+	r = agent_check_release(a, t, &rel);
+	if (r == 0 && !pawl_release_image_pack(rel))
+		r = pawl_error_set(PAWL_E_FORMAT, "the signed custom data of %s names no image pack",
+				   a->best_path);
+	if (r == 0)
+		r = pawl_updater_get_target(&p, u, pawl_release_image_pack(rel));
+	if (r < 0) {
+		pawl_release_free(rel);
+		pawl_target_free(t);
+		return r;
+	}
+	*ret_idx = t;
+	*ret_pack = p;
+	*ret_rel = rel;
+	return 0;
+}
+
+/* Stream the index and the pack into pawl_install_release_stream. */
+static int slot_stream_install(struct agent *a, pawl_install *ic, pawl_updater *u,
+			       const pawl_release *rel, const pawl_target *t,
+			       const pawl_target *p, pawl_install_result *res)
+{
+	pawl_updater_opts fo = PAWL_UPDATER_OPTS_INIT;
+	privsep_stream_job job = { 0 };
+	privsep_stream *s = NULL;
+	privsep_fetcher f;
+	int r, fr;
+
+	job.paths[0] = pawl_target_path(t);
+	job.paths[1] = pawl_target_path(p);
+	job.npaths = 2;
+	job.total = pawl_target_length(t) + pawl_target_length(p);
+	job.deadline_s = stream_deadline(a->c, job.total);
+	job.progress = a->progress;
+	if (a->work_fd >= 0) {
+		struct passwd *pw = getpwuid(a->fetcher_uid);
+
+		agent_fill_opts(a, &fo);
+		fo.metadata_urls = (const char *const *)a->c->metadata_urls;
+		fo.n_metadata_urls = (size_t)a->c->n_metadata_urls;
+		fo.target_urls = (const char *const *)a->c->target_urls;
+		fo.n_target_urls = (size_t)a->c->n_target_urls;
+		job.opts = &fo;
+		f = (privsep_fetcher){ pw ? pw->pw_name : a->c->user, a->fetcher_uid,
+				       a->fetcher_gid, a->work_fd, a->c->state_dir };
+		agent_say(a, "streaming %s %s as %s", a->c->app, a->best_str, f.name);
+		GUARD(privsep_stream_start(&f, &job, &s));
+	} else {
+		job.u = u;
+		agent_say(a, "streaming %s %s", a->c->app, a->best_str);
+		GUARD(privsep_stream_start(NULL, &job, &s));
+	}
+	r = pawl_install_release_stream(ic, rel, t, p, privsep_stream_read, s, res);
+	{
+		char why[1024];
+		int code = r < 0 ? pawl_error_last()->code : 0;
+
+		snprintf(why, sizeof(why), "%s", r < 0 ? pawl_error_last()->message : "");
+		fr = privsep_stream_finish(s, a->log);
+		if (r < 0 && (fr == 0 || code == PAWL_E_HASH || code == PAWL_E_POLICY ||
+			      code == PAWL_E_LIMIT || code == PAWL_E_IO))
+			/* The installer's own reason stands (a tampered piece, the
+			 * slot): a fetcher stopped early only followed from it. */
+			return pawl_error_set(code, "%s", why);
+	}
+	if (r < 0 || fr < 0)
+		return fr < 0 ? fr : r;
+	return 0;
+}
+
+int agent_update_slot(const agent_config *c, bool json, int verbose)
+{
+	struct agent a = { .c = c, .json = json, .verbose = verbose,
+			   .progress = progress_wanted(json, verbose) };
+	pawl_updater_opts o = PAWL_UPDATER_OPTS_INIT;
+	pawl_install *ic = NULL;
+	pawl_install_result res;
+	pawl_updater *u = NULL;
+	pawl_target *t = NULL, *p = NULL;
+	pawl_release *rel = NULL;
+	pawl_install_state st;
+	const char *slot;
+	int code, r;
+
+	if (agent_setup_paths(&a) < 0 || agent_open_audit(&a) < 0 || (agent_privsep(c) && agent_open_state(&a) < 0))
+		return agent_fail_local(&a, "setup");
+	if (pawl_audit_appendf(a.log, "update.start", PAWL_AUDIT_STR("app", c->app),
+			       PAWL_AUDIT_STR("mode", "slot")) < 0)
+		pawl_error_clear();
+	if (slot_open_install(&a, &ic, &st) < 0)
+		return agent_fail_local(&a, "install state");
+	a.state = &st;
+	if (agent_ensure_trust(&a) < 0) {
+		pawl_install_free(ic);
+		return agent_fail_local(&a, "trusted root");
+	}
+	agent_fill_opts(&a, &o);
+	o.metadata_dir = a.metadata_dir;
+	o.on_event = agent_on_event;
+	o.event_ctx = &a;
+	if (agent_privsep(c)) {
+		/* The first run only refreshes (and mirrors what a search
+		 * visits): nothing is downloaded before root has decided. */
+		a.refresh_only = true;
+		if (agent_fetch_unprivileged(&a, &o) < 0) {
+			pawl_install_free(ic);
+			return agent_fail(&a, "fetch");
+		}
+	} else {
+		o.metadata_urls = (const char *const *)c->metadata_urls;
+		o.n_metadata_urls = (size_t)c->n_metadata_urls;
+		o.target_urls = (const char *const *)c->target_urls;
+		o.n_target_urls = (size_t)c->n_target_urls;
+	}
+	if (pawl_updater_new(&u, &o) < 0 || pawl_updater_refresh(u) < 0) {
+		pawl_updater_free(u);
+		pawl_install_free(ic);
+		return agent_fail(&a, "refresh");
+	}
+	if (agent_choose(&a, u) < 0) {
+		pawl_updater_free(u);
+		pawl_install_free(ic);
+		return agent_fail(&a, "release search");
+	}
+	agent_report_skipped(&a);
+	if (!a.have_best) {
+		pawl_updater_free(u);
+		pawl_install_free(ic);
+		return agent_report_none(&a);
+	}
+	if (slot_targets(&a, u, &t, &p, &rel) < 0) {
+		pawl_updater_free(u);
+		pawl_install_free(ic);
+		return agent_fail(&a, "release check");
+	}
+	/* Forward only, decided before a byte of the image is fetched. */
+	r = pawl_install_check(ic, rel, &res);
+	if (r == 0 && res.outcome == PAWL_INSTALL_NONE) {
+		agent_say(&a, "installing %s %s", c->app, a.best_str);
+		if (pawl_audit_appendf(a.log, "slot.write", PAWL_AUDIT_STR("version", a.best_str),
+				       PAWL_AUDIT_STR("index", pawl_target_path(t)),
+				       PAWL_AUDIT_STR("pack", pawl_target_path(p)),
+				       PAWL_AUDIT_INT("pack_length", (int64_t)pawl_target_length(p)),
+				       PAWL_AUDIT_STR("via", a.work_fd >= 0 ? "fetcher" : "agent")) < 0)
+			pawl_error_clear();
+		r = slot_stream_install(&a, ic, u, rel, t, p, &res);
+	}
+	pawl_target_free(t);
+	pawl_target_free(p);
+	pawl_updater_free(u);
+	if (r < 0) {
+		pawl_release_free(rel);
+		pawl_install_free(ic);
+		return agent_fail_as(&a, "install", slot_exit_code(pawl_error_last()->code));
+	}
+	slot = res.outcome == PAWL_INSTALL_PENDING_REBOOT ||
+			       res.outcome == PAWL_INSTALL_ALREADY_PENDING ?
+		       place_named(ic, PAWL_INSTALL_PLACE_PENDING) : "";
+	pawl_install_free(ic);
+	if (pawl_audit_appendf(a.log, "install.outcome",
+			       PAWL_AUDIT_STR("outcome", pawl_install_outcome_name(res.outcome)),
+			       PAWL_AUDIT_STR("version", res.version),
+			       PAWL_AUDIT_STR("current", res.current),
+			       PAWL_AUDIT_BOOL("recovery", pawl_release_recovery(rel)),
+			       PAWL_AUDIT_STR("why", res.message)) < 0)
+		pawl_error_clear();
+	if (res.outcome == PAWL_INSTALL_PENDING_REBOOT &&
+	    pawl_audit_appendf(a.log, "slot.switched", PAWL_AUDIT_STR("slot", slot),
+			       PAWL_AUDIT_STR("version", res.version)) < 0)
+		pawl_error_clear();
+	pawl_release_free(rel);
+	if (json)
+		slot_result_json(&a, "update", &res, slot,
+				 res.outcome == PAWL_INSTALL_PENDING_REBOOT ||
+					 res.outcome == PAWL_INSTALL_ALREADY_PENDING);
+	code = report_slot_outcome(&a, &res, slot);
+	return agent_finish(&a, code, pawl_install_outcome_name(res.outcome));
+}
+
+/* The slot the agent runs from, for messages. */
+static const char *booted_name(pawl_install *ic)
+{
+	return place_named(ic, PAWL_INSTALL_PLACE_ACTIVE);
+}
+
+/*
+ * confirm, mark-good, mark-bad: act on the booted slot. confirm runs the
+ * health check: pass marks it good (0); fail marks it bad and asks for a
+ * reboot into the other slot (4). mark-bad also asks for the reboot.
+ */
+static int agent_slot_act(const agent_config *c, const char *cmd, bool json, int verbose)
+{
+	struct agent a = { .c = c, .json = json, .verbose = verbose };
+	pawl_install *ic = NULL;
+	pawl_install_result res;
+	pawl_install_state st;
+	char booted[32];
+	int r, code = AGENT_EXIT_OK;
+	bool reboot;
+
+	if (!c->slot_mode) {
+		if (json)
+			agent_json_failure(cmd, PAWL_E_UNSUPPORTED, "not in slot mode", NULL,
+					   AGENT_EXIT_ERROR);
+		fprintf(stderr, "pawl: %s is for slot mode (slot.a, slot.b and bootloader in %s); "
+			"folder mode confirms and marks as it installs\n", cmd, c->path);
+		return AGENT_EXIT_ERROR;
+	}
+	if (agent_setup_paths(&a) < 0 || agent_open_audit(&a) < 0)
+		return agent_fail_local(&a, "setup");
+	if (slot_open_install(&a, &ic, &st) < 0)
+		return agent_fail_local(&a, "install state");
+	snprintf(booted, sizeof(booted), "%s", booted_name(ic));
+	if (strcmp(cmd, "confirm") == 0)
+		r = pawl_install_confirm(ic, &res);
+	else
+		r = pawl_install_mark(ic, strcmp(cmd, "mark-good") == 0, &res);
+	pawl_install_free(ic);
+	if (r < 0)
+		return agent_fail_local(&a, cmd);
+	log_outcome(&a, strcmp(cmd, "confirm") == 0 ? "slot.confirm" : "slot.mark", &res, booted);
+	reboot = res.outcome == PAWL_INSTALL_HEALTH_FAILED || res.outcome == PAWL_INSTALL_MARKED_BAD;
+	switch (res.outcome) {
+	case PAWL_INSTALL_CONFIRMED:
+		agent_say(&a, "%s %s in slot %s passed its health check and is marked good", c->app,
+		    res.version, booted);
+		break;
+	case PAWL_INSTALL_MARKED_GOOD:
+		agent_say(&a, "slot %s (%s %s) is marked good", booted, c->app,
+		    res.version[0] ? res.version : "unknown version");
+		break;
+	case PAWL_INSTALL_HEALTH_FAILED:
+		fprintf(stderr, "pawl: %s %s in slot %s failed its health check and is marked bad: "
+			"reboot now to go back to the other slot%s%s\n", c->app, res.version, booted,
+			res.message[0] ? ": " : "", res.message);
+		code = AGENT_EXIT_HEALTH;
+		break;
+	case PAWL_INSTALL_MARKED_BAD:
+		fprintf(stderr, "pawl: slot %s (%s %s) is marked bad: reboot now to go back to the "
+			"other slot\n", booted, c->app, res.version[0] ? res.version : "unknown version");
+		break;
+	default:
+		code = AGENT_EXIT_ERROR;
+		break;
+	}
+	if (json)
+		slot_result_json(NULL, cmd, &res, booted, reboot);
+	return agent_finish(&a, code, pawl_install_outcome_name(res.outcome));
+}
+
+int agent_confirm(const agent_config *c, bool json, int verbose)
+{
+	return agent_slot_act(c, "confirm", json, verbose);
+}
+
+int agent_mark(const agent_config *c, bool good, bool json, int verbose)
+{
+	return agent_slot_act(c, good ? "mark-good" : "mark-bad", json, verbose);
+}
