@@ -42,6 +42,25 @@ int cli_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *ret)
 	return 0;
 }
 
+int cli_parse_i64(const char *s, int64_t min, int64_t max, int64_t *ret)
+{
+	const char *end;
+	bool neg;
+	uint64_t v;
+	int64_t r;
+
+	ENSURE(s, PAWL_E_INVALID, "no number given");
+	neg = *s == '-';
+	ENSURE(leading_digits(s + neg, &v, &end) && *end == '\0' &&
+	       v <= (neg ? (uint64_t)INT64_MAX + 1 : (uint64_t)INT64_MAX), PAWL_E_INVALID,
+	       "\"%.64s\" is not a whole number from %" PRId64 " to %" PRId64, s, min, max);
+	r = neg ? (v == (uint64_t)INT64_MAX + 1 ? INT64_MIN : -(int64_t)v) : (int64_t)v;
+	ENSURE(r >= min && r <= max, PAWL_E_INVALID,
+	       "%.64s is out of range (%" PRId64 " to %" PRId64 ")", s, min, max);
+	*ret = r;
+	return 0;
+}
+
 int cli_parse_u32(const char *s, uint32_t *ret)
 {
 	uint64_t v;

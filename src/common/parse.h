@@ -19,6 +19,11 @@
 /* A decimal number from min to max. */
 PAWL_MUST_USE int cli_parse_u64(const char *s, uint64_t min, uint64_t max, uint64_t *ret);
 
+/* A decimal number from min to max, with an optional leading '-' (the
+ * only sign allowed; "-0" is 0). For values read back from a database
+ * as text as much as for options. */
+PAWL_MUST_USE int cli_parse_i64(const char *s, int64_t min, int64_t max, int64_t *ret);
+
 /* A decimal number that fits in 32 bits. */
 PAWL_MUST_USE int cli_parse_u32(const char *s, uint32_t *ret);
 

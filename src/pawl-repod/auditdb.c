@@ -21,6 +21,7 @@
 #include <inttypes.h>
 #include <string.h>
 
+#include "common/parse.h"
 #include "repod.h"
 
 static const char zero_hash[65] =
@@ -90,13 +91,14 @@ void audit_db_abandon(audit_batch *b)
 static int open_head(db *d, audit_batch *b)
 {
 	_cleanup_pq_ PGresult *res = NULL;
-	char *end;
+	int64_t seq;
 
 	GUARD(DB_RUN(d, "audit_start", NULL, zero_hash));
 	GUARD(db_run0(d, "audit_head", &res));
 	ENSURE(PQntuples(res) == 1, PAWL_E_FORMAT, "the audit head is missing");
-	b->seq = strtoll(PQgetvalue(res, 0, 0), &end, 10);
-	ENSURE(*end == '\0' && b->seq >= -1, PAWL_E_FORMAT, "bad audit head");
+	ENSURE(cli_parse_i64(PQgetvalue(res, 0, 0), -1, INT64_MAX, &seq) == 0, PAWL_E_FORMAT,
+	       "bad audit head");
+	b->seq = seq;
 	snprintf(b->hash, sizeof(b->hash), "%s", PQgetvalue(res, 0, 1));
 	/* Seconds are enough for the log, as in the file logs. */
 	snprintf(b->time, sizeof(b->time), "%.19sZ", PQgetvalue(res, 0, 2));
@@ -201,20 +203,20 @@ static int verify_row(void *ctx, PGresult *res)
 	size_t len = (size_t)PQgetlength(res, 0, 2);
 	_cleanup_pj_doc_ pj_doc *doc = NULL;
 	const pj_value *root, *p, *s;
-	char *end, h[65];
-	long long seq = strtoll(seqs, &end, 10);
+	char h[65];
+	int64_t seq;
 
-	if (*end || seq != v->n) {
+	if (cli_parse_i64(seqs, 0, INT64_MAX, &seq) < 0 || seq != v->n) {
 		fprintf(v->out, "log verify: entry %lld is missing (found %s): entries were "
 				"deleted or reordered\n", (long long)v->n, seqs);
 		return PAWL_E_SIGNATURE;
 	}
 	if (sha256_hex(line, len, h) < 0 || strcmp(h, hash) != 0) {
-		fprintf(v->out, "log verify: entry %lld was edited (its hash does not match)\n", seq);
+		fprintf(v->out, "log verify: entry %lld was edited (its hash does not match)\n", (long long)seq);
 		return PAWL_E_SIGNATURE;
 	}
 	if (pj_parse_copy(&doc, line, len, NULL) < 0) {
-		fprintf(v->out, "log verify: entry %lld is malformed\n", seq);
+		fprintf(v->out, "log verify: entry %lld is malformed\n", (long long)seq);
 		return PAWL_E_SIGNATURE;
 	}
 	root = pj_root(doc);
@@ -222,7 +224,7 @@ static int verify_row(void *ctx, PGresult *res)
 	s = pj_get(root, "seq");
 	if (!pj_is_string(p) || strcmp(p->u.s, v->prev) != 0 || !pj_is_int(s) || s->u.i != seq) {
 		fprintf(v->out, "log verify: entry %lld does not follow entry %lld: the chain is "
-				"broken\n", seq, seq - 1);
+				"broken\n", (long long)seq, (long long)seq - 1);
 		return PAWL_E_SIGNATURE;
 	}
 	memcpy(v->prev, h, 65);
@@ -263,10 +265,9 @@ int audit_db_verify(db *d, FILE *out)
 		return 1;
 	}
 	{
-		char *end;
-		long long hs = strtoll(PQgetvalue(head, 0, 0), &end, 10);
+		int64_t hs;
 
-		if (*end || hs != n - 1 || strcmp(PQgetvalue(head, 0, 1), n ? v.prev : zero_hash)) {
+		if (cli_parse_i64(PQgetvalue(head, 0, 0), -1, INT64_MAX, &hs) < 0 || hs != n - 1 || strcmp(PQgetvalue(head, 0, 1), n ? v.prev : zero_hash)) {
 			fprintf(out, "log verify: the head names entry %s but the log ends at "
 				     "entry %lld: entries at the end were removed or changed\n",
 				PQgetvalue(head, 0, 0), (long long)n - 1);

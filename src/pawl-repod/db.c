@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "common/parse.h"
 #include "repod.h"
 
 /* Numbered migrations: migrations[i] takes the schema from version i to
@@ -275,11 +276,11 @@ static int schema_version(db *d, int *ret)
 	if (PQresultStatus(r) != PGRES_TUPLES_OK)
 		return conn_error(d->c, "reading the schema version");
 	{
-		char *end;
-		long v = strtol(PQgetvalue(r, 0, 0), &end, 10);
+		int64_t v;
 
-		ENSURE(*end == '\0' && v >= 0 && v < 1000000, PAWL_E_FORMAT,
-		       "bad schema version from the database");
+		if (cli_parse_i64(PQgetvalue(r, 0, 0), 0, 999999, &v) < 0)
+			return pawl_error_set(PAWL_E_FORMAT, "bad schema version from the "
+					      "database: %s", pawl_error_last()->message);
 		*ret = (int)v;
 	}
 	return 0;
@@ -445,12 +446,12 @@ fail:
 int db_now(db *d, int64_t *ret, char out[40])
 {
 	_cleanup_pq_ PGresult *r = NULL;
-	char *end;
-	long long t;
+	int64_t t;
 
 	GUARD(db_run0(d, "now", &r));
-	t = strtoll(PQgetvalue(r, 0, 0), &end, 10);
-	ENSURE(*end == '\0', PAWL_E_FORMAT, "bad time from the database");
+	if (cli_parse_i64(PQgetvalue(r, 0, 0), INT64_MIN, INT64_MAX, &t) < 0)
+		return pawl_error_set(PAWL_E_FORMAT, "bad time from the database: %s",
+				      pawl_error_last()->message);
 	*ret = t;
 	if (out)
 		snprintf(out, 40, "%s", PQgetvalue(r, 0, 1));

@@ -41,6 +41,7 @@
 #include <microhttpd.h>
 #include <openssl/rand.h>
 
+#include "common/parse.h"
 #include "repod.h"
 #include "request.h"
 
@@ -676,10 +677,12 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const 
 					     ctx->why);
 		cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Length");
 		if (cl) {
-			char *end;
-			unsigned long long v = strtoull(cl, &end, 10);
+			uint64_t v = 0;
 
-			if (*end == '\0' && v > c->max_body)
+			/* A malformed length is libmicrohttpd's to refuse. */
+			if (cli_parse_u64(cl, 0, UINT64_MAX, &v) < 0)
+				pawl_error_clear();
+			else if (v > c->max_body)
 				return respond_error(conn, ctx, 413, "Payload too large.",
 						     "the body is larger than the service "
 						     "accepts (max_body)");

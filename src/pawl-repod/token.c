@@ -20,6 +20,7 @@
 #include <openssl/crypto.h>
 #include <openssl/rand.h>
 
+#include "common/parse.h"
 #include "repod.h"
 #include "request.h"
 
@@ -73,10 +74,13 @@ int token_check(db *d, const char *bearer, token_info *ret)
 	ENSURE(ok, PAWL_E_SIGNATURE, "invalid token");
 	{
 		const char *scopes = PQgetvalue(res, 0, 1);
-		char *end;
+		int64_t id;
 
 		GUARD(pj_parse_copy(&ret->scopes, scopes, strlen(scopes), NULL));
-		ret->id = strtoll(idbuf, &end, 10);
+		if (cli_parse_i64(idbuf, 1, INT64_MAX, &id) < 0)
+			return pawl_error_set(PAWL_E_FORMAT, "bad token id from the database: %s",
+					      pawl_error_last()->message);
+		ret->id = id;
 	}
 	return 0;
 }

@@ -63,6 +63,43 @@ static void test_u64(void **state)
 	assert_non_null(strstr(pawl_error_last()->message, "\"abc\" is not a whole number"));
 }
 
+static void i64_is(const char *s, int64_t min, int64_t max, int64_t want)
+{
+	int64_t v = 0;
+
+	t_ok(cli_parse_i64(s, min, max, &v));
+	assert_int_equal(v, want);
+}
+
+static void i64_refused(const char *s, int64_t min, int64_t max)
+{
+	int64_t v = 12345;
+
+	t_fails(cli_parse_i64(s, min, max, &v), PAWL_E_INVALID);
+	assert_int_equal(v, 12345);
+}
+
+static void test_i64(void **state)
+{
+	static const char *const bad[] = {
+		"", "-", "--5", "+5", " -5", "-5 ", "- 5", "0x10", "5.0", "-9223372036854775809",
+		"9223372036854775808", "1e3",
+	};
+
+	(void)state;
+	i64_is("0", INT64_MIN, INT64_MAX, 0);
+	i64_is("-0", INT64_MIN, INT64_MAX, 0);
+	i64_is("-1", -1, 5, -1);
+	i64_is("9223372036854775807", INT64_MIN, INT64_MAX, INT64_MAX);
+	i64_is("-9223372036854775808", INT64_MIN, INT64_MAX, INT64_MIN);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		i64_refused(bad[i], INT64_MIN, INT64_MAX);
+	i64_refused(NULL, INT64_MIN, INT64_MAX);
+	i64_refused("-2", -1, 5);
+	i64_refused("6", -1, 5);
+	assert_non_null(strstr(pawl_error_last()->message, "6 is out of range (-1 to 5)"));
+}
+
 static void test_u32(void **state)
 {
 	uint32_t v = 7;
@@ -381,6 +418,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_u64),
+		cmocka_unit_test(test_i64),
 		cmocka_unit_test(test_u32),
 		cmocka_unit_test(test_duration),
 		cmocka_unit_test(test_json_string),
