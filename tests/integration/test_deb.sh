@@ -130,7 +130,7 @@ ok "pawl: program, man pages, completion, systemd units, example config" \
 	contains "$(deb pawl)" /usr/bin/pawl /usr/share/man/man1/pawl.1.gz \
 	/usr/share/man/man5/pawl.conf.5.gz /usr/share/bash-completion/completions/pawl \
 	/lib/systemd/system/pawl-update.service /lib/systemd/system/pawl-update.timer \
-	/usr/share/pawl/examples/pawl.conf
+	/lib/systemd/system/pawl-confirm.service /usr/share/pawl/examples/pawl.conf
 ok "pawl-repo: program, man page, completion, nginx example" \
 	contains "$(deb pawl-repo)" /usr/bin/pawl-repo /usr/share/man/man1/pawl-repo.1.gz \
 	/usr/share/bash-completion/completions/pawl-repo /usr/share/pawl/nginx/pawl.conf
@@ -148,8 +148,9 @@ fi
 # upgrade only when it was installed and enabled before (the
 # "debian-installed" guard), and nothing is started.
 dpkg-deb -I "$(deb pawl)" postinst >postinst 2>/dev/null || :
-if [ "$(grep -c 'deb-systemd-helper enable' postinst)" = 2 ] &&
-	[ "$(grep -c 'deb-systemd-helper debian-installed' postinst)" = 2 ] &&
+units=$(grep -c '^usr/share/pawl/systemd/.* lib/systemd/system$' "$SRC/debian/pawl.install")
+if [ "$units" -ge 3 ] && [ "$(grep -c 'deb-systemd-helper enable' postinst)" = "$units" ] &&
+	[ "$(grep -c 'deb-systemd-helper debian-installed' postinst)" = "$units" ] &&
 	! grep -qE 'deb-systemd-invoke (start|restart)|systemctl (start|restart)' postinst; then
 	pass "the systemd units are installed, not enabled or started"
 else
