@@ -12,13 +12,15 @@
 #           state files: update, boot, confirm;
 #   small   a slot smaller than the image: exit 1 naming the slot and both
 #           sizes, bootloader and slot untouched;
-#   full    a sparse slot file on a small tmpfs: exit 1 "no space left",
+#   full    a sparse slot file on a small tmpfs: exit 1 "no space left"
+#           (fallocate at open finds it, before the first byte is written),
 #           bootloader untouched, old slot boots; freeing space, a re-run
 #           completes;
 #   wrong   slot.b a directory, a link in nobody's directory, a file in
 #           nobody's directory, a file nobody owns, slot.a itself, a hard
-#           link to slot.a, a missing file: exit 1, a message naming slot
-#           b, nothing written, bootloader untouched;
+#           link to slot.a, a missing file: exit 1, a message naming
+#           slot.b (pawl.conf's reader refuses them, before the slot code
+#           runs), nothing written, bootloader and state untouched;
 #   kill    kill -9 during the switch (the boot script holds in
 #           set-primary), before it lands: the old slot boots and a re-run
 #           completes; after it lands: the new slot, written and verified,
