@@ -360,6 +360,17 @@ static const char *booted_name(pawl_install *ic)
 	return place_named(ic, PAWL_INSTALL_PLACE_ACTIVE);
 }
 
+/* A confirm or mark-good that found the bootloader had fallen back from an
+ * unconfirmed slot (the library's message starts so) says which version
+ * it marked bad, on stderr: otherwise only the audit log would know. */
+static void slot_say_fallback(const struct agent *a, const pawl_install_result *r)
+{
+	static const char fb[] = "the bootloader fell back from ";
+
+	if (!a->json && strncmp(r->message, fb, sizeof(fb) - 1) == 0)
+		fprintf(stderr, "pawl: %s\n", r->message);
+}
+
 /*
  * confirm, mark-good, mark-bad: act on the booted slot. confirm runs the
  * health check: pass marks it good (0); fail marks it bad and asks for a
@@ -401,10 +412,12 @@ static int agent_slot_act(const agent_config *c, const char *cmd, bool json, int
 	case PAWL_INSTALL_CONFIRMED:
 		agent_say(&a, "%s %s in slot %s passed its health check and is marked good", c->app,
 		    res.version, booted);
+		slot_say_fallback(&a, &res);
 		break;
 	case PAWL_INSTALL_MARKED_GOOD:
 		agent_say(&a, "slot %s (%s %s) is marked good", booted, c->app,
 		    res.version[0] ? res.version : "unknown version");
+		slot_say_fallback(&a, &res);
 		break;
 	case PAWL_INSTALL_HEALTH_FAILED:
 		fprintf(stderr, "pawl: %s %s in slot %s failed its health check and is marked bad: "

@@ -280,12 +280,16 @@ static int sb_clear_bad(void *p, const char *version)
 			      "stays bad; publish a higher one", version);
 }
 
+/* The booted slot is ACTIVE ("what runs now") even while it is pending
+ * its confirm: the first boot of a new slot whose bootloader already calls
+ * it good (U-Boot with tries left, a custom script) is still the one
+ * running, and confirm names it by this. */
 static int place_state(const slot_info *in)
 {
-	if (in->pending && in->state_known && in->state == BOOT_GOOD)
-		return PAWL_INSTALL_PLACE_PENDING;
 	if (in->booted)
 		return PAWL_INSTALL_PLACE_ACTIVE;
+	if (in->pending && in->state_known && in->state == BOOT_GOOD)
+		return PAWL_INSTALL_PLACE_PENDING;
 	if (in->state_known && in->state == BOOT_BAD)
 		return PAWL_INSTALL_PLACE_BAD;
 	if (!in->record.version[0])
