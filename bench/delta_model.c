@@ -36,6 +36,13 @@
  *                     1 in 64, at most 256 records), and V2's records for
  *                     unchanged pieces point into V1's pack, as a
  *                     deduplicated store publishes them, so they equal V1's;
+ *   idx2c             the same two-level index with compact records of 40
+ *                     bytes (plain sha256 and 8 bytes of place: frame and
+ *                     offset; the length is implied by fixed pieces);
+ *   miss_zrun, frames the missing pieces compressed in runs instead: pieces
+ *                     that are neighbours in the image, up to 256 KiB, as one
+ *                     zstd -19 frame (each piece still checked by its own
+ *                     plain sha256 after decompression), and the frames;
  *   rq_G, rb_G        HTTP Range requests and bytes for the missing pieces out
  *                     of V2's full pack (every piece, image order), adjacent
  *                     pieces coalesced when at most G bytes of unneeded pack
@@ -64,6 +71,8 @@
 #define GROUP_AVG 64u
 #define GROUP_MAX 256u
 #define PACK_NAME "os/2.0.0/image.pack"
+#define COMPACT 40u
+#define RUN_MAX (256u * 1024)
 
 struct piece {
 	uint64_t off;
@@ -439,20 +448,52 @@ static void model(const struct spec *s, const char *name, struct img a, struct i
 	struct set ga = { 0 };
 	group_hashes(&ga, ra, ea, nga);
 	set_sort(&ga);
-	uint64_t idx2 = 64 + 36 * (uint64_t)ngb;
+	uint64_t idx2 = 64 + 36 * (uint64_t)ngb, changed_recs = 0;
 	size_t start = 0;
 	for (size_t g = 0; g < ngb; g++) {
 		uint8_t h[32];
 
 		sha256(h, rb2 + start * REC, (eb[g] - start) * REC);
 		if (!set_has(&ga, h))
-			idx2 += (eb[g] - start) * REC;
+			changed_recs += eb[g] - start;
 		start = eb[g];
+	}
+	idx2 += changed_recs * REC;
+	/* the same with compact records: plain sha256 and 8 bytes of place */
+	uint64_t idx2c = 64 + 36 * (uint64_t)ngb + changed_recs * COMPACT;
+
+	/* runs of missing pieces that are neighbours in the image, each run
+	 * (up to RUN_MAX bytes) one zstd -19 frame: pieces still verified
+	 * one by one after decompression, but compressed together */
+	uint64_t miss_zrun = 0, frames = 0;
+	for (size_t i = 0; i < nb;) {
+		if (!vb[i].missing) {
+			i++;
+			continue;
+		}
+		size_t j = i, len = 0;
+		while (j < nb && vb[j].missing && vb[j].off == vb[i].off + len &&
+		       len + vb[j].len <= RUN_MAX) {
+			len += vb[j].len;
+			j++;
+		}
+		if (j == i) { /* one piece longer than RUN_MAX */
+			len = vb[i].len;
+			j = i + 1;
+		}
+		size_t r = ZSTD_compressCCtx(cctx, zbuf, zcap, b.p + vb[i].off, len, 19);
+		if (ZSTD_isError(r))
+			die(ZSTD_getErrorName(r));
+		miss_zrun += r;
+		frames++;
+		i = j;
 	}
 
 	printf("spec=%s pieces=%zu mean=%.0f missing=%zu miss_raw=%" PRIu64 " miss_z=%" PRIu64
-	       " idx=%zu idx_z=%zu idx2=%" PRIu64 " groups=%zu",
-	       name, nb, (double)b.n / (double)nb, missing, miss_raw, miss_z, idx, idx_z, idx2, ngb);
+	       " idx=%zu idx_z=%zu idx2=%" PRIu64 " groups=%zu idx2c=%" PRIu64 " miss_zrun=%" PRIu64
+	       " frames=%" PRIu64,
+	       name, nb, (double)b.n / (double)nb, missing, miss_raw, miss_z, idx, idx_z, idx2, ngb,
+	       idx2c, miss_zrun, frames);
 	for (int g = 0; g < 3; g++)
 		printf(" rq_%" PRIu64 "=%" PRIu64 " rb_%" PRIu64 "=%" PRIu64, gaps[g], rq[g], gaps[g], rb[g]);
 	printf("\n");
