@@ -69,7 +69,9 @@ demo: build
 	sh scripts/demo
 
 bench: build
+	@sh scripts/install-deps --bench
 	sh bench/run
+	sh bench/delta_pairs.sh
 
 # `make install PREFIX=/usr DESTDIR=/tmp/stage` stages a tree for packaging
 # (debian/rules does the same through dh). PREFIX is stored in $(BUILD).
