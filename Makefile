@@ -71,6 +71,7 @@ demo: build
 bench: build
 	@sh scripts/install-deps --bench
 	sh bench/run
+	sh bench/slot_update.sh
 	sh bench/delta_pairs.sh
 
 # `make install PREFIX=/usr DESTDIR=/tmp/stage` stages a tree for packaging
