@@ -23,8 +23,10 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -40,7 +42,8 @@
 #include "util/io.h"
 
 #define STREAM_CHUNK ((size_t)1 << 16)
-#define READBACK_CHUNK ((size_t)1 << 20)
+#define READBACK_CHUNK ((size_t)2 << 20)
+#define READBACK_ALIGN ((size_t)4096)
 
 struct slot_ctx {
 	char *state_dir;
@@ -609,42 +612,186 @@ out:
 	return r;
 }
 
-/* Read the image back from the device, not from the page cache, and
- * compare its sha256 with the index's. */
+/* The read-back: the image read from the device, not from the page
+ * cache, hashed whole and compared with the index's sha256. O_DIRECT, set
+ * on the read-only descriptor for the duration, reads from the device into
+ * our own buffer: after fsync that is what the storage holds, and nothing
+ * is copied through (or left in) the page cache. Where the file system has
+ * no O_DIRECT (tmpfs) or refuses its alignment, the clean pages fsync left
+ * are dropped instead and the image is read through the cache.
+ *
+ * A reader thread fills two page-aligned blocks in turn while this thread
+ * hashes the other, so the device's time and the hashing overlap; where no
+ * thread can be had, each block is read and then hashed here. The blocks
+ * are mapped for the read-back alone and unmapped after it. */
+struct readback {
+	int fd;
+	int flags;          /* the descriptor's, to restore */
+	bool direct;
+	const char *path;
+	uint64_t length;
+	uint64_t nblocks;
+	uint8_t *buf[2];
+
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	bool full[2];       /* buf[i] holds its block, not hashed yet */
+	bool stop;
+	int err;            /* the reader's error, with its message */
+	char msg[1024];
+};
+
+static size_t rb_len(const struct readback *rb, uint64_t k)
+{
+	uint64_t off = k * READBACK_CHUNK;
+
+	return rb->length - off > READBACK_CHUNK ? READBACK_CHUNK : (size_t)(rb->length - off);
+}
+
+static void rb_no_direct(struct readback *rb)
+{
+	rb->direct = false;
+	(void)fcntl(rb->fd, F_SETFL, rb->flags);
+	/* fsync made the pages clean, so they can be dropped. */
+	(void)posix_fadvise(rb->fd, 0, (off_t)rb->length, POSIX_FADV_DONTNEED);
+}
+
+/* Block k into its buffer. With O_DIRECT the request is rounded up to the
+ * alignment; a short read is fine once the block is in (a slot larger
+ * than the image). */
+static int rb_read(struct readback *rb, uint64_t k)
+{
+	uint8_t *buf = rb->buf[k & 1];
+	uint64_t off = k * READBACK_CHUNK;
+	size_t want = rb_len(rb, k), got = 0;
+
+	while (got < want) {
+		size_t ask = rb->direct ? ((want + READBACK_ALIGN - 1) & ~(READBACK_ALIGN - 1)) : want;
+		ssize_t n = pread(rb->fd, buf + got, ask - got, (off_t)(off + got));
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EINVAL && rb->direct) {
+			rb_no_direct(rb);
+			continue;
+		}
+		if (n < 0)
+			return pawl_error_set_errno(PAWL_E_IO, errno,
+						    "cannot read slot %s back at offset %" PRIu64,
+						    rb->path, off + got);
+		if (n == 0)
+			return pawl_error_set(PAWL_E_IO,
+					      "slot %s ends at %" PRIu64 " bytes, inside the image "
+					      "read back",
+					      rb->path, off + got);
+		got += (size_t)n;
+	}
+	return 0;
+}
+
+static void *rb_main(void *arg)
+{
+	struct readback *rb = arg;
+
+	for (uint64_t k = 0; k < rb->nblocks; k++) {
+		unsigned b = (unsigned)(k & 1);
+		int r;
+
+		pthread_mutex_lock(&rb->mu);
+		while (rb->full[b] && !rb->stop)
+			pthread_cond_wait(&rb->cv, &rb->mu);
+		if (rb->stop) {
+			pthread_mutex_unlock(&rb->mu);
+			break;
+		}
+		pthread_mutex_unlock(&rb->mu);
+		r = rb_read(rb, k);
+		pthread_mutex_lock(&rb->mu);
+		if (r < 0) {
+			rb->err = r;
+			snprintf(rb->msg, sizeof(rb->msg), "%s", pawl_error_last()->message);
+		} else {
+			rb->full[b] = true;
+		}
+		pthread_cond_broadcast(&rb->cv);
+		pthread_mutex_unlock(&rb->mu);
+		if (r < 0)
+			break;
+	}
+	return NULL;
+}
+
 static int read_back(slot_ctx *s, boot_slot t, const image_index *idx)
 {
-	int fd = s->rfd[t];
-	_cleanup_free_ uint8_t *buf = NULL;
+	struct readback rb = { .fd = s->rfd[t], .path = s->path[t], .length = idx->length };
 	uint8_t d[HASH_MAX_LEN];
 	hash_ctx *h = NULL;
-	uint64_t off = 0;
-	int r;
+	pthread_t thread;
+	bool threaded = false;
+	int r = 0;
 
-	/* fsync made the pages clean, so they can be dropped. */
-	(void)posix_fadvise(fd, 0, (off_t)idx->length, POSIX_FADV_DONTNEED);
-	buf = xmalloc(READBACK_CHUNK);
-	if (!buf)
-		return PAWL_E_NOMEM;
-	GUARD(hash_new(&h, HASH_SHA256));
-	while (off < idx->length) {
-		size_t n = idx->length - off > READBACK_CHUNK ? READBACK_CHUNK
-							      : (size_t)(idx->length - off);
+	rb.nblocks = (idx->length + READBACK_CHUNK - 1) / READBACK_CHUNK;
+	rb.flags = fcntl(rb.fd, F_GETFL);
+	if (rb.flags < 0)
+		return pawl_error_set_errno(PAWL_E_IO, errno, "slot %s", rb.path);
+	rb.buf[0] = mmap(NULL, 2 * READBACK_CHUNK, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (rb.buf[0] == MAP_FAILED)
+		return pawl_error_set(PAWL_E_NOMEM, "no memory to read slot %s back", rb.path);
+	rb.buf[1] = rb.buf[0] + READBACK_CHUNK;
+	rb.direct = fcntl(rb.fd, F_SETFL, rb.flags | O_DIRECT) == 0;
+	if (!rb.direct)
+		rb_no_direct(&rb);
+	GUARD_GOTO(r, hash_new(&h, HASH_SHA256), out);
+	pthread_mutex_init(&rb.mu, NULL);
+	pthread_cond_init(&rb.cv, NULL);
+	threaded = pthread_create(&thread, NULL, rb_main, &rb) == 0;
+	for (uint64_t k = 0; k < rb.nblocks; k++) {
+		unsigned b = (unsigned)(k & 1);
 
-		GUARD_GOTO(r, io_pread_full(fd, buf, n, off, s->path[t]), out);
-		GUARD_GOTO(r, hash_update(h, buf, n), out);
-		off += n;
+		if (threaded) {
+			pthread_mutex_lock(&rb.mu);
+			while (!rb.full[b] && rb.err == 0)
+				pthread_cond_wait(&rb.cv, &rb.mu);
+			if (!rb.full[b])
+				r = pawl_error_set(rb.err, "%s", rb.msg);
+			pthread_mutex_unlock(&rb.mu);
+		} else {
+			r = rb_read(&rb, k);
+		}
+		if (r < 0)
+			break;
+		r = hash_update(h, rb.buf[b], rb_len(&rb, k));
+		if (r < 0)
+			break;
+		if (threaded) {
+			pthread_mutex_lock(&rb.mu);
+			rb.full[b] = false;
+			pthread_cond_broadcast(&rb.cv);
+			pthread_mutex_unlock(&rb.mu);
+		}
 	}
-	r = hash_final(h, d);
-	hash_free(h);
+	if (threaded) {
+		pthread_mutex_lock(&rb.mu);
+		rb.stop = true;
+		pthread_cond_broadcast(&rb.cv);
+		pthread_mutex_unlock(&rb.mu);
+		pthread_join(thread, NULL);
+	}
+	pthread_mutex_destroy(&rb.mu);
+	pthread_cond_destroy(&rb.cv);
 	if (r < 0)
-		return r;
-	ENSURE(memcmp(d, idx->sha256, 32) == 0, PAWL_E_HASH,
-	       "slot %s (%s): the image read back differs from the one written (the device "
-	       "lost or changed bytes); not switching to it",
-	       boot_slot_name(t), s->path[t]);
-	return 0;
+		goto out;
+	GUARD_GOTO(r, hash_final(h, d), out);
+	ENSURE_GOTO(r, memcmp(d, idx->sha256, 32) == 0, PAWL_E_HASH, out,
+		    "slot %s (%s): the image read back differs from the one written (the device "
+		    "lost or changed bytes); not switching to it",
+		    boot_slot_name(t), s->path[t]);
 out:
+	if (rb.direct)
+		(void)fcntl(rb.fd, F_SETFL, rb.flags);
 	hash_free(h);
+	munmap(rb.buf[0], 2 * READBACK_CHUNK);
 	return r;
 }
 
