@@ -42,7 +42,9 @@
 #include "util/io.h"
 
 #define STREAM_CHUNK ((size_t)1 << 16)
-#define READBACK_CHUNK ((size_t)2 << 20)
+#define READBACK_CHUNK ((size_t)1 << 20)
+#define READBACK_BLOCKS 4  /* buffers, in turn */
+#define READBACK_READERS 2 /* reads in flight */
 #define READBACK_ALIGN ((size_t)4096)
 
 struct slot_ctx {
@@ -620,10 +622,12 @@ out:
  * no O_DIRECT (tmpfs) or refuses its alignment, the clean pages fsync left
  * are dropped instead and the image is read through the cache.
  *
- * A reader thread fills two page-aligned blocks in turn while this thread
- * hashes the other, so the device's time and the hashing overlap; where no
- * thread can be had, each block is read and then hashed here. The blocks
- * are mapped for the read-back alone and unmapped after it. */
+ * Two reader threads fill four page-aligned blocks in turn (two reads in
+ * flight, which the device needs to be quick without the page cache's
+ * readahead) while this thread hashes them in order, so the device's time
+ * and the hashing overlap; where no thread can be had, each block is read
+ * and then hashed here. The blocks are mapped for the read-back alone and
+ * unmapped after it. */
 struct readback {
 	int fd;
 	int flags;          /* the descriptor's, to restore */
@@ -631,11 +635,11 @@ struct readback {
 	const char *path;
 	uint64_t length;
 	uint64_t nblocks;
-	uint8_t *buf[2];
+	uint8_t *buf[READBACK_BLOCKS];
 
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
-	bool full[2];       /* buf[i] holds its block, not hashed yet */
+	bool full[READBACK_BLOCKS]; /* buf[i] holds its block, not hashed yet */
 	bool stop;
 	int err;            /* the reader's error, with its message */
 	char msg[1024];
@@ -648,30 +652,31 @@ static size_t rb_len(const struct readback *rb, uint64_t k)
 	return rb->length - off > READBACK_CHUNK ? READBACK_CHUNK : (size_t)(rb->length - off);
 }
 
+/* Either reader may call this; direct is read and written atomically. */
 static void rb_no_direct(struct readback *rb)
 {
-	rb->direct = false;
+	__atomic_store_n(&rb->direct, false, __ATOMIC_RELAXED);
 	(void)fcntl(rb->fd, F_SETFL, rb->flags);
 	/* fsync made the pages clean, so they can be dropped. */
 	(void)posix_fadvise(rb->fd, 0, (off_t)rb->length, POSIX_FADV_DONTNEED);
 }
 
-/* Block k into its buffer. With O_DIRECT the request is rounded up to the
- * alignment; a short read is fine once the block is in (a slot larger
- * than the image). */
+/* Block k into its buffer. The request is rounded up to the alignment
+ * O_DIRECT needs (harmless without it); a short read is fine once the
+ * block is in (a slot larger than the image). */
 static int rb_read(struct readback *rb, uint64_t k)
 {
-	uint8_t *buf = rb->buf[k & 1];
+	uint8_t *buf = rb->buf[k % READBACK_BLOCKS];
 	uint64_t off = k * READBACK_CHUNK;
 	size_t want = rb_len(rb, k), got = 0;
 
 	while (got < want) {
-		size_t ask = rb->direct ? ((want + READBACK_ALIGN - 1) & ~(READBACK_ALIGN - 1)) : want;
-		ssize_t n = pread(rb->fd, buf + got, ask - got, (off_t)(off + got));
+		size_t ask = ((want + READBACK_ALIGN - 1) & ~(READBACK_ALIGN - 1)) - got;
+		ssize_t n = pread(rb->fd, buf + got, ask, (off_t)(off + got));
 
 		if (n < 0 && errno == EINTR)
 			continue;
-		if (n < 0 && errno == EINVAL && rb->direct) {
+		if (n < 0 && errno == EINVAL && __atomic_load_n(&rb->direct, __ATOMIC_RELAXED)) {
 			rb_no_direct(rb);
 			continue;
 		}
@@ -689,12 +694,21 @@ static int rb_read(struct readback *rb, uint64_t k)
 	return 0;
 }
 
+struct rb_reader {
+	struct readback *rb;
+	unsigned first;
+	pthread_t thread;
+	bool started;
+};
+
+/* Reader i reads blocks i, i + READBACK_READERS, ... */
 static void *rb_main(void *arg)
 {
-	struct readback *rb = arg;
+	struct rb_reader *me = arg;
+	struct readback *rb = me->rb;
 
-	for (uint64_t k = 0; k < rb->nblocks; k++) {
-		unsigned b = (unsigned)(k & 1);
+	for (uint64_t k = me->first; k < rb->nblocks; k += READBACK_READERS) {
+		unsigned b = (unsigned)(k % READBACK_BLOCKS);
 		int r;
 
 		pthread_mutex_lock(&rb->mu);
@@ -707,10 +721,10 @@ static void *rb_main(void *arg)
 		pthread_mutex_unlock(&rb->mu);
 		r = rb_read(rb, k);
 		pthread_mutex_lock(&rb->mu);
-		if (r < 0) {
+		if (r < 0 && rb->err == 0) {
 			rb->err = r;
 			snprintf(rb->msg, sizeof(rb->msg), "%s", pawl_error_last()->message);
-		} else {
+		} else if (r == 0) {
 			rb->full[b] = true;
 		}
 		pthread_cond_broadcast(&rb->cv);
@@ -726,7 +740,7 @@ static int read_back(slot_ctx *s, boot_slot t, const image_index *idx)
 	struct readback rb = { .fd = s->rfd[t], .path = s->path[t], .length = idx->length };
 	uint8_t d[HASH_MAX_LEN];
 	hash_ctx *h = NULL;
-	pthread_t thread;
+	struct rb_reader rd[READBACK_READERS];
 	bool threaded = false;
 	int r = 0;
 
@@ -734,20 +748,39 @@ static int read_back(slot_ctx *s, boot_slot t, const image_index *idx)
 	rb.flags = fcntl(rb.fd, F_GETFL);
 	if (rb.flags < 0)
 		return pawl_error_set_errno(PAWL_E_IO, errno, "slot %s", rb.path);
-	rb.buf[0] = mmap(NULL, 2 * READBACK_CHUNK, PROT_READ | PROT_WRITE,
+	rb.buf[0] = mmap(NULL, READBACK_BLOCKS * READBACK_CHUNK, PROT_READ | PROT_WRITE,
 			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (rb.buf[0] == MAP_FAILED)
 		return pawl_error_set(PAWL_E_NOMEM, "no memory to read slot %s back", rb.path);
-	rb.buf[1] = rb.buf[0] + READBACK_CHUNK;
+	for (unsigned i = 1; i < READBACK_BLOCKS; i++)
+		rb.buf[i] = rb.buf[0] + i * READBACK_CHUNK;
 	rb.direct = fcntl(rb.fd, F_SETFL, rb.flags | O_DIRECT) == 0;
 	if (!rb.direct)
 		rb_no_direct(&rb);
 	GUARD_GOTO(r, hash_new(&h, HASH_SHA256), out);
 	pthread_mutex_init(&rb.mu, NULL);
 	pthread_cond_init(&rb.cv, NULL);
-	threaded = pthread_create(&thread, NULL, rb_main, &rb) == 0;
+	threaded = true;
+	for (unsigned i = 0; i < READBACK_READERS; i++) {
+		rd[i].rb = &rb;
+		rd[i].first = i;
+		rd[i].started = pthread_create(&rd[i].thread, NULL, rb_main, &rd[i]) == 0;
+		threaded = threaded && rd[i].started;
+	}
+	if (!threaded) { /* read here, then: stop the reader that started */
+		pthread_mutex_lock(&rb.mu);
+		rb.stop = true;
+		pthread_cond_broadcast(&rb.cv);
+		pthread_mutex_unlock(&rb.mu);
+		for (unsigned i = 0; i < READBACK_READERS; i++)
+			if (rd[i].started)
+				pthread_join(rd[i].thread, NULL);
+		rb.stop = false;
+		memset(rb.full, 0, sizeof(rb.full));
+		rb.err = 0;
+	}
 	for (uint64_t k = 0; k < rb.nblocks; k++) {
-		unsigned b = (unsigned)(k & 1);
+		unsigned b = (unsigned)(k % READBACK_BLOCKS);
 
 		if (threaded) {
 			pthread_mutex_lock(&rb.mu);
@@ -776,7 +809,8 @@ static int read_back(slot_ctx *s, boot_slot t, const image_index *idx)
 		rb.stop = true;
 		pthread_cond_broadcast(&rb.cv);
 		pthread_mutex_unlock(&rb.mu);
-		pthread_join(thread, NULL);
+		for (unsigned i = 0; i < READBACK_READERS; i++)
+			pthread_join(rd[i].thread, NULL);
 	}
 	pthread_mutex_destroy(&rb.mu);
 	pthread_cond_destroy(&rb.cv);
@@ -791,7 +825,7 @@ out:
 	if (rb.direct)
 		(void)fcntl(rb.fd, F_SETFL, rb.flags);
 	hash_free(h);
-	munmap(rb.buf[0], 2 * READBACK_CHUNK);
+	munmap(rb.buf[0], READBACK_BLOCKS * READBACK_CHUNK);
 	return r;
 }
 
