@@ -10,10 +10,12 @@
  *     environment), and only then is the journal written. So whenever the
  *     journal says "writing", the bootloader will not try the target.
  *  2. The only call that makes the target bootable again is
- *     boot_set_primary, made after the decoder proved every piece and the
- *     whole image, the pack matched its signed hashes, the slot was
- *     fsynced and read back. It is one atomic write: before it lands the
- *     old slot boots, after it the complete new one is tried.
+ *     boot_set_primary, made after the decoder proved every piece, the
+ *     pack matched its signed hashes, the slot was fsynced and the whole
+ *     image read back from it matched the index's sha256 (or, with the
+ *     read-back off, the decoder's running hash of the whole image did).
+ *     It is one atomic write: before it lands the old slot boots, after
+ *     it the complete new one is tried.
  *  3. After a crash the journal alone cannot tell whether 2 landed; the
  *     bootloader can: the target primary and good means it did (the
  *     target was made bad in 1, and only 2 makes it good again). So
