@@ -148,6 +148,9 @@ static char *make_slot(const char *dir, const char *name, size_t n)
 /* Stream pk's pack (or `pack` when given) into slot in random chunk sizes
  * up to maxchunk. Returns the first error, or 0 once the decoder and the
  * slot have both finished. */
+/* stream() leaves the whole image's hash to the caller. */
+static bool defer_hash;
+
 static int stream(const struct packed *pk, const image_index *idx, const uint8_t *pack,
 		  size_t packlen, const char *slot, const char *booted, size_t maxchunk,
 		  uint64_t seed)
@@ -163,6 +166,8 @@ static int stream(const struct packed *pk, const image_index *idx, const uint8_t
 	if (r < 0)
 		return r;
 	r = image_decoder_new(&d, idx, image_slot_sink(s));
+	if (r == 0 && defer_hash)
+		r = image_decoder_defer_image_hash(d);
 	while (r == 0 && off < packlen) {
 		size_t n = 1 + rnd() % maxchunk;
 
@@ -731,6 +736,58 @@ static void test_tampered_index(void **state)
 	packed_free(&pk);
 }
 
+/* With the whole image's hash deferred to the caller (the slot
+ * installer's read-back), every piece is still checked before it is
+ * written: a piece whose uncompressed bytes do not match stops the writer
+ * before it, and nothing after it is written. Only the running hash of the
+ * whole image is left out, and deferring it is refused once bytes came. */
+static void test_deferred_image_hash(void **state)
+{
+	struct packed pk;
+	char *dir = t_mkdtemp(), *slot;
+	image_sink refuser = { refuse_write, NULL };
+	image_decoder *d = NULL;
+
+	(void)state;
+	pack_image(&pk, 8 * 8192, 8192, 23);
+	defer_hash = true;
+
+	pk.idx->pieces[5].usha[31] ^= 0x80;
+	slot = make_slot(dir, "slot", pk.len);
+	t_fails(stream(&pk, pk.idx, pk.pack, pk.packlen, slot, NULL, 3000, 2), PAWL_E_HASH);
+	assert_message("image piece 5 (offset 40960): the bytes do not match");
+	assert_slot(slot, &pk, 5 * 8192);
+	pk.idx->pieces[5].usha[31] ^= 0x80;
+	free(slot);
+
+	pk.idx->pieces[2].csha[0] ^= 1;
+	slot = make_slot(dir, "slot", pk.len);
+	t_fails(stream(&pk, pk.idx, pk.pack, pk.packlen, slot, NULL, 3000, 1), PAWL_E_HASH);
+	assert_message("image piece 2 (offset 16384): the compressed bytes do not match");
+	assert_slot(slot, &pk, 2 * 8192);
+	pk.idx->pieces[2].csha[0] ^= 1;
+	free(slot);
+
+	/* The whole image's hash is the caller's now: the decoder does not
+	 * compute it (the read-back compares what the device holds). */
+	pk.idx->sha256[0] ^= 1;
+	slot = make_slot(dir, "slot", pk.len);
+	t_ok(stream(&pk, pk.idx, pk.pack, pk.packlen, slot, NULL, 3000, 3));
+	assert_slot(slot, &pk, pk.len);
+	pk.idx->sha256[0] ^= 1;
+	free(slot);
+	defer_hash = false;
+
+	t_ok(image_decoder_new(&d, pk.idx, refuser));
+	t_ok(image_decoder_push(d, pk.pack, 10));
+	t_fails(image_decoder_defer_image_hash(d), PAWL_E_INVALID);
+	image_decoder_free(d);
+
+	t_rm_rf(dir);
+	free(dir);
+	packed_free(&pk);
+}
+
 static void test_truncated_and_long_pack(void **state)
 {
 	struct packed pk;
@@ -1154,6 +1211,7 @@ int main(void)
 		cmocka_unit_test(test_decoder_sink),
 		cmocka_unit_test(test_tampered_piece),
 		cmocka_unit_test(test_tampered_index),
+		cmocka_unit_test(test_deferred_image_hash),
 		cmocka_unit_test(test_truncated_and_long_pack),
 		cmocka_unit_test(test_bad_frames),
 		cmocka_unit_test(test_decoder_needs_sequential),

@@ -154,6 +154,7 @@ struct src {
 				* first byte of this file, as a device that
 				* loses a write would */
 	int fail;              /* when set: the source fails with it at once */
+	size_t corrupt_at;     /* corrupt: this byte instead of the first */
 };
 
 static int src_read(void *ctx, void *buf, size_t cap, size_t *ret_n)
@@ -173,10 +174,10 @@ static int src_read(void *ctx, void *buf, size_t cap, size_t *ret_n)
 		/* Piece 0 was written long ago (the decoder writes piece i
 		 * while it checks piece i + 1). */
 		int fd = open(s->corrupt, O_WRONLY | O_CLOEXEC);
-		uint8_t x = (uint8_t)~s->r->image[0];
+		uint8_t x = (uint8_t)~s->r->image[s->corrupt_at];
 
 		assert_true(fd >= 0);
-		assert_int_equal(pwrite(fd, &x, 1, 0), 1);
+		assert_int_equal(pwrite(fd, &x, 1, (off_t)s->corrupt_at), 1);
 		close(fd);
 	}
 	if (n > cap)
@@ -405,7 +406,7 @@ static slot_state read_state(struct fx *f)
 static int install(struct fx *f, boot_slot booted, const struct rel *r, bool recovery,
 		   slot_result *res)
 {
-	struct src src = { r, 0, NULL, false, "", "", NULL, 0 };
+	struct src src = { r, 0, NULL, false, "", "", NULL, 0, 0 };
 	slot_release rel = release_of(r, &src, -1, recovery);
 	slot_ctx *s = open_slots(f, booted);
 	int rc;
@@ -520,6 +521,33 @@ static void test_readback(void **state)
 	assert_null(strstr(boot_fake_log(f->boot), "set-primary"));
 	assert_string_equal(slot_get_state(s)->slot[BOOT_SLOT_B].version, "");
 	assert_int_equal(slot_get_state(s)->journal, BOOT_SLOT_NONE);
+	slot_close(s);
+	free_rel(&r);
+}
+
+/* The same, with the lost write in the image's second read-back block (the
+ * read-back reads 1 MiB blocks, two at a time): 1.5 MiB into a 1.9 MiB
+ * image, in a piece written long before the stream ended. */
+static void test_readback_later_block(void **state)
+{
+	struct fx *f = *state;
+	struct rel r;
+	struct src src;
+	slot_release rel;
+	slot_result res;
+	slot_ctx *s;
+
+	make_rel(&r, "1.0.0", 1900000, 21);
+	use_fake(f);
+	s = open_slots(f, BOOT_SLOT_A);
+	memset(&src, 0, sizeof(src));
+	src.r = &r;
+	src.corrupt = f->b;
+	src.corrupt_at = (size_t)3 << 19;
+	rel = release_of(&r, &src, -1, false);
+	assert_int_equal(slot_install(s, &rel, &res), PAWL_E_HASH);
+	assert_msg_has("read back differs");
+	assert_null(strstr(boot_fake_log(f->boot), "set-primary"));
 	slot_close(s);
 	free_rel(&r);
 }
@@ -1589,6 +1617,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_call_order, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_switch_fails, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_readback, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_readback_later_block, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_source_fails, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stream_too_long, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rewrite_pending_fails, setup, teardown),

@@ -18,16 +18,26 @@
  * hashed in step 1 are then certainly the bytes decompressed in step 3,
  * whoever owns the caller's buffer.
  *
- * Steps 1-4 run on the caller's thread, step 5 on a writer thread of the
- * decoder's own, so that decompressing and checking piece i+1 overlaps
- * hashing and writing piece i: hashing is most of the work (each image
- * byte is hashed twice), and two cores halve it. Two uncompressed
- * buffers alternate; a piece is handed over only after step 4 passed, and
- * the buffer it is in is reused only after the writer is done with it.
- * So memory is one compressed and two uncompressed pieces and a zstd
- * context, whatever the image's size. An error on the writer (the sink's)
- * is reported by the next push or by finish, with the writer's message.
- * Where no thread can be had, step 5 runs on the caller's thread.
+ * Steps 1-3 run on the caller's thread, steps 4 and 5 on a writer thread
+ * of the decoder's own, one piece after the other: the writer checks a
+ * piece's sha256 and only then hands it to the sink, so decompressing
+ * piece i+1 overlaps checking and writing piece i. Hashing is most of the
+ * work, and this splits it between two cores: the caller hashes the
+ * compressed bytes (and the pack), the writer the uncompressed ones. Two
+ * uncompressed buffers alternate; the buffer a piece is in is reused only
+ * after the writer is done with it, so memory is one compressed and two
+ * uncompressed pieces and a zstd context, whatever the image's size. An
+ * error on the writer (a piece that fails step 4, or the sink's) stops it
+ * before it writes anything more, and is reported by the next push or by
+ * finish, with the writer's message.
+ * Where no thread can be had, steps 4 and 5 run on the caller's thread.
+ *
+ * The running hash of step 5 only proves that the verified pieces, in
+ * order, are the image. A caller that reads the whole image back from
+ * where the sink wrote it and checks that against the index (slot.c after
+ * fsync) proves more, and can defer it (image_decoder_defer_image_hash):
+ * then the writer only writes, one pass of sha256 over the image fewer.
+ * Steps 1-4 never change.
  */
 #include <inttypes.h>
 #include <pthread.h>
@@ -67,15 +77,18 @@ struct image_decoder {
 	int werr;           /* the writer's first error */
 	char wmsg[1024];
 	uint64_t image_pos; /* image bytes handed to the sink */
-	hash_ctx *image_hash;
+	hash_ctx *image_hash; /* NULL: deferred to the caller */
 };
 
-/* Step 5 for one piece: on the writer thread, or inline. */
+/* Steps 4 and 5 for one piece: on the writer thread, or inline. Nothing
+ * reaches the sink before its sha256 matched. */
 static int write_piece(image_decoder *d, uint32_t piece, const uint8_t *p)
 {
 	const image_piece *pc = &d->idx->pieces[piece];
 
-	GUARD(hash_update(d->image_hash, p, pc->ulen));
+	GUARD(image_piece_check_plain(d->idx, piece, p, pc->ulen));
+	if (d->image_hash)
+		GUARD(hash_update(d->image_hash, p, pc->ulen));
 	return d->sink.write(d->sink.ctx, piece, pc->offset, p, pc->ulen);
 }
 
@@ -199,7 +212,7 @@ static int fail(image_decoder *d, int code)
 	return code;
 }
 
-/* Steps 1 to 4 for the piece now complete in cbuf, then hand it over. */
+/* Steps 1 to 3 for the piece now complete in cbuf, then hand it over. */
 static int decode_piece(image_decoder *d)
 {
 	const image_piece *pc = &d->idx->pieces[d->piece];
@@ -227,7 +240,9 @@ static int decode_piece(image_decoder *d)
 	ENSURE(!ZSTD_isError(n), PAWL_E_FORMAT,
 	       "image piece %" PRIu32 " (offset %" PRIu64 "): cannot decompress: %s", d->piece,
 	       pc->offset, ZSTD_getErrorName(n));
-	GUARD(image_piece_check_plain(d->idx, d->piece, out, n));
+	ENSURE(n == pc->ulen, PAWL_E_LENGTH,
+	       "image piece %" PRIu32 " (offset %" PRIu64 "): %zu bytes, the index says %" PRIu32,
+	       d->piece, pc->offset, n, pc->ulen);
 	if (!d->threaded) {
 		GUARD(write_piece(d, d->piece, out));
 		d->image_pos += n;
@@ -307,6 +322,10 @@ int image_decoder_finish(image_decoder *d)
 					      d->idx->packs[0].name, d->pack_pos,
 					      d->idx->packs[0].length, d->piece,
 					      d->idx->pieces[d->piece].offset));
+	if (!d->image_hash) { /* the caller reads the whole image back */
+		d->finished = true;
+		return 0;
+	}
 	r = hash_final(d->image_hash, got);
 	if (r < 0)
 		return fail(d, r);
@@ -318,6 +337,15 @@ int image_decoder_finish(image_decoder *d)
 					      d->image_pos, hex));
 	}
 	d->finished = true;
+	return 0;
+}
+
+int image_decoder_defer_image_hash(image_decoder *d)
+{
+	ENSURE(d->pack_pos == 0 && !d->finished && !d->failed, PAWL_E_INVALID,
+	       "image decoder: the whole-image hash can only be deferred before the first byte");
+	hash_free(d->image_hash);
+	d->image_hash = NULL;
 	return 0;
 }
 

@@ -191,8 +191,16 @@ PAWL_MUST_USE int image_decoder_new(image_decoder **ret, const image_index *idx,
  * finish. After a failure every later call returns the same code. */
 PAWL_MUST_USE int image_decoder_push(image_decoder *d, const void *p, size_t n);
 /* The pack has ended: waits for the writer; 0 only when every piece was
- * written and the sha256 of the whole image matched the index. */
+ * written and (unless deferred) the sha256 of the whole image matched the
+ * index. */
 PAWL_MUST_USE int image_decoder_finish(image_decoder *d);
+/* Before the first push: leave the sha256 of the whole image to the
+ * caller, who reads the image back from where the sink wrote it and
+ * compares it with the index (the slot installer's read-back, which proves
+ * more: what the device holds). Every piece is still verified, compressed
+ * and plain, before the sink sees it; finish then checks that every piece
+ * was written. PAWL_E_INVALID after the first push. */
+PAWL_MUST_USE int image_decoder_defer_image_hash(image_decoder *d);
 /* Pack bytes taken so far; image bytes handed to the sink so far. */
 uint64_t image_decoder_pack_bytes(const image_decoder *d);
 uint64_t image_decoder_image_bytes(image_decoder *d);

@@ -16,7 +16,8 @@
  * device), the size (st_size or BLKGETSIZE64) against the image's length,
  * and the booted slot. A regular file slot has its blocks reserved with
  * fallocate(), so that a full file system shows now and not halfway.
- * Pieces are written with pwrite() at their offsets; finish() checks that
+ * Pieces are written with pwrite() at their offsets, and their writeback
+ * started at once (sync_file_range, not waited for); finish() checks that
  * every piece was written and fsyncs.
  */
 #include <errno.h>
@@ -185,6 +186,10 @@ int image_slot_write_piece(void *slot, uint32_t piece, uint64_t offset, const ui
 		n -= (size_t)k;
 		at += (uint64_t)k;
 	}
+	/* Start writing the piece to the device now, without waiting for
+	 * it: the device works while the next piece is decoded, and
+	 * finish()'s fsync (which still decides) has little left to do. */
+	(void)sync_file_range(s->fd, (off_t)offset, (off_t)pc->ulen, SYNC_FILE_RANGE_WRITE);
 	if (!(s->written[piece / 8] & (1u << (piece % 8)))) {
 		s->written[piece / 8] |= (uint8_t)(1u << (piece % 8));
 		s->nwritten++;

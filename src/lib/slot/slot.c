@@ -10,10 +10,12 @@
  *     environment), and only then is the journal written. So whenever the
  *     journal says "writing", the bootloader will not try the target.
  *  2. The only call that makes the target bootable again is
- *     boot_set_primary, made after the decoder proved every piece and the
- *     whole image, the pack matched its signed hashes, the slot was
- *     fsynced and read back. It is one atomic write: before it lands the
- *     old slot boots, after it the complete new one is tried.
+ *     boot_set_primary, made after the decoder proved every piece, the
+ *     pack matched its signed hashes, the slot was fsynced and the whole
+ *     image read back from it matched the index's sha256 (or, with the
+ *     read-back off, the decoder's running hash of the whole image did).
+ *     It is one atomic write: before it lands the old slot boots, after
+ *     it the complete new one is tried.
  *  3. After a crash the journal alone cannot tell whether 2 landed; the
  *     bootloader can: the target primary and good means it did (the
  *     target was made bad in 1, and only 2 makes it good again). So
@@ -23,8 +25,10 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -41,6 +45,9 @@
 
 #define STREAM_CHUNK ((size_t)1 << 16)
 #define READBACK_CHUNK ((size_t)1 << 20)
+#define READBACK_BLOCKS 4  /* buffers, in turn */
+#define READBACK_READERS 2 /* reads in flight */
+#define READBACK_ALIGN ((size_t)4096)
 
 struct slot_ctx {
 	char *state_dir;
@@ -609,42 +616,218 @@ out:
 	return r;
 }
 
-/* Read the image back from the device, not from the page cache, and
- * compare its sha256 with the index's. */
+/* The read-back: the image read from the device, not from the page
+ * cache, hashed whole and compared with the index's sha256. O_DIRECT, set
+ * on the read-only descriptor for the duration, reads from the device into
+ * our own buffer: after fsync that is what the storage holds, and nothing
+ * is copied through (or left in) the page cache. Where the file system has
+ * no O_DIRECT (tmpfs) or refuses its alignment, the clean pages fsync left
+ * are dropped instead and the image is read through the cache.
+ *
+ * Two reader threads fill four page-aligned blocks in turn (two reads in
+ * flight, which the device needs to be quick without the page cache's
+ * readahead) while this thread hashes them in order, so the device's time
+ * and the hashing overlap; where no thread can be had, each block is read
+ * and then hashed here. The blocks are mapped for the read-back alone and
+ * unmapped after it. */
+struct readback {
+	int fd;
+	int flags;          /* the descriptor's, to restore */
+	bool direct;
+	const char *path;
+	uint64_t length;
+	uint64_t nblocks;
+	uint8_t *buf[READBACK_BLOCKS];
+
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	bool full[READBACK_BLOCKS]; /* buf[i] holds its block, not hashed yet */
+	bool stop;
+	int err;            /* the reader's error, with its message */
+	char msg[1024];
+};
+
+static size_t rb_len(const struct readback *rb, uint64_t k)
+{
+	uint64_t off = k * READBACK_CHUNK;
+
+	return rb->length - off > READBACK_CHUNK ? READBACK_CHUNK : (size_t)(rb->length - off);
+}
+
+/* Either reader may call this; direct is read and written atomically. */
+static void rb_no_direct(struct readback *rb)
+{
+	__atomic_store_n(&rb->direct, false, __ATOMIC_RELAXED);
+	(void)fcntl(rb->fd, F_SETFL, rb->flags);
+	/* fsync made the pages clean, so they can be dropped. */
+	(void)posix_fadvise(rb->fd, 0, (off_t)rb->length, POSIX_FADV_DONTNEED);
+}
+
+/* Block k into its buffer. The request is rounded up to the alignment
+ * O_DIRECT needs (harmless without it); a short read is fine once the
+ * block is in (a slot larger than the image). */
+static int rb_read(struct readback *rb, uint64_t k)
+{
+	uint8_t *buf = rb->buf[k % READBACK_BLOCKS];
+	uint64_t off = k * READBACK_CHUNK;
+	size_t want = rb_len(rb, k), got = 0;
+
+	while (got < want) {
+		size_t ask = ((want + READBACK_ALIGN - 1) & ~(READBACK_ALIGN - 1)) - got;
+		ssize_t n = pread(rb->fd, buf + got, ask, (off_t)(off + got));
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0 && errno == EINVAL && __atomic_load_n(&rb->direct, __ATOMIC_RELAXED)) {
+			rb_no_direct(rb);
+			continue;
+		}
+		if (n < 0)
+			return pawl_error_set_errno(PAWL_E_IO, errno,
+						    "cannot read slot %s back at offset %" PRIu64,
+						    rb->path, off + got);
+		if (n == 0)
+			return pawl_error_set(PAWL_E_IO,
+					      "slot %s ends at %" PRIu64 " bytes, inside the image "
+					      "read back",
+					      rb->path, off + got);
+		got += (size_t)n;
+	}
+	return 0;
+}
+
+struct rb_reader {
+	struct readback *rb;
+	unsigned first;
+	pthread_t thread;
+	bool started;
+};
+
+/* Reader i reads blocks i, i + READBACK_READERS, ... */
+static void *rb_main(void *arg)
+{
+	struct rb_reader *me = arg;
+	struct readback *rb = me->rb;
+
+	for (uint64_t k = me->first; k < rb->nblocks; k += READBACK_READERS) {
+		unsigned b = (unsigned)(k % READBACK_BLOCKS);
+		int r;
+
+		pthread_mutex_lock(&rb->mu);
+		while (rb->full[b] && !rb->stop)
+			pthread_cond_wait(&rb->cv, &rb->mu);
+		if (rb->stop) {
+			pthread_mutex_unlock(&rb->mu);
+			break;
+		}
+		pthread_mutex_unlock(&rb->mu);
+		r = rb_read(rb, k);
+		pthread_mutex_lock(&rb->mu);
+		if (r < 0 && rb->err == 0) {
+			rb->err = r;
+			snprintf(rb->msg, sizeof(rb->msg), "%s", pawl_error_last()->message);
+		} else if (r == 0) {
+			rb->full[b] = true;
+		}
+		pthread_cond_broadcast(&rb->cv);
+		pthread_mutex_unlock(&rb->mu);
+		if (r < 0)
+			break;
+	}
+	return NULL;
+}
+
 static int read_back(slot_ctx *s, boot_slot t, const image_index *idx)
 {
-	int fd = s->rfd[t];
-	_cleanup_free_ uint8_t *buf = NULL;
+	struct readback rb = { .fd = s->rfd[t], .path = s->path[t], .length = idx->length };
 	uint8_t d[HASH_MAX_LEN];
 	hash_ctx *h = NULL;
-	uint64_t off = 0;
-	int r;
+	struct rb_reader rd[READBACK_READERS];
+	bool threaded = false;
+	int r = 0;
 
-	/* fsync made the pages clean, so they can be dropped. */
-	(void)posix_fadvise(fd, 0, (off_t)idx->length, POSIX_FADV_DONTNEED);
-	buf = xmalloc(READBACK_CHUNK);
-	if (!buf)
-		return PAWL_E_NOMEM;
-	GUARD(hash_new(&h, HASH_SHA256));
-	while (off < idx->length) {
-		size_t n = idx->length - off > READBACK_CHUNK ? READBACK_CHUNK
-							      : (size_t)(idx->length - off);
-
-		GUARD_GOTO(r, io_pread_full(fd, buf, n, off, s->path[t]), out);
-		GUARD_GOTO(r, hash_update(h, buf, n), out);
-		off += n;
+	rb.nblocks = (idx->length + READBACK_CHUNK - 1) / READBACK_CHUNK;
+	rb.flags = fcntl(rb.fd, F_GETFL);
+	if (rb.flags < 0)
+		return pawl_error_set_errno(PAWL_E_IO, errno, "slot %s", rb.path);
+	rb.buf[0] = mmap(NULL, READBACK_BLOCKS * READBACK_CHUNK, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (rb.buf[0] == MAP_FAILED)
+		return pawl_error_set(PAWL_E_NOMEM, "no memory to read slot %s back", rb.path);
+	for (unsigned i = 1; i < READBACK_BLOCKS; i++)
+		rb.buf[i] = rb.buf[0] + i * READBACK_CHUNK;
+	rb.direct = fcntl(rb.fd, F_SETFL, rb.flags | O_DIRECT) == 0;
+	if (!rb.direct)
+		rb_no_direct(&rb);
+	GUARD_GOTO(r, hash_new(&h, HASH_SHA256), out);
+	pthread_mutex_init(&rb.mu, NULL);
+	pthread_cond_init(&rb.cv, NULL);
+	threaded = true;
+	for (unsigned i = 0; i < READBACK_READERS; i++) {
+		rd[i].rb = &rb;
+		rd[i].first = i;
+		rd[i].started = pthread_create(&rd[i].thread, NULL, rb_main, &rd[i]) == 0;
+		threaded = threaded && rd[i].started;
 	}
-	r = hash_final(h, d);
-	hash_free(h);
+	if (!threaded) { /* read here, then: stop the reader that started */
+		pthread_mutex_lock(&rb.mu);
+		rb.stop = true;
+		pthread_cond_broadcast(&rb.cv);
+		pthread_mutex_unlock(&rb.mu);
+		for (unsigned i = 0; i < READBACK_READERS; i++)
+			if (rd[i].started)
+				pthread_join(rd[i].thread, NULL);
+		rb.stop = false;
+		memset(rb.full, 0, sizeof(rb.full));
+		rb.err = 0;
+	}
+	for (uint64_t k = 0; k < rb.nblocks; k++) {
+		unsigned b = (unsigned)(k % READBACK_BLOCKS);
+
+		if (threaded) {
+			pthread_mutex_lock(&rb.mu);
+			while (!rb.full[b] && rb.err == 0)
+				pthread_cond_wait(&rb.cv, &rb.mu);
+			if (!rb.full[b])
+				r = pawl_error_set(rb.err, "%s", rb.msg);
+			pthread_mutex_unlock(&rb.mu);
+		} else {
+			r = rb_read(&rb, k);
+		}
+		if (r < 0)
+			break;
+		r = hash_update(h, rb.buf[b], rb_len(&rb, k));
+		if (r < 0)
+			break;
+		if (threaded) {
+			pthread_mutex_lock(&rb.mu);
+			rb.full[b] = false;
+			pthread_cond_broadcast(&rb.cv);
+			pthread_mutex_unlock(&rb.mu);
+		}
+	}
+	if (threaded) {
+		pthread_mutex_lock(&rb.mu);
+		rb.stop = true;
+		pthread_cond_broadcast(&rb.cv);
+		pthread_mutex_unlock(&rb.mu);
+		for (unsigned i = 0; i < READBACK_READERS; i++)
+			pthread_join(rd[i].thread, NULL);
+	}
+	pthread_mutex_destroy(&rb.mu);
+	pthread_cond_destroy(&rb.cv);
 	if (r < 0)
-		return r;
-	ENSURE(memcmp(d, idx->sha256, 32) == 0, PAWL_E_HASH,
-	       "slot %s (%s): the image read back differs from the one written (the device "
-	       "lost or changed bytes); not switching to it",
-	       boot_slot_name(t), s->path[t]);
-	return 0;
+		goto out;
+	GUARD_GOTO(r, hash_final(h, d), out);
+	ENSURE_GOTO(r, memcmp(d, idx->sha256, 32) == 0, PAWL_E_HASH, out,
+		    "slot %s (%s): the image read back differs from the one written (the device "
+		    "lost or changed bytes); not switching to it",
+		    boot_slot_name(t), s->path[t]);
 out:
+	if (rb.direct)
+		(void)fcntl(rb.fd, F_SETFL, rb.flags);
 	hash_free(h);
+	munmap(rb.buf[0], READBACK_BLOCKS * READBACK_CHUNK);
 	return r;
 }
 
@@ -672,7 +855,11 @@ static int write_and_switch(slot_ctx *s, struct stream *in, uint8_t *chunk,
 	int r;
 
 	GUARD(image_decoder_new(&d, idx, image_slot_sink(w)));
-	r = write_pack(in, chunk, d);
+	/* The read-back hashes the whole image from the device against the
+	 * index: the decoder need not hash it on the way as well. */
+	r = s->skip_readback ? 0 : image_decoder_defer_image_hash(d);
+	if (r == 0)
+		r = write_pack(in, chunk, d);
 	res->image_bytes = image_decoder_image_bytes(d);
 	image_decoder_free(d);
 	GUARD(r);
