@@ -301,7 +301,7 @@ env PAWL_HOSTILE_DATA=stall timeout 60 "$H" --config "$T/fast.conf" --booted-slo
 AGENT_PID=$!
 FPID="" i=0
 while [ $i -lt 100 ] && [ -z "$FPID" ]; do
-	FPID=$(pgrep -u nobody -f pawl_hostile | head -1) || true
+	FPID=$(pgrep -u nobody -f "pawl_hostile --config $T/" | head -1) || true
 	[ -n "$FPID" ] && grep -q "streaming" stall.log || FPID=""
 	sleep 0.05
 	i=$((i + 1))
@@ -319,7 +319,7 @@ check "the fetcher stalls: the root side's deadline stops it (exit 3)" \
 	sh -c "[ $rc = 3 ] && grep -q 'did not deliver' stall.log"
 check "... slot b still primary" [ "$(primary)" = b ]
 check "... and the booted slot b was never written" [ "$(sha slot-b)" = "$B2" ]
-check "no fetcher is left running" sh -c "! pgrep -u nobody -f pawl_hostile >/dev/null"
+check "no fetcher is left running" sh -c "! pgrep -u nobody -f 'pawl_hostile --config $T/' >/dev/null"
 ok "the real agent then installs 6.0.0" "$P" --config "$T/psep.conf" --booted-slot b update
 check "... into slot a" grep -q "to slot a" out.log
 
