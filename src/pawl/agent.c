@@ -593,6 +593,50 @@ int agent_report_none(struct agent *a)
 
 int agent_update_slot(const agent_config *c, bool json, int verbose);
 
+/*
+ * Refresh the trusted metadata (through the unprivileged fetcher when one
+ * is configured: a refresh only, when refresh_only, so that nothing is
+ * downloaded before the root side has decided) and choose the release:
+ * 0 with *ret_u (a->have_best says whether there is one). On failure ic
+ * is freed, the failure reported, and -1 returned with the exit code in
+ * *ret_exit.
+ */
+int agent_refresh_choose(struct agent *a, pawl_updater_opts *o, bool refresh_only,
+			 pawl_install *ic, pawl_updater **ret_u, int *ret_exit)
+{
+	const agent_config *c = a->c;
+	pawl_updater *u = NULL;
+	const char *step = NULL;
+
+	agent_fill_opts(a, o);
+	o->metadata_dir = a->metadata_dir;
+	o->on_event = agent_on_event;
+	o->event_ctx = a;
+	if (agent_privsep(c)) {
+		a->refresh_only = refresh_only;
+		if (agent_fetch_unprivileged(a, o) < 0)
+			step = "fetch";
+	} else {
+		o->metadata_urls = (const char *const *)c->metadata_urls;
+		o->n_metadata_urls = (size_t)c->n_metadata_urls;
+		o->target_urls = (const char *const *)c->target_urls;
+		o->n_target_urls = (size_t)c->n_target_urls;
+	}
+	if (!step && (pawl_updater_new(&u, o) < 0 || pawl_updater_refresh(u) < 0))
+		step = "refresh";
+	if (!step && agent_choose(a, u) < 0)
+		step = "release search";
+	if (step) {
+		pawl_updater_free(u);
+		pawl_install_free(ic);
+		*ret_exit = agent_fail(a, step);
+		return -1;
+	}
+	agent_report_skipped(a);
+	*ret_u = u;
+	return 0;
+}
+
 int agent_update(const agent_config *c, bool json, int verbose)
 {
 	struct agent a = { .c = c, .json = json, .verbose = verbose,
@@ -638,32 +682,8 @@ int agent_update(const agent_config *c, bool json, int verbose)
 		return agent_fail_local(&a, "trusted root");
 	}
 
-	agent_fill_opts(&a, &o);
-	o.metadata_dir = a.metadata_dir;
-	o.on_event = agent_on_event;
-	o.event_ctx = &a;
-	if (agent_privsep(c)) {
-		if (agent_fetch_unprivileged(&a, &o) < 0) {
-			pawl_install_free(ic);
-			return agent_fail(&a, "fetch");
-		}
-	} else {
-		o.metadata_urls = (const char *const *)c->metadata_urls;
-		o.n_metadata_urls = (size_t)c->n_metadata_urls;
-		o.target_urls = (const char *const *)c->target_urls;
-		o.n_target_urls = (size_t)c->n_target_urls;
-	}
-	if (pawl_updater_new(&u, &o) < 0 || pawl_updater_refresh(u) < 0) {
-		pawl_updater_free(u);
-		pawl_install_free(ic);
-		return agent_fail(&a, "refresh");
-	}
-	if (agent_choose(&a, u) < 0) {
-		pawl_updater_free(u);
-		pawl_install_free(ic);
-		return agent_fail(&a, "release search");
-	}
-	agent_report_skipped(&a);
+	if (agent_refresh_choose(&a, &o, false, ic, &u, &code) < 0)
+		return code;
 	if (!a.have_best) {
 		pawl_updater_free(u);
 		pawl_install_free(ic);

@@ -66,6 +66,8 @@ int agent_fail_as(struct agent *a, const char *what, int ex);
 int agent_fail(struct agent *a, const char *what);
 int agent_fail_local(struct agent *a, const char *what);
 int agent_choose(struct agent *a, pawl_updater *u);
+int agent_refresh_choose(struct agent *a, pawl_updater_opts *o, bool refresh_only,
+			 pawl_install *ic, pawl_updater **ret_u, int *ret_exit);
 int agent_setup_paths(struct agent *a);
 int agent_ensure_trust(struct agent *a);
 void agent_report_skipped(struct agent *a);

@@ -271,35 +271,10 @@ int agent_update_slot(const agent_config *c, bool json, int verbose)
 		pawl_install_free(ic);
 		return agent_fail_local(&a, "trusted root");
 	}
-	agent_fill_opts(&a, &o);
-	o.metadata_dir = a.metadata_dir;
-	o.on_event = agent_on_event;
-	o.event_ctx = &a;
-	if (agent_privsep(c)) {
-		/* The first run only refreshes (and mirrors what a search
-		 * visits): nothing is downloaded before root has decided. */
-		a.refresh_only = true;
-		if (agent_fetch_unprivileged(&a, &o) < 0) {
-			pawl_install_free(ic);
-			return agent_fail(&a, "fetch");
-		}
-	} else {
-		o.metadata_urls = (const char *const *)c->metadata_urls;
-		o.n_metadata_urls = (size_t)c->n_metadata_urls;
-		o.target_urls = (const char *const *)c->target_urls;
-		o.n_target_urls = (size_t)c->n_target_urls;
-	}
-	if (pawl_updater_new(&u, &o) < 0 || pawl_updater_refresh(u) < 0) {
-		pawl_updater_free(u);
-		pawl_install_free(ic);
-		return agent_fail(&a, "refresh");
-	}
-	if (agent_choose(&a, u) < 0) {
-		pawl_updater_free(u);
-		pawl_install_free(ic);
-		return agent_fail(&a, "release search");
-	}
-	agent_report_skipped(&a);
+	/* With a fetcher, its first run only refreshes (and mirrors what a
+	 * search visits): nothing is downloaded before root has decided. */
+	if (agent_refresh_choose(&a, &o, true, ic, &u, &code) < 0)
+		return code;
 	if (!a.have_best) {
 		pawl_updater_free(u);
 		pawl_install_free(ic);
