@@ -119,82 +119,6 @@ void state_add_bad(install_state *st, const char *version)
 
 /* ---------------- reading ---------------- */
 
-struct reader {
-	const pj_value *obj;
-	const char *what;   /* the file */
-	const char *where;  /* "", "journal", "last", ... */
-	uint32_t used;
-};
-
-static int bad_field(const struct reader *r, const char *key, const char *why)
-{
-	return pawl_error_set(PAWL_E_FORMAT,
-			      "%s is corrupt: %s%s%s %s; refusing to guess the installed version (operator attention needed)",
-			      r->what, r->where, r->where[0] ? "." : "", key, why);
-}
-
-static int field(struct reader *r, const char *key, const pj_value **ret)
-{
-	const pj_value *v = pj_get(r->obj, key);
-
-	if (!v)
-		return bad_field(r, key, "is missing");
-	r->used++;
-	*ret = v;
-	return 0;
-}
-
-static int no_extra(const struct reader *r)
-{
-	if (r->used != r->obj->len)
-		return pawl_error_set(PAWL_E_FORMAT,
-				      "%s is corrupt: unknown keys in %s; refusing to guess the installed version (operator attention needed)",
-				      r->what, r->where[0] ? r->where : "the top level");
-	return 0;
-}
-
-/* A version or null ("" in out). */
-static int get_version(struct reader *r, const char *key, bool nullable, char out[SEMVER_MAX_LEN + 1])
-{
-	const pj_value *v = NULL;
-	semver sv;
-
-	GUARD(field(r, key, &v));
-	if (pj_typeof(v) == PJ_NULL && nullable) {
-		out[0] = '\0';
-		return 0;
-	}
-	if (!pj_is_string(v) || strlen(v->u.s) != v->len || semver_parse(v->u.s, &sv) < 0)
-		return bad_field(r, key, "is not a version");
-	state_set(out, v->u.s);
-	return 0;
-}
-
-static int get_bool(struct reader *r, const char *key, bool *out)
-{
-	const pj_value *v = NULL;
-
-	GUARD(field(r, key, &v));
-	if (!pj_is_bool(v))
-		return bad_field(r, key, "is not a boolean");
-	*out = pj_typeof(v) == PJ_TRUE;
-	return 0;
-}
-
-static int get_object(struct reader *r, const char *key, const pj_value **out)
-{
-	const pj_value *v = NULL;
-
-	GUARD(field(r, key, &v));
-	if (pj_typeof(v) == PJ_NULL) {
-		*out = NULL;
-		return 0;
-	}
-	if (!pj_is_object(v))
-		return bad_field(r, key, "is not an object or null");
-	*out = v;
-	return 0;
-}
 
 static int cmp_versions(const char *a, const char *b)
 {
@@ -210,92 +134,92 @@ static int cmp_versions(const char *a, const char *b)
 
 static int parse_root(install_state *st, const pj_value *root, const char *what)
 {
-	struct reader r = { root, what, "", 0 };
+	pj_fields r = { root, what, "", "refusing to guess the installed version", 0 };
 	const pj_value *v = NULL, *o = NULL;
 	size_t idx;
 
 	if (!pj_is_object(root))
 		return pawl_error_set(PAWL_E_FORMAT, "%s is corrupt: not a JSON object (operator attention needed)",
 				      what);
-	GUARD(field(&r, "format", &v));
+	GUARD(pj_fields_get(&r, "format", &v));
 	if (!pj_is_int(v) || v->u.i != STATE_FORMAT)
-		return bad_field(&r, "format", "is not 1");
-	GUARD(get_version(&r, "installed", true, st->installed));
-	GUARD(get_bool(&r, "installed_recovery", &st->installed_recovery));
-	GUARD(get_version(&r, "previous", true, st->previous));
-	GUARD(get_version(&r, "highest", true, st->highest));
+		return pj_fields_bad(&r, "format", "is not 1");
+	GUARD(pj_fields_version(&r, "installed", true, st->installed));
+	GUARD(pj_fields_bool(&r, "installed_recovery", &st->installed_recovery));
+	GUARD(pj_fields_version(&r, "previous", true, st->previous));
+	GUARD(pj_fields_version(&r, "highest", true, st->highest));
 
-	GUARD(field(&r, "bad", &v));
+	GUARD(pj_fields_get(&r, "bad", &v));
 	if (!pj_is_array(v) || v->len > INSTALL_MAX_BAD)
-		return bad_field(&r, "bad", "is not an array of at most 64 versions");
+		return pj_fields_bad(&r, "bad", "is not an array of at most 64 versions");
 	for (uint32_t i = 0; i < v->len; i++) {
 		const pj_value *b = &v->u.items[i];
 		semver sv;
 
 		if (!pj_is_string(b) || strlen(b->u.s) != b->len || semver_parse(b->u.s, &sv) < 0)
-			return bad_field(&r, "bad", "holds something that is not a version");
+			return pj_fields_bad(&r, "bad", "holds something that is not a version");
 		state_set(st->bad[st->nbad++], b->u.s);
 	}
 
-	GUARD(get_object(&r, "interrupted", &o));
+	GUARD(pj_fields_object(&r, "interrupted", true, &o));
 	if (o) {
-		struct reader s = { o, what, "interrupted", 0 };
+		pj_fields s = { o, what, "interrupted", "refusing to guess the installed version", 0 };
 
-		GUARD(get_version(&s, "version", false, st->interrupted));
-		GUARD(field(&s, "count", &v));
+		GUARD(pj_fields_version(&s, "version", false, st->interrupted));
+		GUARD(pj_fields_get(&s, "count", &v));
 		if (!pj_is_int(v) || v->u.i < 1 || v->u.i > INSTALL_MAX_INTERRUPTED)
-			return bad_field(&s, "count", "is out of range");
+			return pj_fields_bad(&s, "count", "is out of range");
 		st->interrupted_count = (uint32_t)v->u.i;
-		GUARD(no_extra(&s));
+		GUARD(pj_fields_done(&s));
 	}
 
-	GUARD(get_object(&r, "last", &o));
+	GUARD(pj_fields_object(&r, "last", true, &o));
 	if (o) {
-		struct reader s = { o, what, "last", 0 };
+		pj_fields s = { o, what, "last", "refusing to guess the installed version", 0 };
 
-		GUARD(field(&s, "time", &v));
+		GUARD(pj_fields_get(&s, "time", &v));
 		if (!pj_is_int(v) || v->u.i < 0)
-			return bad_field(&s, "time", "is not a time");
+			return pj_fields_bad(&s, "time", "is not a time");
 		st->last_time = v->u.i;
-		GUARD(field(&s, "outcome", &v));
+		GUARD(pj_fields_get(&s, "outcome", &v));
 		if (name_index(outcome_names, ARRAY_SIZE(outcome_names), v, 1, &idx) < 0)
-			return bad_field(&s, "outcome", "is not an outcome");
+			return pj_fields_bad(&s, "outcome", "is not an outcome");
 		st->last_outcome = (install_outcome)idx;
-		GUARD(get_version(&s, "version", true, st->last_version));
-		GUARD(no_extra(&s));
+		GUARD(pj_fields_version(&s, "version", true, st->last_version));
+		GUARD(pj_fields_done(&s));
 	}
 
-	GUARD(get_object(&r, "journal", &o));
+	GUARD(pj_fields_object(&r, "journal", true, &o));
 	if (o) {
-		struct reader s = { o, what, "journal", 0 };
+		pj_fields s = { o, what, "journal", "refusing to guess the installed version", 0 };
 		install_journal *j = &st->journal;
 
-		GUARD(field(&s, "op", &v));
+		GUARD(pj_fields_get(&s, "op", &v));
 		if (name_index(op_names, ARRAY_SIZE(op_names), v, 1, &idx) < 0)
-			return bad_field(&s, "op", "is not an operation");
+			return pj_fields_bad(&s, "op", "is not an operation");
 		j->op = (install_op)idx;
-		GUARD(field(&s, "phase", &v));
+		GUARD(pj_fields_get(&s, "phase", &v));
 		if (name_index(phase_names, ARRAY_SIZE(phase_names), v, 0, &idx) < 0)
-			return bad_field(&s, "phase", "is not a phase");
+			return pj_fields_bad(&s, "phase", "is not a phase");
 		j->phase = (install_phase)idx;
-		GUARD(get_version(&s, "version", false, j->version));
-		GUARD(get_version(&s, "from", true, j->from));
-		GUARD(get_bool(&s, "recovery", &j->recovery));
-		GUARD(no_extra(&s));
+		GUARD(pj_fields_version(&s, "version", false, j->version));
+		GUARD(pj_fields_version(&s, "from", true, j->from));
+		GUARD(pj_fields_bool(&s, "recovery", &j->recovery));
+		GUARD(pj_fields_done(&s));
 		if (strcmp(j->from, st->installed) != 0)
-			return bad_field(&r, "journal", "did not start from the installed version");
+			return pj_fields_bad(&r, "journal", "did not start from the installed version");
 		if (strcmp(j->version, j->from) == 0)
-			return bad_field(&r, "journal", "moves to the version it started from");
+			return pj_fields_bad(&r, "journal", "moves to the version it started from");
 	}
-	GUARD(no_extra(&r));
+	GUARD(pj_fields_done(&r));
 
 	/* "highest" only ever grows and is set by every install. */
 	if ((st->installed[0] || st->previous[0]) && !st->highest[0])
-		return bad_field(&r, "highest", "is null while releases are installed");
+		return pj_fields_bad(&r, "highest", "is null while releases are installed");
 	if (st->installed[0] && cmp_versions(st->installed, st->highest) > 0)
-		return bad_field(&r, "installed", "is higher than highest");
+		return pj_fields_bad(&r, "installed", "is higher than highest");
 	if (st->previous[0] && cmp_versions(st->previous, st->highest) > 0)
-		return bad_field(&r, "previous", "is higher than highest");
+		return pj_fields_bad(&r, "previous", "is higher than highest");
 	return 0;
 }
 

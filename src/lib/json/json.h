@@ -40,6 +40,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "pawl/semver.h"
 #include "util/buf.h"
 #include "util/guard.h"
 
@@ -215,5 +216,33 @@ PAWL_MUST_USE int pj_obj_put_int(pj_doc *doc, pj_value *obj, const char *key, in
 
 /* Serialise a whole document canonically to a new malloc'd string. */
 PAWL_MUST_USE int pj_dump(const pj_value *v, char **ret, size_t *ret_len);
+
+
+/*
+ * Reading a state file: one JSON object whose every key the caller reads
+ * with a pj_fields_* call (a missing key or a wrong type is PAWL_E_FORMAT)
+ * and which pj_fields_done() then checks has no other key. Messages read
+ * "WHAT is corrupt: WHERE.KEY WHY; CONSEQUENCE (operator attention
+ * needed)". Initialise as { obj, what, where ("" at the top), consequence,
+ * 0 }.
+ */
+typedef struct pj_fields {
+	const pj_value *obj;
+	const char *what;        /* the file */
+	const char *where;       /* "" or the enclosing key */
+	const char *consequence; /* "refusing to guess the installed version" */
+	uint32_t used;
+} pj_fields;
+
+PAWL_MUST_USE int pj_fields_bad(const pj_fields *r, const char *key, const char *why);
+PAWL_MUST_USE int pj_fields_get(pj_fields *r, const char *key, const pj_value **ret);
+PAWL_MUST_USE int pj_fields_done(const pj_fields *r);
+PAWL_MUST_USE int pj_fields_bool(pj_fields *r, const char *key, bool *out);
+/* nullable: null gives *out == NULL. */
+PAWL_MUST_USE int pj_fields_object(pj_fields *r, const char *key, bool nullable,
+				   const pj_value **out);
+/* A SemVer string (semver.h), or null ("" in out) when nullable. */
+PAWL_MUST_USE int pj_fields_version(pj_fields *r, const char *key, bool nullable,
+				    char out[PAWL_SEMVER_MAX_LEN + 1]);
 
 #endif

@@ -40,39 +40,6 @@ const char *slot_outcome_name(slot_outcome o)
 
 /* ---------------- reading ---------------- */
 
-struct reader {
-	const pj_value *obj;
-	const char *what;
-	const char *where;
-	uint32_t used;
-};
-
-static int bad_field(const struct reader *r, const char *key, const char *why)
-{
-	return pawl_error_set(PAWL_E_FORMAT,
-			      "%s is corrupt: %s%s%s %s; refusing to guess what the slots hold (operator attention needed)",
-			      r->what, r->where, r->where[0] ? "." : "", key, why);
-}
-
-static int field(struct reader *r, const char *key, const pj_value **ret)
-{
-	const pj_value *v = pj_get(r->obj, key);
-
-	if (!v)
-		return bad_field(r, key, "is missing");
-	r->used++;
-	*ret = v;
-	return 0;
-}
-
-static int no_extra(const struct reader *r)
-{
-	if (r->used != r->obj->len)
-		return pawl_error_set(PAWL_E_FORMAT,
-				      "%s is corrupt: unknown keys in %s (operator attention needed)",
-				      r->what, r->where[0] ? r->where : "the top level");
-	return 0;
-}
 
 static void set_str(char dst[SEMVER_MAX_LEN + 1], const char *src)
 {
@@ -82,41 +49,11 @@ static void set_str(char dst[SEMVER_MAX_LEN + 1], const char *src)
 	dst[n] = '\0';
 }
 
-static int get_version(struct reader *r, const char *key, bool nullable,
-		       char out[SEMVER_MAX_LEN + 1])
-{
-	const pj_value *v = NULL;
-	semver sv;
-
-	GUARD(field(r, key, &v));
-	if (pj_typeof(v) == PJ_NULL && nullable) {
-		out[0] = '\0';
-		return 0;
-	}
-	if (!pj_is_string(v) || strlen(v->u.s) != v->len || semver_parse(v->u.s, &sv) < 0) {
-		pawl_error_clear();
-		return bad_field(r, key, "is not a version");
-	}
-	set_str(out, v->u.s);
-	return 0;
-}
-
-static int get_bool(struct reader *r, const char *key, bool *out)
+static int get_slot(pj_fields *r, const char *key, bool nullable, boot_slot *out)
 {
 	const pj_value *v = NULL;
 
-	GUARD(field(r, key, &v));
-	if (!pj_is_bool(v))
-		return bad_field(r, key, "is not a boolean");
-	*out = pj_typeof(v) == PJ_TRUE;
-	return 0;
-}
-
-static int get_slot(struct reader *r, const char *key, bool nullable, boot_slot *out)
-{
-	const pj_value *v = NULL;
-
-	GUARD(field(r, key, &v));
+	GUARD(pj_fields_get(r, key, &v));
 	if (pj_typeof(v) == PJ_NULL && nullable) {
 		*out = BOOT_SLOT_NONE;
 		return 0;
@@ -125,43 +62,28 @@ static int get_slot(struct reader *r, const char *key, bool nullable, boot_slot 
 		*out = v->u.s[0] == 'a' ? BOOT_SLOT_A : BOOT_SLOT_B;
 		return 0;
 	}
-	return bad_field(r, key, "is not \"a\" or \"b\"");
+	return pj_fields_bad(r, key, "is not \"a\" or \"b\"");
 }
 
-static int get_object(struct reader *r, const char *key, bool nullable, const pj_value **out)
-{
-	const pj_value *v = NULL;
-
-	GUARD(field(r, key, &v));
-	if (pj_typeof(v) == PJ_NULL && nullable) {
-		*out = NULL;
-		return 0;
-	}
-	if (!pj_is_object(v))
-		return bad_field(r, key, nullable ? "is not an object or null" : "is not an object");
-	*out = v;
-	return 0;
-}
-
-static int get_name(struct reader *r, const char *key, const char *const *names, size_t n,
+static int get_name(pj_fields *r, const char *key, const char *const *names, size_t n,
 		    size_t from, size_t *ret)
 {
 	const pj_value *v = NULL;
 
-	GUARD(field(r, key, &v));
+	GUARD(pj_fields_get(r, key, &v));
 	for (size_t i = from; pj_is_string(v) && i < n; i++)
 		if (v->len == strlen(names[i]) && memcmp(v->u.s, names[i], v->len) == 0) {
 			*ret = i;
 			return 0;
 		}
-	return bad_field(r, key, "is not a known value");
+	return pj_fields_bad(r, key, "is not a known value");
 }
 
 static int parse_root(slot_state *st, const pj_value *root, const char *what)
 {
 	static const char *const ops[] = { "write" };
 	static const char *const phases[] = { "writing" };
-	struct reader r = { root, what, "", 0 };
+	pj_fields r = { root, what, "", "refusing to guess what the slots hold", 0 };
 	const pj_value *v = NULL, *o = NULL;
 	size_t idx;
 
@@ -169,71 +91,71 @@ static int parse_root(slot_state *st, const pj_value *root, const char *what)
 		return pawl_error_set(PAWL_E_FORMAT,
 				      "%s is corrupt: not a JSON object (operator attention needed)",
 				      what);
-	GUARD(field(&r, "format", &v));
+	GUARD(pj_fields_get(&r, "format", &v));
 	if (!pj_is_int(v) || v->u.i != SLOT_FORMAT)
-		return bad_field(&r, "format", "is not 1");
+		return pj_fields_bad(&r, "format", "is not 1");
 	for (int i = 0; i < 2; i++) {
 		const char *key = i == 0 ? "a" : "b";
-		struct reader s = { NULL, what, key, 0 };
+		pj_fields s = { NULL, what, key, "refusing to guess what the slots hold", 0 };
 
-		GUARD(get_object(&r, key, false, &o));
+		GUARD(pj_fields_object(&r, key, false, &o));
 		s.obj = o;
-		GUARD(get_version(&s, "version", true, st->slot[i].version));
-		GUARD(get_bool(&s, "recovery", &st->slot[i].recovery));
-		GUARD(no_extra(&s));
+		GUARD(pj_fields_version(&s, "version", true, st->slot[i].version));
+		GUARD(pj_fields_bool(&s, "recovery", &st->slot[i].recovery));
+		GUARD(pj_fields_done(&s));
 	}
-	GUARD(get_version(&r, "highest", true, st->highest));
-	GUARD(field(&r, "bad", &v));
+	GUARD(pj_fields_version(&r, "highest", true, st->highest));
+	GUARD(pj_fields_get(&r, "bad", &v));
 	if (!pj_is_array(v) || v->len > SLOT_MAX_BAD)
-		return bad_field(&r, "bad", "is not an array of at most 64 versions");
+		return pj_fields_bad(&r, "bad", "is not an array of at most 64 versions");
 	for (uint32_t i = 0; i < v->len; i++) {
 		const pj_value *b = &v->u.items[i];
 		semver sv;
 
 		if (!pj_is_string(b) || strlen(b->u.s) != b->len || semver_parse(b->u.s, &sv) < 0) {
 			pawl_error_clear();
-			return bad_field(&r, "bad", "holds something that is not a version");
+			return pj_fields_bad(&r, "bad", "holds something that is not a version");
 		}
 		set_str(st->bad[st->nbad++], b->u.s);
 	}
 	GUARD(get_slot(&r, "pending", true, &st->pending));
 
-	GUARD(get_object(&r, "last", true, &o));
+	GUARD(pj_fields_object(&r, "last", true, &o));
 	st->last_slot = BOOT_SLOT_NONE;
 	if (o) {
-		struct reader s = { o, what, "last", 0 };
+		pj_fields s = { o, what, "last", "refusing to guess what the slots hold", 0 };
 
-		GUARD(field(&s, "time", &v));
+		GUARD(pj_fields_get(&s, "time", &v));
 		if (!pj_is_int(v) || v->u.i < 0)
-			return bad_field(&s, "time", "is not a time");
+			return pj_fields_bad(&s, "time", "is not a time");
 		st->last_time = v->u.i;
 		GUARD(get_name(&s, "outcome", outcome_names, ARRAY_SIZE(outcome_names), 1, &idx));
 		st->last_outcome = (slot_outcome)idx;
-		GUARD(get_version(&s, "version", true, st->last_version));
+		GUARD(pj_fields_version(&s, "version", true, st->last_version));
 		GUARD(get_slot(&s, "slot", true, &st->last_slot));
-		GUARD(no_extra(&s));
+		GUARD(pj_fields_done(&s));
 	}
 
-	GUARD(get_object(&r, "journal", true, &o));
+	GUARD(pj_fields_object(&r, "journal", true, &o));
 	st->journal = BOOT_SLOT_NONE;
 	if (o) {
-		struct reader s = { o, what, "journal", 0 };
+		pj_fields s = { o, what, "journal", "refusing to guess what the slots hold", 0 };
 
 		GUARD(get_name(&s, "op", ops, ARRAY_SIZE(ops), 0, &idx));
 		GUARD(get_name(&s, "phase", phases, ARRAY_SIZE(phases), 0, &idx));
 		GUARD(get_slot(&s, "slot", false, &st->journal));
-		GUARD(get_version(&s, "version", false, st->journal_version));
-		GUARD(get_bool(&s, "recovery", &st->journal_recovery));
-		GUARD(no_extra(&s));
+		GUARD(pj_fields_version(&s, "version", false, st->journal_version));
+		GUARD(pj_fields_bool(&s, "recovery", &st->journal_recovery));
+		GUARD(pj_fields_done(&s));
 	}
-	GUARD(no_extra(&r));
+	GUARD(pj_fields_done(&r));
 
 	if (st->pending != BOOT_SLOT_NONE && !st->slot[st->pending].version[0])
-		return bad_field(&r, "pending", "names a slot whose version is unknown");
+		return pj_fields_bad(&r, "pending", "names a slot whose version is unknown");
 	if (st->journal != BOOT_SLOT_NONE && st->slot[st->journal].version[0])
-		return bad_field(&r, "journal", "names a slot whose version is recorded");
+		return pj_fields_bad(&r, "journal", "names a slot whose version is recorded");
 	if (st->journal != BOOT_SLOT_NONE && st->pending != BOOT_SLOT_NONE)
-		return bad_field(&r, "pending", "is set while a write is journalled");
+		return pj_fields_bad(&r, "pending", "is set while a write is journalled");
 	return 0;
 }
 
