@@ -96,6 +96,7 @@ struct spec {
 
 static uint64_t gear[256];
 
+static void die(const char *what) __attribute__((noreturn));
 static void die(const char *what)
 {
 	fprintf(stderr, "delta_model: %s\n", what);
