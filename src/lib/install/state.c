@@ -245,42 +245,16 @@ int state_parse(install_state *ret, char *buf, size_t len, const char *what)
 
 /* ---------------- writing ---------------- */
 
-static int put_version(pj_doc *doc, pj_value *obj, const char *key, const char *v)
-{
-	pj_value *slot;
-
-	GUARD(pj_obj_put(doc, obj, key, strlen(key), &slot));
-	if (v[0])
-		return pj_set_cstr(doc, slot, v);
-	pj_set_null(slot);
-	return 0;
-}
-
-static int put_bool(pj_doc *doc, pj_value *obj, const char *key, bool b)
-{
-	pj_value *slot;
-
-	GUARD(pj_obj_put(doc, obj, key, strlen(key), &slot));
-	pj_set_bool(slot, b);
-	return 0;
-}
-
-static int put_object(pj_doc *doc, pj_value *obj, const char *key, pj_value **ret)
-{
-	GUARD(pj_obj_put(doc, obj, key, strlen(key), ret));
-	return pj_set_object(doc, *ret);
-}
-
 static int build(pj_doc *doc, const install_state *st)
 {
 	pj_value *root = pj_root(doc), *arr, *o, *slot;
 
 	GUARD(pj_set_object(doc, root));
 	GUARD(pj_obj_put_int(doc, root, "format", STATE_FORMAT));
-	GUARD(put_version(doc, root, "installed", st->installed));
-	GUARD(put_bool(doc, root, "installed_recovery", st->installed_recovery));
-	GUARD(put_version(doc, root, "previous", st->previous));
-	GUARD(put_version(doc, root, "highest", st->highest));
+	GUARD(pj_put_version(doc, root, "installed", st->installed));
+	GUARD(pj_put_bool(doc, root, "installed_recovery", st->installed_recovery));
+	GUARD(pj_put_version(doc, root, "previous", st->previous));
+	GUARD(pj_put_version(doc, root, "highest", st->highest));
 	GUARD(pj_obj_put(doc, root, "bad", 3, &arr));
 	GUARD(pj_set_array(doc, arr));
 	for (uint32_t i = 0; i < st->nbad; i++) {
@@ -288,18 +262,18 @@ static int build(pj_doc *doc, const install_state *st)
 		GUARD(pj_set_cstr(doc, slot, st->bad[i]));
 	}
 	if (st->interrupted[0] && st->interrupted_count > 0) {
-		GUARD(put_object(doc, root, "interrupted", &o));
-		GUARD(put_version(doc, o, "version", st->interrupted));
+		GUARD(pj_put_object(doc, root, "interrupted", &o));
+		GUARD(pj_put_version(doc, o, "version", st->interrupted));
 		GUARD(pj_obj_put_int(doc, o, "count", st->interrupted_count));
 	} else {
 		GUARD(pj_obj_put(doc, root, "interrupted", 11, &slot));
 		pj_set_null(slot);
 	}
 	if (st->last_outcome != INSTALL_NONE) {
-		GUARD(put_object(doc, root, "last", &o));
+		GUARD(pj_put_object(doc, root, "last", &o));
 		GUARD(pj_obj_put_int(doc, o, "time", st->last_time));
 		GUARD(pj_obj_put_str(doc, o, "outcome", install_outcome_name(st->last_outcome)));
-		GUARD(put_version(doc, o, "version", st->last_version));
+		GUARD(pj_put_version(doc, o, "version", st->last_version));
 	} else {
 		GUARD(pj_obj_put(doc, root, "last", 4, &slot));
 		pj_set_null(slot);
@@ -307,12 +281,12 @@ static int build(pj_doc *doc, const install_state *st)
 	if (st->journal.op != INSTALL_OP_NONE) {
 		const install_journal *j = &st->journal;
 
-		GUARD(put_object(doc, root, "journal", &o));
+		GUARD(pj_put_object(doc, root, "journal", &o));
 		GUARD(pj_obj_put_str(doc, o, "op", op_names[j->op]));
 		GUARD(pj_obj_put_str(doc, o, "phase", install_phase_name(j->phase)));
-		GUARD(put_version(doc, o, "version", j->version));
-		GUARD(put_version(doc, o, "from", j->from));
-		GUARD(put_bool(doc, o, "recovery", j->recovery));
+		GUARD(pj_put_version(doc, o, "version", j->version));
+		GUARD(pj_put_version(doc, o, "from", j->from));
+		GUARD(pj_put_bool(doc, o, "recovery", j->recovery));
 	} else {
 		GUARD(pj_obj_put(doc, root, "journal", 7, &slot));
 		pj_set_null(slot);

@@ -1,7 +1,8 @@
 /*
  * fields.c - the strict reader of one JSON object of a state file
  * (json.h, "Reading a state file"): every key the caller asks for must be
- * there with its type, and no other key may be.
+ * there with its type, and no other key may be; and the few writers the
+ * same files use.
  */
 #include <string.h>
 
@@ -79,4 +80,30 @@ int pj_fields_version(pj_fields *r, const char *key, bool nullable,
 	}
 	memcpy(out, v->u.s, v->len + 1);
 	return 0;
+}
+
+int pj_put_version(pj_doc *doc, pj_value *obj, const char *key, const char *v)
+{
+	pj_value *slot;
+
+	GUARD(pj_obj_put(doc, obj, key, strlen(key), &slot));
+	if (v && v[0])
+		return pj_set_cstr(doc, slot, v);
+	pj_set_null(slot);
+	return 0;
+}
+
+int pj_put_bool(pj_doc *doc, pj_value *obj, const char *key, bool b)
+{
+	pj_value *slot;
+
+	GUARD(pj_obj_put(doc, obj, key, strlen(key), &slot));
+	pj_set_bool(slot, b);
+	return 0;
+}
+
+int pj_put_object(pj_doc *doc, pj_value *obj, const char *key, pj_value **ret)
+{
+	GUARD(pj_obj_put(doc, obj, key, strlen(key), ret));
+	return pj_set_object(doc, *ret);
 }

@@ -245,4 +245,10 @@ PAWL_MUST_USE int pj_fields_object(pj_fields *r, const char *key, bool nullable,
 PAWL_MUST_USE int pj_fields_version(pj_fields *r, const char *key, bool nullable,
 				    char out[PAWL_SEMVER_MAX_LEN + 1]);
 
+/* Writing one: KEY set in obj to the version v (null for NULL or ""), to
+ * b, or to a new empty object (*ret). */
+PAWL_MUST_USE int pj_put_version(pj_doc *doc, pj_value *obj, const char *key, const char *v);
+PAWL_MUST_USE int pj_put_bool(pj_doc *doc, pj_value *obj, const char *key, bool b);
+PAWL_MUST_USE int pj_put_object(pj_doc *doc, pj_value *obj, const char *key, pj_value **ret);
+
 #endif

@@ -182,17 +182,6 @@ int slot_state_parse(slot_state *ret, char *buf, size_t len, const char *what)
 
 /* ---------------- writing ---------------- */
 
-static int put_version(pj_doc *doc, pj_value *obj, const char *key, const char *v)
-{
-	pj_value *slot;
-
-	GUARD(pj_obj_put(doc, obj, key, strlen(key), &slot));
-	if (v && v[0])
-		return pj_set_cstr(doc, slot, v);
-	pj_set_null(slot);
-	return 0;
-}
-
 static int put_slot(pj_doc *doc, pj_value *obj, const char *key, boot_slot s)
 {
 	pj_value *slot;
@@ -202,21 +191,6 @@ static int put_slot(pj_doc *doc, pj_value *obj, const char *key, boot_slot s)
 		return pj_set_cstr(doc, slot, boot_slot_name(s));
 	pj_set_null(slot);
 	return 0;
-}
-
-static int put_bool(pj_doc *doc, pj_value *obj, const char *key, bool b)
-{
-	pj_value *slot;
-
-	GUARD(pj_obj_put(doc, obj, key, strlen(key), &slot));
-	pj_set_bool(slot, b);
-	return 0;
-}
-
-static int put_object(pj_doc *doc, pj_value *obj, const char *key, pj_value **ret)
-{
-	GUARD(pj_obj_put(doc, obj, key, strlen(key), ret));
-	return pj_set_object(doc, *ret);
 }
 
 static int put_null(pj_doc *doc, pj_value *obj, const char *key)
@@ -235,11 +209,11 @@ static int build(pj_doc *doc, const slot_state *st)
 	GUARD(pj_set_object(doc, root));
 	GUARD(pj_obj_put_int(doc, root, "format", SLOT_FORMAT));
 	for (int i = 0; i < 2; i++) {
-		GUARD(put_object(doc, root, i == 0 ? "a" : "b", &o));
-		GUARD(put_version(doc, o, "version", st->slot[i].version));
-		GUARD(put_bool(doc, o, "recovery", st->slot[i].recovery));
+		GUARD(pj_put_object(doc, root, i == 0 ? "a" : "b", &o));
+		GUARD(pj_put_version(doc, o, "version", st->slot[i].version));
+		GUARD(pj_put_bool(doc, o, "recovery", st->slot[i].recovery));
 	}
-	GUARD(put_version(doc, root, "highest", st->highest));
+	GUARD(pj_put_version(doc, root, "highest", st->highest));
 	GUARD(pj_obj_put(doc, root, "bad", 3, &arr));
 	GUARD(pj_set_array(doc, arr));
 	for (uint32_t i = 0; i < st->nbad; i++) {
@@ -248,21 +222,21 @@ static int build(pj_doc *doc, const slot_state *st)
 	}
 	GUARD(put_slot(doc, root, "pending", st->pending));
 	if (st->last_outcome != SLOT_NONE) {
-		GUARD(put_object(doc, root, "last", &o));
+		GUARD(pj_put_object(doc, root, "last", &o));
 		GUARD(pj_obj_put_int(doc, o, "time", st->last_time));
 		GUARD(pj_obj_put_str(doc, o, "outcome", slot_outcome_name(st->last_outcome)));
-		GUARD(put_version(doc, o, "version", st->last_version));
+		GUARD(pj_put_version(doc, o, "version", st->last_version));
 		GUARD(put_slot(doc, o, "slot", st->last_slot));
 	} else {
 		GUARD(put_null(doc, root, "last"));
 	}
 	if (st->journal != BOOT_SLOT_NONE) {
-		GUARD(put_object(doc, root, "journal", &o));
+		GUARD(pj_put_object(doc, root, "journal", &o));
 		GUARD(pj_obj_put_str(doc, o, "op", "write"));
 		GUARD(pj_obj_put_str(doc, o, "phase", "writing"));
 		GUARD(put_slot(doc, o, "slot", st->journal));
-		GUARD(put_version(doc, o, "version", st->journal_version));
-		GUARD(put_bool(doc, o, "recovery", st->journal_recovery));
+		GUARD(pj_put_version(doc, o, "version", st->journal_version));
+		GUARD(pj_put_bool(doc, o, "recovery", st->journal_recovery));
 	} else {
 		GUARD(put_null(doc, root, "journal"));
 	}
