@@ -247,6 +247,80 @@ PAWL_API PAWL_MUST_USE int pawl_install_release_stream(pawl_install *pi, const p
 						       pawl_install_read_fn read, void *ctx,
 						       pawl_install_result *out);
 
+/* One byte range of a signed target, as an image install asks for it. */
+typedef struct pawl_install_range {
+	const char *target; /* the target's path (as in the signed metadata) */
+	uint64_t offset;
+	uint64_t length;    /* >= 1 */
+} pawl_install_range;
+
+#define PAWL_INSTALL_SOURCE_VERSION 1
+
+/*
+ * Where an image install gets its bytes (the program: an unprivileged
+ * fetcher; a test: files). Nothing it returns is trusted: every byte is
+ * checked against the release's signed index before it is used.
+ */
+typedef struct pawl_install_source {
+	unsigned version; /* PAWL_INSTALL_SOURCE_VERSION */
+	void *ctx;
+	/* The signed length of target `path` from the caller's trusted
+	 * metadata; PAWL_E_NOT_FOUND (error set) when it is not a target. */
+	int (*target_length)(void *ctx, const char *path, uint64_t *ret_length);
+	/* Start one stream that carries exactly the bytes of r[0..n), in that
+	 * order and nothing else. The ranges of one target come sorted and do
+	 * not overlap; each lies inside the target's signed length. */
+	int (*open)(void *ctx, const pawl_install_range *r, size_t n);
+	/* Read the open stream; *ret_n = 0 at its end. */
+	pawl_install_read_fn read;
+	/* End the open stream, whether or not it was read to its end: 0 when
+	 * the transfer itself went well, else its error (a network failure
+	 * explains a short stream better than the short stream does). */
+	int (*close)(void *ctx);
+} pawl_install_source;
+
+/*
+ * Install the image release rel from src (the slot backend only):
+ *  - format 1 (docs/image-format.md): the index target whole, then the
+ *    pack whole, as pawl_install_release_stream();
+ *  - format 2: the index whole, checked against index_t's signed length
+ *    and hashes and rel's custom data; then the pieces the device already
+ *    holds (the booted slot, the target slot, pieces written in this
+ *    update) are reused, each checked against the signed sums before it
+ *    is written, and only the frames that hold the others are fetched,
+ *    as byte ranges of the packs the index names. The same order and
+ *    guarantees as pawl_install_release_stream() otherwise: the target
+ *    is marked bad before its first byte, read back whole against the
+ *    image's sha256, and only then switched to.
+ * Outcomes and errors as pawl_install_release_stream(); a source that
+ * fails (open, read or close) stops the install with its code.
+ */
+PAWL_API PAWL_MUST_USE int pawl_install_release_source(pawl_install *pi, const pawl_release *rel,
+						       const pawl_target *index_t,
+						       const pawl_install_source *src,
+						       pawl_install_result *out);
+
+/* What the last pawl_install_release_source() on pi reused and fetched
+ * (zero before one ran; kept after a failure, for the log). */
+typedef struct pawl_install_transfer {
+	uint32_t format;        /* of the index: 1 or 2 */
+	uint64_t pieces;        /* the image's pieces (format 1: its pieces) */
+	uint64_t in_place;      /* already right in the target slot */
+	uint64_t from_booted;   /* copied from the booted slot */
+	uint64_t from_target;   /* copied within the target slot, or repeated
+				 * from a piece written in this update */
+	uint64_t fetched;       /* written from fetched frames */
+	uint64_t seed_rejected; /* seed pieces that failed their check: fetched */
+	uint64_t bytes_index;   /* bytes asked for: the index */
+	uint64_t bytes_sums;    /* ... sums of groups the seeds did not explain */
+	uint64_t bytes_frames;  /* ... frames (format 1: the whole pack) */
+	uint64_t ranges;        /* byte ranges asked for, after merging */
+	uint32_t streams;       /* src->open calls */
+} pawl_install_transfer;
+
+PAWL_API PAWL_MUST_USE int pawl_install_transfer_get(pawl_install *pi,
+						     pawl_install_transfer *out);
+
 /* One slot as the slot backend's status shows it. */
 typedef enum pawl_install_slot_state {
 	PAWL_INSTALL_SLOT_UNKNOWN = -1, /* the bootloader could not be read */

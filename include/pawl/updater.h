@@ -198,6 +198,32 @@ typedef int (*pawl_target_sink)(void *ctx, const void *p, size_t n);
 PAWL_API PAWL_MUST_USE int pawl_updater_download_stream(pawl_updater *u, const pawl_target *t,
 							pawl_target_sink sink, void *ctx);
 
+/* One byte range of a target. */
+typedef struct pawl_range {
+	uint64_t offset;
+	uint64_t length; /* >= 1 */
+} pawl_range;
+
+/*
+ * Stream exactly the bytes of ranges r[0..n) of target t to sink, in that
+ * order, as if they were one file, with no copy on disk. The ranges must
+ * be sorted, must not overlap, and must lie inside t's signed length
+ * (PAWL_E_INVALID otherwise). Ranges that touch are asked for together;
+ * each request is an HTTP Range request whose 206 answer must name exactly
+ * the bytes asked for (Content-Range). A server or proxy that answers 200
+ * with the whole target instead (no Range support) is read once, up to
+ * the end of the last range, and only the requested bytes reach sink;
+ * when that read covers the whole target, its signed hashes are checked
+ * too. A mirror that fails mid-transfer is resumed from the next byte
+ * needed, on the same mirror or the next; no byte reaches sink twice.
+ * The bytes are NOT verified here: the caller checks every piece it uses
+ * against signed metadata (an image's chunk index).
+ */
+PAWL_API PAWL_MUST_USE int pawl_updater_download_ranges(pawl_updater *u, const pawl_target *t,
+							const pawl_range *r, size_t n,
+							pawl_target_sink sink, void *ctx);
+
+
 /* Where t is found below a target base URL: its path, or
  * "DIR/HASH.NAME" when the repository uses consistent snapshots, escaped
  * as it is requested (*out malloc'd). After a refresh. For a program that

@@ -25,6 +25,7 @@
 #include <sys/types.h>
 
 #include "pawl/audit.h"
+#include "pawl/install.h"
 #include "pawl/updater.h"
 
 /* Who the fetcher is: what the root side set up. */
@@ -116,7 +117,13 @@ typedef struct privsep_stream_job {
 	pawl_updater *u;               /* root's own refreshed client (f NULL) */
 	const char *paths[2];          /* the targets streamed, in order */
 	size_t npaths;
-	uint64_t total;                /* the sum of their signed lengths */
+	/* Or, with npaths 0: exactly these byte ranges of targets, in this
+	 * order (pawl_install_source.open; pawl_updater_download_ranges for
+	 * each run of ranges of one target). */
+	const pawl_install_range *ranges;
+	size_t nranges;
+	uint64_t total;                /* the sum of their signed lengths
+					* (ranges: of the ranges' lengths) */
 	unsigned deadline_s;           /* for the whole stream */
 	bool progress;                 /* the child draws the progress bar */
 } privsep_stream_job;

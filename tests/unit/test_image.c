@@ -382,10 +382,10 @@ static void m_name_len0(uint8_t *p, size_t *n, const struct packed *pk) { (void)
 static void m_name_len_huge(uint8_t *p, size_t *n, const struct packed *pk) { (void)n; (void)pk; p[O_NAMELEN] = 0xff; }
 static void m_none(uint8_t *p, size_t *n, const struct packed *pk) { (void)p; (void)n; (void)pk; }
 
-static const image_limits lim_pieces = { 4, IMAGE_PIECE_MAX, 16, UINT64_C(1) << 40 };
-static const image_limits lim_piece = { 1u << 18, 8192, 16, UINT64_C(1) << 40 };
-static const image_limits lim_length = { 1u << 18, IMAGE_PIECE_MAX, 16, 50000 };
-static const image_limits lim_packs = { 1u << 18, IMAGE_PIECE_MAX, 0, UINT64_C(1) << 40 };
+static const image_limits lim_pieces = { 4, IMAGE_PIECE_MAX, 16, UINT64_C(1) << 40, 1u << 20 };
+static const image_limits lim_piece = { 1u << 18, 8192, 16, UINT64_C(1) << 40, 1u << 20 };
+static const image_limits lim_length = { 1u << 18, IMAGE_PIECE_MAX, 16, 50000, 1u << 20 };
+static const image_limits lim_packs = { 1u << 18, IMAGE_PIECE_MAX, 0, UINT64_C(1) << 40, 1u << 20 };
 
 static const struct mutation mutations[] = {
 	{ "bad magic", PAWL_E_FORMAT, "not a pawl image index", m_magic, NULL },

@@ -62,14 +62,46 @@
 #define IMAGE_PIECES_MAX (1u << 20)
 #define IMAGE_LENGTH_MAX (UINT64_C(1) << 42)
 
+/*
+ * Format 2 (delta updates, #19; docs/image-format.md "Format 2"): the image
+ * is cut into small fixed pieces (4 KiB by default, the file system's
+ * block), which devices match against what they already hold by sha256.
+ * The pieces' sha256s are a separate target, the sums (32 bytes a piece,
+ * in image order); the index carries one sha256 per group of
+ * group_pieces consecutive pieces (the sha256 of those pieces' 32-byte
+ * sums, concatenated), so that a device fetches the sums only of the
+ * groups its seeds do not already explain. Compressed units are frames:
+ * one zstd frame holds a run of pieces; frames lie in packs, and a
+ * version's index may name the packs of earlier versions (deduplicated
+ * storage). Extents map runs of the image's pieces onto runs of pieces
+ * inside frames.
+ */
+#define IMAGE_INDEX_VERSION2 2
+#define IMAGE2_HEADER_LEN 80
+#define IMAGE2_FRAME_LEN 82  /* the same layout as a format 1 piece record */
+#define IMAGE2_EXTENT_LEN 16
+#define IMAGE2_GROUP_LEN 32
+#define IMAGE2_PIECE_DEFAULT 4096u
+#define IMAGE2_PIECE_MAX (64u << 10)
+#define IMAGE2_GROUP_DEFAULT 64u
+#define IMAGE2_GROUP_MAX 4096u
+#define IMAGE2_FRAME_DEFAULT (2u << 20)
+#define IMAGE2_FRAME_MAX (4u << 20)  /* uncompressed bytes of one frame */
+#define IMAGE2_FRAMES_MAX (1u << 22)
+#define IMAGE2_PIECES_MAX (1u << 26) /* 256 GiB at 4 KiB */
+
 typedef struct image_limits {
-	uint32_t max_pieces;  /* default 262144 */
-	uint32_t max_piece;   /* uncompressed bytes of one piece, default 4 MiB */
+	uint32_t max_pieces;  /* format 1: default 262144; format 2: image
+			       * pieces, default 2^22 (16 GiB at 4 KiB) */
+	uint32_t max_piece;   /* uncompressed bytes of one piece (format 1)
+			       * or frame (format 2), default 4 MiB */
 	uint32_t max_packs;   /* default 1024 */
 	uint64_t max_length;  /* the image, default 1 TiB */
+	uint32_t max_frames;  /* format 2, default 2^20 */
 } image_limits;
 
-#define IMAGE_LIMITS_DEFAULT { 1u << 18, IMAGE_PIECE_MAX, IMAGE_PACKS_MAX, UINT64_C(1) << 40 }
+#define IMAGE_LIMITS_DEFAULT                                                              \
+	{ 1u << 18, IMAGE_PIECE_MAX, IMAGE_PACKS_MAX, UINT64_C(1) << 40, 1u << 20 }
 
 typedef struct image_pack {
 	char *name;       /* the pack's TUF target path */
@@ -86,8 +118,18 @@ typedef struct image_piece {
 	uint8_t usha[32];      /* sha256 of the uncompressed bytes */
 } image_piece;
 
+/* Format 2: image pieces first..first+count-1 are the pieces
+ * fpiece..fpiece+count-1 of frame `frame` (its uncompressed bytes cut at
+ * piece_size). */
+typedef struct image_extent {
+	uint32_t first;  /* first image piece */
+	uint32_t count;  /* >= 1 */
+	uint32_t frame;  /* into frames[] */
+	uint32_t fpiece; /* first piece inside the frame */
+} image_extent;
+
 typedef struct image_index {
-	uint8_t version;     /* IMAGE_INDEX_VERSION */
+	uint8_t version;     /* IMAGE_INDEX_VERSION or IMAGE_INDEX_VERSION2 */
 	uint8_t compression; /* IMAGE_COMPRESS_ZSTD */
 	uint8_t chunking;    /* IMAGE_CHUNK_* */
 	uint32_t piece_size; /* fixed: every piece but the last; bounded: the most */
@@ -98,13 +140,29 @@ typedef struct image_index {
 	image_piece *pieces;
 	uint32_t npieces;
 	uint32_t cappieces;
-	uint32_t max_clen;   /* the largest compressed piece */
+	uint32_t max_clen;   /* the largest compressed piece (format 2: frame) */
+
+	/* Format 2 only (format 1: all zero/NULL; format 2: pieces is NULL
+	 * and npieces 0, so format 1 code never walks a format 2 index). */
+	uint32_t image_pieces;    /* ceil(length / piece_size) */
+	uint32_t group_pieces;    /* pieces a group (the last may have fewer) */
+	image_piece *frames;      /* .offset unused (0); ulen a multiple of
+				   * piece_size, except a frame whose last
+				   * piece is the image's short last piece */
+	uint32_t nframes, capframes;
+	uint32_t max_fulen;       /* the largest uncompressed frame */
+	image_extent *extents;    /* sorted, covering 0..image_pieces-1 once */
+	uint32_t nextents, capextents;
+	uint8_t (*groups)[32];    /* ceil(image_pieces / group_pieces) */
+	uint32_t ngroups;
+	char *sums_name;          /* the sums target: 32 * image_pieces bytes */
 } image_index;
 
 /* ---------------- index.c ---------------- */
 
-/* Parse and validate an index. lim may be NULL for the defaults. The
- * result is owned by the caller (image_index_free). */
+/* Parse and validate an index of format 1 or 2 (idx->version says which).
+ * lim may be NULL for the defaults. The result is owned by the caller
+ * (image_index_free). */
 PAWL_MUST_USE int image_index_parse(image_index **ret, const void *p, size_t n,
 				    const image_limits *lim);
 /* Serialise idx into out (appended), after image_index_check() with the
@@ -128,8 +186,9 @@ static inline void image_index_freep(image_index **p)
 }
 #define _cleanup_image_index_ _cleanup_(image_index_freep)
 
-/* Is idx one pack that holds every piece, in image order, back to back
- * from its first byte to its last? That is what a pack stream decodes. */
+/* Is idx (format 1) one pack that holds every piece, in image order, back
+ * to back from its first byte to its last? That is what a pack stream
+ * decodes. Always false for format 2. */
 bool image_index_sequential(const image_index *idx);
 
 /* The release's signed custom data names the image's length and sha256
@@ -149,6 +208,44 @@ PAWL_MUST_USE int image_piece_check_compressed(const image_index *idx, uint32_t 
 					       const uint8_t *p, size_t n);
 PAWL_MUST_USE int image_piece_check_plain(const image_index *idx, uint32_t i,
 					  const uint8_t *p, size_t n);
+
+/* ---------------- index2.c: format 2 ---------------- */
+
+/* Building a format 2 index (the publisher): new, then packs
+ * (image_index_add_pack), frames and extents in image order, then
+ * image_index2_set_sums() with every piece's sha256; set sha256 and the
+ * packs' lengths directly, then image_index_check(). */
+PAWL_MUST_USE int image_index2_new(image_index **ret, uint32_t piece_size, uint32_t group_pieces,
+				   uint64_t length);
+PAWL_MUST_USE int image_index2_add_frame(image_index *idx, uint16_t pack, uint64_t pack_offset,
+					 uint32_t ulen, uint32_t clen, const uint8_t csha[32],
+					 const uint8_t usha[32], uint32_t *ret_frame);
+/* Appends, or grows the last extent when this one continues it. */
+PAWL_MUST_USE int image_index2_add_extent(image_index *idx, uint32_t first, uint32_t count,
+					  uint32_t frame, uint32_t fpiece);
+/* Names the sums target and computes every group's hash from sums, the
+ * image_pieces sha256s in image order. */
+PAWL_MUST_USE int image_index2_set_sums(image_index *idx, const char *sums_name,
+					const uint8_t (*sums)[32]);
+
+/* Lengths: image piece i (piece_size but the last), a frame's pieces,
+ * the pieces of group g. */
+uint32_t image2_piece_len(const image_index *idx, uint32_t piece);
+uint32_t image2_frame_pieces(const image_index *idx, uint32_t frame);
+uint32_t image2_group_len(const image_index *idx, uint32_t group);
+/* The extent holding image piece `piece` (binary search). */
+PAWL_MUST_USE int image2_find_extent(const image_index *idx, uint32_t piece, uint32_t *ret_extent);
+/* sha256 over n 32-byte sums: a group's hash. */
+void image2_group_hash(const uint8_t (*sums)[32], size_t n, uint8_t out[32]);
+/* Check the sums bytes of group g (32 * image2_group_len bytes) against
+ * its signed hash: PAWL_E_LENGTH or PAWL_E_HASH naming the group. */
+PAWL_MUST_USE int image2_check_group(const image_index *idx, uint32_t g, const uint8_t *p,
+				     size_t n);
+/* Check a frame's compressed or plain bytes: as image_piece_check_*. */
+PAWL_MUST_USE int image2_frame_check_compressed(const image_index *idx, uint32_t frame,
+						const uint8_t *p, size_t n);
+PAWL_MUST_USE int image2_frame_check_plain(const image_index *idx, uint32_t frame,
+					   const uint8_t *p, size_t n);
 
 /* ---------------- encode.c ---------------- */
 
