@@ -165,84 +165,186 @@ static int report_slot_outcome(struct agent *a, const pawl_install_result *res, 
 	}
 }
 
-/* The index and pack targets of the chosen image release, as root's own
- * trusted metadata signs them. */
+/* The index target of the chosen image release and the release, as
+ * root's own trusted metadata signs them. The packs and sums the index
+ * names are looked up when the installer asks for them
+ * (pawl_install_source.target_length). */
 static int slot_targets(struct agent *a, pawl_updater *u, pawl_target **ret_idx,
-			pawl_target **ret_pack, pawl_release **ret_rel)
+			pawl_release **ret_rel)
 {
 	pawl_release *rel = NULL;
-	pawl_target *t = NULL, *p = NULL;
+	pawl_target *t = NULL;
 	int r;
 
 	GUARD(pawl_updater_get_target(&t, u, a->best_path));
 	r = agent_check_release(a, t, &rel);
-	if (r == 0 && !pawl_release_image_pack(rel))
-		r = pawl_error_set(PAWL_E_FORMAT, "the signed custom data of %s names no image pack",
+	if (r == 0 && pawl_release_kind_of(rel) != PAWL_RELEASE_IMAGE)
+		r = pawl_error_set(PAWL_E_FORMAT, "the signed custom data of %s names no image",
 				   a->best_path);
-	if (r == 0)
-		r = pawl_updater_get_target(&p, u, pawl_release_image_pack(rel));
 	if (r < 0) {
 		pawl_release_free(rel);
 		pawl_target_free(t);
 		return r;
 	}
 	*ret_idx = t;
-	*ret_pack = p;
 	*ret_rel = rel;
 	return 0;
 }
 
-/* Stream the index and the pack into pawl_install_release_stream. */
-static int slot_stream_install(struct agent *a, pawl_install *ic, pawl_updater *u,
-			       const pawl_release *rel, const pawl_target *t,
-			       const pawl_target *p, pawl_install_result *res)
-{
-	pawl_updater_opts fo = PAWL_UPDATER_OPTS_INIT;
-	privsep_stream_job job = { 0 };
-	privsep_stream *s = NULL;
-	privsep_fetcher f;
-	int r, fr;
+/*
+ * The installer's source: every open() is one run of the fetcher (or of
+ * root's own client when no fetcher user is set) that streams exactly
+ * the byte ranges asked for, as typed frames; root checks every byte
+ * against the signed index itself. A range that is a whole target goes
+ * as a whole-target stream.
+ */
+struct slot_source {
+	struct agent *a;
+	pawl_updater *u;  /* root's trusted client: signed lengths */
+	pawl_updater_opts fo;
+	privsep_stream *s;
+	int err;          /* the fetcher's error, kept for the caller */
+};
 
-	job.paths[0] = pawl_target_path(t);
-	job.paths[1] = pawl_target_path(p);
-	job.npaths = 2;
-	job.total = pawl_target_length(t) + pawl_target_length(p);
-	job.deadline_s = stream_deadline(a->c, job.total);
+static int src_target_length(void *ctx, const char *path, uint64_t *ret)
+{
+	struct slot_source *ss = ctx;
+	pawl_target *t = NULL;
+
+	GUARD(pawl_updater_get_target(&t, ss->u, path));
+	*ret = pawl_target_length(t);
+	pawl_target_free(t);
+	return 0;
+}
+
+static int src_open(void *ctx, const pawl_install_range *rg, size_t n)
+{
+	struct slot_source *ss = ctx;
+	struct agent *a = ss->a;
+	privsep_stream_job job = { 0 };
+	uint64_t len = 0;
+
+	ENSURE(ss->s == NULL && n >= 1, PAWL_E_INVALID, "one stream at a time, of at least one range");
+	for (size_t i = 0; i < n; i++)
+		len += rg[i].length;
+	if (n == 1 && rg[0].offset == 0 && src_target_length(ctx, rg[0].target, &job.total) == 0 &&
+	    job.total == rg[0].length) {
+		job.paths[0] = rg[0].target;
+		job.npaths = 1;
+	} else {
+		pawl_error_clear();
+		job.ranges = rg;
+		job.nranges = n;
+		job.total = len;
+	}
+	job.deadline_s = stream_deadline(a->c, len);
 	job.progress = a->progress;
 	if (a->work_fd >= 0) {
 		struct passwd *pw = getpwuid(a->fetcher_uid);
+		privsep_fetcher f = { pw ? pw->pw_name : a->c->user, a->fetcher_uid,
+				      a->fetcher_gid, a->work_fd, a->c->state_dir };
 
-		agent_fill_opts(a, &fo);
-		fo.metadata_urls = (const char *const *)a->c->metadata_urls;
-		fo.n_metadata_urls = (size_t)a->c->n_metadata_urls;
-		fo.target_urls = (const char *const *)a->c->target_urls;
-		fo.n_target_urls = (size_t)a->c->n_target_urls;
-		job.opts = &fo;
-		f = (privsep_fetcher){ pw ? pw->pw_name : a->c->user, a->fetcher_uid,
-				       a->fetcher_gid, a->work_fd, a->c->state_dir };
-		agent_say(a, "streaming %s %s as %s", a->c->app, a->best_str, f.name);
-		GUARD(privsep_stream_start(&f, &job, &s));
+		job.opts = &ss->fo;
+		return privsep_stream_start(&f, &job, &ss->s);
+	}
+	job.u = ss->u;
+	return privsep_stream_start(NULL, &job, &ss->s);
+}
+
+static int src_read(void *ctx, void *buf, size_t cap, size_t *ret_n)
+{
+	struct slot_source *ss = ctx;
+
+	ENSURE(ss->s != NULL, PAWL_E_INVALID, "no stream is open");
+	return privsep_stream_read(ss->s, buf, cap, ret_n);
+}
+
+static int src_close(void *ctx)
+{
+	struct slot_source *ss = ctx;
+	int r;
+
+	if (!ss->s)
+		return 0;
+	r = privsep_stream_finish(ss->s, ss->a->log);
+	ss->s = NULL;
+	if (r < 0 && ss->err == 0)
+		ss->err = r;
+	return r;
+}
+
+/* Install the release through the slot backend from the fetcher. */
+static int slot_source_install(struct agent *a, pawl_install *ic, pawl_updater *u,
+			       const pawl_release *rel, const pawl_target *t,
+			       pawl_install_result *res)
+{
+	struct slot_source ss = { .a = a, .u = u, .fo = PAWL_UPDATER_OPTS_INIT };
+	pawl_install_source src = { PAWL_INSTALL_SOURCE_VERSION, &ss, src_target_length,
+				    src_open, src_read, src_close };
+	int r;
+
+	if (a->work_fd >= 0) {
+		struct passwd *pw = getpwuid(a->fetcher_uid);
+
+		agent_fill_opts(a, &ss.fo);
+		ss.fo.metadata_urls = (const char *const *)a->c->metadata_urls;
+		ss.fo.n_metadata_urls = (size_t)a->c->n_metadata_urls;
+		ss.fo.target_urls = (const char *const *)a->c->target_urls;
+		ss.fo.n_target_urls = (size_t)a->c->n_target_urls;
+		agent_say(a, "streaming %s %s as %s", a->c->app, a->best_str,
+			  pw ? pw->pw_name : a->c->user);
 	} else {
-		job.u = u;
 		agent_say(a, "streaming %s %s", a->c->app, a->best_str);
-		GUARD(privsep_stream_start(NULL, &job, &s));
 	}
-	r = pawl_install_release_stream(ic, rel, t, p, privsep_stream_read, s, res);
-	{
+	r = pawl_install_release_source(ic, rel, t, &src, res);
+	if (r < 0) {
 		char why[1024];
-		int code = r < 0 ? pawl_error_last()->code : 0;
+		int code = pawl_error_last()->code;
 
-		snprintf(why, sizeof(why), "%s", r < 0 ? pawl_error_last()->message : "");
-		fr = privsep_stream_finish(s, a->log);
-		if (r < 0 && (fr == 0 || code == PAWL_E_HASH || code == PAWL_E_POLICY ||
-			      code == PAWL_E_LIMIT || code == PAWL_E_IO))
-			/* The installer's own reason stands (a tampered piece, the
-			 * slot): a fetcher stopped early only followed from it. */
-			return pawl_error_set(code, "%s", why);
+		snprintf(why, sizeof(why), "%s", pawl_error_last()->message);
+		if (src_close(&ss) < 0 || ss.err < 0) {
+			/* A fetcher that failed explains a short stream better
+			 * than the short stream does; the installer's own reason
+			 * stands when it stopped the fetcher (a tampered piece,
+			 * the slot). */
+			if (code != PAWL_E_HASH && code != PAWL_E_POLICY && code != PAWL_E_LIMIT &&
+			    code != PAWL_E_IO)
+				return ss.err;
+		}
+		return pawl_error_set(code, "%s", why);
 	}
-	if (r < 0 || fr < 0)
-		return fr < 0 ? fr : r;
-	return 0;
+	return src_close(&ss) < 0 ? ss.err : 0;
+}
+
+/* What the install reused and fetched, for the operator and the log. */
+static void slot_report_transfer(struct agent *a, pawl_install *ic)
+{
+	pawl_install_transfer x;
+
+	if (pawl_install_transfer_get(ic, &x) < 0) {
+		pawl_error_clear();
+		return;
+	}
+	if (x.format >= 2)
+		agent_say(a, "reused %" PRIu64 " of %" PRIu64 " pieces (%" PRIu64 " in place, %" PRIu64
+			  " from the booted slot, %" PRIu64 " within the slot), fetched %" PRIu64
+			  "; %" PRIu64 " bytes in %" PRIu64 " ranges", x.in_place + x.from_booted +
+			  x.from_target, x.pieces, x.in_place, x.from_booted, x.from_target,
+			  x.fetched, x.bytes_index + x.bytes_sums + x.bytes_frames, x.ranges);
+	if (a->log && pawl_audit_appendf(a->log, "slot.transfer",
+				   PAWL_AUDIT_INT("format", (int64_t)x.format),
+				   PAWL_AUDIT_INT("pieces", (int64_t)x.pieces),
+				   PAWL_AUDIT_INT("in_place", (int64_t)x.in_place),
+				   PAWL_AUDIT_INT("from_booted", (int64_t)x.from_booted),
+				   PAWL_AUDIT_INT("from_target", (int64_t)x.from_target),
+				   PAWL_AUDIT_INT("fetched", (int64_t)x.fetched),
+				   PAWL_AUDIT_INT("seed_rejected", (int64_t)x.seed_rejected),
+				   PAWL_AUDIT_INT("bytes_index", (int64_t)x.bytes_index),
+				   PAWL_AUDIT_INT("bytes_sums", (int64_t)x.bytes_sums),
+				   PAWL_AUDIT_INT("bytes_frames", (int64_t)x.bytes_frames),
+				   PAWL_AUDIT_INT("ranges", (int64_t)x.ranges),
+				   PAWL_AUDIT_INT("streams", (int64_t)x.streams)) < 0)
+		pawl_error_clear();
 }
 
 int agent_update_slot(const agent_config *c, bool json, int verbose)
@@ -253,7 +355,7 @@ int agent_update_slot(const agent_config *c, bool json, int verbose)
 	pawl_install *ic = NULL;
 	pawl_install_result res;
 	pawl_updater *u = NULL;
-	pawl_target *t = NULL, *p = NULL;
+	pawl_target *t = NULL;
 	pawl_release *rel = NULL;
 	pawl_install_state st;
 	const char *slot;
@@ -280,7 +382,7 @@ int agent_update_slot(const agent_config *c, bool json, int verbose)
 		pawl_install_free(ic);
 		return agent_report_none(&a);
 	}
-	if (slot_targets(&a, u, &t, &p, &rel) < 0) {
+	if (slot_targets(&a, u, &t, &rel) < 0) {
 		pawl_updater_free(u);
 		pawl_install_free(ic);
 		return agent_fail(&a, "release check");
@@ -291,14 +393,14 @@ int agent_update_slot(const agent_config *c, bool json, int verbose)
 		agent_say(&a, "installing %s %s", c->app, a.best_str);
 		if (pawl_audit_appendf(a.log, "slot.write", PAWL_AUDIT_STR("version", a.best_str),
 				       PAWL_AUDIT_STR("index", pawl_target_path(t)),
-				       PAWL_AUDIT_STR("pack", pawl_target_path(p)),
-				       PAWL_AUDIT_INT("pack_length", (int64_t)pawl_target_length(p)),
+				       PAWL_AUDIT_STR("pack", pawl_release_image_pack(rel) ?
+							      pawl_release_image_pack(rel) : ""),
 				       PAWL_AUDIT_STR("via", a.work_fd >= 0 ? "fetcher" : "agent")) < 0)
 			pawl_error_clear();
-		r = slot_stream_install(&a, ic, u, rel, t, p, &res);
+		r = slot_source_install(&a, ic, u, rel, t, &res);
+		slot_report_transfer(&a, ic);
 	}
 	pawl_target_free(t);
-	pawl_target_free(p);
 	pawl_updater_free(u);
 	if (r < 0) {
 		pawl_release_free(rel);
