@@ -29,7 +29,14 @@
 #           access log, wall time and peak RSS (/usr/bin/time -v);
 #   zchunk  zck of both images and zck_delta_size: its bytes;
 #   zstd    zstd -19 of the whole v2: its bytes;
-#   pawl    bench/delta_model (see its header) for each of BENCH_DELTA_SPECS:
+#   pawl    the real thing: pawl-repo publishes v1 and v2 as format 2 releases
+#           (v2 deduplicated against v1) into a repository nginx serves, and
+#           `pawl update` runs on a device whose booted slot holds v1 and
+#           whose target slot is empty (zeros): bytes and requests from the
+#           access log (metadata, index, sums and frames: everything), wall
+#           time and peak RSS (/usr/bin/time -v); the slot must equal v2;
+#   model   bench/delta_model (see its header) for each of BENCH_DELTA_SPECS
+#           (BENCH_DELTA_MODEL=0 skips it):
 #           fixed pieces aligned to the file system and content-defined
 #           ones: missing pieces, their zstd -19 bytes, the index (flat,
 #           compressed, two-level) and HTTP Range requests with neighbours
@@ -49,8 +56,14 @@ donors=${BENCH_DELTA_DONORS:-/usr/lib/python3/dist-packages /usr/include /usr/sh
 specs=${BENCH_DELTA_SPECS:-fixed:4K fixed:16K fixed:64K fixed:256K fixed:1M cdc:16K cdc:64K cdc:256K cdcblk:64K cdcblk:256K}
 MKFS=${MKFS:-$(command -v mkfs.ext4 || echo /usr/sbin/mkfs.ext4)}
 NICE="nice -n 15"
+run_model=${BENCH_DELTA_MODEL:-1}
+R=$build/pawl-repo
+P=$build/pawl
 
-[ -x "$model" ] || { echo "bench/delta_pairs.sh: $model missing (ninja -C $build)" >&2; exit 1; }
+for b in "$model" "$R" "$P"; do
+	[ -x "$b" ] || { echo "bench/delta_pairs.sh: $b missing (ninja -C $build)" >&2; exit 1; }
+done
+[ "$(id -u)" = 0 ] || { echo "bench/delta_pairs.sh: run as root (pawl's slots must be root's)" >&2; exit 1; }
 for t in casync zck zck_delta_size zstd python3 /usr/bin/time "$MKFS"; do
 	command -v "$t" >/dev/null 2>&1 || {
 		echo "bench/delta_pairs.sh: $t missing (scripts/install-deps --bench)" >&2; exit 1; }
@@ -211,6 +224,18 @@ for p in 1 2; do
 		timed $NICE casync make --store="srv/p$p/store" "srv/p$p/$v.caibx" "p$p-$v.img" >"p$p-make-$v.t"
 	done
 done
+# pawl's repositories: v1, then v2 deduplicated against it (format 2)
+for k in root targets snap ts; do
+	"$R" -q keygen --type ed25519 --out $k.pem --no-passphrase >/dev/null
+done
+for p in 1 2; do
+	"$R" -q init "ws$p" --root-key root.pem --targets-key targets.pem --snapshot-key snap.pem \
+		--timestamp-key ts.pem
+	timed $NICE "$R" -q release "ws$p" os 1.0.0 "p$p-v1.img" --image --index-format 2 --key targets.pem >"p$p-pub1.t"
+	timed $NICE "$R" -q release "ws$p" os 2.0.0 "p$p-v2.img" --image --index-format 2 --key targets.pem >"p$p-pub2.t"
+	"$R" -q timestamp "ws$p" --key snap.pem --key ts.pem
+	"$R" -q publish "ws$p" "srv/p$p/pawl"
+done
 chmod -R a+rX srv
 set -- $(sh "$top/tests/integration/nginx.sh" start srv --owner $$)
 port=$1
@@ -234,6 +259,49 @@ for p in 1 2; do
 		  if ($5 ~ /\.caibx$/) ib += $8 }
 		END { k = 0; for (x in c) k++
 		      printf "%d %d %d %d %s %d\n", n, b, k, bad + 0, t, ib }' "$log" >"p$p.casync"
+	# pawl: the booted slot a holds v1, the target slot b is empty
+	rm -rf dev && mkdir -m 755 dev
+	cp "p$p-v1.img" dev/slot-a
+	truncate -s "$(stat -c %s "p$p-v2.img")" dev/slot-b
+	chmod 600 dev/slot-a dev/slot-b
+	grub-editenv dev/grubenv create
+	grub-editenv dev/grubenv set ORDER="A B" A_OK=1 A_TRY=0 B_OK=0 B_TRY=0
+	cat >dev/pawl.conf <<EOC
+app = os
+metadata_url = http://127.0.0.1:$port/p$p/pawl/metadata/
+target_base_url = http://127.0.0.1:$port/p$p/pawl/targets/
+trusted_root = $work/ws$p/root.json
+state_dir = $work/dev/state
+slot.a = $work/dev/slot-a
+slot.b = $work/dev/slot-b
+bootloader = grub:$work/dev/grubenv
+syslog = no
+EOC
+	"$P" --config dev/pawl.conf --booted-slot a mark-good >/dev/null
+	: >"$log"
+	pt=$(timed $NICE "$P" --config dev/pawl.conf --booted-slot a update)
+	cp cmd.log "p$p.pawl-out"
+	cmp -s -n "$(stat -c %s "p$p-v2.img")" dev/slot-b "p$p-v2.img" ||
+		{ echo "bench/delta_pairs.sh: pawl's slot differs from v2 (pair $p)" >&2; exit 1; }
+	sleep 1
+	awk -v t="$pt" '
+		{ n++; b += $8; if ($5 ~ /image\.(pack|sums|idx)/) tb += $8; else mb += $8 }
+		END { printf "%d %d %s %d %d\n", n, b, t, tb, mb }' "$log" >"p$p.pawl"
+	python3 - dev/state/audit.log >"p$p.pawl-transfer" <<'EOP'
+import json, sys
+last = {}
+for line in open(sys.argv[1]):
+    e = json.loads(line)
+    if e.get('type') == 'slot.transfer':
+        last = e['fields']
+print(" ".join("%s=%s" % kv for kv in sorted(last.items())))
+EOP
+	pack2=$(find "srv/p$p/pawl/targets/os/2.0.0" -name '*image.pack' -exec stat -c %s {} + | head -1)
+	pack1=$(find "srv/p$p/pawl/targets/os/1.0.0" -name '*image.pack' -exec stat -c %s {} + | head -1)
+	idx2=$(find "srv/p$p/pawl/targets/os/2.0.0" -name '*image.idx' -exec stat -c %s {} + | head -1)
+	echo "${pack1:-0} ${pack2:-0} ${idx2:-0}" >"p$p.pawl-store"
+	rm -rf dev
+
 	chunks=$(find "srv/p$p/store" -type f -name '*.cacnk' | wc -l)
 	cidx1=$(stat -c %s "srv/p$p/v1.caibx")
 	cidx2=$(stat -c %s "srv/p$p/v2.caibx")
@@ -250,8 +318,9 @@ for p in 1 2; do
 	$NICE zstd -19 -T1 --no-check -q -c "p$p-v2.img" | wc -c >"p$p.zstd"
 
 	# pawl's options
+	: >"p$p.model"
 	# shellcheck disable=SC2086
-	$NICE "$model" "p$p-v1.img" "p$p-v2.img" $specs >"p$p.model"
+	[ "$run_model" = 0 ] || $NICE "$model" "p$p-v1.img" "p$p-v2.img" $specs >"p$p.model"
 	rm -f "p$p-v1.zck" "p$p-v2.zck"
 done
 sh "$top/tests/integration/nginx.sh" stop "$nginx_state" >/dev/null 2>&1 || true
@@ -296,9 +365,22 @@ num() { echo "$1" | sed -e :a -e 's/\([0-9]\)\([0-9]\{3\}\)\($\|,\)/\1,\2\3/' -e
 		zh=$(cat "p$p.zckhdr")
 		echo "| zchunk: zck_delta_size (defaults) + v2's header (its index, $(num "$zh") bytes, $(cat "p$p.zckchunks") chunks) | $(num $((zbytes + zh))) | | | |"
 		echo "| zstd -19 of the whole v2 | $(num "$(cat "p$p.zstd")") | 1 | | |"
+		set -- $(cat "p$p.pawl")
+		p_req=$1 p_bytes=$2 p_wall=$3 p_rss=$4 p_tb=$5 p_mb=$6
+		set -- $(cat "p$p.pawl-store")
+		echo "| **pawl update** (format 2, seeds: booted v1; metadata $(num "$p_mb"), index + sums + frames $(num "$p_tb")) | **$(num "$p_bytes")** ($(vs "$p_bytes" "$c_bytes") vs casync) | $p_req | $p_wall | $((p_rss / 1024)) MiB |"
+		echo
+		echo "pawl's store: v1's pack $(num "$1") bytes; v2 added a pack of $(num "$2") bytes (its new frames only) and an index of $(num "$3") bytes. The device's account (audit log \`slot.transfer\`): \`$(cat "p$p.pawl-transfer")\`."
+		echo
+		echo "| goal (issue 19) | pawl | casync | met |"
+		echo "|---|---:|---:|---|"
+		echo "| bytes, metadata included, no more than casync | $(num "$p_bytes") | $(num "$c_bytes") | $(awk -v a="$p_bytes" -v b="$c_bytes" 'BEGIN { print (a <= b) ? "yes" : "**no**" }') |"
+		echo "| wall time no longer than casync's | $p_wall s | $c_wall s | $(awk -v a="$p_wall" -v b="$c_wall" 'BEGIN { print (a <= b) ? "yes" : "**no**" }') |"
+		echo "| peak RSS ≤ 16 MB | $((p_rss / 1024)) MiB | | $(awk -v a="$p_rss" 'BEGIN { print (a <= 16384) ? "yes" : "**no**" }') |"
 		echo
 		echo "casync's store holds $c_chunks chunks for v1 and v2; its index is $(num "$c_idx2") bytes for v2. zck_delta_size said: \`$(tr '\n' ' ' <"p$p.zckout" | sed 's/ *$//')\`."
 		echo
+		[ -s "p$p.model" ] || continue
 		echo "pawl's options (bench/delta_model): what is missing from v2, and the index."
 		echo
 		echo "| pieces | v2 pieces | mean bytes | missing | missing raw | missing, zstd -19 a frame each | missing, zstd -19 in runs (frames) | index (v1 format) | index, zstd -19 | two-level index | two-level, 40-byte records |"

@@ -114,7 +114,7 @@ EOP
 # access-log lines since mark_log: requests and body bytes for a pattern
 mark_log() { wc -l <"$NG/access.log" >log.mark; }
 since() { tail -n +"$(($(cat log.mark) + 1))" "$NG/access.log"; }
-bytes_for() { since | grep -E "$1" | awk '{ s += $6 } END { print s + 0 }'; }
+bytes_for() { since | grep -E "$1" | awk '{ s += $8 } END { print s + 0 }'; }
 count_for() { since | grep -cE "$1" || true; }
 
 for k in root targets snap ts; do
