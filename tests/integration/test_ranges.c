@@ -333,6 +333,7 @@ enum hmode {
 	H_OTHER_BYTES, /* 206 naming bytes 0-N of the file, whatever was asked */
 	H_OTHER_TOTAL, /* 206 naming the bytes asked for, of another total */
 	H_NO_TOTAL,    /* 206 "bytes A-B/ *" */
+	H_OTHER_LAST,  /* 206 naming (and sending) one byte less than asked */
 	H_LONGER,      /* 206, exact Content-Range, one byte more, no length */
 	H_HALF,        /* 206, exact headers, half the bytes, then hang up */
 };
@@ -429,6 +430,13 @@ static void *hostile_main(void *arg)
 				 "Content-Length: %llu\r\n\r\n",
 				 a, b, b - a + 1);
 			break;
+		case H_OTHER_LAST:
+			last = b > a ? b - 1 : b;
+			snprintf(hdr, sizeof(hdr),
+				 "HTTP/1.1 206 Partial Content\r\nContent-Range: bytes %llu-%llu/%d\r\n"
+				 "Content-Length: %llu\r\n\r\n",
+				 a, last, IMG_LEN, last - a + 1);
+			break;
 		case H_LONGER:
 			snprintf(hdr, sizeof(hdr),
 				 "HTTP/1.1 206 Partial Content\r\nContent-Range: bytes %llu-%llu/%d\r\n"
@@ -512,6 +520,7 @@ static void test_wrong_content_range(void **state)
 	refused(H_OTHER_BYTES, PAWL_E_NETWORK, "got Content-Range 'bytes 0-9/300000'", 0);
 	refused(H_OTHER_TOTAL, PAWL_E_NETWORK, "got Content-Range 'bytes 100-109/300001'", 0);
 	refused(H_NO_TOTAL, PAWL_E_NETWORK, "got Content-Range 'bytes 100-109/*'", 0);
+	refused(H_OTHER_LAST, PAWL_E_NETWORK, "got Content-Range 'bytes 100-108/300000'", 0);
 }
 
 static void test_longer_206(void **state)
