@@ -234,6 +234,18 @@ static void test_ranges(void **state)
 			   "206 bytes=5000-9105\n"
 			   "206 bytes=100000-100000\n"
 			   "206 bytes=299990-299999\n");
+	cl_free(&c);
+
+	/* The same from a file:// mirror (libcurl reads the range itself). */
+	{
+		char url[1200];
+
+		snprintf(url, sizeof(url), "file://%s/rg/targets/", DOCROOT);
+		cl_init(&c, url, NULL);
+	}
+	g.n = 0;
+	t_ok(pawl_updater_download_ranges(c.u, c.t, r, 6, collect, &g));
+	assert_bytes(&g, r, 6);
 	free(g.p);
 	cl_free(&c);
 }

@@ -822,6 +822,7 @@ struct rstream {
 	size_t n;
 	size_t ri;    /* the range that holds the next byte wanted; n: all sent */
 	uint64_t pos; /* that byte's offset in the target */
+	size_t run;   /* a 206: the first range after the run it answers */
 	pawl_target_sink sink;
 	void *ctx;
 	uint64_t done, total, next_progress;
@@ -855,15 +856,16 @@ static int rs_deliver(struct rstream *s, const void *p, size_t k)
 	return 0;
 }
 
-/* A 206's body: the bytes from s->pos on, through touching ranges (the
- * fetcher stops a body longer than the request). */
+/* A 206's body: the bytes from s->pos on, through the touching ranges of
+ * the run asked for, and never past it (the fetcher stops a longer body
+ * before this; a byte past the run must not pass as the next range's). */
 static int range_sink(void *vctx, const void *p, size_t n)
 {
 	struct rstream *s = vctx;
 	const uint8_t *b = p;
 
 	while (n > 0) {
-		uint64_t left = s->ri < s->n ? range_end(&s->r[s->ri]) - s->pos : 0;
+		uint64_t left = s->ri < s->run ? range_end(&s->r[s->ri]) - s->pos : 0;
 		size_t k = left < n ? (size_t)left : n;
 
 		ENSURE(k > 0, PAWL_E_LENGTH, "more bytes than the ranges asked for");
@@ -945,6 +947,7 @@ static int ranges_from(struct rstream *s, const char *url)
 
 		while (j < s->n && s->r[j].offset == end)
 			end = range_end(&s->r[j++]);
+		s->run = j;
 		r = fetcher_get_range(s->u->fetcher, url, first, end - 1, s->t->length, range_sink,
 				      s, &ignored);
 		if (ignored) {
