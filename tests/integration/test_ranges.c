@@ -334,6 +334,9 @@ static void test_ranges_invalid(void **state)
 	expect_msg("not inside");
 	t_fails(pawl_updater_download_ranges(c.u, c.t, empty, 0, collect, &g), PAWL_E_INVALID);
 	t_fails(pawl_updater_download_ranges(c.u, c.t, NULL, 1, collect, &g), PAWL_E_INVALID);
+	t_fails(pawl_updater_download_ranges(NULL, c.t, past, 1, collect, &g), PAWL_E_INVALID);
+	t_fails(pawl_updater_download_ranges(c.u, NULL, past, 1, collect, &g), PAWL_E_INVALID);
+	t_fails(pawl_updater_download_ranges(c.u, c.t, past, 1, NULL, &g), PAWL_E_INVALID);
 	assert_int_equal(g.n, 0);
 	requests_are(mark, "");
 	cl_free(&c);
