@@ -290,12 +290,25 @@ static void test_ranges_norange(void **state)
 	g.n = 0;
 	t_fails(pawl_updater_download_ranges(c.u, c.t, end, 3, collect, &g), PAWL_E_HASH);
 	/* Short of the end there is nothing to check the read against (the
-	 * caller checks its pieces), and with Range support the bytes asked
-	 * for are the signed ones: both go through. */
+	 * caller checks its pieces): it goes through. */
 	g.n = 0;
 	t_ok(pawl_updater_download_ranges(c.u, c.t, mid, 3, collect, &g));
 	assert_bytes(&g, mid, 3);
+	/* A copy one byte longer than signed, without Range support: its
+	 * length is checked too. */
+	evil = malloc(IMG_LEN + 1);
+	assert_non_null(evil);
+	memcpy(evil, IMG, IMG_LEN);
+	evil[IMG_LEN] = 'x';
+	t_write_file(e2e_path(DOCROOT, bad), evil, IMG_LEN + 1);
+	g.n = 0;
+	t_fails(pawl_updater_download_ranges(c.u, c.t, end, 3, collect, &g), PAWL_E_LENGTH);
 	cl_free(&c);
+	/* With Range support, the tampered copy's bytes asked for are the
+	 * signed ones: they go through (the caller checks its pieces). */
+	evil[200000] ^= 1;
+	t_write_file(e2e_path(DOCROOT, bad), evil, IMG_LEN);
+	free(evil);
 	cl_init(&c, e2e_url(&S, "rgbad/targets/"), NULL);
 	g.n = 0;
 	t_ok(pawl_updater_download_ranges(c.u, c.t, end, 3, collect, &g));

@@ -900,7 +900,9 @@ static int whole_sink(void *vctx, const void *p, size_t n)
 		b += k;
 		n -= k;
 	}
-	return s->ri == s->n ? FETCH_STOP : 0;
+	/* A read of the whole target goes on to its end, so that the fetcher
+	 * still sees a body longer than the signed length. */
+	return s->ri == s->n && !s->hashing ? FETCH_STOP : 0;
 }
 
 /* One read of the whole target (its signed length bounds it), stopped at
@@ -923,6 +925,10 @@ static int whole_read(struct rstream *s, const char *url)
 		r = pawl_error_set(PAWL_E_NETWORK, "target %s from %s ended at byte %llu, before "
 				   "byte %llu of the ranges asked for", s->t->path, url,
 				   (unsigned long long)s->wpos, (unsigned long long)s->pos);
+	if (r == 0 && s->hashing && s->wpos != s->t->length)
+		r = pawl_error_set(PAWL_E_LENGTH, "target %s from %s is %llu bytes, signed as %llu",
+				   s->t->path, url, (unsigned long long)s->wpos,
+				   (unsigned long long)s->t->length);
 	if (r == 0 && s->hashing) {
 		r = md_hashset_final(&s->hs, s->t->path);
 		if (r < 0)
