@@ -957,6 +957,9 @@ static int ranges_from(struct rstream *s, const char *url)
 		r = fetcher_get_range(s->u->fetcher, url, first, end - 1, s->t->length, range_sink,
 				      s, &ignored);
 		if (ignored) {
+			/* That answer's body was not read: its deadline was the
+			 * range's. One plain GET, with a whole target's deadline,
+			 * reads the body once, for every range still wanted. */
 			pawl_error_clear();
 			return whole_read(s, url);
 		}
