@@ -425,6 +425,39 @@ static int sink_data(void *ctx, const void *p, size_t n)
 	return 0;
 }
 
+/* How many ranges one call of pawl_updater_download_ranges takes at most
+ * (the copy below lives on the stack). */
+#define RANGES_PER_CALL 256
+
+/* Stream job's ranges, in order, from u to ds: each run of consecutive
+ * ranges of one target through one pawl_updater_download_ranges (which
+ * checks that they are sorted and inside the target). */
+static int stream_ranges(pawl_updater *u, const privsep_stream_job *job, struct data_sink *ds)
+{
+	pawl_range rg[RANGES_PER_CALL];
+	size_t i = 0;
+	int r = 0;
+
+	while (i < job->nranges && r == 0) {
+		const char *path = job->ranges[i].target;
+		pawl_target *t = NULL;
+		size_t k = 0;
+
+		while (i + k < job->nranges && k < RANGES_PER_CALL &&
+		       strcmp(job->ranges[i + k].target, path) == 0) {
+			rg[k].offset = job->ranges[i + k].offset;
+			rg[k].length = job->ranges[i + k].length;
+			k++;
+		}
+		r = pawl_updater_get_target(&t, u, path);
+		if (r == 0)
+			r = pawl_updater_download_ranges(u, t, rg, k, sink_data, ds);
+		pawl_target_free(t);
+		i += k;
+	}
+	return r;
+}
+
 /* Stream every target of job, in order, from u to fd. */
 static int stream_targets(pawl_updater *u, const privsep_stream_job *job, int fd)
 {
@@ -442,6 +475,8 @@ static int stream_targets(pawl_updater *u, const privsep_stream_job *job, int fd
 			r = pawl_updater_download_stream(u, t, sink_data, ds);
 		pawl_target_free(t);
 	}
+	if (job->npaths == 0)
+		r = stream_ranges(u, job, ds);
 	free(ds);
 	return r;
 }
@@ -540,7 +575,8 @@ static int on_stream_msg(const psm_msg *m, void *ctx)
 		return on_msg(m, &s->h);
 	if (m->data_len > s->job.total - s->data)
 		return pawl_error_set(PAWL_E_LIMIT, "the fetcher sent more than the %llu bytes "
-				      "signed", (unsigned long long)s->job.total);
+				      "%s", (unsigned long long)s->job.total,
+				      s->job.nranges ? "asked for" : "signed");
 	memcpy(s->pending + s->plen, m->data, m->data_len);
 	s->plen += m->data_len;
 	s->data += m->data_len;
@@ -553,8 +589,20 @@ int privsep_stream_start(const privsep_fetcher *f, const privsep_stream_job *job
 	privsep_stream *s;
 	int fds[2], r;
 
-	ENSURE(job->npaths >= 1 && job->npaths <= 2 && (f ? job->opts != NULL : job->u != NULL),
-	       PAWL_E_INVALID, "privsep: a stream needs targets and a client");
+	ENSURE(job->npaths <= 2 && (job->npaths >= 1) != (job->nranges >= 1) &&
+	       (job->nranges == 0 || job->ranges) && (f ? job->opts != NULL : job->u != NULL),
+	       PAWL_E_INVALID, "privsep: a stream needs targets or ranges, and a client");
+	if (job->nranges) {
+		uint64_t sum = 0;
+
+		for (size_t i = 0; i < job->nranges; i++)
+			ENSURE(job->ranges[i].target && job->ranges[i].length >= 1 &&
+			       !__builtin_add_overflow(sum, job->ranges[i].length, &sum),
+			       PAWL_E_INVALID, "privsep: range %zu is empty or unnamed", i);
+		ENSURE(sum == job->total, PAWL_E_INVALID,
+		       "privsep: the ranges hold %llu bytes, not %llu", (unsigned long long)sum,
+		       (unsigned long long)job->total);
+	}
 	s = calloc(1, sizeof(*s));
 	if (!s)
 		return pawl_error_set(PAWL_E_NOMEM, "out of memory");
@@ -676,6 +724,13 @@ static int stream_fill(privsep_stream *s)
 									 PAWL_E_GENERIC,
 						   "%s: %s", who, s->h.outcome == PSM_ERROR ?
 						   s->h.message : "it had nothing to send");
+			/* "ok" is believed only with every byte asked for: a
+			 * short stream is a failed one, whatever it says. */
+			if (s->data != s->job.total)
+				return stream_fail(s, PAWL_E_LENGTH, "%s said \"ok\" after %llu of "
+						   "the %llu bytes asked for", who,
+						   (unsigned long long)s->data,
+						   (unsigned long long)s->job.total);
 			s->eof = true;
 			break;
 		}

@@ -105,8 +105,9 @@ PAWL_MUST_USE int privsep_run(const privsep_fetcher *f, const privsep_job *job, 
  * The root side's reader (privsep_stream_read, a pawl_install_read_fn)
  * takes the frames through the bounded decoder: DATA bytes beyond
  * job->total, a malformed frame, any frame after the outcome, an outcome
- * other than "ok" at the end, or a stream that ends without an outcome
- * stop it with an error, and the child is killed on the spot. A fetcher
+ * other than "ok" at the end, an "ok" after fewer than job->total bytes,
+ * or a stream that ends without an outcome stop it with an error, and the
+ * child is killed on the spot. A fetcher
  * that sends nothing for the rest of job->deadline_s is killed too
  * (PAWL_E_NETWORK): a stalled fetcher cannot hold root. Only an "ok"
  * outcome makes the stream end (n = 0); even then the installer believes
@@ -119,7 +120,8 @@ typedef struct privsep_stream_job {
 	size_t npaths;
 	/* Or, with npaths 0: exactly these byte ranges of targets, in this
 	 * order (pawl_install_source.open; pawl_updater_download_ranges for
-	 * each run of ranges of one target). */
+	 * each run of ranges of one target). Like paths, they must stay
+	 * valid until privsep_stream_finish. */
 	const pawl_install_range *ranges;
 	size_t nranges;
 	uint64_t total;                /* the sum of their signed lengths

@@ -812,3 +812,249 @@ out:
 	md_hashset_free(&s.hs);
 	return r;
 }
+
+/* ---------------- byte ranges ---------------- */
+
+struct rstream {
+	pawl_updater *u;
+	const pawl_target *t;
+	const pawl_range *r;
+	size_t n;
+	size_t ri;    /* the range that holds the next byte wanted; n: all sent */
+	uint64_t pos; /* that byte's offset in the target */
+	size_t run;   /* a 206: the first range after the run it answers */
+	pawl_target_sink sink;
+	void *ctx;
+	uint64_t done, total, next_progress;
+	/* A whole-body read (a server without Range support): */
+	uint64_t wpos;  /* the offset of the next body byte */
+	bool hashing;   /* it reads the whole target: hs runs over every byte */
+	md_hashset hs;
+};
+
+static uint64_t range_end(const pawl_range *r)
+{
+	return r->offset + r->length;
+}
+
+/* Hand the k bytes at p, the target's bytes from s->pos on, all inside
+ * range s->ri, to the sink. */
+static int rs_deliver(struct rstream *s, const void *p, size_t k)
+{
+	GUARD(s->sink(s->ctx, p, k));
+	s->pos += k;
+	s->done += k;
+	if (s->pos == range_end(&s->r[s->ri]) && ++s->ri < s->n)
+		s->pos = s->r[s->ri].offset;
+	if (s->u->o.on_event && (s->done >= s->next_progress || s->done == s->total)) {
+		pawl_event ev = { .kind = PAWL_EVENT_PROGRESS, .target = s->t->path,
+				  .done = s->done, .total = s->total };
+
+		s->u->o.on_event(&ev, s->u->o.event_ctx);
+		s->next_progress = s->done + (1u << 20);
+	}
+	return 0;
+}
+
+/* A 206's body: the bytes from s->pos on, through the touching ranges of
+ * the run asked for, and never past it (the fetcher stops a longer body
+ * before this; a byte past the run must not pass as the next range's). */
+static int range_sink(void *vctx, const void *p, size_t n)
+{
+	struct rstream *s = vctx;
+	const uint8_t *b = p;
+
+	while (n > 0) {
+		uint64_t left = s->ri < s->run ? range_end(&s->r[s->ri]) - s->pos : 0;
+		size_t k = left < n ? (size_t)left : n;
+
+		ENSURE(k > 0, PAWL_E_LENGTH, "more bytes than the ranges asked for");
+		GUARD(rs_deliver(s, b, k));
+		b += k;
+		n -= k;
+	}
+	return 0;
+}
+
+/* A 200's body, from byte 0: only the bytes still wanted go on, and the
+ * transfer stops after the last of them. */
+static int whole_sink(void *vctx, const void *p, size_t n)
+{
+	struct rstream *s = vctx;
+	const uint8_t *b = p;
+
+	if (s->hashing)
+		GUARD(md_hashset_update(&s->hs, p, n));
+	while (n > 0 && s->ri < s->n) {
+		size_t k;
+
+		if (s->wpos < s->pos) {
+			k = s->pos - s->wpos < n ? (size_t)(s->pos - s->wpos) : n;
+		} else {
+			uint64_t left = range_end(&s->r[s->ri]) - s->pos;
+
+			k = left < n ? (size_t)left : n;
+			GUARD(rs_deliver(s, b, k));
+		}
+		s->wpos += k;
+		b += k;
+		n -= k;
+	}
+	/* A read of the whole target goes on to its end, so that the fetcher
+	 * still sees a body longer than the signed length. */
+	return s->ri == s->n && !s->hashing ? FETCH_STOP : 0;
+}
+
+/* One read of the whole target (its signed length bounds it), stopped at
+ * the end of the last range; when that is the target's end, the signed
+ * hashes are checked over all of it. */
+static int whole_read(struct rstream *s, const char *url)
+{
+	int r;
+
+	s->wpos = 0;
+	s->hashing = range_end(&s->r[s->n - 1]) == s->t->length;
+	if (s->hashing)
+		GUARD(md_hashset_init(&s->hs, s->t->hashes, s->t->path));
+	r = fetcher_get(s->u->fetcher, url, s->t->length, 0, whole_sink, s);
+	if (r == PAWL_E_LIMIT)
+		r = pawl_error_set(PAWL_E_LENGTH, "target %s from %s is longer than the %llu "
+				   "bytes signed", s->t->path, url,
+				   (unsigned long long)s->t->length);
+	if (r == 0 && s->ri < s->n)
+		r = pawl_error_set(PAWL_E_NETWORK, "target %s from %s ended at byte %llu, before "
+				   "byte %llu of the ranges asked for", s->t->path, url,
+				   (unsigned long long)s->wpos, (unsigned long long)s->pos);
+	if (r == 0 && s->hashing && s->wpos != s->t->length)
+		r = pawl_error_set(PAWL_E_LENGTH, "target %s from %s is %llu bytes, signed as %llu",
+				   s->t->path, url, (unsigned long long)s->wpos,
+				   (unsigned long long)s->t->length);
+	if (r == 0 && s->hashing) {
+		r = md_hashset_final(&s->hs, s->t->path);
+		if (r < 0)
+			pawl_error_prefix(r, "%s: ", url);
+	}
+	if (s->hashing)
+		md_hashset_free(&s->hs);
+	s->hashing = false;
+	return r;
+}
+
+/* One attempt at one mirror: the ranges still wanted, one Range request
+ * per run of touching ranges, or one whole read where the server will not
+ * answer a range. */
+static int ranges_from(struct rstream *s, const char *url)
+{
+	while (s->ri < s->n) {
+		uint64_t first = s->pos, end = range_end(&s->r[s->ri]);
+		size_t j = s->ri + 1;
+		bool ignored = false;
+		int r;
+
+		while (j < s->n && s->r[j].offset == end)
+			end = range_end(&s->r[j++]);
+		s->run = j;
+		r = fetcher_get_range(s->u->fetcher, url, first, end - 1, s->t->length, range_sink,
+				      s, &ignored);
+		if (ignored) {
+			/* That answer's body was not read: its deadline was the
+			 * range's. One plain GET, with a whole target's deadline,
+			 * reads the body once, for every range still wanted. */
+			pawl_error_clear();
+			return whole_read(s, url);
+		}
+		if (r == PAWL_E_LIMIT)
+			return pawl_error_set(PAWL_E_LENGTH, "target %s from %s: more than the %llu "
+					      "bytes asked for (%llu-%llu)", s->t->path, url,
+					      (unsigned long long)(end - first),
+					      (unsigned long long)first,
+					      (unsigned long long)(end - 1));
+		if (r < 0)
+			return r;
+		if (s->ri < j)
+			return pawl_error_set(PAWL_E_NETWORK, "target %s from %s: bytes %llu-%llu "
+					      "ended at %llu", s->t->path, url,
+					      (unsigned long long)first,
+					      (unsigned long long)(end - 1),
+					      (unsigned long long)s->pos);
+	}
+	return 0;
+}
+
+static int ranges_check(const pawl_target *t, const pawl_range *r, size_t n, uint64_t *ret_total)
+{
+	uint64_t total = 0, prev_end = 0;
+
+	ENSURE(n >= 1, PAWL_E_INVALID, "download_ranges: no range of %s", t->path);
+	for (size_t i = 0; i < n; i++) {
+		uint64_t end;
+
+		ENSURE(r[i].length >= 1, PAWL_E_INVALID, "range %zu of %s is empty", i, t->path);
+		ENSURE(!__builtin_add_overflow(r[i].offset, r[i].length, &end) && end <= t->length,
+		       PAWL_E_INVALID, "range %zu of %s (%llu+%llu) is not inside its %llu bytes",
+		       i, t->path, (unsigned long long)r[i].offset,
+		       (unsigned long long)r[i].length, (unsigned long long)t->length);
+		ENSURE(i == 0 || r[i].offset >= prev_end, PAWL_E_INVALID,
+		       "range %zu of %s (from %llu) is not after the range before it (to %llu)", i,
+		       t->path, (unsigned long long)r[i].offset, (unsigned long long)prev_end);
+		prev_end = end;
+		total += r[i].length; /* <= t->length: the ranges are disjoint */
+	}
+	*ret_total = total;
+	return 0;
+}
+
+/*
+ * Mirrors and resume as pawl_updater_download_stream: every mirror in
+ * turn, each up to RESUME_ATTEMPTS times while it keeps delivering bytes,
+ * and every attempt starts at the next byte wanted (s.ri, s.pos), so no
+ * byte reaches the sink twice.
+ */
+PAWL_API int pawl_updater_download_ranges(pawl_updater *u, const pawl_target *t,
+					  const pawl_range *rg, size_t n,
+					  pawl_target_sink sink, void *ctx)
+{
+	_cleanup_buf_ pawl_buf rel = PAWL_BUF_INIT(16384);
+	struct mirror_failure best = { 0, "" };
+	struct rstream s = { .u = u, .t = t, .r = rg, .n = n, .sink = sink, .ctx = ctx };
+	int r = 0;
+
+	ENSURE(u && t && sink && (rg || n == 0), PAWL_E_INVALID, "NULL argument");
+	ENSURE(u->refreshed, PAWL_E_INVALID, "refresh before downloading");
+	ENSURE(u->n_targets > 0, PAWL_E_INVALID, "no target base URL configured");
+	GUARD(ranges_check(t, rg, n, &s.total));
+	s.pos = rg[0].offset;
+	GUARD(target_remote_path(u, t, &rel));
+	for (size_t i = 0; i < u->n_targets; i++) {
+		_cleanup_buf_ pawl_buf url = PAWL_BUF_INIT(32768);
+		pawl_event ev = { .kind = PAWL_EVENT_FETCH, .target = t->path };
+
+		GUARD(url_join(&url, u->target_urls[i], rel.data));
+		ev.url = url.data;
+		for (int attempt = 0; attempt < RESUME_ATTEMPTS; attempt++) {
+			uint64_t before = s.done;
+
+			emit_event(u, &ev);
+			r = ranges_from(&s, url.data);
+			if (r == 0)
+				return 0;
+			/* Only a transport failure (or a missing file) moves on;
+			 * wrong bytes have reached the sink already (a whole read
+			 * that fails the signed hashes), or a server sent more
+			 * than asked: nothing a mirror can mend. */
+			if (r != PAWL_E_NETWORK && r != PAWL_E_NOT_FOUND)
+				return r;
+			if (r != PAWL_E_NETWORK || s.done == before)
+				break;
+		}
+		{
+			pawl_event rej = { .kind = PAWL_EVENT_REJECTED, .target = t->path,
+					   .url = url.data, .code = r,
+					   .message = pawl_error_last()->message };
+
+			emit_event(u, &rej);
+		}
+		mirror_failure_note(&best, r);
+	}
+	return pawl_error_set(best.code, "%s", best.msg);
+}

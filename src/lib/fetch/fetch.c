@@ -61,6 +61,13 @@ struct xfer {
 	bool is_file;
 	uint64_t max_bytes;
 	uint64_t resume_from;
+	/* A closed range request (fetcher_get_range): the bytes resume_from
+	 * to range_last of a resource of range_total bytes; the answer must
+	 * be a 206 naming exactly that (max_bytes is range_last + 1). */
+	bool ranged;
+	uint64_t range_last;
+	uint64_t range_total;
+	bool *range_ignored;  /* set when the server answered 200 instead */
 	fetch_sink cb;
 	void *ctx;
 
@@ -72,6 +79,7 @@ struct xfer {
 	size_t discarded;
 	uint64_t received;    /* body bytes given to cb */
 	int err;              /* a callback stopped the transfer with this */
+	bool stopped;         /* cb returned FETCH_STOP: the caller has enough */
 };
 
 static pthread_once_t global_once = PTHREAD_ONCE_INIT;
@@ -289,6 +297,9 @@ static int check_content_range(struct xfer *x)
 	ENSURE(hc == CURLHE_OK, PAWL_E_NETWORK,
 	       "206 without a Content-Range from %s; restart the download", x->url);
 	ENSURE(h->amount == 1, PAWL_E_NETWORK, "several Content-Range headers from %s", x->url);
+	if (x->ranged)
+		return content_range_check_exact(h->value, x->resume_from, x->range_last,
+						  x->range_total, x->url);
 	return content_range_check(h->value, x->resume_from, x->max_bytes, x->url);
 }
 
@@ -315,7 +326,13 @@ static int judge(struct xfer *x)
 		/* Error or redirect: the caller maps the status afterwards. */
 		x->deliver = false;
 		return 0;
-	} else if (x->resume_from > 0) {
+	} else if (x->ranged && status == 200) {
+		/* No Range support here (or in a proxy on the way): the caller
+		 * decides whether to read the whole resource instead. */
+		*x->range_ignored = true;
+		return pawl_error_set(PAWL_E_NETWORK,
+				      "%s ignored the range request (status 200)", x->url);
+	} else if (x->ranged || x->resume_from > 0) {
 		ENSURE(status == 206, PAWL_E_NETWORK,
 		       "%s ignored the range request (status %ld instead of 206); restart "
 		       "the download from 0",
@@ -398,6 +415,12 @@ static size_t on_body(char *p, size_t size, size_t n, void *ud)
 		return 0;
 	}
 	r = x->cb(x->ctx, p, n);
+	if (r == FETCH_STOP) {
+		x->stopped = true;
+		x->received += n;
+		x->f->stats.bytes += n;
+		return 0;
+	}
 	if (r < 0) {
 		x->err = pawl_error_prefix(r, "%s: ", x->url);
 		return 0;
@@ -564,13 +587,16 @@ static int perform(pawl_fetcher *f, const url_parsed *u, struct xfer *x,
 	x->is_file = u->kind == URL_FILE;
 	if (x->is_file)
 		GUARD(check_local_file(u->u, x->url));
-	if (x->resume_from > 0)
+	if (x->ranged)
+		snprintf(range, sizeof(range), "%" PRIu64 "-%" PRIu64, x->resume_from,
+			 x->range_last);
+	else if (x->resume_from > 0)
 		snprintf(range, sizeof(range), "%" PRIu64 "-", x->resume_from);
 	timeout = hop_timeout(f, dl, &by_deadline);
 	if (timeout == 0)
 		return deadline_failed(f, dl, x->url, 0);
 	f->errbuf[0] = '\0';
-	r = set_request(f, u, x, x->resume_from > 0 ? range : NULL,
+	r = set_request(f, u, x, x->ranged || x->resume_from > 0 ? range : NULL,
 			timeout < (uint64_t)LONG_MAX ? (long)timeout : LONG_MAX);
 	if (r < 0) {
 		clear_request(f->curl);
@@ -586,6 +612,8 @@ static int perform(pawl_fetcher *f, const url_parsed *u, struct xfer *x,
 
 	if (x->err)
 		return x->err;
+	if (x->stopped)
+		return 0; /* the caller has what it wanted; the rest is dropped */
 	/* libcurl says "timed out" for the connect timeout, the low-speed
 	 * limit and the total time alike; the clock tells which. */
 	if (rc == CURLE_OPERATION_TIMEDOUT && by_deadline &&
@@ -644,8 +672,9 @@ static int follow(url_parsed *cur, char **cur_url, pawl_fetcher *f, long status,
 	return 0;
 }
 
-int fetcher_get(pawl_fetcher *f, const char *url, uint64_t max_bytes, uint64_t resume_from,
-		fetch_sink cb, void *ctx)
+/* fetcher_get and fetcher_get_range: tmpl holds the request's limits and
+ * range; each hop gets a copy of it. */
+static int get(pawl_fetcher *f, const char *url, const struct xfer *tmpl)
 {
 	url_parsed origin = { 0 }, cur = { 0 };
 	_cleanup_free_ char *cur_url = NULL;
@@ -653,12 +682,8 @@ int fetcher_get(pawl_fetcher *f, const char *url, uint64_t max_bytes, uint64_t r
 	unsigned hops;
 	int r;
 
-	ENSURE(f && url && cb, PAWL_E_INVALID, "fetcher_get: missing argument");
-	ENSURE(resume_from == 0 || resume_from < max_bytes, PAWL_E_INVALID,
-	       "resume offset %" PRIu64 " is not below the size limit %" PRIu64 " for %s",
-	       resume_from, max_bytes, url);
 	GUARD(url_parse_allowed(&origin, url));
-	deadline_start(&dl, &f->opts, max_bytes - resume_from);
+	deadline_start(&dl, &f->opts, tmpl->max_bytes - tmpl->resume_from);
 	cur = origin;
 	cur.u = curl_url_dup(origin.u);
 	cur_url = xstrdup(url);
@@ -667,14 +692,10 @@ int fetcher_get(pawl_fetcher *f, const char *url, uint64_t max_bytes, uint64_t r
 		goto out;
 	}
 	for (hops = 0;; hops++) {
-		struct xfer x = {
-			.f = f,
-			.url = cur_url,
-			.max_bytes = max_bytes,
-			.resume_from = resume_from,
-			.cb = cb,
-			.ctx = ctx,
-		};
+		struct xfer x = *tmpl;
+
+		x.f = f;
+		x.url = cur_url;
 
 		r = perform(f, &cur, &x, &dl);
 		if (r <= 0)
@@ -690,6 +711,35 @@ out:
 	curl_url_cleanup(origin.u);
 	curl_url_cleanup(cur.u);
 	return r;
+}
+
+int fetcher_get(pawl_fetcher *f, const char *url, uint64_t max_bytes, uint64_t resume_from,
+		fetch_sink cb, void *ctx)
+{
+	struct xfer x = { .max_bytes = max_bytes, .resume_from = resume_from, .cb = cb,
+			  .ctx = ctx };
+
+	ENSURE(f && url && cb, PAWL_E_INVALID, "fetcher_get: missing argument");
+	ENSURE(resume_from == 0 || resume_from < max_bytes, PAWL_E_INVALID,
+	       "resume offset %" PRIu64 " is not below the size limit %" PRIu64 " for %s",
+	       resume_from, max_bytes, url);
+	return get(f, url, &x);
+}
+
+int fetcher_get_range(pawl_fetcher *f, const char *url, uint64_t first, uint64_t last,
+		      uint64_t total, fetch_sink cb, void *ctx, bool *ret_ignored)
+{
+	struct xfer x = { .max_bytes = last + 1, .resume_from = first, .ranged = true,
+			  .range_last = last, .range_total = total, .range_ignored = ret_ignored,
+			  .cb = cb, .ctx = ctx };
+
+	ENSURE(f && url && cb && ret_ignored, PAWL_E_INVALID,
+	       "fetcher_get_range: missing argument");
+	*ret_ignored = false;
+	ENSURE(first <= last && last < total, PAWL_E_INVALID,
+	       "bad range %" PRIu64 "-%" PRIu64 " of %" PRIu64 " bytes for %s", first, last,
+	       total, url);
+	return get(f, url, &x);
 }
 
 static int buf_sink(void *ctx, const void *p, size_t n)

@@ -129,7 +129,9 @@ void fetcher_stats(const pawl_fetcher *f, fetch_stats *ret);
 /* Receives the body in order, in pieces of any size. Return 0 to go on or
  * a negative pawl_err (with the error set) to abort the transfer:
  * fetcher_get() then returns that code, its message prefixed with the
- * URL. */
+ * URL. FETCH_STOP: the caller has all it wants (this piece included); the
+ * transfer ends there and the call returns 0. */
+#define FETCH_STOP 1
 typedef int (*fetch_sink)(void *ctx, const void *p, size_t n);
 
 /*
@@ -148,6 +150,21 @@ typedef int (*fetch_sink)(void *ctx, const void *p, size_t n);
  */
 PAWL_MUST_USE int fetcher_get(pawl_fetcher *f, const char *url, uint64_t max_bytes,
 			      uint64_t resume_from, fetch_sink cb, void *ctx);
+
+/*
+ * Fetch bytes first to last (inclusive) of url, a resource of exactly
+ * total bytes, with a closed Range request. Its deadline is derived from
+ * the range's length. The answer must be a 206 whose Content-Range names
+ * exactly "bytes first-last/total" (PAWL_E_NETWORK otherwise); a body
+ * longer than the range fails with PAWL_E_LIMIT; a shorter one returns 0
+ * (the caller counts what its sink got). A 200 (a server or a proxy
+ * without Range support) fails with PAWL_E_NETWORK and *ret_ignored set,
+ * before any body byte reaches cb; the caller may then fetch the whole
+ * resource. file:// URLs are read at that range.
+ */
+PAWL_MUST_USE int fetcher_get_range(pawl_fetcher *f, const char *url, uint64_t first,
+				    uint64_t last, uint64_t total, fetch_sink cb, void *ctx,
+				    bool *ret_ignored);
 
 /* Fetch url's whole body into out. On success out's previous contents are
  * freed and out holds the body (with out->max = max_bytes, clamped to

@@ -68,4 +68,10 @@ bool content_range_parse(const char *s, size_t n, content_range *ret);
 PAWL_MUST_USE int content_range_check(const char *value, uint64_t resume_from,
 				      uint64_t max_bytes, const char *url);
 
+/* Check a 206 response's Content-Range value against a request of bytes
+ * first to last (inclusive) of a resource of exactly total bytes: it must
+ * name exactly "bytes first-last/total" (PAWL_E_NETWORK otherwise). */
+PAWL_MUST_USE int content_range_check_exact(const char *value, uint64_t first, uint64_t last,
+					    uint64_t total, const char *url);
+
 #endif

@@ -73,3 +73,18 @@ int content_range_check(const char *value, uint64_t resume_from, uint64_t max_by
 	       max_bytes, value);
 	return 0;
 }
+
+int content_range_check_exact(const char *value, uint64_t first, uint64_t last, uint64_t total,
+			      const char *url)
+{
+	content_range r;
+
+	ENSURE(content_range_parse(value, strlen(value), &r), PAWL_E_NETWORK,
+	       "malformed Content-Range '%s' from %s", value, url);
+	ENSURE(r.first == first && r.last == last && r.have_total && r.total == total,
+	       PAWL_E_NETWORK,
+	       "asked %s for bytes %" PRIu64 "-%" PRIu64 " of %" PRIu64
+	       ", got Content-Range '%s'",
+	       url, first, last, total, value);
+	return 0;
+}
