@@ -373,8 +373,11 @@ static int plan_piece(struct plan *p, uint32_t i, uint32_t *open)
 		p->map[i].fpiece = e->fpiece;
 		return 0;
 	}
-	/* 3. new: into the open frame while it continues and has room */
-	if (*open == NONE || i == 0 || p->map[i - 1].frame != *open ||
+	/* 3. new: into the open frame while it has room and its last piece
+	 * is the image piece before this one (a frame holds a run of
+	 * consecutive image pieces; the piece before may have pointed into
+	 * the open frame as a copy, which does not continue it) */
+	if (*open == NONE || p->frames[*open].first + p->frames[*open].npieces != i ||
 	    p->frames[*open].npieces >= p->frame_pieces) {
 		struct gframe *g;
 
