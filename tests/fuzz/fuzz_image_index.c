@@ -248,8 +248,11 @@ static void build2_and_roundtrip(const uint8_t *data, size_t size)
 		uint32_t frame = take(&s, 1) % (idx->nframes + 1);
 		uint32_t fpiece = take(&s, 1) % 5;
 
-		if (image_index2_add_extent(idx, first, count, frame, fpiece) != 0)
-			abort();
+		r = image_index2_add_extent(idx, first, count, frame, fpiece);
+		if (r < 0) { /* more extents than pieces */
+			refused_properly(r);
+			goto out;
+		}
 		next = first + count;
 	}
 	for (uint32_t i = 0; i < idx->npacks; i++)
