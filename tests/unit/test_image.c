@@ -299,7 +299,7 @@ struct mutation {
 };
 
 static void m_magic(uint8_t *p, size_t *n, const struct packed *pk) { (void)n; (void)pk; p[0] = 'X'; }
-static void m_version(uint8_t *p, size_t *n, const struct packed *pk) { (void)n; (void)pk; p[7] = 2; }
+static void m_version(uint8_t *p, size_t *n, const struct packed *pk) { (void)n; (void)pk; p[7] = 3; }
 static void m_truncated(uint8_t *p, size_t *n, const struct packed *pk) { (void)p; (void)pk; (*n)--; }
 static void m_trailing(uint8_t *p, size_t *n, const struct packed *pk)
 {
@@ -389,7 +389,7 @@ static const image_limits lim_packs = { 1u << 18, IMAGE_PIECE_MAX, 0, UINT64_C(1
 
 static const struct mutation mutations[] = {
 	{ "bad magic", PAWL_E_FORMAT, "not a pawl image index", m_magic, NULL },
-	{ "format version 2", PAWL_E_UNSUPPORTED, "format version 2", m_version, NULL },
+	{ "format version 3", PAWL_E_UNSUPPORTED, "format version 3", m_version, NULL },
 	{ "truncated by a byte", PAWL_E_FORMAT, "but has", m_truncated, NULL },
 	{ "a trailing byte", PAWL_E_FORMAT, "follow the pack table", m_trailing, NULL },
 	{ "shorter than the header", PAWL_E_FORMAT, "header", m_short_header, NULL },

@@ -30,11 +30,16 @@
  * before it, so an index cannot describe a gap or an overlap in the image,
  * only lengths that fail to add up, which the checks refuse.
  *
+ * Format 2 (delta updates) is in index2.c; image_index_parse(),
+ * image_index_check() and image_index_write() hand it over on its version
+ * byte.
+ *
  * Parsing goes in two steps: the byte layout through a bounded cursor
  * (counts are checked against the bytes left before anything is
  * allocated), then image_index_check(), the rules the writer applies too.
  */
 #include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -42,97 +47,21 @@
 
 #include "crypto/crypto.h"
 #include "image/image.h"
-
-#define E_PREFIX "image index: "
-
-/* ---------------- bounded big-endian reads ---------------- */
-
-static bool rd_u8(pawl_cursor *c, uint8_t *v)
-{
-	if (c->left < 1)
-		return false;
-	*v = c->p[0];
-	return cursor_skip(c, 1);
-}
-
-static bool rd_u16(pawl_cursor *c, uint16_t *v)
-{
-	if (c->left < 2)
-		return false;
-	*v = (uint16_t)((unsigned)c->p[0] << 8 | c->p[1]);
-	return cursor_skip(c, 2);
-}
-
-static bool rd_u32(pawl_cursor *c, uint32_t *v)
-{
-	if (c->left < 4)
-		return false;
-	*v = (uint32_t)c->p[0] << 24 | (uint32_t)c->p[1] << 16 | (uint32_t)c->p[2] << 8 |
-	     (uint32_t)c->p[3];
-	return cursor_skip(c, 4);
-}
-
-static bool rd_u64(pawl_cursor *c, uint64_t *v)
-{
-	uint32_t hi, lo;
-
-	if (c->left < 8)
-		return false;
-	if (!rd_u32(c, &hi) || !rd_u32(c, &lo))
-		return false;
-	*v = (uint64_t)hi << 32 | lo;
-	return true;
-}
-
-static bool rd_bytes(pawl_cursor *c, uint8_t *out, size_t n)
-{
-	if (c->left < n)
-		return false;
-	memcpy(out, c->p, n);
-	return cursor_skip(c, n);
-}
-
-/* ---------------- writing ---------------- */
-
-static void put_u16(uint8_t *p, uint16_t v)
-{
-	p[0] = (uint8_t)(v >> 8);
-	p[1] = (uint8_t)v;
-}
-
-static void put_u32(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t)(v >> 24);
-	p[1] = (uint8_t)(v >> 16);
-	p[2] = (uint8_t)(v >> 8);
-	p[3] = (uint8_t)v;
-}
-
-static void put_u64(uint8_t *p, uint64_t v)
-{
-	put_u32(p, (uint32_t)(v >> 32));
-	put_u32(p + 4, (uint32_t)v);
-}
+#include "image/index_priv.h"
 
 /* ---------------- the checks ---------------- */
 
-static uint64_t min_u64(uint64_t a, uint64_t b)
-{
-	return a < b ? a : b;
-}
-
 /* A pack name is a TUF target path as pawl-repo writes them: relative,
  * no empty, "." or ".." component, no control characters. */
-static int check_pack_name(const char *name, size_t len, uint32_t i)
+int image_check_name(const char *name, size_t len, const char *what)
 {
 	size_t seg = 0;
 
 	ENSURE(len > 0 && len <= IMAGE_PACK_NAME_MAX, PAWL_E_LIMIT,
-	       E_PREFIX "pack %" PRIu32 ": name of %zu bytes (1 to %u allowed)", i, len,
+	       E_PREFIX "%s: name of %zu bytes (1 to %u allowed)", what, len,
 	       IMAGE_PACK_NAME_MAX);
 	ENSURE(name[0] != '/', PAWL_E_FORMAT,
-	       E_PREFIX "pack %" PRIu32 ": name \"%.*s\" is not a relative target path", i,
-	       (int)len, name);
+	       E_PREFIX "%s: name \"%.*s\" is not a relative target path", what, (int)len, name);
 	for (size_t k = 0; k <= len; k++) {
 		unsigned char ch = k < len ? (unsigned char)name[k] : '/';
 
@@ -143,15 +72,23 @@ static int check_pack_name(const char *name, size_t len, uint32_t i)
 			ENSURE(sl > 0 && !(sl == 1 && s[0] == '.') &&
 				       !(sl == 2 && s[0] == '.' && s[1] == '.'),
 			       PAWL_E_FORMAT,
-			       E_PREFIX "pack %" PRIu32 ": name \"%.*s\" has an empty, '.' or '..' "
-			       "component", i, (int)len, name);
+			       E_PREFIX "%s: name \"%.*s\" has an empty, '.' or '..' component",
+			       what, (int)len, name);
 			seg = k + 1;
 			continue;
 		}
 		ENSURE(ch >= 0x20 && ch != 0x7f, PAWL_E_FORMAT,
-		       E_PREFIX "pack %" PRIu32 ": name has a control character at byte %zu", i, k);
+		       E_PREFIX "%s: name has a control character at byte %zu", what, k);
 	}
 	return 0;
+}
+
+static int check_pack_name(const char *name, size_t len, uint32_t i)
+{
+	char what[32];
+
+	snprintf(what, sizeof(what), "pack %" PRIu32, i);
+	return image_check_name(name, len, what);
 }
 
 static int cmp_pack_range(const void *a, const void *b, void *ctx)
@@ -198,6 +135,8 @@ int image_index_check(const image_index *idx, const image_limits *lim)
 	_cleanup_free_ bool *used = NULL;
 	uint64_t max_piece, max_length, max_pieces, max_packs, total = 0;
 
+	if (idx->version == IMAGE_INDEX_VERSION2)
+		return image_index2_check(idx, lim);
 	if (!lim)
 		lim = &defaults;
 	max_piece = min_u64(lim->max_piece, IMAGE_PIECE_MAX);
@@ -206,8 +145,8 @@ int image_index_check(const image_index *idx, const image_limits *lim)
 	max_packs = min_u64(lim->max_packs, IMAGE_PACKS_MAX);
 
 	ENSURE(idx->version == IMAGE_INDEX_VERSION, PAWL_E_UNSUPPORTED,
-	       E_PREFIX "format version %u; this pawl reads version %u", idx->version,
-	       IMAGE_INDEX_VERSION);
+	       E_PREFIX "format version %u; this pawl reads versions %u and %u", idx->version,
+	       IMAGE_INDEX_VERSION, IMAGE_INDEX_VERSION2);
 	ENSURE(idx->compression == IMAGE_COMPRESS_ZSTD, PAWL_E_UNSUPPORTED,
 	       E_PREFIX "unknown compression %u (1 is zstd)", idx->compression);
 	ENSURE(idx->chunking == IMAGE_CHUNK_FIXED || idx->chunking == IMAGE_CHUNK_BOUNDED,
@@ -320,9 +259,11 @@ int image_index_parse(image_index **ret, const void *p, size_t n, const image_li
 	       PAWL_E_FORMAT, E_PREFIX "not a pawl image index (no \"" IMAGE_INDEX_MAGIC
 	       "\" magic)");
 	(void)rd_u8(&c, &version);
+	if (version == IMAGE_INDEX_VERSION2)
+		return image_index2_parse(ret, p, n, lim);
 	ENSURE(version == IMAGE_INDEX_VERSION, PAWL_E_UNSUPPORTED,
-	       E_PREFIX "format version %u; this pawl reads version %u", version,
-	       IMAGE_INDEX_VERSION);
+	       E_PREFIX "format version %u; this pawl reads versions %u and %u", version,
+	       IMAGE_INDEX_VERSION, IMAGE_INDEX_VERSION2);
 	ENSURE(n >= IMAGE_HEADER_LEN, PAWL_E_FORMAT,
 	       E_PREFIX "%zu bytes, shorter than its %u-byte header", n, IMAGE_HEADER_LEN);
 	(void)rd_u32(&c, &total_len);
@@ -447,6 +388,8 @@ int image_index_add_piece(image_index *idx, uint16_t pack, uint64_t pack_offset,
 	image_piece *pc;
 	uint64_t offset = 0;
 
+	ENSURE(idx->version == IMAGE_INDEX_VERSION, PAWL_E_INVALID,
+	       E_PREFIX "format 2 holds frames, not pieces");
 	ENSURE(pack < idx->npacks, PAWL_E_INVALID, E_PREFIX "no pack %u", pack);
 	ENSURE(idx->npieces < IMAGE_PIECES_MAX, PAWL_E_LIMIT, E_PREFIX "more than %u pieces",
 	       IMAGE_PIECES_MAX);
@@ -481,6 +424,8 @@ int image_index_write(const image_index *idx, pawl_buf *out)
 	uint64_t size = IMAGE_HEADER_LEN;
 	uint8_t *p;
 
+	if (idx->version == IMAGE_INDEX_VERSION2)
+		return image_index2_write(idx, out);
 	GUARD(image_index_check(idx, NULL));
 	for (uint32_t i = 0; i < idx->npacks; i++)
 		size += IMAGE_PACK_ENTRY_LEN + strlen(idx->packs[i].name);
@@ -533,6 +478,7 @@ void image_index_free(image_index *idx)
 		free(idx->packs[i].name);
 	free(idx->packs);
 	free(idx->pieces);
+	image_index2_free_parts(idx);
 	free(idx);
 }
 
@@ -542,7 +488,7 @@ bool image_index_sequential(const image_index *idx)
 {
 	uint64_t pos = 0;
 
-	if (idx->npacks != 1)
+	if (idx->version != IMAGE_INDEX_VERSION || idx->npacks != 1)
 		return false;
 	for (uint32_t i = 0; i < idx->npieces; i++) {
 		if (idx->pieces[i].pack != 0 || idx->pieces[i].pack_offset != pos)
