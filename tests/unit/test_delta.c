@@ -446,6 +446,7 @@ static int ts_open(void *ctx, const pawl_install_range *r, size_t n)
 		/* the contract: sorted, not overlapping, inside the target */
 		if (i > 0 && strcmp(r[i - 1].target, r[i].target) == 0)
 			assert_true(r[i - 1].offset + r[i - 1].length <= r[i].offset);
+		assert_true(r[i].length >= 1 && r[i].offset + r[i].length <= repo_len(r[i].target));
 	}
 	s->ncur = n;
 	s->ri = 0;

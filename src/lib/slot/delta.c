@@ -1200,6 +1200,10 @@ static int fetch_frames(struct job *j, const slot_target *t)
 	if (r == 0)
 		r = image_decoder_finish(d);
 	image_decoder_free(d); /* the sink is done when this returns */
+	if (r < 0 && r != PAWL_E_NOMEM)
+		/* the decoder numbers the frames as the stream carries them */
+		r = pawl_error_prefix(r, "the %" PRIu32 " frames fetched (numbered by pack, then "
+				      "offset): ", norder);
 	r = s_close(j, r, "image frames");
 	tab_free(j, fr.fx, nfx, sizeof(struct fx));
 	GUARD(r);
