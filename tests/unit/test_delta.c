@@ -17,6 +17,9 @@
  *                 piece only the booted slot holds), the rest in place
  *   group 43      piece 700 := v0's piece 900, which only the target slot
  *                 holds (v1 changed 900): moved within the target
+ *   group 45      piece 720 := v0's piece 260, which the target held until
+ *                 group 16 was written over it in this update: fetched,
+ *                 not read from the overwritten place (no seed_rejected)
  *   group 50      pieces 800-807 zero (no seed has a zero piece): one
  *                 fetched, seven repeats of it
  *   group 56      v1 changed piece 900: copied whole from the booted slot
@@ -364,6 +367,7 @@ static void make_three(struct three *t)
 	fill_random(v2 + (size_t)647 * PSZ, PSZ);
 	memcpy(v2 + (size_t)645 * PSZ, v1 + (size_t)300 * PSZ, PSZ);
 	memcpy(v2 + (size_t)700 * PSZ, v0 + (size_t)900 * PSZ, PSZ);
+	memcpy(v2 + (size_t)720 * PSZ, v0 + (size_t)260 * PSZ, PSZ);
 	memset(v2 + (size_t)800 * PSZ, 0, (size_t)8 * PSZ);
 	build(&t->v0, "0.9.0", v0, NULL);
 	build(&t->v1, "1.0.0", v1, &t->v0);
@@ -730,7 +734,7 @@ static void test_delta_counts_and_ranges(void **state)
 	pawl_install_transfer xf;
 	slot_source_release rel;
 	slot_result res;
-	uint64_t o643, l643, o647, l647, o700, l700, o800, l800;
+	uint64_t o643, l643, o647, l647, o700, l700, o720, l720, o800, l800;
 	slot_state st;
 
 	make_three(&t);
@@ -753,53 +757,56 @@ static void test_delta_counts_and_ranges(void **state)
 	/* the counts (see the top) */
 	assert_int_equal(xf.format, 2);
 	assert_int_equal(xf.pieces, NPIECES);
-	assert_int_equal(xf.in_place, 740);
+	assert_int_equal(xf.in_place, 739);
 	assert_int_equal(xf.from_booted, 273);
 	assert_int_equal(xf.from_target, 8);
-	assert_int_equal(xf.fetched, 3);
+	assert_int_equal(xf.fetched, 4);
 	assert_int_equal(xf.seed_rejected, 0);
 	assert_int_equal(xf.in_place + xf.from_booted + xf.from_target + xf.fetched, NPIECES);
 	assert_int_equal(xf.bytes_index, t.v2.idxlen);
-	assert_int_equal(xf.bytes_sums, 3 * GP * 32);
+	assert_int_equal(xf.bytes_sums, 4 * GP * 32);
 
-	/* exactly: the index; the sums of groups 40, 43, 50; the frames of
-	 * 643 and 647 (touching: one range) and of 800, not 700's */
+	/* exactly: the index; the sums of groups 40, 43, 45, 50; the frames
+	 * of 643 and 647 (touching: one range) and of 720 and 800 (one
+	 * more), not 700's between them */
 	frame_of(&t.v2, 643, &o643, &l643);
 	frame_of(&t.v2, 647, &o647, &l647);
 	frame_of(&t.v2, 700, &o700, &l700);
+	frame_of(&t.v2, 720, &o720, &l720);
 	frame_of(&t.v2, 800, &o800, &l800);
 	assert_int_equal(o647, o643 + l643);
 	assert_int_equal(o700, o647 + l647);
-	assert_int_equal(o800, o700 + l700);
+	assert_int_equal(o720, o700 + l700);
+	assert_int_equal(o800, o720 + l720);
 	assert_int_equal(ts.opens, 3);
 	assert_int_equal(xf.streams, 3);
-	assert_int_equal(ts.nlog, 6);
-	assert_int_equal(xf.ranges, 6);
+	assert_int_equal(ts.nlog, 7);
+	assert_int_equal(xf.ranges, 7);
 	assert_string_equal(ts.log[0].target, t.v2.idx_name);
 	assert_int_equal(ts.log[0].off, 0);
 	assert_int_equal(ts.log[0].len, t.v2.idxlen);
-	for (unsigned i = 0; i < 3; i++) {
-		static const uint32_t g[3] = { 40, 43, 50 };
+	for (unsigned i = 0; i < 4; i++) {
+		static const uint32_t g[4] = { 40, 43, 45, 50 };
 
 		assert_string_equal(ts.log[1 + i].target, t.v2.sums_name);
 		assert_int_equal(ts.log[1 + i].stream, 2);
 		assert_int_equal(ts.log[1 + i].off, (uint64_t)g[i] * GP * 32);
 		assert_int_equal(ts.log[1 + i].len, GP * 32);
 	}
-	assert_string_equal(ts.log[4].target, t.v2.pack_name);
-	assert_int_equal(ts.log[4].stream, 3);
-	assert_int_equal(ts.log[4].off, o643);
-	assert_int_equal(ts.log[4].len, l643 + l647);
 	assert_string_equal(ts.log[5].target, t.v2.pack_name);
-	assert_int_equal(ts.log[5].off, o800);
-	assert_int_equal(ts.log[5].len, l800);
-	assert_int_equal(xf.bytes_frames, l643 + l647 + l800);
-	assert_int_equal(res.image_bytes, (uint64_t)(NPIECES - 740) * PSZ);
+	assert_int_equal(ts.log[5].stream, 3);
+	assert_int_equal(ts.log[5].off, o643);
+	assert_int_equal(ts.log[5].len, l643 + l647);
+	assert_string_equal(ts.log[6].target, t.v2.pack_name);
+	assert_int_equal(ts.log[6].off, o720);
+	assert_int_equal(ts.log[6].len, l720 + l800);
+	assert_int_equal(xf.bytes_frames, l643 + l647 + l720 + l800);
+	assert_int_equal(res.image_bytes, (uint64_t)(NPIECES - 739) * PSZ);
 	assert_table_bound(NPIECES, NPIECES / GP);
 	/* one write a whole group (16-31, 56) or copied piece (645, 700), then
-	 * one a piece from the frames (643, 647, 800-807): test_delta_kill's
-	 * points */
-	assert_int_equal(writes, 19 + 10);
+	 * one a piece from the frames (643, 647, 720, 800-807):
+	 * test_delta_kill's points */
+	assert_int_equal(writes, 19 + 11);
 	free_three(&t);
 }
 
@@ -832,8 +839,8 @@ static void test_delta_corrupt_booted(void **state)
 	/* piece 645 (a copy of 300) and group 18 (which holds 300) */
 	assert_int_equal(xf.seed_rejected, 17);
 	assert_int_equal(xf.from_booted, 273 - 17);
-	assert_int_equal(xf.in_place, 740);
-	assert_int_equal(xf.fetched, 3 + 16);
+	assert_int_equal(xf.in_place, 739);
+	assert_int_equal(xf.fetched, 4 + 16);
 	assert_int_equal(xf.from_target, 8 + 1);
 	free_three(&t);
 }
@@ -863,9 +870,9 @@ static void test_delta_corrupt_booted_before(void **state)
 	assert_slot_holds(f->b, t.v2.image, IMG_LEN);
 	/* group 20 needs its sums now; 15 of its pieces come from the booted
 	 * slot, the corrupted one from its frame */
-	assert_int_equal(xf.bytes_sums, 4 * GP * 32);
+	assert_int_equal(xf.bytes_sums, 5 * GP * 32);
 	assert_int_equal(xf.from_booted, 273 - 16 + 15);
-	assert_int_equal(xf.fetched, 4);
+	assert_int_equal(xf.fetched, 5);
 	free_three(&t);
 }
 
@@ -1111,8 +1118,8 @@ static void test_delta_kill(void **state)
 	slot_state st;
 	slot_ctx *s;
 	/* writes: copies first (groups 16-31 whole, 645, 700, group 56), then
-	 * the frames' pieces (643, 647, 800-807) */
-	static const unsigned at[] = { 1, 8, 16, 17, 18, 19, 20, 21, 25, 29 };
+	 * the frames' pieces (643, 647, 720, 800-807) */
+	static const unsigned at[] = { 1, 8, 16, 17, 18, 19, 20, 21, 25, 30 };
 
 	make_three(&t);
 	two_slots(f, &t);
