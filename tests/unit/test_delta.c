@@ -405,6 +405,12 @@ struct tsrc {
 	uint64_t corrupt_off;
 	/* signed length of this target told wrong */
 	const char *lie_name;
+	/* at open number swap_open: rename swap_from over swap_to */
+	unsigned swap_open;
+	const char *swap_from, *swap_to;
+	/* open number extra_open carries one byte more than asked */
+	unsigned extra_open;
+	bool extra_sent;
 };
 
 static int ts_length(void *ctx, const char *path, uint64_t *ret)
@@ -437,6 +443,9 @@ static int ts_open(void *ctx, const pawl_install_range *r, size_t n)
 		assert_int_equal(pwrite(fd, &x, 1, (off_t)s->corrupt_off), 1);
 		close(fd);
 	}
+	if (s->swap_open == s->opens)
+		assert_int_equal(rename(s->swap_from, s->swap_to), 0);
+	s->extra_sent = false;
 	for (size_t i = 0; i < n; i++) {
 		assert_true(s->nlog < 256);
 		snprintf(s->log[s->nlog].target, sizeof(s->log[0].target), "%s", r[i].target);
@@ -477,6 +486,11 @@ static int ts_read(void *ctx, void *buf, size_t cap, size_t *ret_n)
 	}
 	if (s->ri == s->ncur) {
 		*ret_n = 0;
+		if (s->extra_open == s->opens && !s->extra_sent && cap > 0) {
+			*(uint8_t *)buf = 0;
+			*ret_n = 1;
+			s->extra_sent = true;
+		}
 		return 0;
 	}
 	if (s->fd < 0) {
@@ -1077,6 +1091,76 @@ static void test_delta_all_in_place(void **state)
 	free_three(&t);
 }
 
+/* The booted slot's path names another file by the time it is read as a
+ * seed (here one with the same bytes): it is no seed, everything it would
+ * have given is fetched. */
+static void test_delta_booted_swapped(void **state)
+{
+	struct fx *f = *state;
+	struct three t;
+	struct tsrc ts;
+	pawl_install_transfer xf;
+	slot_source_release rel;
+	pawl_install_source src;
+	slot_result res;
+	slot_ctx *s;
+	char other[PATH_MAX + 8];
+
+	make_three(&t);
+	two_slots(f, &t);
+	snprintf(other, sizeof(other), "%s.new", f->a);
+	put_slot(other, t.v1.image, IMG_LEN, 0x11);
+	use_fake(f);
+	rel = release_of(&t.v2);
+	src = source_of(&ts);
+	ts.swap_open = 1;
+	ts.swap_from = other;
+	ts.swap_to = f->a;
+	s = open_slots(f);
+	t_ok(slot_install_source(s, &rel, &src, &xf, &res));
+	slot_close(s);
+	assert_slot_holds(f->b, t.v2.image, IMG_LEN);
+	assert_int_equal(xf.from_booted, 0);
+	assert_int_equal(xf.in_place + xf.from_target + xf.fetched, NPIECES);
+	free_three(&t);
+}
+
+/* A stream longer than the ranges asked for is refused (here the index's,
+ * before the parser or anything else). */
+static void test_delta_stream_too_long(void **state)
+{
+	struct fx *f = *state;
+	struct three t;
+	struct tsrc ts;
+	pawl_install_transfer xf;
+	slot_source_release rel;
+	pawl_install_source src;
+	slot_result res;
+	slot_ctx *s;
+
+	make_three(&t);
+	two_slots(f, &t);
+	use_fake(f);
+	rel = release_of(&t.v2);
+	for (unsigned k = 1; k <= 3; k++) {
+		src = source_of(&ts);
+		ts.extra_open = k; /* the index, the sums, the frames */
+		s = open_slots(f);
+		t_fails(slot_install_source(s, &rel, &src, &xf, &res), PAWL_E_LENGTH);
+		assert_msg_has("more bytes than were asked for");
+		slot_close(s);
+		assert_int_equal(ts.opens, k);
+	}
+	/* nothing switched: b holds no version */
+	{
+		slot_state st;
+
+		t_ok(slot_state_read(f->state, &st));
+		assert_string_equal(st.slot[BOOT_SLOT_B].version, "");
+	}
+	free_three(&t);
+}
+
 /* ---------------- kill -9 ---------------- */
 
 static int install_killed(struct fx *f, const slot_source_release *rel, unsigned at)
@@ -1260,6 +1344,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_delta_mismatch, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_delta_unrelated, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_delta_all_in_place, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_delta_booted_swapped, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_delta_stream_too_long, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_delta_kill, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_format1, setup, teardown),
 	};
