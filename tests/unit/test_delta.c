@@ -1091,6 +1091,51 @@ static void test_delta_all_in_place(void **state)
 	free_three(&t);
 }
 
+/* A piece of the target counted in place changes after the scan: it is
+ * not written, so only the read-back can see it (which format 2 always
+ * runs); the switch is refused. */
+static void test_delta_inplace_changed(void **state)
+{
+	struct fx *f = *state;
+	struct three t;
+	struct tsrc ts;
+	pawl_install_transfer xf;
+	slot_source_release rel;
+	pawl_install_source src;
+	slot_result res;
+	slot_state st;
+	slot_ctx *s;
+
+	make_three(&t);
+	two_slots(f, &t);
+	use_grub(f);
+	rel = release_of(&t.v2);
+	src = source_of(&ts);
+	ts.corrupt_open = 2; /* after the scan */
+	ts.corrupt_path = f->b;
+	ts.corrupt_off = (uint64_t)5 * GP * PSZ + 123; /* group 5: in place */
+	{
+		/* even with the read-back off in the options: nothing else
+		 * proves the pieces in place */
+		slot_opts o = SLOT_OPTS_INIT;
+
+		o.state_dir = f->state;
+		o.slot_a = f->a;
+		o.slot_b = f->b;
+		o.boot = f->boot;
+		o.booted = BOOT_SLOT_A;
+		o.skip_readback = true;
+		t_ok(slot_open(&s, &o));
+	}
+	t_fails(slot_install_source(s, &rel, &src, &xf, &res), PAWL_E_HASH);
+	assert_msg_has("read back");
+	slot_close(s);
+	assert_int_equal(boot_once(f), 'a');
+	t_ok(slot_state_read(f->state, &st));
+	assert_string_equal(st.slot[BOOT_SLOT_B].version, "");
+	free_three(&t);
+}
+
 /* The booted slot's path names another file by the time it is read as a
  * seed (here one with the same bytes): it is no seed, everything it would
  * have given is fetched. */
@@ -1344,6 +1389,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_delta_mismatch, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_delta_unrelated, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_delta_all_in_place, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_delta_inplace_changed, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_delta_booted_swapped, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_delta_stream_too_long, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_delta_kill, setup, teardown),
