@@ -114,6 +114,13 @@ PAWL_API bool pawl_release_recovery(const pawl_release *r);
 /* An image release's pack target path (its signed custom "image":
  * "pack"), or NULL for a folder release or an image that names none. */
 PAWL_API const char *pawl_release_image_pack(const pawl_release *r);
+/* An image release's index format (docs/image-format.md): 1 when its
+ * custom "image" has no "format" (or 1), 2 for "format": 2 (delta
+ * updates), 0 for any other value and for a folder release. */
+PAWL_API int pawl_release_image_format(const pawl_release *r);
+/* A format 2 image release's sums target path (custom "image": "sums"),
+ * or NULL. */
+PAWL_API const char *pawl_release_image_sums(const pawl_release *r);
 /* Its version is one of opts.bad (false for pawl_release_from_target). */
 PAWL_API bool pawl_release_is_bad(const pawl_release *r);
 

@@ -1,7 +1,10 @@
 /*
  * cmd_image.c - `pawl-repo release REPO APP VERSION IMAGE --image
- * [--recovery] [--key KEY ...] [--piece-size SIZE] [--level N]`: publish a
- * file system image as a slot image release (docs/image-format.md).
+ * [--recovery] [--key KEY ...] [--piece-size SIZE] [--level N]
+ * [--index-format 1|2] [--frame-size SIZE] [--base VERSION | --no-base]`:
+ * publish a file system image as a slot image release
+ * (docs/image-format.md). This file is format 1 and the command line;
+ * format 2 (delta updates) is cmd_image2.c.
  *
  * The image is read once, in pieces of SIZE bytes. Each piece is
  * compressed on its own into one zstd frame (on as many threads as there
@@ -40,10 +43,13 @@
  * 8% of zstd -19 of the whole image, 1 MiB pieces 12% over. */
 #define PIECE_DEFAULT (2u << 20)
 #define THREADS_MAX 8
+/* Until the agent installs format 2, the lead flips it (#19). */
+#define INDEX_FORMAT_DEFAULT 1
 
 static const char usage_image[] =
 	"usage: pawl-repo release REPO APP VERSION IMAGE --image [--recovery] [--key KEY ...]\n"
-	"                 [--piece-size SIZE] [--level N]\n"
+	"                 [--piece-size SIZE] [--level N] [--index-format 1|2]\n"
+	"                 [--frame-size SIZE] [--base VERSION | --no-base]\n"
 	"\n"
 	"Publish IMAGE, a file system image (a regular file), as slot image release\n"
 	"VERSION of APP. It is cut into pieces of SIZE bytes (default 2M; 4K to 4M, a\n"
@@ -53,6 +59,14 @@ static const char usage_image[] =
 	"custom data: version, recovery, and image {index, pack, length, sha256}). A device\n"
 	"verifies every piece against the signed index before it writes it into its\n"
 	"inactive slot. --recovery and --key mean what they mean for any release.\n"
+	"\n"
+	"--index-format 2 publishes for delta updates (default 1): pieces of SIZE bytes\n"
+	"(default 4K; 4K to 64K, a multiple of 4K), three targets: APP/VERSION/image.sums\n"
+	"(the sha256 of every piece), APP/VERSION/image.idx, and APP/VERSION/image.pack\n"
+	"holding only the pieces no earlier release has, compressed in frames of up to\n"
+	"--frame-size bytes (default 2M; 4K to 4M, a multiple of the piece size). Pieces\n"
+	"already published point into the packs of the base: the highest earlier format 2\n"
+	"image release of APP, or --base VERSION, or none with --no-base.\n"
 	"Then: pawl-repo timestamp, pawl-repo publish.\n";
 
 /* ---------------- compressing a batch of pieces ---------------- */
@@ -267,7 +281,7 @@ static int pack_image(struct packer *p, const struct stat *before)
 }
 
 /* The index bytes into the store. */
-static int store_bytes(ws *w, const void *data, size_t n, digests *ret)
+int image_store_bytes(ws *w, const void *data, size_t n, digests *ret)
 {
 	_cleanup_close_ int fd = -1;
 	char tmp[64] = "";
@@ -319,8 +333,8 @@ static int release_custom(pj_doc **ret, const char *version, bool recovery, cons
  * refused before the pack reaches the store. *ret_same: the same image is
  * already released (and needs no recovery mark).
  */
-static int check_immutable(ws *w, const char *app, const char *version, const image_index *idx,
-			   bool recovery, bool *ret_same)
+int image_check_immutable(ws *w, const char *app, const char *version, const image_index *idx,
+			  bool recovery, bool *ret_same)
 {
 	char prefix[TARGET_PATH_MAX + 2], hex[65];
 	size_t plen;
@@ -384,7 +398,8 @@ static int parse_size(const char *s, uint32_t *ret)
 
 int cmd_release_image(int argc, char **argv)
 {
-	enum { O_IMAGE = OPT_FIRST, O_RECOVERY, O_KEY, O_PIECE, O_LEVEL };
+	enum { O_IMAGE = OPT_FIRST, O_RECOVERY, O_KEY, O_PIECE, O_LEVEL, O_FORMAT, O_FRAME,
+	       O_BASE, O_NO_BASE };
 	static const struct option opts[] = {
 		COMMON_LONGOPTS,
 		{ "image", no_argument, NULL, O_IMAGE },
@@ -392,6 +407,10 @@ int cmd_release_image(int argc, char **argv)
 		{ "key", required_argument, NULL, O_KEY },
 		{ "piece-size", required_argument, NULL, O_PIECE },
 		{ "level", required_argument, NULL, O_LEVEL },
+		{ "index-format", required_argument, NULL, O_FORMAT },
+		{ "frame-size", required_argument, NULL, O_FRAME },
+		{ "base", required_argument, NULL, O_BASE },
+		{ "no-base", no_argument, NULL, O_NO_BASE },
 		{ NULL, 0, NULL, 0 },
 	};
 	char pack_path[TARGET_PATH_MAX + 1], idx_path[TARGET_PATH_MAX + 1];
@@ -406,7 +425,9 @@ int cmd_release_image(int argc, char **argv)
 	bool recovery = false, same = false;
 	strv keys = { 0 };
 	struct stat st;
-	uint32_t level;
+	image2_opts o2 = { .frame_size = IMAGE2_FRAME_DEFAULT };
+	bool piece_given = false, frame_given = false;
+	uint32_t level, format = INDEX_FORMAT_DEFAULT;
 	int ch, rc = 1;
 
 	optind = 0;
@@ -421,7 +442,21 @@ int cmd_release_image(int argc, char **argv)
 			    pk.piece_size % 4096 != 0)
 				usage_error("release", "--piece-size must be 4K to 4M, a multiple "
 						       "of 4K (e.g. 1M)");
+			piece_given = true;
 			break;
+		case O_FORMAT:
+			if (strcmp(optarg, "1") != 0 && strcmp(optarg, "2") != 0)
+				usage_error("release", "--index-format must be 1 or 2");
+			format = optarg[0] == '1' ? 1 : 2;
+			break;
+		case O_FRAME:
+			if (parse_size(optarg, &o2.frame_size) < 0 ||
+			    o2.frame_size < IMAGE_PIECE_MIN || o2.frame_size > IMAGE2_FRAME_MAX)
+				usage_error("release", "--frame-size must be 4K to 4M (e.g. 2M)");
+			frame_given = true;
+			break;
+		case O_BASE: o2.base = optarg; break;
+		case O_NO_BASE: o2.no_base = true; break;
 		case O_LEVEL:
 			if (cli_parse_u32(optarg, &level) < 0 || level < 1 || level > 22)
 				usage_error("release", "--level must be a zstd level from 1 to 22");
@@ -431,6 +466,20 @@ int cmd_release_image(int argc, char **argv)
 		}
 	}
 	release_operands(argc, argv, "IMAGE", &app, &version, &file);
+	if (format == 1 && (frame_given || o2.base || o2.no_base))
+		usage_error("release", "--frame-size, --base and --no-base need --index-format 2");
+	if (o2.base && o2.no_base)
+		usage_error("release", "give --base VERSION or --no-base, not both");
+	if (format == 2) {
+		o2.piece_size = piece_given ? pk.piece_size : IMAGE2_PIECE_DEFAULT;
+		if (o2.piece_size > IMAGE2_PIECE_MAX)
+			usage_error("release", "--piece-size must be 4K to 64K with "
+					       "--index-format 2");
+		if (o2.frame_size % o2.piece_size != 0)
+			usage_error("release", "--frame-size must be a multiple of the piece size");
+		o2.level = pk.level;
+		pk.piece_size = o2.piece_size;
+	}
 	if ((size_t)snprintf(pack_path, sizeof(pack_path), "%s/%s/image.pack", app, version) >=
 		    sizeof(pack_path) ||
 	    (size_t)snprintf(idx_path, sizeof(idx_path), "%s/%s/image.idx", app, version) >=
@@ -463,11 +512,15 @@ int cmd_release_image(int argc, char **argv)
 		return fail("release");
 	}
 	{
-		/* What devices accept by default (image_limits), checked before
+		/* What devices accept by default (image_limits; format 2: 2^22
+		 * pieces, image_index_parse with no limits), checked before
 		 * minutes of compression rather than after. */
-		static const image_limits lim = IMAGE_LIMITS_DEFAULT;
+		static const image_limits lim1 = IMAGE_LIMITS_DEFAULT;
+		image_limits lim = lim1;
 		uint64_t n = ((uint64_t)st.st_size + pk.piece_size - 1) / pk.piece_size;
 
+		if (format == 2)
+			lim.max_pieces = 1u << 22;
 		if (n > lim.max_pieces || (uint64_t)st.st_size > lim.max_length) {
 			pawl_error_set(PAWL_E_LIMIT,
 				       "%s would be %" PRIu64 " pieces of %" PRIu32 " bytes; devices "
@@ -479,12 +532,17 @@ int cmd_release_image(int argc, char **argv)
 	}
 	if (ws_open(&w, argv[optind], true) < 0)
 		goto out;
+	if (format == 2) {
+		if (release_image2(w, in, &st, file, app, version, recovery, &o2, &keys) == 0)
+			rc = 0;
+		goto out;
+	}
 
 	pk.w = w;
 	pk.in = in;
 	pk.shown = file;
 	if (packer_init(&pk, pack_path) < 0 || pack_image(&pk, &st) < 0 ||
-	    check_immutable(w, app, version, pk.idx, recovery, &same) < 0)
+	    image_check_immutable(w, app, version, pk.idx, recovery, &same) < 0)
 		goto out;
 	if (same) {
 		info("%s %s is already released with this very image: nothing changed", app,
@@ -497,7 +555,7 @@ int cmd_release_image(int argc, char **argv)
 	pk.pack_tmp[0] = '\0';
 	t[0] = (stored_target){ pack_path, pk.pack_len, pk.pack_dg, NULL };
 	if (image_index_write(pk.idx, &idxbytes) < 0 ||
-	    store_bytes(w, idxbytes.data, idxbytes.len, &t[1].dg) < 0 ||
+	    image_store_bytes(w, idxbytes.data, idxbytes.len, &t[1].dg) < 0 ||
 	    release_custom(&custom, version, recovery, idx_path, pack_path, pk.idx) < 0)
 		goto out;
 	t[1].path = idx_path;

@@ -346,6 +346,24 @@ PAWL_MUST_USE int add_stored(ws *w, const stored_target *v, size_t n, strv *keys
 
 /* `pawl-repo release ... --image` (cmd_image.c). */
 int cmd_release_image(int argc, char **argv);
+/* Shared by both index formats (cmd_image.c): bytes the command wrote
+ * into the store; the immutability rule of image releases (*ret_same:
+ * this very image is released already). */
+PAWL_MUST_USE int image_store_bytes(ws *w, const void *data, size_t n, digests *ret);
+PAWL_MUST_USE int image_check_immutable(ws *w, const char *app, const char *version,
+					const image_index *idx, bool recovery, bool *ret_same);
+/* Format 2 (cmd_image2.c): the image in `in` (a regular file, st as
+ * opened) as release VERSION of APP, deduplicated against a base. */
+struct stat;
+typedef struct image2_opts {
+	uint32_t piece_size, frame_size;
+	int level;
+	const char *base; /* --base VERSION, or NULL for the highest earlier one */
+	bool no_base;
+} image2_opts;
+PAWL_MUST_USE int release_image2(ws *w, int in, const struct stat *st, const char *shown,
+				 const char *app, const char *version, bool recovery,
+				 const image2_opts *o, strv *keys);
 
 /* The snapshot and timestamp step shared by init and timestamp. force:
  * always make a new snapshot. strict: every signer must be a snapshot or

@@ -56,6 +56,14 @@ static const struct rel RELS[] = {
 	{ "app/8.9.0/app.img", "image\n",
 	  "{\"image\":{\"index\":\"app/8.9.0/app.img\",\"length\":6,\"pack\":\"elsewhere\","
 	  "\"sha256\":\"00\"},\"version\":\"8.9.0\"}" },
+	/* format 2 (delta updates): sums, and no pack when nothing is new */
+	{ "app/8.8.0/app.idx", "image\n",
+	  "{\"image\":{\"format\":2,\"index\":\"app/8.8.0/app.idx\",\"length\":6,"
+	  "\"sha256\":\"00\",\"sums\":\"app/8.8.0/app.sums\"},\"version\":\"8.8.0\"}" },
+	/* a format this pawl does not know: listed, format 0 */
+	{ "app/8.7.0/app.idx", "image\n",
+	  "{\"image\":{\"format\":9,\"index\":\"app/8.7.0/app.idx\",\"length\":6,"
+	  "\"pack\":\"p\",\"sha256\":\"00\",\"sums\":\"s\"},\"version\":\"8.7.0\"}" },
 	/* not releases of app: each one skipped */
 	{ "app/bogus/app.bin", "b\n", "{\"version\":\"bogus\"}" },
 	{ "app/4.0.0/app.bin", "4\n", "{\"version\":\"4.0.1\"}" },
@@ -358,6 +366,26 @@ static void test_release_from_target(void **state)
 	t_ok(pawl_release_from_target(&rel, "app", t));
 	assert_int_equal(pawl_release_kind_of(rel), PAWL_RELEASE_IMAGE);
 	assert_string_equal(pawl_release_image_pack(rel), "app/9.0.0/app.pack");
+	assert_int_equal(pawl_release_image_format(rel), 1);
+	assert_null(pawl_release_image_sums(rel));
+	pawl_release_free(rel);
+	rel = NULL;
+	pawl_target_free(t);
+	/* Format 2: its sums, no pack */
+	t_ok(pawl_updater_get_target(&t, u, "app/8.8.0/app.idx"));
+	t_ok(pawl_release_from_target(&rel, "app", t));
+	assert_int_equal(pawl_release_kind_of(rel), PAWL_RELEASE_IMAGE);
+	assert_int_equal(pawl_release_image_format(rel), 2);
+	assert_string_equal(pawl_release_image_sums(rel), "app/8.8.0/app.sums");
+	assert_null(pawl_release_image_pack(rel));
+	pawl_release_free(rel);
+	rel = NULL;
+	pawl_target_free(t);
+	/* An unknown format is 0 (the installer refuses it), its sums unread */
+	t_ok(pawl_updater_get_target(&t, u, "app/8.7.0/app.idx"));
+	t_ok(pawl_release_from_target(&rel, "app", t));
+	assert_int_equal(pawl_release_image_format(rel), 0);
+	assert_null(pawl_release_image_sums(rel));
 	pawl_release_free(rel);
 	rel = NULL;
 	pawl_target_free(t);
@@ -365,6 +393,9 @@ static void test_release_from_target(void **state)
 	t_ok(pawl_release_from_target(&rel, "app", t));
 	assert_null(pawl_release_image_pack(rel));
 	assert_null(pawl_release_image_pack(NULL));
+	assert_int_equal(pawl_release_image_format(rel), 0);
+	assert_int_equal(pawl_release_image_format(NULL), 0);
+	assert_null(pawl_release_image_sums(NULL));
 	pawl_release_free(rel);
 	pawl_target_free(t);
 	assert_null(NULL);

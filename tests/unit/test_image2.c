@@ -404,7 +404,80 @@ static void test_writer_refuses(void **state)
 		image_index_free(one);
 	}
 	t_fails(image_index2_set_sums(idx, "../x", (const uint8_t(*)[32])sums), PAWL_E_FORMAT);
+	{
+		uint8_t h[32] = { 0 };
+		image_index *one = NULL;
+		uint32_t keep = idx->nframes;
+
+		/* a frame in a pack not listed */
+		t_fails(image_index2_add_frame(idx, 2, 0, 1, 1, h, h, NULL), PAWL_E_INVALID);
+		/* the most frames the format holds (the count alone: the
+		 * check comes before the array is touched) */
+		idx->nframes = IMAGE2_FRAMES_MAX;
+		t_fails(image_index2_add_frame(idx, 0, 0, 1, 1, h, h, NULL), PAWL_E_LIMIT);
+		idx->nframes = keep;
+		/* sums for a format 1 index */
+		t_ok(image_index_new(&one, IMAGE_CHUNK_FIXED, PS));
+		t_fails(image_index2_set_sums(one, "s", (const uint8_t(*)[32])sums), PAWL_E_INVALID);
+		image_index_free(one);
+	}
 	image_index_free(idx);
+	/* More extents than pieces. */
+	{
+		uint8_t h[32] = { 0 };
+
+		t_ok(image_index2_new(&idx, PS, 1, 2 * PS));
+		t_ok(image_index2_add_extent(idx, 0, 1, 0, 5));
+		t_ok(image_index2_add_extent(idx, 1, 1, 0, 0));
+		t_fails(image_index2_add_extent(idx, 2, 1, 0, 0), PAWL_E_LIMIT);
+		assert_non_null(strstr(pawl_error_last()->message, "more extents than the image's 2"));
+		(void)h;
+		image_index_free(idx);
+	}
+	/* What image_index_check() refuses in memory (the parser refuses the
+	 * same on bytes before it allocates, so only the writer and callers
+	 * of image_index_check reach these). */
+	{
+		static const struct {
+			const char *needle;
+			int code;
+			int field;
+			uint32_t v;
+		} bad[] = {
+			{ "groups of 0 pieces", PAWL_E_FORMAT, 0, 0 },
+			{ "groups of 5000 pieces exceed", PAWL_E_LIMIT, 0, 5000 },
+			{ "no packs", PAWL_E_FORMAT, 1, 0 },
+			{ "no frames", PAWL_E_FORMAT, 2, 0 },
+			{ "0 extents for 11 pieces", PAWL_E_FORMAT, 3, 0 },
+			{ "12 extents for 11 pieces", PAWL_E_FORMAT, 3, 12 },
+		};
+
+		for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+			idx = build();
+			switch (bad[i].field) {
+			case 0: idx->group_pieces = bad[i].v; break;
+			case 1: idx->npacks = bad[i].v; break;
+			case 2: idx->nframes = bad[i].v; break;
+			default: idx->nextents = bad[i].v; break;
+			}
+			pawl_error_clear();
+			if (image_index_write(idx, &out) != bad[i].code ||
+			    !strstr(pawl_error_last()->message, bad[i].needle))
+				fail_msg("in memory: got \"%s\", wanted \"%s\"",
+					 pawl_error_last()->message, bad[i].needle);
+			if (bad[i].field == 1)
+				idx->npacks = 2; /* so that both names are freed */
+			image_index_free(idx);
+		}
+		idx = build();
+		t_fails(image_index_check(idx, &lim_pieces), PAWL_E_LIMIT);
+		assert_non_null(strstr(pawl_error_last()->message, "11 image pieces exceed the limit of 8"));
+		t_fails(image_index_check(idx, &lim_packs), PAWL_E_LIMIT);
+		assert_non_null(strstr(pawl_error_last()->message, "2 packs exceed the limit of 1"));
+		t_fails(image_index_check(idx, &lim_frames), PAWL_E_LIMIT);
+		assert_non_null(strstr(pawl_error_last()->message, "3 frames exceed the limit of 2"));
+		image_index_free(idx);
+	}
 	/* Nothing was written by any of the refusals. */
 	assert_int_equal(out.len, 0);
 	t_fails(image_index2_new(&idx, 0, 64, 1), PAWL_E_INVALID);
@@ -444,6 +517,7 @@ static void test_lengths_and_lookup(void **state)
 	assert_int_equal(e, 4);
 	e = 99;
 	t_fails(image2_find_extent(idx, NPIECES, &e), PAWL_E_INVALID);
+	assert_non_null(strstr(pawl_error_last()->message, "no piece 11 (the image has 11)"));
 	assert_int_equal(e, 99);
 	image_index_free(idx);
 }

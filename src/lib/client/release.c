@@ -21,7 +21,16 @@ struct pawl_release {
 	bool recovery;
 	bool bad;
 	char *pack;      /* an image release's pack target path, or NULL */
+	char *sums;      /* a format 2 image's sums target path, or NULL */
+	int format;      /* an image's index format: 1, 2, or 0 when unknown */
 };
+
+static void release_parts_free(pawl_release *rel)
+{
+	free(rel->pack);
+	free(rel->sums);
+	rel->pack = rel->sums = NULL;
+}
 
 struct pawl_release_list {
 	pawl_release *v;
@@ -65,14 +74,27 @@ static int release_read(const char *app, const char *path, const pj_value *custo
 	rel->recovery = rec && pj_typeof(rec) == PJ_TRUE;
 	rel->bad = false;
 	rel->pack = NULL;
+	rel->sums = NULL;
+	rel->format = 0;
 	if (rel->kind == PAWL_RELEASE_IMAGE) {
-		/* Still a release without it (listed, chosen): installing it
-		 * is what fails (pawl_install_release_stream checks the whole
-		 * "image" member). */
-		const char *pack = pj_str(pj_get(pj_get(custom, "image"), "pack"));
+		/* Still a release without them (listed, chosen): installing it
+		 * is what fails (the installer checks the whole "image"
+		 * member). No "format" is format 1; format 2 names its sums and
+		 * may name no pack (docs/image-format.md). */
+		const pj_value *img = pj_get(custom, "image");
+		const pj_value *fmt = pj_get(img, "format");
+		const char *pack = pj_str(pj_get(img, "pack"));
+		const char *sums = pj_str(pj_get(img, "sums"));
 
-		if (pack && *pack && !(rel->pack = xstrdup(pack)))
+		if (!fmt)
+			rel->format = 1;
+		else if (pj_is_int(fmt) && (fmt->u.i == 1 || fmt->u.i == 2))
+			rel->format = (int)fmt->u.i;
+		if ((pack && *pack && !(rel->pack = xstrdup(pack))) ||
+		    (rel->format == 2 && sums && *sums && !(rel->sums = xstrdup(sums)))) {
+			release_parts_free(rel);
 			return PAWL_E_NOMEM;
+		}
 	}
 	return 0;
 }
@@ -101,7 +123,7 @@ static int collect_one(void *vctx, const char *path, const md_target *t, const c
 	}
 	if (!(c->kinds & PAWL_RELEASE_KIND_BIT(rel.kind)) ||
 	    (c->o->only_version && strcmp(rel.version, c->o->only_version) != 0)) {
-		free(rel.pack);
+		release_parts_free(&rel);
 		return 0;
 	}
 	for (size_t i = 0; i < c->o->n_bad; i++)
@@ -112,7 +134,7 @@ static int collect_one(void *vctx, const char *path, const md_target *t, const c
 		pawl_release *v = xreallocarray(c->l->v, cap, sizeof(*v));
 
 		if (!v) {
-			free(rel.pack);
+			release_parts_free(&rel);
 			return PAWL_E_NOMEM;
 		}
 		c->l->v = v;
@@ -120,7 +142,7 @@ static int collect_one(void *vctx, const char *path, const md_target *t, const c
 	}
 	rel.path = xstrdup(path);
 	if (!rel.path) {
-		free(rel.pack);
+		release_parts_free(&rel);
 		return PAWL_E_NOMEM;
 	}
 	c->l->v[c->l->n++] = rel;
@@ -202,7 +224,7 @@ PAWL_API void pawl_release_list_free(pawl_release_list *l)
 		return;
 	for (size_t i = 0; i < l->n; i++) {
 		free(l->v[i].path);
-		free(l->v[i].pack);
+		release_parts_free(&l->v[i]);
 	}
 	free(l->v);
 	free((void *)l->skipped);
@@ -267,13 +289,23 @@ PAWL_API void pawl_release_free(pawl_release *r)
 	if (!r)
 		return;
 	free(r->path);
-	free(r->pack);
+	release_parts_free(r);
 	free(r);
 }
 
 PAWL_API const char *pawl_release_image_pack(const pawl_release *r)
 {
 	return r ? r->pack : NULL;
+}
+
+PAWL_API int pawl_release_image_format(const pawl_release *r)
+{
+	return r && r->kind == PAWL_RELEASE_IMAGE ? r->format : 0;
+}
+
+PAWL_API const char *pawl_release_image_sums(const pawl_release *r)
+{
+	return r ? r->sums : NULL;
 }
 
 PAWL_API const char *pawl_release_path(const pawl_release *r)

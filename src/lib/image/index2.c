@@ -266,8 +266,7 @@ static int check_header(const image_index *idx, const struct bounds *b)
 {
 	uint64_t want;
 
-	ENSURE(idx->version == IMAGE_INDEX_VERSION2, PAWL_E_UNSUPPORTED,
-	       E_PREFIX "format version %u is not 2", idx->version);
+	/* idx->version is 2: image_index_check() hands nothing else over. */
 	ENSURE(idx->compression == IMAGE_COMPRESS_ZSTD, PAWL_E_UNSUPPORTED,
 	       E_PREFIX "unknown compression %u (1 is zstd)", idx->compression);
 	ENSURE(idx->chunking == IMAGE_CHUNK_FIXED, PAWL_E_UNSUPPORTED,
@@ -656,10 +655,13 @@ int image_index2_add_extent(image_index *idx, uint32_t first, uint32_t count, ui
 			return 0;
 		}
 	}
-	ENSURE(idx->nextents < IMAGE2_PIECES_MAX, PAWL_E_LIMIT, E_PREFIX "more than %u extents",
-	       IMAGE2_PIECES_MAX);
+	/* Every extent holds a piece at least: no more extents than pieces
+	 * (which also bounds the array). */
+	ENSURE(idx->nextents < idx->image_pieces, PAWL_E_LIMIT,
+	       E_PREFIX "more extents than the image's %" PRIu32 " pieces", idx->image_pieces);
 	if (idx->nextents == idx->capextents) {
-		uint32_t cap = idx->capextents ? idx->capextents * 2 : 64;
+		uint32_t cap = (uint32_t)min_u64(idx->capextents ? (uint64_t)idx->capextents * 2 : 64,
+						 idx->image_pieces);
 		image_extent *v = xreallocarray(idx->extents, cap, sizeof(*v));
 
 		if (!v)
@@ -713,6 +715,15 @@ int image_index2_set_sums(image_index *idx, const char *sums_name, const uint8_t
 
 /* ---------------- writing ---------------- */
 
+/* The largest index the format's bounds allow (one group a piece, every
+ * name at its longest): it fits the header's 32-bit length. */
+#define IMAGE2_MAX_BYTES                                                                      \
+	((uint64_t)IMAGE2_HEADER_LEN + (uint64_t)IMAGE_PACKS_MAX * (IMAGE_PACK_ENTRY_LEN +       \
+								  IMAGE_PACK_NAME_MAX) +        \
+	 IMAGE_PACK_NAME_MAX + (uint64_t)IMAGE2_FRAMES_MAX * IMAGE2_FRAME_LEN +                  \
+	 (uint64_t)IMAGE2_PIECES_MAX * (IMAGE2_EXTENT_LEN + IMAGE2_GROUP_LEN))
+_Static_assert(IMAGE2_MAX_BYTES <= UINT32_MAX, "a format 2 index must fit its length field");
+
 int image_index2_write(const image_index *idx, pawl_buf *out)
 {
 	uint64_t size = IMAGE2_HEADER_LEN;
@@ -725,8 +736,8 @@ int image_index2_write(const image_index *idx, pawl_buf *out)
 		size += IMAGE_PACK_ENTRY_LEN + strlen(idx->packs[i].name);
 	size += sums_len + (uint64_t)idx->nframes * IMAGE2_FRAME_LEN +
 		(uint64_t)idx->nextents * IMAGE2_EXTENT_LEN + (uint64_t)idx->ngroups * IMAGE2_GROUP_LEN;
-	ENSURE(size <= UINT32_MAX, PAWL_E_LIMIT, E_PREFIX "%" PRIu64 " bytes do not fit the format",
-	       size);
+	/* size fits the header's u32: the check above bounds every count
+	 * (IMAGE2_MAX_BYTES). */
 	GUARD(buf_reserve(out, (size_t)size));
 	p = (uint8_t *)out->data + out->len;
 
