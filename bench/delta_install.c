@@ -43,7 +43,7 @@
 static uint32_t npieces, nchanged;
 static char dir[2048];
 
-static int die(const char *what)
+static void __attribute__((noreturn)) die(const char *what)
 {
 	const pawl_error *e = pawl_error_last();
 

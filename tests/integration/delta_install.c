@@ -32,7 +32,7 @@
 static const pj_value *targets;
 static const char *tdir;
 
-static void die(const char *what)
+static void __attribute__((noreturn)) die(const char *what)
 {
 	const pawl_error *e = pawl_error_last();
 
