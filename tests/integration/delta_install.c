@@ -44,7 +44,7 @@ static char *slurp(const char *path, size_t *ret)
 {
 	FILE *f = fopen(path, "rb");
 	char *p;
-	long n;
+	long n = -1;
 
 	if (!f || fseek(f, 0, SEEK_END) != 0 || (n = ftell(f)) < 0 || fseek(f, 0, SEEK_SET) != 0)
 		exit((fprintf(stderr, "delta_install: cannot read %s\n", path), 1));
