@@ -919,6 +919,10 @@ static void test_delta_tampered_frame(void **state)
 	rel = release_of(&t.v2);
 	t_fails(install_src(f, &rel, &ts, &xf, &res), PAWL_E_HASH);
 	assert_msg_has("compressed bytes do not match");
+	/* the counts stay for the log: the copies were made, the frames asked */
+	assert_int_equal(xf.streams, 3);
+	assert_int_equal(xf.from_booted, 273);
+	assert_true(xf.bytes_frames > 0);
 	assert_int_equal(boot_once(f), 'a');
 	t_ok(slot_state_read(f->state, &st));
 	assert_int_equal(st.journal, BOOT_SLOT_NONE);
