@@ -1210,6 +1210,35 @@ static void test_delta_stream_too_long(void **state)
 	free_three(&t);
 }
 
+/* The decisions come first, as in every install: an unconfirmed booted
+ * slot, or a version already waiting, and the source is never opened. */
+static void test_delta_decision_first(void **state)
+{
+	struct fx *f = *state;
+	struct three t;
+	struct tsrc ts;
+	pawl_install_transfer xf;
+	slot_source_release rel;
+	slot_result res;
+
+	make_three(&t);
+	two_slots(f, &t);
+	use_grub(f);
+	rel = release_of(&t.v2);
+	t_ok(boot_set_state(f->boot, BOOT_SLOT_A, BOOT_BAD));
+	t_fails(install_src(f, &rel, &ts, &xf, &res), PAWL_E_POLICY);
+	assert_msg_has("not confirmed");
+	assert_int_equal(ts.opens, 0);
+	t_ok(boot_set_state(f->boot, BOOT_SLOT_A, BOOT_GOOD));
+	t_ok(install_src(f, &rel, &ts, &xf, &res));
+	assert_int_equal(res.outcome, SLOT_SWITCHED);
+	t_ok(install_src(f, &rel, &ts, &xf, &res));
+	assert_int_equal(res.outcome, SLOT_ALREADY_PENDING);
+	assert_int_equal(ts.opens, 0);
+	assert_int_equal(xf.streams, 0);
+	free_three(&t);
+}
+
 /* ---------------- kill -9 ---------------- */
 
 static int install_killed(struct fx *f, const slot_source_release *rel, unsigned at)
@@ -1393,6 +1422,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_delta_mismatch, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_delta_unrelated, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_delta_all_in_place, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_delta_decision_first, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_delta_inplace_changed, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_delta_booted_swapped, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_delta_stream_too_long, setup, teardown),
