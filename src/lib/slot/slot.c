@@ -577,7 +577,8 @@ out:
 static int match_pack(const image_index *idx, const char *pack_name, uint64_t pack_length)
 {
 	ENSURE(idx->version == IMAGE_INDEX_VERSION, PAWL_E_UNSUPPORTED,
-	       "image index: format %u is not one pack streamed whole", idx->version);
+	       "image index: format %u is installed from a source of byte ranges "
+	       "(pawl_install_release_source), not from one stream", idx->version);
 	ENSURE(idx->npacks == 1 && image_index_sequential(idx), PAWL_E_UNSUPPORTED,
 	       "image index: not one pack in image order, which a stream needs");
 	return image_index_check_pack(idx, 0, pack_name, pack_length);
