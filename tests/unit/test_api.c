@@ -701,6 +701,42 @@ static int bytes_read(void *ctx, void *buf, size_t cap, size_t *ret_n)
 	return 0;
 }
 
+/* A pawl_install_source over the same fixed bytes, counting its calls. */
+struct api_src {
+	struct bytes_src b;
+	unsigned opens, closes;
+};
+
+static int as_len(void *ctx, const char *path, uint64_t *ret)
+{
+	(void)ctx;
+	(void)path;
+	*ret = 7;
+	return 0;
+}
+
+static int as_open(void *ctx, const pawl_install_range *r, size_t n)
+{
+	struct api_src *s = ctx;
+
+	(void)r;
+	(void)n;
+	s->opens++;
+	s->b.off = 0;
+	return 0;
+}
+
+static int as_read(void *ctx, void *buf, size_t cap, size_t *ret_n)
+{
+	return bytes_read(&((struct api_src *)ctx)->b, buf, cap, ret_n);
+}
+
+static int as_close(void *ctx)
+{
+	((struct api_src *)ctx)->closes++;
+	return 0;
+}
+
 /* A custom bootloader script (boot.h's verbs) keeping its state in files
  * next to it: the slot backend through the public API, without GRUB. */
 static const char BOOT_SCRIPT[] =
@@ -751,6 +787,24 @@ static void test_install_stream(void **state)
 		PAWL_E_FORMAT); /* its signed image names another pack */
 	t_fails(pawl_install_check(pi, NULL, &res), PAWL_E_INVALID);
 	assert_int_equal(src.calls, 0);
+	/* The same for an image from a source (delta updates, #19) */
+	{
+		struct api_src as = { { "garbage", 7, 0, 0 }, 0, 0 };
+		pawl_install_source ps = { PAWL_INSTALL_SOURCE_VERSION, &as, as_len, as_open,
+					   as_read, as_close };
+		pawl_install_transfer xf;
+
+		t_fails(pawl_install_release_source(pi, img, idx, &ps, &res), PAWL_E_UNSUPPORTED);
+		t_fails(pawl_install_release_source(pi, img, idx, NULL, &res), PAWL_E_INVALID);
+		t_fails(pawl_install_release_source(pi, folder, ft, &ps, &res), PAWL_E_INVALID);
+		t_fails(pawl_install_release_source(pi, img, oidx, &ps, &res), PAWL_E_INVALID);
+		ps.version = PAWL_INSTALL_SOURCE_VERSION + 1;
+		t_fails(pawl_install_release_source(pi, img, idx, &ps, &res), PAWL_E_INVALID);
+		assert_int_equal(as.opens, 0);
+		t_ok(pawl_install_transfer_get(pi, &xf));
+		assert_int_equal(xf.streams, 0);
+		t_fails(pawl_install_transfer_get(NULL, &xf), PAWL_E_INVALID);
+	}
 	pawl_install_free(pi);
 	pi = NULL;
 
@@ -817,6 +871,21 @@ static void test_install_stream(void **state)
 		assert_true(pawl_install_release_stream(pi, img, idx, pack, bytes_read, &src,
 							&res) < 0);
 		assert_true(src.calls > 0);
+		/* ... and from a source: its index is not the signed one either;
+		 * the source was opened once, for the index, and closed. */
+		{
+			struct api_src as = { { "garbage", 7, 0, 0 }, 0, 0 };
+			pawl_install_source ps = { PAWL_INSTALL_SOURCE_VERSION, &as, as_len,
+						   as_open, as_read, as_close };
+			pawl_install_transfer xf;
+
+			assert_true(pawl_install_release_source(pi, img, idx, &ps, &res) < 0);
+			assert_int_equal(as.opens, 1);
+			assert_int_equal(as.closes, 1);
+			t_ok(pawl_install_transfer_get(pi, &xf));
+			assert_int_equal(xf.streams, 1);
+			assert_int_equal(xf.bytes_index, pawl_target_length(idx));
+		}
 		pawl_install_free(pi);
 		pi = NULL;
 		snprintf(path, sizeof(path), "%s/primary", sdir);

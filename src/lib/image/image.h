@@ -324,6 +324,11 @@ PAWL_MUST_USE int image_slot_open(image_slot **ret, const char *path, const imag
  * at its offset. Matches image_sink.write. */
 PAWL_MUST_USE int image_slot_write_piece(void *slot, uint32_t piece, uint64_t offset,
 					 const uint8_t *p, size_t n);
+/* Format 2 (the delta installer, which keeps its own account of which
+ * pieces it wrote and reads the whole image back): write n already
+ * verified bytes at offset, inside the image. image_slot_finish() then
+ * only fsyncs (a format 2 index has no format 1 pieces to count). */
+PAWL_MUST_USE int image_slot_write_at(image_slot *s, uint64_t offset, const uint8_t *p, size_t n);
 /* The sink that writes into s. */
 image_sink image_slot_sink(image_slot *s);
 /* Every piece written: fsync. 0 only when every piece of the image was

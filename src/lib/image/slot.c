@@ -197,6 +197,38 @@ int image_slot_write_piece(void *slot, uint32_t piece, uint64_t offset, const ui
 	return 0;
 }
 
+int image_slot_write_at(image_slot *s, uint64_t offset, const uint8_t *p, size_t n)
+{
+	uint64_t at = offset;
+
+	ENSURE(s && s->fd >= 0 && !s->finished, PAWL_E_INVALID, "image slot: not open for writing");
+	ENSURE(offset <= s->idx->length && n <= s->idx->length - offset, PAWL_E_INVALID,
+	       "slot %s: %zu bytes at %" PRIu64 " lie outside the image's %" PRIu64, s->path, n,
+	       offset, s->idx->length);
+	while (n > 0) {
+		ssize_t k = pwrite(s->fd, p, n, (off_t)at);
+
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k < 0 && errno == ENOSPC)
+			return pawl_error_set(PAWL_E_IO,
+					      "no space left on the device of slot %s writing at "
+					      "offset %" PRIu64, s->path, at);
+		if (k < 0)
+			return pawl_error_set_errno(PAWL_E_IO, errno,
+						    "cannot write slot %s at offset %" PRIu64,
+						    s->path, at);
+		if (k == 0)
+			return pawl_error_set(PAWL_E_IO, "slot %s took no bytes at offset %" PRIu64,
+					      s->path, at);
+		p += k;
+		n -= (size_t)k;
+		at += (uint64_t)k;
+	}
+	(void)sync_file_range(s->fd, (off_t)offset, (off_t)(at - offset), SYNC_FILE_RANGE_WRITE);
+	return 0;
+}
+
 image_sink image_slot_sink(image_slot *s)
 {
 	image_sink k = { image_slot_write_piece, s };

@@ -32,6 +32,7 @@ _Static_assert(PAWL_SEMVER_MAX_LEN == SEMVER_MAX_LEN, "version length");
 struct pawl_install {
 	const install_backend *b;
 	void *be;
+	pawl_install_transfer xfer; /* of the last pawl_install_release_source */
 };
 
 PAWL_API const char *pawl_install_outcome_name(int outcome)
@@ -299,6 +300,88 @@ PAWL_API int pawl_install_release_stream(pawl_install *pi, const pawl_release *r
 	memset(&r, 0, sizeof(r));
 	GUARD(pi->b->install(pi->be, &a, &r));
 	result_out(out, &r);
+	return 0;
+}
+
+/* The signed custom "image" of an image release installed from a source:
+ * it must name index_t; "pack" (format 2: absent when the version adds no
+ * frame), "sums" (format 2) and "format" are checked against the index
+ * once it is verified. */
+static int image_custom_source(const pawl_target *index_t, pj_doc **ret_doc,
+			       install_image_source *a)
+{
+	_cleanup_pj_doc_ pj_doc *doc = NULL;
+	const pj_value *img, *len, *fmt, *pack, *sums;
+	const char *idx, *sha;
+
+	ENSURE(index_t->custom_json, PAWL_E_FORMAT, "install: %s has no custom data",
+	       index_t->path);
+	GUARD(pj_parse_copy(&doc, index_t->custom_json, strlen(index_t->custom_json), NULL));
+	img = pj_get(pj_root(doc), "image");
+	len = pj_get(img, "length");
+	idx = pj_str(pj_get(img, "index"));
+	sha = pj_str(pj_get(img, "sha256"));
+	fmt = pj_get(img, "format");
+	pack = pj_get(img, "pack");
+	sums = pj_get(img, "sums");
+	ENSURE(pj_is_object(img) && pj_is_int(len) && len->u.i > 0 && idx && sha,
+	       PAWL_E_FORMAT, "install: %s is not an image release (its custom \"image\" needs "
+	       "index, length and sha256)", index_t->path);
+	ENSURE(!fmt || (pj_is_int(fmt) && (fmt->u.i == 1 || fmt->u.i == 2)), PAWL_E_FORMAT,
+	       "install: the image of %s has a format other than 1 or 2", index_t->path);
+	ENSURE((!pack || pj_str(pack)) && (!sums || pj_str(sums)), PAWL_E_FORMAT,
+	       "install: the image of %s names its pack or sums by something not a string",
+	       index_t->path);
+	ENSURE(strcmp(idx, index_t->path) == 0, PAWL_E_FORMAT,
+	       "install: the image of %s names another index, %.200s", index_t->path, idx);
+	a->image_length = (uint64_t)len->u.i;
+	a->image_sha256 = sha;
+	a->format = fmt ? (uint32_t)fmt->u.i : 0;
+	a->pack_name = pack ? pj_str(pack) : NULL;
+	a->sums_name = sums ? pj_str(sums) : NULL;
+	*ret_doc = TAKE_PTR(doc);
+	return 0;
+}
+
+PAWL_API int pawl_install_release_source(pawl_install *pi, const pawl_release *rel,
+					 const pawl_target *index_t,
+					 const pawl_install_source *src, pawl_install_result *out)
+{
+	_cleanup_pj_doc_ pj_doc *doc = NULL;
+	install_image_source a;
+	install_result r;
+	int rc;
+
+	ENSURE(pi && rel && index_t && src && out, PAWL_E_INVALID, "install: NULL argument");
+	ENSURE(src->version == PAWL_INSTALL_SOURCE_VERSION && src->target_length && src->open &&
+		       src->read && src->close,
+	       PAWL_E_INVALID, "install: an image source of version %u, or incomplete",
+	       src->version);
+	ENSURE(strcmp(pawl_release_path(rel), index_t->path) == 0, PAWL_E_INVALID,
+	       "install: the release %s is not the target %s", pawl_release_path(rel),
+	       index_t->path);
+	ENSURE(pawl_release_kind_of(rel) == PAWL_RELEASE_IMAGE, PAWL_E_INVALID,
+	       "install: %s is not an image release", index_t->path);
+	memset(&a, 0, sizeof(a));
+	GUARD(image_custom_source(index_t, &doc, &a));
+	ENSURE(pi->b->install_source, PAWL_E_UNSUPPORTED,
+	       "install: the %s backend does not install images", pi->b->name);
+	a.version = pawl_release_version(rel);
+	a.recovery = pawl_release_recovery(rel);
+	a.index_name = index_t->path;
+	a.index_length = index_t->length;
+	a.index_hashes = index_t->hashes;
+	memset(&r, 0, sizeof(r));
+	rc = pi->b->install_source(pi->be, &a, src, &pi->xfer, &r);
+	GUARD(rc);
+	result_out(out, &r);
+	return 0;
+}
+
+PAWL_API int pawl_install_transfer_get(pawl_install *pi, pawl_install_transfer *out)
+{
+	ENSURE(pi && out, PAWL_E_INVALID, "install: NULL argument");
+	*out = pi->xfer;
 	return 0;
 }
 

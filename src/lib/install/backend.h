@@ -47,6 +47,21 @@
 #include "install/install.h"
 #include "pawl/install.h"
 
+/* An image release to install from a source: everything from the index
+ * target's verified entry and its signed custom "image". */
+typedef struct install_image_source {
+	const char *version;
+	bool recovery;
+	const char *index_name;       /* the index target's path */
+	uint64_t index_length;        /* ... its signed length */
+	const pj_value *index_hashes; /* ... and hashes */
+	uint64_t image_length;        /* custom "image": "length" */
+	const char *image_sha256;     /* ... "sha256" */
+	const char *pack_name;        /* ... "pack", or NULL */
+	const char *sums_name;        /* ... "sums", or NULL */
+	uint32_t format;              /* ... "format", 0 when absent */
+} install_image_source;
+
 typedef struct install_backend {
 	const char *name;
 	PAWL_MUST_USE int (*open)(void **ret, const install_opts *o);
@@ -66,6 +81,12 @@ typedef struct install_backend {
 	 * decides as it installs, INSTALL_NONE). */
 	PAWL_MUST_USE int (*check)(void *be, const char *version, bool recovery,
 				   install_result *ret);
+	/* An image release from a pawl_install_source (pawl/install.h;
+	 * NULL: the backend installs no images). xfer receives what was
+	 * reused and fetched, also after a failure. */
+	PAWL_MUST_USE int (*install_source)(void *be, const install_image_source *a,
+					    const pawl_install_source *src,
+					    pawl_install_transfer *xfer, install_result *ret);
 	/* Both slots, read-only (NULL: not a slot backend). */
 	PAWL_MUST_USE int (*slots_read)(const install_opts *o, pawl_install_slot out[2],
 					char *note, size_t note_size);

@@ -23,6 +23,7 @@
 #include <string.h>
 
 #include "install/backend.h"
+#include "slot/delta.h"
 #include "slot/slot.h"
 
 struct slot_be {
@@ -242,6 +243,35 @@ static int sb_install(void *p, const install_artifact *a, install_result *ret)
 	return 0;
 }
 
+static int sb_install_source(void *p, const install_image_source *a,
+			     const pawl_install_source *src, pawl_install_transfer *xfer,
+			     install_result *ret)
+{
+	struct slot_be *be = p;
+	slot_source_release rel;
+	slot_result r;
+	int rc;
+
+	memset(&rel, 0, sizeof(rel));
+	rel.version = a->version;
+	rel.recovery = a->recovery;
+	rel.index_name = a->index_name;
+	rel.index_length = a->index_length;
+	rel.index_hashes = a->index_hashes;
+	rel.image_length = a->image_length;
+	rel.image_sha256 = a->image_sha256;
+	rel.pack_name = a->pack_name;
+	rel.sums_name = a->sums_name;
+	rel.format = a->format;
+	memset(&r, 0, sizeof(r));
+	rc = slot_install_source(be->s, &rel, src, xfer, &r);
+	refresh_state(be);
+	if (rc < 0)
+		return rc;
+	result_of(be, ret, &r);
+	return 0;
+}
+
 static int sb_confirm(void *p, install_result *ret)
 {
 	struct slot_be *be = p;
@@ -371,5 +401,6 @@ const install_backend install_backend_slot = {
 	.clear_bad = sb_clear_bad,
 	.places = sb_places,
 	.check = sb_check,
+	.install_source = sb_install_source,
 	.slots_read = sb_slots_read,
 };

@@ -573,46 +573,82 @@ out:
 	return r;
 }
 
+/* A format 1 index must describe the pack as one stream. */
+static int match_pack(const image_index *idx, const char *pack_name, uint64_t pack_length)
+{
+	ENSURE(idx->version == IMAGE_INDEX_VERSION, PAWL_E_UNSUPPORTED,
+	       "image index: format %u is installed from a source of byte ranges "
+	       "(pawl_install_release_source), not from one stream", idx->version);
+	ENSURE(idx->npacks == 1 && image_index_sequential(idx), PAWL_E_UNSUPPORTED,
+	       "image index: not one pack in image order, which a stream needs");
+	return image_index_check_pack(idx, 0, pack_name, pack_length);
+}
+
 /* The index must describe this release's image and pack, as one stream. */
 static int match_index(const slot_release *rel, const image_index *idx)
 {
 	GUARD(image_index_match(idx, rel->image_length, rel->image_sha256));
-	ENSURE(idx->npacks == 1 && image_index_sequential(idx), PAWL_E_UNSUPPORTED,
-	       "image index of %s: not one pack in image order, which a stream needs",
-	       rel->version);
-	return image_index_check_pack(idx, 0, rel->pack_name, rel->pack_length);
+	return match_pack(idx, rel->pack_name, rel->pack_length);
 }
 
 /* The pack, through the decoder into the slot writer, hashed whole on the
- * way against the pack target's signed length and hashes. */
-static int write_pack(struct stream *in, uint8_t *chunk, image_decoder *d)
+ * way against the pack target's signed length and hashes (when given: a
+ * sequential index already pins every pack byte by its pieces' sha256). */
+static int write_pack(slot_read_fn read, void *ctx, uint8_t *chunk, const char *pack_name,
+		      uint64_t pack_length, const pj_value *pack_hashes, image_decoder *d)
 {
-	const slot_release *rel = in->rel;
 	uint64_t total = 0;
 	md_hashset hs;
+	bool hashed = pack_hashes != NULL;
 	int r = 0;
 
-	GUARD(md_hashset_init(&hs, rel->pack_hashes, "image pack"));
+	if (hashed)
+		GUARD(md_hashset_init(&hs, pack_hashes, "image pack"));
 	for (;;) {
 		size_t n = 0;
 
-		GUARD_GOTO(r, stream_read(in, chunk, STREAM_CHUNK, &n), out);
+		GUARD_GOTO(r, read(ctx, chunk, STREAM_CHUNK, &n), out);
+		ENSURE_GOTO(r, n <= STREAM_CHUNK, PAWL_E_INVALID, out,
+			    "image stream: the source gave more than asked");
 		if (n == 0)
 			break;
 		total += n;
-		ENSURE_GOTO(r, total <= rel->pack_length, PAWL_E_LENGTH, out,
+		ENSURE_GOTO(r, total <= pack_length, PAWL_E_LENGTH, out,
 			    "image pack %s: longer than its signed length of %" PRIu64 " bytes",
-			    rel->pack_name, rel->pack_length);
-		GUARD_GOTO(r, md_hashset_update(&hs, chunk, n), out);
+			    pack_name, pack_length);
+		if (hashed)
+			GUARD_GOTO(r, md_hashset_update(&hs, chunk, n), out);
 		GUARD_GOTO(r, image_decoder_push(d, chunk, n), out);
 	}
 	GUARD_GOTO(r, image_decoder_finish(d), out);
-	ENSURE_GOTO(r, total == rel->pack_length, PAWL_E_LENGTH, out,
+	ENSURE_GOTO(r, total == pack_length, PAWL_E_LENGTH, out,
 		    "image pack %s: %" PRIu64 " bytes, but the signed length is %" PRIu64,
-		    rel->pack_name, total, rel->pack_length);
-	return md_hashset_final(&hs, "image pack");
+		    pack_name, total, pack_length);
+	return hashed ? md_hashset_final(&hs, "image pack") : 0;
 out:
-	md_hashset_free(&hs);
+	if (hashed)
+		md_hashset_free(&hs);
+	return r;
+}
+
+int slot_write_pack(const slot_target *t, slot_read_fn read, void *ctx, const char *pack_name,
+		    uint64_t pack_length, const pj_value *pack_hashes, slot_result *res)
+{
+	_cleanup_free_ uint8_t *chunk = xmalloc(STREAM_CHUNK);
+	image_decoder *d = NULL;
+	int r;
+
+	if (!chunk)
+		return PAWL_E_NOMEM;
+	GUARD(match_pack(t->idx, pack_name, pack_length));
+	GUARD(image_decoder_new(&d, t->idx, image_slot_sink(t->w)));
+	/* The read-back hashes the whole image from the device against the
+	 * index: the decoder need not hash it on the way as well. */
+	r = t->readback ? image_decoder_defer_image_hash(d) : 0;
+	if (r == 0)
+		r = write_pack(read, ctx, chunk, pack_name, pack_length, pack_hashes, d);
+	res->image_bytes = image_decoder_image_bytes(d);
+	image_decoder_free(d);
 	return r;
 }
 
@@ -847,45 +883,36 @@ static int still_same(slot_ctx *s, boot_slot t)
 }
 
 /* Steps 5 to 7 of slot.h, with the journal open. */
-static int write_and_switch(slot_ctx *s, struct stream *in, uint8_t *chunk,
-			    const image_index *idx, image_slot *w, boot_slot t, slot_result *res)
+static int write_and_switch(slot_ctx *s, const slot_image_ops *ops, void *ctx,
+			    const slot_target *t, slot_result *res)
 {
-	image_decoder *d = NULL;
 	bool yes = false;
 	int r;
 
-	GUARD(image_decoder_new(&d, idx, image_slot_sink(w)));
-	/* The read-back hashes the whole image from the device against the
-	 * index: the decoder need not hash it on the way as well. */
-	r = s->skip_readback ? 0 : image_decoder_defer_image_hash(d);
-	if (r == 0)
-		r = write_pack(in, chunk, d);
-	res->image_bytes = image_decoder_image_bytes(d);
-	image_decoder_free(d);
-	GUARD(r);
-	GUARD(image_slot_finish(w));
-	if (!s->skip_readback)
-		GUARD(read_back(s, t, idx));
-	r = boot_set_primary(s->boot, t);
+	GUARD(ops->write(ctx, t, res));
+	GUARD(image_slot_finish(t->w));
+	if (t->readback)
+		GUARD(read_back(s, t->target, t->idx));
+	r = boot_set_primary(s->boot, t->target);
 	if (r < 0) {
 		/* The one write may have landed (boot.h): ask. */
 		struct saved_err e;
 
 		err_save(&e);
-		if (switched(s, t, &yes) < 0 || !yes)
+		if (switched(s, t->target, &yes) < 0 || !yes)
 			return err_restore(&e, r);
 		pawl_error_clear();
 	}
 	return 0;
 }
 
-int slot_install(slot_ctx *s, const slot_release *rel, slot_result *ret)
+int slot_install_image(slot_ctx *s, const char *version, bool recovery,
+		       const slot_image_ops *ops, void *ctx, slot_result *ret)
 {
 	_cleanup_image_index_ image_index *idx = NULL;
-	_cleanup_free_ uint8_t *chunk = NULL;
-	struct stream in = { rel, 0 };
 	image_slot *w = NULL;
 	boot_slot booted, target;
+	slot_target t;
 	slot_result res;
 	slot_state next;
 	boot_state bs;
@@ -893,12 +920,9 @@ int slot_install(slot_ctx *s, const slot_release *rel, slot_result *ret)
 	semver v;
 	int r;
 
-	ENSURE(s && rel && ret && !s->readonly, PAWL_E_INVALID,
-	       "slot_install: missing argument or read-only");
-	ENSURE(rel->version && (rel->fd >= 0 || rel->read) && rel->index_hashes &&
-		       rel->pack_hashes && rel->pack_name && rel->image_sha256,
-	       PAWL_E_INVALID, "slot_install: incomplete release");
-	GUARD(semver_parse(rel->version, &v));
+	ENSURE(s && version && ops && ops->index && ops->write && ret && !s->readonly,
+	       PAWL_E_INVALID, "slot_install: missing argument or read-only");
+	GUARD(semver_parse(version, &v));
 	booted = s->booted;
 	target = boot_slot_other(booted);
 	memset(&res, 0, sizeof(res));
@@ -906,7 +930,7 @@ int slot_install(slot_ctx *s, const slot_release *rel, slot_result *ret)
 	set_str(res.version, v.str);
 
 	GUARD(recover_locked(s, NULL, SLOT_INTERRUPTED));
-	o = decide(s, v.str, rel->recovery, &res);
+	o = decide(s, v.str, recovery, &res);
 	if (o != SLOT_NONE) {
 		next = s->st;
 		set_last(&next, o, v.str, target);
@@ -922,15 +946,23 @@ int slot_install(slot_ctx *s, const slot_release *rel, slot_result *ret)
 	       "update now would overwrite slot %s, the only one known to boot",
 	       boot_slot_name(booted), boot_slot_name(target));
 
-	/* Index, then the slot: every refusal before the bootloader is
-	 * touched. */
-	chunk = xmalloc(STREAM_CHUNK);
-	if (!chunk)
-		return PAWL_E_NOMEM;
-	GUARD(read_index(&in, chunk, &idx));
-	GUARD(match_index(rel, idx));
+	/* Index, then the slot, then whatever the source reads before it
+	 * writes: every refusal before the bootloader is touched. */
+	GUARD(ops->index(ctx, &idx));
 	GUARD(image_slot_open(&w, s->path[target], idx, s->path[booted]));
 	GUARD_GOTO(r, still_same(s, target), close_slot);
+	memset(&t, 0, sizeof(t));
+	t.idx = idx;
+	t.w = w;
+	t.target = target;
+	t.booted = booted;
+	t.target_path = s->path[target];
+	t.booted_path = s->path[booted];
+	t.target_id = s->id[target];
+	t.booted_id = s->id[booted];
+	t.readback = !s->skip_readback || ops->always_readback;
+	if (ops->prepare)
+		GUARD_GOTO(r, ops->prepare(ctx, &t), close_slot);
 
 	/* An update waiting in the target is dropped first, in its own
 	 * write: once the target is made bad, a "pending" left behind (the
@@ -950,10 +982,10 @@ int slot_install(slot_ctx *s, const slot_release *rel, slot_result *ret)
 		next.pending = BOOT_SLOT_NONE;
 	next.journal = target;
 	set_str(next.journal_version, v.str);
-	next.journal_recovery = rel->recovery;
+	next.journal_recovery = recovery;
 	GUARD_GOTO(r, commit(s, &next), close_slot);
 
-	r = write_and_switch(s, &in, chunk, idx, w, target, &res);
+	r = write_and_switch(s, ops, ctx, &t, &res);
 	image_slot_free(w);
 	w = NULL;
 	if (r < 0)
@@ -961,7 +993,7 @@ int slot_install(slot_ctx *s, const slot_release *rel, slot_result *ret)
 
 	next = s->st;
 	set_str(next.slot[target].version, v.str);
-	next.slot[target].recovery = rel->recovery;
+	next.slot[target].recovery = recovery;
 	next.pending = target;
 	next.journal = BOOT_SLOT_NONE;
 	next.journal_version[0] = '\0';
@@ -972,7 +1004,6 @@ int slot_install(slot_ctx *s, const slot_release *rel, slot_result *ret)
 	GUARD(commit(s, &next));
 	res.outcome = SLOT_SWITCHED;
 	res.reboot = true;
-	res.stream_bytes = in.bytes;
 	result_msg(&res, "%s written to slot %s and verified; the bootloader tries it next: reboot",
 		   v.str, boot_slot_name(target));
 	*ret = res;
@@ -981,6 +1012,61 @@ int slot_install(slot_ctx *s, const slot_release *rel, slot_result *ret)
 close_slot:
 	image_slot_free(w);
 	return r;
+}
+
+/* ---------------- the stream (index, then pack) ---------------- */
+
+struct stream_job {
+	struct stream in;
+	uint8_t *chunk;
+};
+
+static int stream_index(void *ctx, image_index **ret)
+{
+	struct stream_job *j = ctx;
+	_cleanup_image_index_ image_index *idx = NULL;
+
+	GUARD(read_index(&j->in, j->chunk, &idx));
+	GUARD(match_index(j->in.rel, idx));
+	*ret = TAKE_PTR(idx);
+	return 0;
+}
+
+static int stream_read_fn(void *ctx, void *buf, size_t cap, size_t *ret_n)
+{
+	return stream_read(ctx, buf, cap, ret_n);
+}
+
+static int stream_write(void *ctx, const slot_target *t, slot_result *res)
+{
+	struct stream_job *j = ctx;
+	const slot_release *rel = j->in.rel;
+	int r;
+
+	r = slot_write_pack(t, stream_read_fn, &j->in, rel->pack_name, rel->pack_length,
+			    rel->pack_hashes, res);
+	res->stream_bytes = j->in.bytes;
+	return r;
+}
+
+int slot_install(slot_ctx *s, const slot_release *rel, slot_result *ret)
+{
+	static const slot_image_ops ops = { stream_index, NULL, stream_write, false };
+	_cleanup_free_ uint8_t *chunk = NULL;
+	struct stream_job j;
+
+	ENSURE(s && rel && ret && !s->readonly, PAWL_E_INVALID,
+	       "slot_install: missing argument or read-only");
+	ENSURE(rel->version && (rel->fd >= 0 || rel->read) && rel->index_hashes &&
+		       rel->pack_hashes && rel->pack_name && rel->image_sha256,
+	       PAWL_E_INVALID, "slot_install: incomplete release");
+	chunk = xmalloc(STREAM_CHUNK);
+	if (!chunk)
+		return PAWL_E_NOMEM;
+	j.in.rel = rel;
+	j.in.bytes = 0;
+	j.chunk = chunk;
+	return slot_install_image(s, rel->version, rel->recovery, &ops, &j, ret);
 }
 
 /* ---------------- after boot ---------------- */

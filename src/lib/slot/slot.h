@@ -123,8 +123,10 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/stat.h>
 
 #include "boot/boot.h"
+#include "image/image.h"
 #include "install/semver.h"
 #include "json/json.h"
 #include "util/guard.h"
@@ -286,6 +288,50 @@ PAWL_MUST_USE int slot_check(slot_ctx *s, const char *version, bool recovery, sl
  * not be installed (the table above); the bootloader then still boots
  * the old slot. */
 PAWL_MUST_USE int slot_install(slot_ctx *s, const slot_release *rel, slot_result *ret);
+
+/*
+ * The same install from any image source: slot_install above is the
+ * stream of an index and one pack; delta.c's slot_install_source fetches
+ * format 2 frames as byte ranges and reuses what the device holds. The
+ * order of slot.h's steps is slot_install_image's; a source fills in:
+ *   index    read the index, check it against its signed length and
+ *            hashes before parsing, parse, match the release (step 2);
+ *   prepare  (may be NULL) read-only work once the target is open and
+ *            checked, before the bootloader is touched: nothing written;
+ *   write    with the target marked bad and the journal written: put
+ *            every piece of the image into t->w that is not there
+ *            already, each verified before it is written (step 5); then
+ *            slot_install_image fsyncs, reads back, switches, commits.
+ * always_readback: the source never proved the whole image itself, so the
+ * read-back runs even when the options turn it off.
+ */
+typedef struct slot_target {
+	const image_index *idx;
+	image_slot *w;                  /* the target, open for writing */
+	boot_slot target, booted;
+	const char *target_path, *booted_path;
+	struct stat target_id, booted_id; /* as checked at slot_open */
+	bool readback;                  /* the image is read back before the switch */
+} slot_target;
+
+typedef struct slot_image_ops {
+	PAWL_MUST_USE int (*index)(void *ctx, image_index **ret);
+	PAWL_MUST_USE int (*prepare)(void *ctx, const slot_target *t);
+	PAWL_MUST_USE int (*write)(void *ctx, const slot_target *t, slot_result *res);
+	bool always_readback;
+} slot_image_ops;
+
+PAWL_MUST_USE int slot_install_image(slot_ctx *s, const char *version, bool recovery,
+				     const slot_image_ops *ops, void *ctx, slot_result *ret);
+
+/* Format 1: the pack as a stream from read, through the decoder into
+ * t->w: every piece checked against the index before and after it is
+ * decompressed, the pack's signed length, and its signed hashes when
+ * pack_hashes is not NULL (a sequential index pins every pack byte by its
+ * pieces' sha256s anyway). */
+PAWL_MUST_USE int slot_write_pack(const slot_target *t, slot_read_fn read, void *ctx,
+				  const char *pack_name, uint64_t pack_length,
+				  const pj_value *pack_hashes, slot_result *res);
 
 /* After boot: health check, then mark the booted slot good (SLOT_CONFIRMED)
  * or bad (SLOT_HEALTH_FAILED, ret->reboot). A fallback found on the way is
