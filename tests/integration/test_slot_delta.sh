@@ -160,9 +160,10 @@ FULL1=$(stat -c %s "$(published os/1.0.0/image.pack)")
 mark_log
 ok "update to 1.0.0 (the booted factory image is the seed)" pawl update
 check "... slot b holds exactly 1.0.0" same_as 1.0.0 slot-b
-check "... most pieces came from the booted slot" [ "$(transfer from_booted)" -gt 2000 ]
-check "... and the pack bytes fetched are under a third of the pack ($FULL1)" \
-	[ "$(bytes_for 'os/1.0.0/[^ ]*image.pack')" -lt $((FULL1 / 3)) ]
+check "... 98% of the pieces were reused (in place or from the booted slot)" \
+	[ $(($(transfer in_place) + $(transfer from_booted))) -ge $(($(transfer pieces) * 98 / 100)) ]
+check "... the pack was not fetched whole ($FULL1 bytes)" \
+	[ "$(bytes_for 'os/1.0.0/[^ ]*image.pack')" -lt "$FULL1" ]
 check "... with Range requests (206)" sh -c "tail -n +$(($(cat log.mark) + 1)) '$NG/access.log' | grep 'image.pack' | grep -q '\" 206 '"
 check "... the operator is told what was reused" grep -q "reused" out.log
 ok "boot" boot
@@ -187,13 +188,28 @@ ok "confirm 2.0.0" pawl confirm
 
 # --------------------------------------------------- a corrupted booted seed
 release 3.0.0 docs/abi.md
-# A byte in the middle of the booted slot's file data; 3.0.0 has the same
-# piece there, so the seed would be reused if it were not checked.
-flip_byte slot-a 6291556
+# A byte of a piece that only the booted slot a can give: one that 2.0.0
+# changed (so slot b, holding 1.0.0, lacks it) and 3.0.0 kept. The seed
+# would be reused if it were not checked.
+SEEDAT=$(python3 - img-1.0.0.ext4 img-2.0.0.ext4 img-3.0.0.ext4 <<'EOP'
+import sys
+a, b, c = (open(f, 'rb').read() for f in sys.argv[1:])
+for o in range(0, len(b), 4096):
+    if a[o:o + 4096] != b[o:o + 4096] and b[o:o + 4096] == c[o:o + 4096] \
+            and b.count(b[o:o + 4096]) == 1 and a.find(b[o:o + 4096]) < 0:
+        print(o + 100)
+        break
+EOP
+)
+check "(a piece only the booted slot holds: at $SEEDAT)" [ -n "$SEEDAT" ]
+flip_byte slot-a "$SEEDAT"
 ok "update to 3.0.0 from a corrupted booted slot" pawl update
-check "... the corrupted seed piece was rejected" [ "$(transfer seed_rejected)" -ge 1 ]
+# (the scan hashes what the seed holds, so the corrupted piece matches no
+# signed sum and is fetched; a seed that changes after the scan is caught
+# by the check before each write: test_delta's corrupt_booted)
+check "... the corrupted seed piece was not used: its frame was fetched" [ "$(transfer fetched)" -ge 1 ]
 check "... slot b holds exactly 3.0.0 all the same" same_as 3.0.0 slot-b
-flip_byte slot-a 6291556
+flip_byte slot-a "$SEEDAT"
 ok "boot" boot
 ok "confirm 3.0.0" pawl confirm
 
@@ -219,6 +235,7 @@ check "... the bootloader order is unchanged" [ "$(env_of ORDER)" = "$ORDER0" ]
 check "... slot b is not bootable: B_OK=0" [ "$(env_of B_OK)" = 0 ]
 ok "boot" boot
 check "... the old slot a" [ "$(booted)" = a ]
+ok "confirm a" pawl confirm
 flip_byte "$PACK5" 100
 ok "with the pack repaired the update goes through" pawl update
 check "... slot b holds exactly 5.0.0" same_as 5.0.0 slot-b

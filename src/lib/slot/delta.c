@@ -19,9 +19,10 @@
  *            2. groups: the target's group at the same position equal to
  *               the signed one: in place; a booted group anywhere equal
  *               to it: copied whole; the others need their sums.
- *            3. sums: a sample of up to 32 needed groups spread evenly,
- *               one stream; fewer than 10% of their pieces found in the
- *               seeds: the seeds are unrelated, no more sums (every piece
+ *            3. sums: a sample of an eighth of the needed groups (4 to 32)
+ *               spread evenly, one stream; fewer than 10% of their pieces
+ *               that are not all zeros found in the seeds: the seeds are
+ *               unrelated, no more sums (every piece
  *               of a needed group comes from its frame); else the rest,
  *               one stream. Every group is checked against its signed
  *               hash before a sum of it is used; a group that fails stops
@@ -153,6 +154,7 @@ struct job {
 	uint8_t *buf;               /* copies */
 	size_t bufcap;
 	uint8_t (*gsum)[32];        /* one group's sums */
+	uint8_t zero_sum[32];       /* the sha256 of a piece of zeros */
 	uint64_t missing, filled;   /* pieces for the frames; written from them */
 	uint64_t image_bytes;
 
@@ -688,9 +690,11 @@ static int add_sum(struct job *j, const uint8_t sum[32], uint32_t *ret)
 }
 
 /* The plan of group g's pieces from its verified sums; *found counts
- * those a seed holds. */
+ * those a seed holds and *evidence the pieces that are not all zeros
+ * (any seed has zeros, and a frame of zeros costs almost nothing, so
+ * they say nothing about whether the seeds are related). */
 static int plan_group(struct job *j, uint32_t g, const uint8_t (*sums)[32], uint32_t n,
-		      uint64_t *found)
+		      uint64_t *found, uint64_t *evidence)
 {
 	const struct seed *b = &j->seed[SEED_BOOTED], *tg = &j->seed[SEED_TARGET];
 	uint32_t first = g * j->idx->group_pieces;
@@ -711,9 +715,14 @@ static int plan_group(struct job *j, uint32_t g, const uint8_t (*sums)[32], uint
 			pl->src = at;
 		} else {
 			pl->kind = P_MISSING;
+			if (memcmp(sums[i], j->zero_sum, 32) != 0)
+				(*evidence)++;
 			continue;
 		}
-		(*found)++;
+		if (memcmp(sums[i], j->zero_sum, 32) != 0) {
+			(*found)++;
+			(*evidence)++;
+		}
 		if (pl->kind != P_INPLACE) {
 			uint32_t s = 0;
 
@@ -762,10 +771,8 @@ static int fetch_groups(struct job *j, const uint32_t *list, uint32_t n, uint64_
 			j->xf->bytes_sums += len;
 			r = image2_check_group(idx, list[i], (const uint8_t *)j->gsum, len);
 		}
-		if (r == 0) {
-			*total += cnt;
-			r = plan_group(j, list[i], (const uint8_t(*)[32])j->gsum, cnt, found);
-		}
+		if (r == 0)
+			r = plan_group(j, list[i], (const uint8_t(*)[32])j->gsum, cnt, found, total);
 	}
 	return s_close(j, r, idx->sums_name);
 }
@@ -785,7 +792,10 @@ static int fetch_sums(struct job *j)
 			need[nneed++] = g;
 	if (nneed == 0)
 		return 0;
-	m = nneed < SAMPLE_GROUPS ? nneed : SAMPLE_GROUPS;
+	/* an eighth of the groups in need, 4 to SAMPLE_GROUPS of them */
+	m = nneed / 8 < 4 ? 4 : nneed / 8 > SAMPLE_GROUPS ? SAMPLE_GROUPS : nneed / 8;
+	if (m > nneed)
+		m = nneed;
 	sample = xcalloc(m, sizeof(uint32_t));
 	rest = xcalloc(nneed, sizeof(uint32_t));
 	if (!sample || !rest)
@@ -803,8 +813,10 @@ static int fetch_sums(struct job *j)
 	GUARD(fetch_groups(j, sample, m, &found, &total));
 	if (nrest == 0)
 		return 0;
-	/* Unrelated seeds: their sums would buy nothing. */
-	if (found * 10 < total)
+	/* Unrelated seeds: their sums would buy nothing. Fewer than one in
+	 * ten of the sample's pieces that are not zeros found in a seed (and
+	 * a sample of nothing but zeros) says so. */
+	if (found * 10 < total || total == 0)
 		return 0;
 	return fetch_groups(j, rest, nrest, &found, &total);
 }
@@ -821,6 +833,15 @@ static int src_prepare(void *ctx, const slot_target *t)
 	j->gsum = tab_alloc(j, idx->group_pieces, 32);
 	if (!j->plan || !j->gsum)
 		return PAWL_E_NOMEM;
+	{
+		_cleanup_free_ uint8_t *z = xcalloc(idx->piece_size, 1);
+		uint8_t d[HASH_MAX_LEN];
+
+		if (!z)
+			return PAWL_E_NOMEM;
+		GUARD(hash_once(HASH_SHA256, z, idx->piece_size, d));
+		memcpy(j->zero_sum, d, 32);
+	}
 	GUARD(scan_seeds(j, t));
 	GUARD(explain_groups(j));
 	GUARD(fetch_sums(j));
