@@ -155,6 +155,16 @@ check "the rebuilt v3 is v2's image" cmp -s r3.img v2.img
 ok "v3.2.0 (--base 1.0.0) rebuilds" rebuild 3.2.0 r32.img
 check "the rebuilt v3.2.0 is v2's image" cmp -s r32.img v2.img
 
+ok "a format 2 recovery release" $R release ws os 3.3.0 v1.img --image --index-format 2 --recovery --key targets.pem
+check "its custom data says recovery, format 2" python3 -c "
+import json; c = json.load(open('ws/metadata/targets.json'))['signed']['targets']['os/3.3.0/image.idx']['custom']
+assert c['recovery'] is True and c['image']['format'] == 2, c"
+before=$(sha256sum ws/metadata/targets.json)
+ok "v2 again under 2.0.0" $R release ws os 2.0.0 v2.img --image --index-format 2 --key targets.pem
+check "the same image again under its version changes nothing" sh -c \
+	"grep -q 'nothing changed' out.log && [ \"\$(sha256sum ws/metadata/targets.json)\" = '$before' ]"
+refuses "another image under a released version is refused (immutable)" 1 "immutable" \
+	$R release ws os 2.0.0 v1.img --image --index-format 2 --key targets.pem
 ok "a format 1 release is still the default" $R release ws os 0.5.0 v1.img --image --key targets.pem
 check "its index is format 1" python3 -c "
 import json; t = json.load(open('ws/metadata/targets.json'))['signed']['targets']
@@ -174,7 +184,7 @@ STORED=ws/targets/$(echo "$SUMS" | cut -c1-2)/$SUMS
 cp "$STORED" sums.orig
 flip_byte "$STORED" 100
 refuses "a tampered base in the store is refused" 1 "os/3.2.0/image.sums.*(hash|sha256)" \
-	$R release ws os 4.0.0 v2.img --image --index-format 2
+	$R release ws os 4.0.0 v2.img --image --index-format 2 --base 3.2.0
 cp sums.orig "$STORED"
 check "no refused release left a target behind" python3 -c "
 import json; t = json.load(open('ws/metadata/targets.json'))['signed']['targets']
