@@ -92,6 +92,12 @@ ok "release v1 in format 2" $R release ws os 1.0.0 v1.img --image --index-format
 check "v1 has no base" grep -q "6144 pieces of 4 KiB; base none" out.log
 ok "release v2 in format 2" $R release ws os 2.0.0 v2.img --image --index-format 2 --key targets.pem
 check "v2's base is v1, most pieces reused" grep -qE "base 1\.0\.0 \([0-9]{4} pieces reused\)" out.log
+REUSED=$(sed -n 's/.*base 1\.0\.0 (\([0-9]*\) pieces reused).*/\1/p' out.log)
+check "every piece of v2 whose bytes v1 has is reused, no other ($REUSED)" python3 -c "
+import hashlib
+h = lambda f: [hashlib.sha256(d[i:i + 4096]).digest() for d in [open(f, 'rb').read()] for i in range(0, len(d), 4096)]
+old = set(h('v1.img'))
+assert sum(x in old for x in h('v2.img')) == int('$REUSED')"
 ok "timestamp and publish" publish
 ok "pawl-repo verify accepts the publication" $R verify out --root ws/root.json
 check "verify saw the six targets" grep -q "6 targets present" out.log
@@ -132,6 +138,8 @@ check "the rebuilt v2 is v2" cmp -s r2.img v2.img
 check "v2 takes frames from v1's pack and from its own" sh -c \
 	"grep -qE 'pack os/1.0.0/image.pack: [1-9][0-9]* frames' out.log &&
 	 grep -qE 'pack os/2.0.0/image.pack: [1-9][0-9]* frames' out.log"
+check "v2 uses every byte of its own pack" sh -c \
+	"grep -qE 'pack os/2.0.0/image.pack: [0-9]+ frames, ([0-9]+) of its \\1 bytes' out.log"
 
 ok "the TUF client downloads v2's index and sums over file://" sh -c \
 	"$P --metadata-dir md init ws/root.json && $P --metadata-dir md --metadata-url file://$T/out/metadata \
