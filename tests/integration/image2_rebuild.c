@@ -100,6 +100,7 @@ int main(int argc, char **argv)
 		size_t plen;
 		uint8_t *pack = slurp(file_of(idx->packs[p].name), &plen);
 		uint32_t nf = 0;
+		uint64_t used = 0;
 
 		if (plen != idx->packs[p].length)
 			die_msg("a pack does not have the index's length", idx->packs[p].name);
@@ -110,6 +111,7 @@ int main(int argc, char **argv)
 			if (fr->pack != p)
 				continue;
 			nf++;
+			used += fr->clen;
 			fetched += fr->clen;
 			if (image2_frame_check_compressed(idx, f, pack + fr->pack_offset, fr->clen) != 0)
 				die("a frame");
@@ -120,7 +122,8 @@ int main(int argc, char **argv)
 			if (image2_frame_check_plain(idx, f, plain[f], fr->ulen) != 0)
 				die("a frame");
 		}
-		printf("pack %s: %" PRIu32 " frames\n", idx->packs[p].name, nf);
+		printf("pack %s: %" PRIu32 " frames, %" PRIu64 " of its %zu bytes\n",
+		       idx->packs[p].name, nf, used, plen);
 		free(pack);
 	}
 	out = fopen(argv[2], "wb");

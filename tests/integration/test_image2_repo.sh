@@ -92,6 +92,12 @@ ok "release v1 in format 2" $R release ws os 1.0.0 v1.img --image --index-format
 check "v1 has no base" grep -q "6144 pieces of 4 KiB; base none" out.log
 ok "release v2 in format 2" $R release ws os 2.0.0 v2.img --image --index-format 2 --key targets.pem
 check "v2's base is v1, most pieces reused" grep -qE "base 1\.0\.0 \([0-9]{4} pieces reused\)" out.log
+REUSED=$(sed -n 's/.*base 1\.0\.0 (\([0-9]*\) pieces reused).*/\1/p' out.log)
+check "every piece of v2 whose bytes v1 has is reused, no other ($REUSED)" python3 -c "
+import hashlib
+h = lambda f: [hashlib.sha256(d[i:i + 4096]).digest() for d in [open(f, 'rb').read()] for i in range(0, len(d), 4096)]
+old = set(h('v1.img'))
+assert sum(x in old for x in h('v2.img')) == int('$REUSED')"
 ok "timestamp and publish" publish
 ok "pawl-repo verify accepts the publication" $R verify out --root ws/root.json
 check "verify saw the six targets" grep -q "6 targets present" out.log
@@ -132,6 +138,8 @@ check "the rebuilt v2 is v2" cmp -s r2.img v2.img
 check "v2 takes frames from v1's pack and from its own" sh -c \
 	"grep -qE 'pack os/1.0.0/image.pack: [1-9][0-9]* frames' out.log &&
 	 grep -qE 'pack os/2.0.0/image.pack: [1-9][0-9]* frames' out.log"
+check "v2 uses every byte of its own pack" sh -c \
+	"grep -qE 'pack os/2.0.0/image.pack: [0-9]+ frames, ([0-9]+) of its \\1 bytes' out.log"
 
 ok "the TUF client downloads v2's index and sums over file://" sh -c \
 	"$P --metadata-dir md init ws/root.json && $P --metadata-dir md --metadata-url file://$T/out/metadata \
@@ -155,6 +163,16 @@ check "the rebuilt v3 is v2's image" cmp -s r3.img v2.img
 ok "v3.2.0 (--base 1.0.0) rebuilds" rebuild 3.2.0 r32.img
 check "the rebuilt v3.2.0 is v2's image" cmp -s r32.img v2.img
 
+ok "a format 2 recovery release" $R release ws os 3.3.0 v1.img --image --index-format 2 --recovery --key targets.pem
+check "its custom data says recovery, format 2" python3 -c "
+import json; c = json.load(open('ws/metadata/targets.json'))['signed']['targets']['os/3.3.0/image.idx']['custom']
+assert c['recovery'] is True and c['image']['format'] == 2, c"
+before=$(sha256sum ws/metadata/targets.json)
+ok "v2 again under 2.0.0" $R release ws os 2.0.0 v2.img --image --index-format 2 --key targets.pem
+check "the same image again under its version changes nothing" sh -c \
+	"grep -q 'nothing changed' out.log && [ \"\$(sha256sum ws/metadata/targets.json)\" = '$before' ]"
+refuses "another image under a released version is refused (immutable)" 1 "immutable" \
+	$R release ws os 2.0.0 v1.img --image --index-format 2 --key targets.pem
 ok "a format 1 release is still the default" $R release ws os 0.5.0 v1.img --image --key targets.pem
 check "its index is format 1" python3 -c "
 import json; t = json.load(open('ws/metadata/targets.json'))['signed']['targets']
@@ -174,7 +192,7 @@ STORED=ws/targets/$(echo "$SUMS" | cut -c1-2)/$SUMS
 cp "$STORED" sums.orig
 flip_byte "$STORED" 100
 refuses "a tampered base in the store is refused" 1 "os/3.2.0/image.sums.*(hash|sha256)" \
-	$R release ws os 4.0.0 v2.img --image --index-format 2
+	$R release ws os 4.0.0 v2.img --image --index-format 2 --base 3.2.0
 cp sums.orig "$STORED"
 check "no refused release left a target behind" python3 -c "
 import json; t = json.load(open('ws/metadata/targets.json'))['signed']['targets']

@@ -161,8 +161,9 @@ typedef struct image_index {
 /* ---------------- index.c ---------------- */
 
 /* Parse and validate an index of format 1 or 2 (idx->version says which).
- * lim may be NULL for the defaults. The result is owned by the caller
- * (image_index_free). */
+ * lim may be NULL for the defaults (format 2 with NULL: 2^22 image pieces;
+ * an explicit IMAGE_LIMITS_DEFAULT keeps format 1's 2^18, 1 GiB at 4 KiB).
+ * The result is owned by the caller (image_index_free). */
 PAWL_MUST_USE int image_index_parse(image_index **ret, const void *p, size_t n,
 				    const image_limits *lim);
 /* Serialise idx into out (appended), after image_index_check() with the
