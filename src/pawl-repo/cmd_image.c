@@ -43,30 +43,34 @@
  * 8% of zstd -19 of the whole image, 1 MiB pieces 12% over. */
 #define PIECE_DEFAULT (2u << 20)
 #define THREADS_MAX 8
-/* Until the agent installs format 2, the lead flips it (#19). */
-#define INDEX_FORMAT_DEFAULT 1
+/* Format 2 (delta updates, #19) since the agent installs it; format 1 stays
+ * for devices whose agent predates it. */
+#define INDEX_FORMAT_DEFAULT 2
 
 static const char usage_image[] =
 	"usage: pawl-repo release REPO APP VERSION IMAGE --image [--recovery] [--key KEY ...]\n"
-	"                 [--piece-size SIZE] [--level N] [--index-format 1|2]\n"
-	"                 [--frame-size SIZE] [--base VERSION | --no-base]\n"
+	"                 [--piece-size SIZE] [--frame-size SIZE] [--level N]\n"
+	"                 [--base VERSION | --no-base] [--index-format 2|1]\n"
 	"\n"
 	"Publish IMAGE, a file system image (a regular file), as slot image release\n"
-	"VERSION of APP. It is cut into pieces of SIZE bytes (default 2M; 4K to 4M, a\n"
-	"multiple of 4K), each compressed on its own with zstd at level N (default 19),\n"
-	"and published as two targets: APP/VERSION/image.pack (the compressed pieces, a\n"
-	"valid .zst file) and APP/VERSION/image.idx (the piece index, with the release's\n"
-	"custom data: version, recovery, and image {index, pack, length, sha256}). A device\n"
-	"verifies every piece against the signed index before it writes it into its\n"
-	"inactive slot. --recovery and --key mean what they mean for any release.\n"
+	"VERSION of APP, for full and delta updates. It is cut into pieces of SIZE bytes\n"
+	"(default 4K, the file system's block; 4K to 64K, a multiple of 4K) and published\n"
+	"as up to three targets: APP/VERSION/image.sums (the sha256 of every piece),\n"
+	"APP/VERSION/image.idx (the index, with the release's custom data: version,\n"
+	"recovery, image {format, index, sums, pack, length, sha256}) and\n"
+	"APP/VERSION/image.pack, which holds only the pieces no earlier release has,\n"
+	"compressed with zstd at level N (default 19) in frames of up to --frame-size\n"
+	"bytes (default 2M; 4K to 4M, a multiple of the piece size). Pieces already\n"
+	"published point into the packs of the base: the highest earlier image release of\n"
+	"APP, or --base VERSION, or none with --no-base. Keep the base's targets published\n"
+	"while a release that points into them is. A device verifies every piece against\n"
+	"the signed index and sums before it writes it into its inactive slot, and\n"
+	"fetches only the pieces its slots do not hold. --recovery and --key mean what\n"
+	"they mean for any release.\n"
 	"\n"
-	"--index-format 2 publishes for delta updates (default 1): pieces of SIZE bytes\n"
-	"(default 4K; 4K to 64K, a multiple of 4K), three targets: APP/VERSION/image.sums\n"
-	"(the sha256 of every piece), APP/VERSION/image.idx, and APP/VERSION/image.pack\n"
-	"holding only the pieces no earlier release has, compressed in frames of up to\n"
-	"--frame-size bytes (default 2M; 4K to 4M, a multiple of the piece size). Pieces\n"
-	"already published point into the packs of the base: the highest earlier format 2\n"
-	"image release of APP, or --base VERSION, or none with --no-base.\n"
+	"--index-format 1 publishes the format that agents before delta updates read:\n"
+	"pieces of SIZE bytes (default 2M; 4K to 4M) each compressed on its own, in one\n"
+	"pack of the whole image.\n"
 	"Then: pawl-repo timestamp, pawl-repo publish.\n";
 
 /* ---------------- compressing a batch of pieces ---------------- */

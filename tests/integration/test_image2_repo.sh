@@ -173,7 +173,7 @@ check "the same image again under its version changes nothing" sh -c \
 	"grep -q 'nothing changed' out.log && [ \"\$(sha256sum ws/metadata/targets.json)\" = '$before' ]"
 refuses "another image under a released version is refused (immutable)" 1 "immutable" \
 	$R release ws os 2.0.0 v1.img --image --index-format 2 --key targets.pem
-ok "a format 1 release is still the default" $R release ws os 0.5.0 v1.img --image --key targets.pem
+ok "a format 1 release, asked for" $R release ws os 0.5.0 v1.img --image --index-format 1 --key targets.pem
 check "its index is format 1" python3 -c "
 import json; t = json.load(open('ws/metadata/targets.json'))['signed']['targets']
 c = t['os/0.5.0/image.idx']['custom']['image']
@@ -199,8 +199,8 @@ import json; t = json.load(open('ws/metadata/targets.json'))['signed']['targets'
 assert not any(k.startswith('os/4.') for k in t), sorted(t)"
 
 # ---------------------------------------------------------------- usage
-refuses "--frame-size needs --index-format 2" 64 "index-format 2" $R release ws os 4.0.0 v2.img --image --frame-size 1M
-refuses "--no-base needs --index-format 2" 64 "index-format 2" $R release ws os 4.0.0 v2.img --image --no-base
+refuses "--frame-size is not for --index-format 1" 64 "index-format 2" $R release ws os 4.0.0 v2.img --image --index-format 1 --frame-size 1M
+refuses "--no-base is not for --index-format 1" 64 "index-format 2" $R release ws os 4.0.0 v2.img --image --index-format 1 --no-base
 refuses "--index-format 3 is a usage error" 64 "1 or 2" $R release ws os 4.0.0 v2.img --image --index-format 3
 refuses "format 2 pieces over 64K are a usage error" 64 "4K to 64K" \
 	$R release ws os 4.0.0 v2.img --image --index-format 2 --piece-size 128K

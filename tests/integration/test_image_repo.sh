@@ -60,7 +60,7 @@ truncate -s 8M img.ext4
 check "an 8 MiB ext4 image built with mkfs.ext4 -d" [ "$(size img.ext4)" = 8388608 ]
 
 # ---------------------------------------------------------------- publishing
-ok "release --image --index-format 1 publishes the image" $R release ws os 1.0.0 img.ext4 --image --key targets.pem
+ok "release --image --index-format 1 publishes the image" $R release ws os 1.0.0 img.ext4 --image --index-format 1 --key targets.pem
 check "it says how many pieces and how large the pack is" grep -q "pieces of 2048 KiB; pack" out.log
 ok "timestamp and publish" publish
 ok "pawl-repo verify accepts the publication" $R verify out --root ws/root.json
@@ -123,7 +123,7 @@ refuses "pawl-repo verify catches a tampered published pack" 2 "hash|sha256" $R 
 mv "$PACK.orig" "$PACK"
 
 # ---------------------------------------------------------------- options and refusals
-ok "release --image --index-format 1 --recovery" $R release ws os 0.9.0 img.ext4 --image --recovery --key targets.pem
+ok "release --image --index-format 1 --recovery" $R release ws os 0.9.0 img.ext4 --image --index-format 1 --recovery --key targets.pem
 check "a recovery image release says so in its custom data" python3 -c "
 import json; t = json.load(open('ws/metadata/targets.json'))['signed']['targets']
 assert t['os/0.9.0/image.idx']['custom']['recovery'] is True"
