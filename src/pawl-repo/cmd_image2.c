@@ -46,7 +46,6 @@
 
 #include "content.h"
 #include "repo.h"
-#include "util/semver.h"
 
 #define THREADS_MAX 8
 #define NONE UINT32_MAX
