@@ -30,13 +30,13 @@
 static int argc_g;
 static char **argv_g;
 
-static void die(const char *what)
+__attribute__((noreturn)) static void die(const char *what)
 {
 	fprintf(stderr, "image2_rebuild: %s: %s\n", what, pawl_error_last()->message);
 	exit(1);
 }
 
-static void die_msg(const char *what, const char *a)
+__attribute__((noreturn)) static void die_msg(const char *what, const char *a)
 {
 	fprintf(stderr, "image2_rebuild: %s: %s\n", what, a);
 	exit(1);
@@ -46,7 +46,7 @@ static uint8_t *slurp(const char *path, size_t *ret)
 {
 	FILE *f = fopen(path, "rb");
 	uint8_t *p = NULL;
-	long n;
+	long n = 0;
 
 	if (!f || fseek(f, 0, SEEK_END) != 0 || (n = ftell(f)) < 0 || fseek(f, 0, SEEK_SET) != 0)
 		die_msg("cannot read", path);
