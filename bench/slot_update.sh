@@ -114,6 +114,11 @@ fresh_device() {
 	grub-editenv grubenv set ORDER="A B" A_OK=1 A_TRY=0 B_OK=0 B_TRY=0
 	"$P" --config device.conf --booted-slot a mark-good >/dev/null
 }
+# The image, the pack and the repository were just written: flush them
+# now, or the first runs wait for that writeback (ext4 commits the
+# journal with other files' data, and pawl fsyncs its state and audit log
+# some thirty times where the pipeline fsyncs once).
+sync
 : >pawl.txt
 : >pipe.txt
 : >dgst.txt
