@@ -155,6 +155,10 @@ static int writer_piece(image_decoder *d, uint32_t piece, hash_ctx *h)
 	pthread_mutex_unlock(&d->mu);
 	if (h) {
 		r = hash_final(h, got);
+		if (r == 0 && hashed != pc->ulen) /* decompress_steps sees to it */
+			r = pawl_error_set(PAWL_E_LENGTH,
+					   "image piece %" PRIu32 " (offset %" PRIu64 "): %zu bytes, "
+					   "the index says %" PRIu32, piece, pc->offset, hashed, pc->ulen);
 		if (r == 0)
 			r = check_plain(d, piece, got);
 		if (r == 0)
