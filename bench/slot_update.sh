@@ -62,6 +62,7 @@ timed() { # "wall_seconds max_rss_kb" of a command, from GNU time -v
 		END { printf "%.3f %d\n", wall, rss }' time.log
 }
 median() { sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+range() { sort -n | awk '{ v[NR] = $1 } END { printf "%s..%s", v[1], v[NR] }'; }
 
 # ---------------------------------------------------------------- the image
 mkdir root
@@ -114,6 +115,11 @@ fresh_device() {
 	grub-editenv grubenv set ORDER="A B" A_OK=1 A_TRY=0 B_OK=0 B_TRY=0
 	"$P" --config device.conf --booted-slot a mark-good >/dev/null
 }
+# The image, the pack and the repository were just written: flush them
+# now, or the first runs wait for that writeback (ext4 commits the
+# journal with other files' data, and pawl fsyncs its state and audit log
+# some thirty times where the pipeline fsyncs once).
+sync
 : >pawl.txt
 : >pipe.txt
 : >dgst.txt
@@ -135,6 +141,9 @@ done
 p_wall=$(cut -d' ' -f1 pawl.txt | median)
 p_rss=$(cut -d' ' -f2 pawl.txt | median)
 c_wall=$(cut -d' ' -f1 pipe.txt | median)
+p_range=$(cut -d' ' -f1 pawl.txt | range)
+c_range=$(cut -d' ' -f1 pipe.txt | range)
+p_rss_max=$(cut -d' ' -f2 pawl.txt | sort -n | tail -n 1)
 c_rss=$(cut -d' ' -f2 pipe.txt | median)
 o_wall=$(cut -d' ' -f1 dgst.txt | median)
 bytes=$(median <bytes.txt)
@@ -148,18 +157,18 @@ yes_no() { awk -v a="$1" -v b="$2" 'BEGIN { print (a <= b) ? "yes" : "**no**" }'
 	echo "Run $(date -u +%Y-%m-%dT%H:%MZ) on $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg)."
 	echo "Image: ${mb} MiB ext4 (\`mkfs.ext4 -d\`, $files bytes of files from $dirs),"
 	echo "published with \`pawl-repo release --image\` (2 MiB pieces, zstd -19), served by nginx on"
-	echo "127.0.0.1 (plain HTTP); slots are files; medians of $runs runs."
+	echo "127.0.0.1 (plain HTTP); slots are files; medians of $runs runs (min..max)."
 	echo
 	echo "| | wall | peak RSS | bytes transferred |"
 	echo "|---|---|---|---|"
-	echo "| \`pawl update\` (refresh, index, verify every piece, write, fsync, read back, switch) | $p_wall s | $(mib "$p_rss") MiB | $bytes |"
-	echo "| \`curl \| zstd -d \| dd conv=fsync\` of the same pack (nothing verified) | $c_wall s | $(mib "$c_rss") MiB (largest of the three) | $packlen |"
+	echo "| \`pawl update\` (refresh, index, verify every piece, write, fsync, read back, switch) | $p_wall s ($p_range) | $(mib "$p_rss") MiB (largest $(mib "$p_rss_max")) | $bytes |"
+	echo "| \`curl \| zstd -d \| dd conv=fsync\` of the same pack (nothing verified) | $c_wall s ($c_range) | $(mib "$c_rss") MiB (largest of the three) | $packlen |"
 	echo "| \`openssl dgst -sha256\` of the raw image | $o_wall s | | |"
 	echo "| \`zstd -19\` of the whole image | | | $whole |"
 	echo
 	echo "| goal (issue 18) | measured | met |"
 	echo "|---|---|---|"
-	echo "| peak RSS ≤ 16 MiB | $(mib "$p_rss") MiB | $(yes_no "$p_rss" 16384) |"
+	echo "| peak RSS ≤ 16 MiB (largest run) | $(mib "$p_rss_max") MiB | $(yes_no "$p_rss_max" 16384) |"
 	echo "| bytes within 10% of \`zstd -19\` of the whole image | $(ratio "$bytes" "$whole") × | $(yes_no "$(ratio "$bytes" "$whole")" 1.10) |"
 	echo "| wall ≤ 1.5 × the curl pipeline | $(ratio "$p_wall" "$c_wall") × | $(yes_no "$(ratio "$p_wall" "$c_wall")" 1.5) |"
 	echo

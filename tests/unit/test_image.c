@@ -907,6 +907,84 @@ static void test_bad_frames(void **state)
 	image_compressor_free(c);
 }
 
+/* A signed piece whose zstd frame breaks halfway through (its compressed
+ * hash matches: the index was made from the broken frame), and one that
+ * decompresses to other bytes than the index's plain sha256. zstd writes
+ * the piece into the decoder's buffer a slice at a time while the writer
+ * hashes behind it: neither piece, nor any part of it, reaches the sink. */
+static void test_broken_frame_halfway(void **state)
+{
+	const size_t len = (size_t)512 << 10;
+	uint8_t *plain = malloc(len), *frame = malloc(len), *broken = malloc(len);
+	uint8_t cs[HASH_MAX_LEN], us[HASH_MAX_LEN];
+	size_t flen, at;
+	image_compressor *c = NULL;
+	image_index *idx = NULL;
+	image_decoder *d = NULL;
+	struct record rec = { 0, 0 };
+	image_sink sink = { record_write, &rec };
+	uint16_t id;
+
+	(void)state;
+	assert_non_null(plain);
+	assert_non_null(frame);
+	assert_non_null(broken);
+	rng_state = 77;
+	for (size_t i = 0; i < len; i++) /* compressible, not trivially */
+		plain[i] = (uint8_t)("abcdefgh"[rnd() % 8]);
+	t_ok(image_compressor_new(&c, 3));
+	t_ok(image_compress(c, plain, len, frame, len, &flen));
+	assert_true(flen > 4 * ((size_t)16 << 10)); /* several decoder slices */
+	t_ok(hash_once(HASH_SHA256, plain, len, us));
+	/* A flip in the last quarter of the frame that zstd refuses. */
+	for (at = flen - flen / 4; at < flen - 8; at++) {
+		uint8_t *out = malloc(len);
+		size_t m;
+
+		assert_non_null(out);
+		memcpy(broken, frame, flen);
+		broken[at] ^= 0xff;
+		m = ZSTD_decompress(out, len, broken, flen);
+		free(out);
+		if (ZSTD_findFrameCompressedSize(broken, flen) == flen && ZSTD_isError(m))
+			break;
+	}
+	assert_true(at < flen - 8);
+	t_ok(hash_once(HASH_SHA256, broken, flen, cs));
+	t_ok(image_index_new(&idx, IMAGE_CHUNK_FIXED, (uint32_t)len));
+	t_ok(image_index_add_pack(idx, "p", &id));
+	t_ok(image_index_add_piece(idx, id, 0, (uint32_t)len, (uint32_t)flen, cs, us));
+	idx->length = len;
+	idx->packs[0].length = flen;
+	memcpy(idx->sha256, us, 32);
+	t_ok(image_index_check(idx, NULL));
+	t_ok(image_decoder_new(&d, idx, sink));
+	t_fails(image_decoder_push(d, broken, flen), PAWL_E_FORMAT);
+	assert_message("image piece 0 (offset 0): cannot decompress");
+	image_decoder_free(d);
+	assert_int_equal(rec.calls, 0);
+
+	/* The frame is whole but holds other bytes than the signed ones. */
+	plain[len - 1] ^= 1;
+	t_ok(image_compress(c, plain, len, frame, len, &flen));
+	t_ok(hash_once(HASH_SHA256, frame, flen, cs));
+	idx->pieces[0].clen = (uint32_t)flen;
+	memcpy(idx->pieces[0].csha, cs, 32);
+	idx->packs[0].length = flen;
+	t_ok(image_index_check(idx, NULL));
+	t_ok(image_decoder_new(&d, idx, sink));
+	t_ok(image_decoder_push(d, frame, flen));
+	t_fails(image_decoder_finish(d), PAWL_E_HASH);
+	assert_message("do not match the sha256 in the signed index");
+	image_decoder_free(d);
+	assert_int_equal(rec.calls, 0);
+	image_index_free(idx);
+	image_compressor_free(c);
+	free(plain);
+	free(frame);
+	free(broken);
+}
+
 static void test_decoder_needs_sequential(void **state)
 {
 	struct packed pk;
@@ -1214,6 +1292,7 @@ int main(void)
 		cmocka_unit_test(test_deferred_image_hash),
 		cmocka_unit_test(test_truncated_and_long_pack),
 		cmocka_unit_test(test_bad_frames),
+		cmocka_unit_test(test_broken_frame_halfway),
 		cmocka_unit_test(test_decoder_needs_sequential),
 		cmocka_unit_test(test_slot_too_small),
 		cmocka_unit_test(test_slot_booted),

@@ -155,6 +155,9 @@ struct src {
 				* loses a write would */
 	int fail;              /* when set: the source fails with it at once */
 	size_t corrupt_at;     /* corrupt: this byte instead of the first */
+	size_t corrupt_after;  /* corrupt: once this many pack bytes are
+				* delivered instead of at the end */
+	bool corrupted;
 };
 
 static int src_read(void *ctx, void *buf, size_t cap, size_t *ret_n)
@@ -170,15 +173,17 @@ static int src_read(void *ctx, void *buf, size_t cap, size_t *ret_n)
 		return pawl_error_set(s->fail, "the fetcher gave up");
 	if (n == 0 && s->fake)
 		snprintf(s->log_at_end, sizeof(s->log_at_end), "%s", boot_fake_log(s->fake));
-	if (n == 0 && s->corrupt) {
-		/* Piece 0 was written long ago (the decoder writes piece i
-		 * while it checks piece i + 1). */
+	if (s->corrupt && !s->corrupted &&
+	    (s->corrupt_after ? s->off >= s->r->idxlen + s->corrupt_after : n == 0)) {
+		/* The piece was written long ago (the decoder writes piece i
+		 * before it decompresses piece i + 1). */
 		int fd = open(s->corrupt, O_WRONLY | O_CLOEXEC);
 		uint8_t x = (uint8_t)~s->r->image[s->corrupt_at];
 
 		assert_true(fd >= 0);
 		assert_int_equal(pwrite(fd, &x, 1, (off_t)s->corrupt_at), 1);
 		close(fd);
+		s->corrupted = true;
 	}
 	if (n > cap)
 		n = cap;
@@ -406,7 +411,7 @@ static slot_state read_state(struct fx *f)
 static int install(struct fx *f, boot_slot booted, const struct rel *r, bool recovery,
 		   slot_result *res)
 {
-	struct src src = { r, 0, NULL, false, "", "", NULL, 0, 0 };
+	struct src src = { r, 0, NULL, false, "", "", NULL, 0, 0, 0, false };
 	slot_release rel = release_of(r, &src, -1, recovery);
 	slot_ctx *s = open_slots(f, booted);
 	int rc;
@@ -525,9 +530,9 @@ static void test_readback(void **state)
 	free_rel(&r);
 }
 
-/* The same, with the lost write in the image's second read-back block (the
- * read-back reads 1 MiB blocks, two at a time): 1.5 MiB into a 1.9 MiB
- * image, in a piece written long before the stream ended. */
+/* The same, with the lost write in a later read-back block (the read-back
+ * reads 128 KiB blocks, two at a time): 1.5 MiB into a 1.9 MiB image, in a
+ * piece written long before the stream ended. */
 static void test_readback_later_block(void **state)
 {
 	struct fx *f = *state;
@@ -546,6 +551,35 @@ static void test_readback_later_block(void **state)
 	src.corrupt_at = (size_t)3 << 19;
 	rel = release_of(&r, &src, -1, false);
 	assert_int_equal(slot_install(s, &rel, &res), PAWL_E_HASH);
+	assert_msg_has("read back differs");
+	assert_null(strstr(boot_fake_log(f->boot), "set-primary"));
+	slot_close(s);
+	free_rel(&r);
+}
+
+/* The read-back follows the writer: a block is read from the device while
+ * the stream still runs, once 1 MiB more has been written after it. A write
+ * lost there (byte 0, changed a quarter into the stream, after its piece was
+ * written and before it can have been read back) is caught all the same. */
+static void test_readback_during_stream(void **state)
+{
+	struct fx *f = *state;
+	struct rel r;
+	struct src src;
+	slot_release rel;
+	slot_result res;
+	slot_ctx *s;
+
+	make_rel(&r, "1.0.0", 1900000, 22);
+	use_fake(f);
+	s = open_slots(f, BOOT_SLOT_A);
+	memset(&src, 0, sizeof(src));
+	src.r = &r;
+	src.corrupt = f->b;
+	src.corrupt_after = r.packlen / 4;
+	rel = release_of(&r, &src, -1, false);
+	assert_int_equal(slot_install(s, &rel, &res), PAWL_E_HASH);
+	assert_true(src.corrupted);
 	assert_msg_has("read back differs");
 	assert_null(strstr(boot_fake_log(f->boot), "set-primary"));
 	slot_close(s);
@@ -1618,6 +1652,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_switch_fails, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_readback, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_readback_later_block, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_readback_during_stream, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_source_fails, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stream_too_long, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rewrite_pending_fails, setup, teardown),

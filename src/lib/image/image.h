@@ -347,5 +347,11 @@ static inline void image_slot_freep(image_slot **p)
 
 /* The slot's size in bytes, as checked at open. */
 uint64_t image_slot_size(const image_slot *s);
+/* Have fn(ctx, prefix) called after each piece is written (on the thread
+ * that wrote it), with the length of the image's prefix written so far:
+ * every byte before prefix has been handed to the device (its writeback
+ * started), not yet synced. Pieces written out of order count once the
+ * gap before them is filled. Set it before the first write. */
+void image_slot_follow(image_slot *s, void (*fn)(void *ctx, uint64_t prefix), void *ctx);
 
 #endif

@@ -39,6 +39,9 @@ struct image_slot {
 	uint64_t size;
 	uint8_t *written; /* one bit per piece */
 	uint32_t nwritten;
+	uint32_t next;    /* the first piece not written: the prefix ends there */
+	void (*follow)(void *ctx, uint64_t prefix);
+	void *follow_ctx;
 	bool finished;
 };
 
@@ -194,6 +197,15 @@ int image_slot_write_piece(void *slot, uint32_t piece, uint64_t offset, const ui
 		s->written[piece / 8] |= (uint8_t)(1u << (piece % 8));
 		s->nwritten++;
 	}
+	if (piece == s->next) {
+		while (s->next < s->idx->npieces &&
+		       (s->written[s->next / 8] & (1u << (s->next % 8))))
+			s->next++;
+		if (s->follow)
+			s->follow(s->follow_ctx, s->next < s->idx->npieces ?
+						       s->idx->pieces[s->next].offset :
+						       s->idx->length);
+	}
 	return 0;
 }
 
@@ -227,6 +239,12 @@ int image_slot_write_at(image_slot *s, uint64_t offset, const uint8_t *p, size_t
 	}
 	(void)sync_file_range(s->fd, (off_t)offset, (off_t)(at - offset), SYNC_FILE_RANGE_WRITE);
 	return 0;
+}
+
+void image_slot_follow(image_slot *s, void (*fn)(void *ctx, uint64_t prefix), void *ctx)
+{
+	s->follow = fn;
+	s->follow_ctx = ctx;
 }
 
 image_sink image_slot_sink(image_slot *s)

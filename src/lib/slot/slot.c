@@ -44,10 +44,12 @@
 #include "util/io.h"
 
 #define STREAM_CHUNK ((size_t)1 << 16)
-#define READBACK_CHUNK ((size_t)1 << 20)
+#define READBACK_CHUNK ((size_t)128 << 10)
 #define READBACK_BLOCKS 4  /* buffers, in turn */
-#define READBACK_READERS 2 /* reads in flight */
+#define READBACK_READERS 2 /* reads in flight; divides READBACK_BLOCKS */
 #define READBACK_ALIGN ((size_t)4096)
+#define READBACK_LAG ((uint64_t)1 << 20) /* written ahead of a block before it is synced */
+_Static_assert(READBACK_BLOCKS % READBACK_READERS == 0, "each reader reuses its own buffers");
 
 struct slot_ctx {
 	char *state_dir;
@@ -653,19 +655,41 @@ int slot_write_pack(const slot_target *t, slot_read_fn read, void *ctx, const ch
 }
 
 /* The read-back: the image read from the device, not from the page
- * cache, hashed whole and compared with the index's sha256. O_DIRECT, set
- * on the read-only descriptor for the duration, reads from the device into
- * our own buffer: after fsync that is what the storage holds, and nothing
- * is copied through (or left in) the page cache. Where the file system has
- * no O_DIRECT (tmpfs) or refuses its alignment, the clean pages fsync left
- * are dropped instead and the image is read through the cache.
+ * cache, hashed whole and compared with the index's sha256 before the
+ * switch. O_DIRECT, set on the read-only descriptor for the duration,
+ * reads from the device into our own buffers, and nothing is copied
+ * through (or left in) the page cache. Where the file system has no
+ * O_DIRECT (tmpfs) or refuses its alignment, the clean pages of each
+ * block are dropped before it is read through the cache instead.
  *
- * Two reader threads fill four page-aligned blocks in turn (two reads in
- * flight, which the device needs to be quick without the page cache's
- * readahead) while this thread hashes them in order, so the device's time
- * and the hashing overlap; where no thread can be had, each block is read
- * and then hashed here. The blocks are mapped for the read-back alone and
- * unmapped after it. */
+ * It follows the writer instead of waiting for it (rb_start before the
+ * first piece, rb_finish after image_slot_finish's fsync):
+ * image_slot_follow says how much of the image has been written, and a
+ * block is read only after sync_file_range(WAIT_BEFORE | WRITE |
+ * WAIT_AFTER) over it has returned, i.e. once its writeback to the device
+ * has completed; the O_DIRECT read then gets what the device returns for
+ * it. (fdatasync instead would add a journal commit and a cache flush per
+ * call; measured, those stall the writer's pwrite for a file-backed slot
+ * enough to lose most of the overlap.) A reader syncs only once
+ * READBACK_LAG bytes more than its block are written, everything written
+ * so far in one call; the last READBACK_LAG bytes are read after the final
+ * fsync. The switch waits for that fsync (which also flushes the device's
+ * cache and, for a file-backed slot, commits its block map) and for the
+ * whole image's sha256 to match.
+ *
+ * Two reader threads fill READBACK_BLOCKS page-aligned blocks in turn
+ * (two reads in flight, which the device needs to be quick without the
+ * page cache's readahead) and a hasher thread hashes them in order, so the
+ * device, the hashing and the stream overlap. Where no thread can be had,
+ * rb_finish reads and hashes every block itself, after the final fsync.
+ * The blocks are mapped for the read-back alone. */
+struct readback;
+
+struct rb_reader {
+	struct readback *rb;
+	unsigned first;
+};
+
 struct readback {
 	int fd;
 	int flags;          /* the descriptor's, to restore */
@@ -674,12 +698,22 @@ struct readback {
 	uint64_t length;
 	uint64_t nblocks;
 	uint8_t *buf[READBACK_BLOCKS];
+	hash_ctx *h;
+	image_slot *w;      /* followed; NULL */
 
+	struct rb_reader rd[READBACK_READERS];
+	pthread_t reader[READBACK_READERS], hasher;
+	unsigned nthreads;  /* started: readers, then the hasher */
+	bool threaded;      /* all of them */
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
+	uint64_t written;   /* image prefix written (image_slot_follow) */
+	uint64_t synced;    /* prefix whose writeback has completed */
+	bool syncing;       /* a reader is in sync_file_range */
 	bool full[READBACK_BLOCKS]; /* buf[i] holds its block, not hashed yet */
+	uint64_t hashed;    /* blocks hashed, in order */
 	bool stop;
-	int err;            /* the reader's error, with its message */
+	int err;            /* the first error of a thread, with its message */
 	char msg[1024];
 };
 
@@ -695,8 +729,6 @@ static void rb_no_direct(struct readback *rb)
 {
 	__atomic_store_n(&rb->direct, false, __ATOMIC_RELAXED);
 	(void)fcntl(rb->fd, F_SETFL, rb->flags);
-	/* fsync made the pages clean, so they can be dropped. */
-	(void)posix_fadvise(rb->fd, 0, (off_t)rb->length, POSIX_FADV_DONTNEED);
 }
 
 /* Block k into its buffer. The request is rounded up to the alignment
@@ -708,6 +740,9 @@ static int rb_read(struct readback *rb, uint64_t k)
 	uint64_t off = k * READBACK_CHUNK;
 	size_t want = rb_len(rb, k), got = 0;
 
+	if (!__atomic_load_n(&rb->direct, __ATOMIC_RELAXED))
+		/* The sync made these pages clean, so they can be dropped. */
+		(void)posix_fadvise(rb->fd, (off_t)off, (off_t)want, POSIX_FADV_DONTNEED);
 	while (got < want) {
 		size_t ask = ((want + READBACK_ALIGN - 1) & ~(READBACK_ALIGN - 1)) - got;
 		ssize_t n = pread(rb->fd, buf + got, ask, (off_t)(off + got));
@@ -716,6 +751,7 @@ static int rb_read(struct readback *rb, uint64_t k)
 			continue;
 		if (n < 0 && errno == EINVAL && __atomic_load_n(&rb->direct, __ATOMIC_RELAXED)) {
 			rb_no_direct(rb);
+			(void)posix_fadvise(rb->fd, (off_t)off, (off_t)want, POSIX_FADV_DONTNEED);
 			continue;
 		}
 		if (n < 0)
@@ -732,38 +768,119 @@ static int rb_read(struct readback *rb, uint64_t k)
 	return 0;
 }
 
-struct rb_reader {
-	struct readback *rb;
-	unsigned first;
-	pthread_t thread;
-	bool started;
-};
+/* A thread's error, kept for rb_finish; stops the others. Call with mu
+ * held. */
+static void rb_fail(struct readback *rb, int r)
+{
+	if (rb->err == 0) {
+		rb->err = r;
+		snprintf(rb->msg, sizeof(rb->msg), "%s", pawl_error_last()->message);
+	}
+	pthread_cond_broadcast(&rb->cv);
+}
+
+/* The writer's progress (image_slot_follow). */
+static void rb_written(void *ctx, uint64_t prefix)
+{
+	struct readback *rb = ctx;
+
+	pthread_mutex_lock(&rb->mu);
+	rb->written = prefix;
+	pthread_cond_broadcast(&rb->cv);
+	pthread_mutex_unlock(&rb->mu);
+}
+
+/* Wait until block k may be read into its buffer: the buffer hashed and
+ * the block's writeback done (started and waited for here when it is this
+ * reader's turn). false: stop. Call with mu held. */
+static bool rb_wait_block(struct readback *rb, uint64_t k)
+{
+	uint64_t end = k * READBACK_CHUNK + rb_len(rb, k);
+
+	for (;;) {
+		if (rb->stop || rb->err)
+			return false;
+		if (!rb->full[k % READBACK_BLOCKS] && rb->synced >= end)
+			return true;
+		if (!rb->syncing && rb->synced < end && rb->written >= end &&
+		    rb->written - end >= READBACK_LAG) {
+			uint64_t upto = rb->written, from = rb->synced;
+			int r = 0;
+
+			rb->syncing = true;
+			pthread_mutex_unlock(&rb->mu);
+			if (sync_file_range(rb->fd, (off_t)from, (off_t)(upto - from),
+					    SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE |
+						    SYNC_FILE_RANGE_WAIT_AFTER) != 0)
+				r = pawl_error_set_errno(PAWL_E_IO, errno,
+							 "cannot flush slot %s to its device",
+							 rb->path);
+			pthread_mutex_lock(&rb->mu);
+			rb->syncing = false;
+			if (r < 0)
+				rb_fail(rb, r);
+			else if (upto > rb->synced)
+				rb->synced = upto;
+			pthread_cond_broadcast(&rb->cv);
+			continue;
+		}
+		pthread_cond_wait(&rb->cv, &rb->mu);
+	}
+}
 
 /* Reader i reads blocks i, i + READBACK_READERS, ... */
-static void *rb_main(void *arg)
+static void *rb_reader_main(void *arg)
 {
 	struct rb_reader *me = arg;
 	struct readback *rb = me->rb;
 
 	for (uint64_t k = me->first; k < rb->nblocks; k += READBACK_READERS) {
-		unsigned b = (unsigned)(k % READBACK_BLOCKS);
 		int r;
 
 		pthread_mutex_lock(&rb->mu);
-		while (rb->full[b] && !rb->stop)
-			pthread_cond_wait(&rb->cv, &rb->mu);
-		if (rb->stop) {
+		if (!rb_wait_block(rb, k)) {
 			pthread_mutex_unlock(&rb->mu);
 			break;
 		}
 		pthread_mutex_unlock(&rb->mu);
 		r = rb_read(rb, k);
 		pthread_mutex_lock(&rb->mu);
-		if (r < 0 && rb->err == 0) {
-			rb->err = r;
-			snprintf(rb->msg, sizeof(rb->msg), "%s", pawl_error_last()->message);
-		} else if (r == 0) {
-			rb->full[b] = true;
+		if (r < 0)
+			rb_fail(rb, r);
+		else
+			rb->full[k % READBACK_BLOCKS] = true;
+		pthread_cond_broadcast(&rb->cv);
+		pthread_mutex_unlock(&rb->mu);
+		if (r < 0)
+			break;
+	}
+	return NULL;
+}
+
+/* Hashes the blocks in order as the readers fill them. */
+static void *rb_hasher_main(void *arg)
+{
+	struct readback *rb = arg;
+
+	for (uint64_t k = 0; k < rb->nblocks; k++) {
+		unsigned b = (unsigned)(k % READBACK_BLOCKS);
+		int r;
+
+		pthread_mutex_lock(&rb->mu);
+		while (!rb->full[b] && !rb->stop && !rb->err)
+			pthread_cond_wait(&rb->cv, &rb->mu);
+		if (!rb->full[b]) {
+			pthread_mutex_unlock(&rb->mu);
+			break;
+		}
+		pthread_mutex_unlock(&rb->mu);
+		r = hash_update(rb->h, rb->buf[b], rb_len(rb, k));
+		pthread_mutex_lock(&rb->mu);
+		if (r < 0) {
+			rb_fail(rb, r);
+		} else {
+			rb->full[b] = false;
+			rb->hashed = k + 1;
 		}
 		pthread_cond_broadcast(&rb->cv);
 		pthread_mutex_unlock(&rb->mu);
@@ -773,97 +890,126 @@ static void *rb_main(void *arg)
 	return NULL;
 }
 
-static int read_back(slot_ctx *s, boot_slot t, const image_index *idx)
+/* Stop and join the threads that run. */
+static void rb_join(struct readback *rb)
 {
-	struct readback rb = { .fd = s->rfd[t], .path = s->path[t], .length = idx->length };
+	pthread_mutex_lock(&rb->mu);
+	rb->stop = true;
+	pthread_cond_broadcast(&rb->cv);
+	pthread_mutex_unlock(&rb->mu);
+	for (unsigned i = 0; i < rb->nthreads; i++)
+		pthread_join(i < READBACK_READERS ? rb->reader[i] : rb->hasher, NULL);
+	rb->nthreads = 0;
+}
+
+static void rb_free(struct readback *rb)
+{
+	if (rb->nthreads)
+		rb_join(rb);
+	if (rb->w)
+		image_slot_follow(rb->w, NULL, NULL);
+	pthread_mutex_destroy(&rb->mu);
+	pthread_cond_destroy(&rb->cv);
+	if (rb->direct)
+		(void)fcntl(rb->fd, F_SETFL, rb->flags);
+	hash_free(rb->h);
+	if (rb->buf[0])
+		munmap(rb->buf[0], READBACK_BLOCKS * READBACK_CHUNK);
+}
+
+/* Set up the read-back of slot t for idx's image and start following the
+ * writer w (NULL: nothing is followed, everything is read in rb_finish).
+ * On success rb_finish must be called. */
+static int rb_start(struct readback *rb, slot_ctx *s, boot_slot t, const image_index *idx,
+		    image_slot *w)
+{
+	void *map;
+
+	memset(rb, 0, sizeof(*rb));
+	rb->fd = s->rfd[t];
+	rb->path = s->path[t];
+	rb->length = idx->length;
+	rb->nblocks = (idx->length + READBACK_CHUNK - 1) / READBACK_CHUNK;
+	pthread_mutex_init(&rb->mu, NULL);
+	pthread_cond_init(&rb->cv, NULL);
+	rb->flags = fcntl(rb->fd, F_GETFL);
+	if (rb->flags < 0) {
+		int e = errno;
+
+		rb_free(rb);
+		return pawl_error_set_errno(PAWL_E_IO, e, "slot %s", rb->path);
+	}
+	map = mmap(NULL, READBACK_BLOCKS * READBACK_CHUNK, PROT_READ | PROT_WRITE,
+		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (map == MAP_FAILED) {
+		rb_free(rb);
+		return pawl_error_set(PAWL_E_NOMEM, "no memory to read slot %s back", rb->path);
+	}
+	for (unsigned i = 0; i < READBACK_BLOCKS; i++)
+		rb->buf[i] = (uint8_t *)map + i * READBACK_CHUNK;
+	if (hash_new(&rb->h, HASH_SHA256) < 0) {
+		int r = pawl_error_last()->code;
+
+		rb_free(rb);
+		return r;
+	}
+	rb->direct = fcntl(rb->fd, F_SETFL, rb->flags | O_DIRECT) == 0;
+	rb->w = w;
+	if (w)
+		image_slot_follow(w, rb_written, rb);
+	rb->threaded = true;
+	for (unsigned i = 0; i < READBACK_READERS && rb->threaded; i++) {
+		rb->rd[i].rb = rb;
+		rb->rd[i].first = i;
+		rb->threaded = pthread_create(&rb->reader[i], NULL, rb_reader_main, &rb->rd[i]) == 0;
+		rb->nthreads += rb->threaded;
+	}
+	if (rb->threaded) {
+		rb->threaded = pthread_create(&rb->hasher, NULL, rb_hasher_main, rb) == 0;
+		rb->nthreads += rb->threaded;
+	}
+	if (!rb->threaded && rb->nthreads) /* rb_finish reads it all itself */
+		rb_join(rb);
+	return 0;
+}
+
+/* After the write (r: its result) and image_slot_finish's fsync: read
+ * what is left, stop the threads, compare. Returns r when it failed. */
+static int rb_finish(struct readback *rb, slot_ctx *s, boot_slot t, const image_index *idx,
+		     int r)
+{
 	uint8_t d[HASH_MAX_LEN];
-	hash_ctx *h = NULL;
-	struct rb_reader rd[READBACK_READERS];
-	bool threaded = false;
-	int r = 0;
 
-	rb.nblocks = (idx->length + READBACK_CHUNK - 1) / READBACK_CHUNK;
-	rb.flags = fcntl(rb.fd, F_GETFL);
-	if (rb.flags < 0)
-		return pawl_error_set_errno(PAWL_E_IO, errno, "slot %s", rb.path);
-	rb.buf[0] = mmap(NULL, READBACK_BLOCKS * READBACK_CHUNK, PROT_READ | PROT_WRITE,
-			 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (rb.buf[0] == MAP_FAILED)
-		return pawl_error_set(PAWL_E_NOMEM, "no memory to read slot %s back", rb.path);
-	for (unsigned i = 1; i < READBACK_BLOCKS; i++)
-		rb.buf[i] = rb.buf[0] + i * READBACK_CHUNK;
-	rb.direct = fcntl(rb.fd, F_SETFL, rb.flags | O_DIRECT) == 0;
-	if (!rb.direct)
-		rb_no_direct(&rb);
-	GUARD_GOTO(r, hash_new(&h, HASH_SHA256), out);
-	pthread_mutex_init(&rb.mu, NULL);
-	pthread_cond_init(&rb.cv, NULL);
-	threaded = true;
-	for (unsigned i = 0; i < READBACK_READERS; i++) {
-		rd[i].rb = &rb;
-		rd[i].first = i;
-		rd[i].started = pthread_create(&rd[i].thread, NULL, rb_main, &rd[i]) == 0;
-		threaded = threaded && rd[i].started;
+	if (r < 0) {
+		rb_free(rb);
+		return r;
 	}
-	if (!threaded) { /* read here, then: stop the reader that started */
-		pthread_mutex_lock(&rb.mu);
-		rb.stop = true;
-		pthread_cond_broadcast(&rb.cv);
-		pthread_mutex_unlock(&rb.mu);
-		for (unsigned i = 0; i < READBACK_READERS; i++)
-			if (rd[i].started)
-				pthread_join(rd[i].thread, NULL);
-		rb.stop = false;
-		memset(rb.full, 0, sizeof(rb.full));
-		rb.err = 0;
-	}
-	for (uint64_t k = 0; k < rb.nblocks; k++) {
-		unsigned b = (unsigned)(k % READBACK_BLOCKS);
-
-		if (threaded) {
-			pthread_mutex_lock(&rb.mu);
-			while (!rb.full[b] && rb.err == 0)
-				pthread_cond_wait(&rb.cv, &rb.mu);
-			if (!rb.full[b])
-				r = pawl_error_set(rb.err, "%s", rb.msg);
-			pthread_mutex_unlock(&rb.mu);
-		} else {
-			r = rb_read(&rb, k);
-		}
-		if (r < 0)
-			break;
-		r = hash_update(h, rb.buf[b], rb_len(&rb, k));
-		if (r < 0)
-			break;
-		if (threaded) {
-			pthread_mutex_lock(&rb.mu);
-			rb.full[b] = false;
-			pthread_cond_broadcast(&rb.cv);
-			pthread_mutex_unlock(&rb.mu);
+	if (rb->threaded) {
+		/* Everything is synced now: the readers take the rest. */
+		pthread_mutex_lock(&rb->mu);
+		rb->synced = rb->length;
+		pthread_cond_broadcast(&rb->cv);
+		while (rb->hashed < rb->nblocks && rb->err == 0)
+			pthread_cond_wait(&rb->cv, &rb->mu);
+		if (rb->err)
+			r = pawl_error_set(rb->err, "%s", rb->msg);
+		pthread_mutex_unlock(&rb->mu);
+		rb_join(rb);
+	} else {
+		for (uint64_t k = 0; k < rb->nblocks && r == 0; k++) {
+			r = rb_read(rb, k);
+			if (r == 0)
+				r = hash_update(rb->h, rb->buf[k % READBACK_BLOCKS], rb_len(rb, k));
 		}
 	}
-	if (threaded) {
-		pthread_mutex_lock(&rb.mu);
-		rb.stop = true;
-		pthread_cond_broadcast(&rb.cv);
-		pthread_mutex_unlock(&rb.mu);
-		for (unsigned i = 0; i < READBACK_READERS; i++)
-			pthread_join(rd[i].thread, NULL);
-	}
-	pthread_mutex_destroy(&rb.mu);
-	pthread_cond_destroy(&rb.cv);
-	if (r < 0)
-		goto out;
-	GUARD_GOTO(r, hash_final(h, d), out);
-	ENSURE_GOTO(r, memcmp(d, idx->sha256, 32) == 0, PAWL_E_HASH, out,
-		    "slot %s (%s): the image read back differs from the one written (the device "
-		    "lost or changed bytes); not switching to it",
-		    boot_slot_name(t), s->path[t]);
-out:
-	if (rb.direct)
-		(void)fcntl(rb.fd, F_SETFL, rb.flags);
-	hash_free(h);
-	munmap(rb.buf[0], READBACK_BLOCKS * READBACK_CHUNK);
+	if (r == 0)
+		r = hash_final(rb->h, d);
+	if (r == 0 && memcmp(d, idx->sha256, 32) != 0)
+		r = pawl_error_set(PAWL_E_HASH,
+				   "slot %s (%s): the image read back differs from the one written "
+				   "(the device lost or changed bytes); not switching to it",
+				   boot_slot_name(t), s->path[t]);
+	rb_free(rb);
 	return r;
 }
 
@@ -889,10 +1035,20 @@ static int write_and_switch(slot_ctx *s, const slot_image_ops *ops, void *ctx,
 	bool yes = false;
 	int r;
 
-	GUARD(ops->write(ctx, t, res));
-	GUARD(image_slot_finish(t->w));
+	struct readback rb;
+
+	/* The read-back follows the writer (a format 1 stream: its contiguous
+	 * prefix; format 2 writes out of order, so most of it is read after
+	 * the final fsync) and hashes the whole image from the device against
+	 * the index. */
 	if (t->readback)
-		GUARD(read_back(s, t->target, t->idx));
+		GUARD(rb_start(&rb, s, t->target, t->idx, t->w));
+	r = ops->write(ctx, t, res);
+	if (r == 0)
+		r = image_slot_finish(t->w);
+	if (t->readback)
+		r = rb_finish(&rb, s, t->target, t->idx, r);
+	GUARD(r);
 	r = boot_set_primary(s->boot, t->target);
 	if (r < 0) {
 		/* The one write may have landed (boot.h): ask. */
