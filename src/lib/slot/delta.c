@@ -443,6 +443,13 @@ static int gkey_cmp(const void *a, const void *b)
 	return x->pos < y->pos ? -1 : x->pos > y->pos;
 }
 
+/* All n bytes zero? (Blank slots and a file system's free blocks: their
+ * sha256 is known, so hashing them again would only cost time.) */
+static bool all_zero(const uint8_t *p, size_t n)
+{
+	return n == 0 || (p[0] == 0 && memcmp(p, p + 1, n - 1) == 0);
+}
+
 /* Every piece's key and every group's hash; on the seed's own thread. */
 static int scan(struct seed *sd)
 {
@@ -451,6 +458,8 @@ static int scan(struct seed *sd)
 	size_t per = SCAN_BUF / psz ? SCAN_BUF / psz : 1, cap = per * psz;
 	_cleanup_free_ uint8_t *buf = xmalloc(cap);
 	_cleanup_free_ uint8_t(*gs)[32] = xcalloc(gp, 32);
+	uint8_t zero_d[HASH_MAX_LEN];
+	bool have_zero = false;
 	uint64_t off = 0;
 
 	if (!buf || !gs)
@@ -463,7 +472,15 @@ static int scan(struct seed *sd)
 			size_t n = want - at < psz ? want - at : psz;
 			uint8_t d[HASH_MAX_LEN];
 
-			GUARD(hash_once(HASH_SHA256, buf + at, n, d));
+			if (n == psz && all_zero(buf + at, n)) {
+				if (!have_zero) {
+					GUARD(hash_once(HASH_SHA256, buf + at, n, zero_d));
+					have_zero = true;
+				}
+				memcpy(d, zero_d, 32);
+			} else {
+				GUARD(hash_once(HASH_SHA256, buf + at, n, d));
+			}
 			sd->keys[piece].k = key_of(d);
 			sd->keys[piece].pos = piece;
 			memcpy(gs[gi++], d, 32);
