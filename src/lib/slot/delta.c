@@ -1271,8 +1271,18 @@ static int src_write(void *ctx, const slot_target *t, slot_result *res)
 		r = s_close(j, r, "image pack");
 	} else {
 		r = copy_pieces(j, t);
-		if (r == 0)
+		if (r == 0) {
+			/* The copies are done: what only they needed goes before
+			 * the frame decoder takes its buffers (peak memory). */
+			seed_drop(j, &j->seed[SEED_TARGET]);
+			tab_free(j, j->sums, j->capsums, 32);
+			j->sums = NULL;
+			j->nsums = j->capsums = 0;
+			tab_free(j, j->buf, j->bufcap, 1);
+			j->buf = NULL;
+			j->bufcap = 0;
 			r = fetch_frames(j, t);
+		}
 		res->image_bytes = j->image_bytes;
 	}
 	res->stream_bytes = j->xf->bytes_index + j->xf->bytes_sums + j->xf->bytes_frames;
