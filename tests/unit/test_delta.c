@@ -64,6 +64,7 @@ int __real_image_slot_write_at(image_slot *s, uint64_t offset, const uint8_t *p,
 int __wrap_image_slot_write_at(image_slot *s, uint64_t offset, const uint8_t *p, size_t n);
 
 static unsigned writes, kill_at;       /* die at write number kill_at (1-based) */
+static unsigned lose_at;               /* write number lose_at says done, writes nothing */
 static boot_backend *watch_boot;       /* when set: the bootloader log at the first write */
 static char log_at_first_write[512];
 
@@ -75,6 +76,8 @@ int __wrap_image_slot_write_at(image_slot *s, uint64_t offset, const uint8_t *p,
 		snprintf(log_at_first_write, sizeof(log_at_first_write), "%s",
 			 boot_fake_log(watch_boot));
 	writes++;
+	if (lose_at && writes == lose_at)
+		return 0; /* a write the device lost */
 	r = __real_image_slot_write_at(s, offset, p, n);
 	if (kill_at && writes == kill_at)
 		raise(SIGKILL);
@@ -562,7 +565,7 @@ static int setup(void **state)
 	snprintf(f->grubenv, sizeof(f->grubenv), "%s/grubenv", f->dir);
 	snprintf(repo, sizeof(repo), "%s/repo", f->dir);
 	assert_int_equal(mkdir(repo, 0755), 0);
-	writes = kill_at = 0;
+	writes = kill_at = lose_at = 0;
 	watch_boot = NULL;
 	log_at_first_write[0] = '\0';
 	pawl_error_clear();
@@ -1036,6 +1039,36 @@ static void test_delta_mismatch(void **state)
 	free_three(&t);
 }
 
+/* A write the device lost, early in a full install (every piece from
+ * frames, in image order, so that the read-back follows the writer and
+ * reads that block while later ones still arrive): the read-back finds it,
+ * and the bootloader never switches. */
+static void test_delta_lost_write(void **state)
+{
+	struct fx *f = *state;
+	struct rel2 r;
+	struct tsrc ts;
+	pawl_install_transfer xf;
+	slot_source_release rel;
+	slot_result res;
+	uint8_t *img = malloc(IMG_LEN);
+
+	assert_non_null(img);
+	rng_state = 91;
+	fill_random(img, IMG_LEN);
+	build(&r, "3.0.0", img, NULL);
+	put_slot(f->a, NULL, 0, 0x11);
+	put_slot(f->b, NULL, 0, 0x22);
+	use_grub(f);
+	rel = release_of(&r);
+	lose_at = 3;
+	t_fails(install_src(f, &rel, &ts, &xf, &res), PAWL_E_HASH);
+	assert_msg_has("read back");
+	assert_true(writes > 3);
+	assert_int_equal(boot_once(f), 'a');
+	free_rel2(&r); /* and img, which build() took */
+}
+
 /* Seeds unrelated to the image: the sample of sums finds nothing and no
  * more sums are fetched; every piece comes from frames. */
 static void test_delta_unrelated(void **state)
@@ -1422,6 +1455,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_delta_tampered_sums, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_delta_mismatch, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_delta_unrelated, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_delta_lost_write, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_delta_all_in_place, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_delta_decision_first, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_delta_inplace_changed, setup, teardown),

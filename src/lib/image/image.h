@@ -353,5 +353,10 @@ uint64_t image_slot_size(const image_slot *s);
  * started), not yet synced. Pieces written out of order count once the
  * gap before them is filled. Set it before the first write. */
 void image_slot_follow(image_slot *s, void (*fn)(void *ctx, uint64_t prefix), void *ctx);
+/* For writers that do not go through image_slot_write_piece (format 2,
+ * image_slot_write_at): every byte below prefix is final (written, or
+ * already right on the device and never to be written); prefix only grows.
+ * Passed on to the follower, if one is set. */
+void image_slot_final_upto(image_slot *s, uint64_t prefix);
 
 #endif

@@ -241,6 +241,12 @@ int image_slot_write_at(image_slot *s, uint64_t offset, const uint8_t *p, size_t
 	return 0;
 }
 
+void image_slot_final_upto(image_slot *s, uint64_t prefix)
+{
+	if (s->follow)
+		s->follow(s->follow_ctx, prefix);
+}
+
 void image_slot_follow(image_slot *s, void (*fn)(void *ctx, uint64_t prefix), void *ctx)
 {
 	s->follow = fn;

@@ -156,6 +156,7 @@ struct job {
 	uint8_t (*gsum)[32];        /* one group's sums */
 	uint8_t zero_sum[32];       /* the sha256 of a piece of zeros */
 	uint64_t missing, filled;   /* pieces for the frames; written from them */
+	uint32_t final_upto;        /* pieces below it are final: written or in place */
 	uint64_t image_bytes;
 
 	uint64_t cur, peak;         /* table bytes */
@@ -881,6 +882,30 @@ static void set_written(struct job *j, uint32_t p)
 	j->written[p / 8] |= (uint8_t)(1u << (p % 8));
 }
 
+/* Tell the read-back how far the image is final: every piece below is
+ * written (each is written at most once) or in place (never written), so
+ * the read-back may read it from the device while the rest still comes.
+ * Called on the thread that writes. */
+static void advance_final(struct job *j, const slot_target *t)
+{
+	const image_index *idx = j->idx;
+	uint32_t p = j->final_upto;
+
+	while (p < idx->image_pieces) {
+		uint8_t gk = j->grp[p / idx->group_pieces].kind;
+
+		if (!is_written(j, p) && gk != G_INPLACE &&
+		    !(gk == G_SUMS && j->plan[p].kind == P_INPLACE))
+			break;
+		p++;
+	}
+	if (p != j->final_upto) {
+		j->final_upto = p;
+		image_slot_final_upto(t->w, (uint64_t)p >= idx->image_pieces ?
+						    idx->length : (uint64_t)p * idx->piece_size);
+	}
+}
+
 /* A target position holding the key of run `at` that this update has not
  * written yet (the writes so far are all at or before p), or UINT32_MAX. */
 static uint32_t target_source(const struct job *j, uint32_t at, uint32_t p)
@@ -981,6 +1006,8 @@ static int copy_pieces(struct job *j, const slot_target *t)
 		uint32_t first = g * idx->group_pieces, n = image2_group_len(idx, g);
 		int r;
 
+		if (g > 0)
+			advance_final(j, t);
 		if (j->grp[g].kind == G_INPLACE) {
 			xf->in_place += n;
 			continue;
@@ -1033,6 +1060,7 @@ static int copy_pieces(struct job *j, const slot_target *t)
 			j->missing++;
 		}
 	}
+	advance_final(j, t);
 	return 0;
 }
 
@@ -1122,6 +1150,7 @@ static int frame_sink(void *ctx, uint32_t piece, uint64_t offset, const uint8_t 
 			       "image frame %" PRIu32 ": piece %" PRIu32 " lies outside its %zu bytes",
 			       e->frame, fp, n);
 			GUARD(image_slot_write_at(fr->t->w, (uint64_t)ip * idx->piece_size, p + at, len));
+			set_written(j, ip);
 			j->image_bytes += len;
 			j->filled++;
 			if (fp / 8 < sizeof(fr->seen) && !(fr->seen[fp / 8] & (1u << (fp % 8)))) {
@@ -1132,6 +1161,7 @@ static int frame_sink(void *ctx, uint32_t piece, uint64_t offset, const uint8_t 
 			}
 		}
 	}
+	advance_final(j, fr->t);
 	return 0;
 }
 
