@@ -47,8 +47,10 @@
  *         durably;
  *      5. pieces are verified and written as they arrive; then the whole
  *         image and pack are checked and the slot is fsynced;
- *      6. read-back: the image is read again from the device (page cache
- *         dropped first) and its sha256 compared with the index;
+ *      6. read-back: the image is read again from the device (O_DIRECT,
+ *         or through a dropped page cache), following the writer as far
+ *         as every piece below is final and the rest after the fsync, and
+ *         its sha256 compared with the index (format 2: always);
  *      7. boot_set_primary(target): the switch, one atomic write of the
  *         bootloader environment;
  *      8. the state is committed: the slot's version, "pending", the
