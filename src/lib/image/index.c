@@ -93,9 +93,9 @@ static int check_pack_name(const char *name, size_t len, uint32_t i)
 
 static int cmp_pack_range(const void *a, const void *b, void *ctx)
 {
-	const image_index *idx = ctx;
-	const image_piece *x = &idx->pieces[*(const uint32_t *)a];
-	const image_piece *y = &idx->pieces[*(const uint32_t *)b];
+	const image_piece *arr = ctx;
+	const image_piece *x = &arr[*(const uint32_t *)a];
+	const image_piece *y = &arr[*(const uint32_t *)b];
 
 	if (x->pack != y->pack)
 		return x->pack < y->pack ? -1 : 1;
@@ -104,27 +104,26 @@ static int cmp_pack_range(const void *a, const void *b, void *ctx)
 	return 0;
 }
 
-/* No two pieces may share bytes of a pack: sort the pieces by pack and
- * offset, then compare neighbours. */
-static int check_pack_overlap(const image_index *idx)
+int image_check_pack_overlap(const image_index *idx, const image_piece *arr, uint32_t n,
+			     const char *what)
 {
-	_cleanup_free_ uint32_t *order = xreallocarray(NULL, idx->npieces, sizeof(uint32_t));
+	_cleanup_free_ uint32_t *order = xreallocarray(NULL, n, sizeof(uint32_t));
 
 	if (!order)
 		return PAWL_E_NOMEM;
-	for (uint32_t i = 0; i < idx->npieces; i++)
+	for (uint32_t i = 0; i < n; i++)
 		order[i] = i;
-	qsort_r(order, idx->npieces, sizeof(uint32_t), cmp_pack_range, (void *)idx);
-	for (uint32_t k = 1; k < idx->npieces; k++) {
-		const image_piece *a = &idx->pieces[order[k - 1]], *b = &idx->pieces[order[k]];
+	qsort_r(order, n, sizeof(uint32_t), cmp_pack_range, (void *)arr);
+	for (uint32_t k = 1; k < n; k++) {
+		const image_piece *x = &arr[order[k - 1]], *y = &arr[order[k]];
 
-		if (a->pack != b->pack)
+		if (x->pack != y->pack)
 			continue;
-		ENSURE(a->pack_offset + a->clen <= b->pack_offset, PAWL_E_FORMAT,
-		       E_PREFIX "pieces %" PRIu32 " and %" PRIu32 " overlap in pack %s (bytes "
+		ENSURE(x->pack_offset + x->clen <= y->pack_offset, PAWL_E_FORMAT,
+		       E_PREFIX "%s %" PRIu32 " and %" PRIu32 " overlap in pack %s (bytes "
 		       "%" PRIu64 "+%" PRIu32 " and %" PRIu64 "+%" PRIu32 ")",
-		       order[k - 1], order[k], idx->packs[a->pack].name, a->pack_offset, a->clen,
-		       b->pack_offset, b->clen);
+		       what, order[k - 1], order[k], idx->packs[x->pack].name, x->pack_offset,
+		       x->clen, y->pack_offset, y->clen);
 	}
 	return 0;
 }
@@ -234,7 +233,7 @@ int image_index_check(const image_index *idx, const image_limits *lim)
 	for (uint32_t i = 0; i < idx->npacks; i++)
 		ENSURE(used[i], PAWL_E_FORMAT, E_PREFIX "no piece is in pack %s",
 		       idx->packs[i].name);
-	return check_pack_overlap(idx);
+	return image_check_pack_overlap(idx, idx->pieces, idx->npieces, "pieces");
 }
 
 /* ---------------- parsing ---------------- */

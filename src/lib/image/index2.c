@@ -225,42 +225,6 @@ int image2_frame_check_plain(const image_index *idx, uint32_t frame, const uint8
 
 /* ---------------- the checks ---------------- */
 
-static int cmp_frame_range(const void *a, const void *b, void *ctx)
-{
-	const image_index *idx = ctx;
-	const image_piece *x = &idx->frames[*(const uint32_t *)a];
-	const image_piece *y = &idx->frames[*(const uint32_t *)b];
-
-	if (x->pack != y->pack)
-		return x->pack < y->pack ? -1 : 1;
-	if (x->pack_offset != y->pack_offset)
-		return x->pack_offset < y->pack_offset ? -1 : 1;
-	return 0;
-}
-
-/* No two frames may share bytes of a pack. */
-static int check_frame_overlap(const image_index *idx)
-{
-	_cleanup_free_ uint32_t *order = xreallocarray(NULL, idx->nframes, sizeof(uint32_t));
-
-	if (!order)
-		return PAWL_E_NOMEM;
-	for (uint32_t i = 0; i < idx->nframes; i++)
-		order[i] = i;
-	qsort_r(order, idx->nframes, sizeof(uint32_t), cmp_frame_range, (void *)idx);
-	for (uint32_t k = 1; k < idx->nframes; k++) {
-		const image_piece *a = &idx->frames[order[k - 1]], *b = &idx->frames[order[k]];
-
-		if (a->pack != b->pack)
-			continue;
-		ENSURE(a->pack_offset + a->clen <= b->pack_offset, PAWL_E_FORMAT,
-		       E_PREFIX "frames %" PRIu32 " and %" PRIu32 " overlap in pack %s (bytes "
-		       "%" PRIu64 "+%" PRIu32 " and %" PRIu64 "+%" PRIu32 ")",
-		       order[k - 1], order[k], idx->packs[a->pack].name, a->pack_offset, a->clen,
-		       b->pack_offset, b->clen);
-	}
-	return 0;
-}
 
 static int check_header(const image_index *idx, const struct bounds *b)
 {
@@ -361,7 +325,8 @@ static int check_frames(const image_index *idx, const struct bounds *b)
 	}
 	for (uint32_t i = 0; i < idx->npacks; i++)
 		ENSURE(used[i], PAWL_E_FORMAT, E_PREFIX "no frame is in pack %s", idx->packs[i].name);
-	return check_frame_overlap(idx);
+	/* No two frames may share bytes of a pack. */
+	return image_check_pack_overlap(idx, idx->frames, idx->nframes, "frames");
 }
 
 static int check_extents(const image_index *idx)

@@ -90,6 +90,11 @@ static inline uint64_t min_u64(uint64_t a, uint64_t b)
  * 1..IMAGE_PACK_NAME_MAX bytes, relative, no empty, "." or ".." component,
  * no control characters. what names it in the message ("pack 2"). */
 PAWL_MUST_USE int image_check_name(const char *name, size_t len, const char *what);
+/* No two of arr[0..n) (pieces of format 1, frames of format 2; `what`
+ * names them in the message) share bytes of a pack: sorted by pack and
+ * offset, neighbours compared. */
+PAWL_MUST_USE int image_check_pack_overlap(const image_index *idx, const image_piece *arr,
+					   uint32_t n, const char *what);
 
 /* Format 2 (index2.c): image_index_parse() hands over after the magic and
  * a version byte of 2; image_index_check() and image_index_write() for
