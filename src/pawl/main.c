@@ -20,6 +20,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <malloc.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -1122,6 +1123,12 @@ int main(int argc, char **argv)
 	struct cli c;
 	const struct command *cmd;
 
+	/* An image update's large buffers (seed tables, sums, frames, read-back
+	 * blocks) come and go in phases. A fixed mmap threshold gives each back
+	 * to the kernel when it is freed; glibc's sliding threshold would keep
+	 * the later ones in the heap, in the peak RSS (measured: -0.4 to
+	 * -0.5 MiB on bench/delta_pairs.sh). */
+	(void)mallopt(M_MMAP_THRESHOLD, 128 * 1024);
 	memset(&c, 0, sizeof(c));
 	parse_args(&c, argc, argv);
 	if (c.version && !c.usage_err[0]) {
