@@ -60,13 +60,13 @@ static const char usage_image[] =
 	"recovery, image {format, index, sums, pack, length, sha256}) and\n"
 	"APP/VERSION/image.pack, which holds only the pieces no earlier release has,\n"
 	"compressed with zstd at level N (default 19) in frames of up to --frame-size\n"
-	"bytes (default 2M; 4K to 4M, a multiple of the piece size). Pieces already\n"
-	"published point into the packs of the base: the highest earlier image release of\n"
-	"APP, or --base VERSION, or none with --no-base. Keep the base's targets published\n"
-	"while a release that points into them is. A device verifies every piece against\n"
-	"the signed index and sums before it writes it into its inactive slot, and\n"
-	"fetches only the pieces its slots do not hold. --recovery and --key mean what\n"
-	"they mean for any release.\n"
+	"bytes (default 2M, or 1M for a release with a base; 4K to 4M, a multiple of the\n"
+	"piece size). Pieces already published point into the packs of the base: the\n"
+	"highest earlier image release of APP, or --base VERSION, or none with --no-base.\n"
+	"Keep the base's targets published while a release that points into them is.\n"
+	"A device verifies every piece against the signed index and sums before it\n"
+	"writes it into its inactive slot, and fetches only the pieces its slots do not\n"
+	"hold. --recovery and --key mean what they mean for any release.\n"
 	"\n"
 	"--index-format 1 publishes the format that agents before delta updates read:\n"
 	"pieces of SIZE bytes (default 2M; 4K to 4M) each compressed on its own, in one\n"
@@ -458,6 +458,7 @@ int cmd_release_image(int argc, char **argv)
 			    o2.frame_size < IMAGE_PIECE_MIN || o2.frame_size > IMAGE2_FRAME_MAX)
 				usage_error("release", "--frame-size must be 4K to 4M (e.g. 2M)");
 			frame_given = true;
+			o2.frame_given = true;
 			break;
 		case O_BASE: o2.base = optarg; break;
 		case O_NO_BASE: o2.no_base = true; break;

@@ -360,6 +360,7 @@ typedef struct image2_opts {
 	int level;
 	const char *base; /* --base VERSION, or NULL for the highest earlier one */
 	bool no_base;
+	bool frame_given; /* --frame-size given: used with a base too */
 } image2_opts;
 PAWL_MUST_USE int release_image2(ws *w, int in, const struct stat *st, const char *shown,
 				 const char *app, const char *version, bool recovery,
