@@ -238,6 +238,29 @@ int image_index_check(const image_index *idx, const image_limits *lim)
 
 /* ---------------- parsing ---------------- */
 
+int image_read_pack_table(pawl_cursor *c, image_index *idx, uint32_t npacks)
+{
+	for (uint32_t i = 0; i < npacks; i++) {
+		image_pack *pk = &idx->packs[i];
+		uint16_t nlen;
+
+		ENSURE(rd_u64(c, &pk->length) && rd_u16(c, &nlen), PAWL_E_FORMAT,
+		       E_PREFIX "truncated in the pack table");
+		ENSURE(nlen > 0 && nlen <= IMAGE_PACK_NAME_MAX, PAWL_E_LIMIT,
+		       E_PREFIX "pack %" PRIu32 ": name of %u bytes (1 to %u allowed)", i, nlen,
+		       IMAGE_PACK_NAME_MAX);
+		ENSURE(c->left >= nlen, PAWL_E_FORMAT, E_PREFIX "truncated in a pack name");
+		ENSURE(memchr(c->p, '\0', nlen) == NULL, PAWL_E_FORMAT,
+		       E_PREFIX "pack %" PRIu32 ": name holds a NUL byte", i);
+		pk->name = xstrndup((const char *)c->p, nlen);
+		if (!pk->name)
+			return pawl_error_set(PAWL_E_NOMEM, "out of memory");
+		(void)cursor_skip(c, nlen);
+		idx->npacks = i + 1; /* the caller frees what was allocated on failure */
+	}
+	return 0;
+}
+
 #define NEED(ok, what)                                                         \
 	ENSURE_GOTO(r, (ok), PAWL_E_FORMAT, out, E_PREFIX "truncated in %s", (what))
 
@@ -303,25 +326,7 @@ int image_index_parse(image_index **ret, const void *p, size_t n, const image_li
 		r = PAWL_E_NOMEM;
 		goto out;
 	}
-	for (uint32_t i = 0; i < npacks; i++) {
-		image_pack *pk = &idx->packs[i];
-		uint16_t nlen;
-
-		NEED(rd_u64(&c, &pk->length) && rd_u16(&c, &nlen), "the pack table");
-		ENSURE_GOTO(r, nlen > 0 && nlen <= IMAGE_PACK_NAME_MAX, PAWL_E_LIMIT, out,
-			    E_PREFIX "pack %" PRIu32 ": name of %u bytes (1 to %u allowed)", i, nlen,
-			    IMAGE_PACK_NAME_MAX);
-		NEED(c.left >= nlen, "a pack name");
-		ENSURE_GOTO(r, memchr(c.p, '\0', nlen) == NULL, PAWL_E_FORMAT, out,
-			    E_PREFIX "pack %" PRIu32 ": name holds a NUL byte", i);
-		pk->name = xstrndup((const char *)c.p, nlen);
-		if (!pk->name) {
-			r = PAWL_E_NOMEM;
-			goto out;
-		}
-		(void)cursor_skip(&c, nlen);
-		idx->npacks = i + 1; /* free what was allocated on failure */
-	}
+	GUARD_GOTO(r, image_read_pack_table(&c, idx, npacks), out);
 	ENSURE_GOTO(r, c.left == (uint64_t)npieces * IMAGE_PIECE_LEN, PAWL_E_FORMAT, out,
 		    E_PREFIX "%zu bytes follow the pack table; %" PRIu32 " pieces take %" PRIu64,
 		    c.left, npieces, (uint64_t)npieces * IMAGE_PIECE_LEN);

@@ -475,25 +475,7 @@ int image_index2_parse(image_index **ret, const void *p, size_t n, const image_l
 		r = PAWL_E_NOMEM;
 		goto out;
 	}
-	for (uint32_t i = 0; i < npacks; i++) {
-		image_pack *pk = &idx->packs[i];
-		uint16_t nlen;
-
-		NEED(rd_u64(&c, &pk->length) && rd_u16(&c, &nlen), "the pack table");
-		ENSURE_GOTO(r, nlen > 0 && nlen <= IMAGE_PACK_NAME_MAX, PAWL_E_LIMIT, out,
-			    E_PREFIX "pack %" PRIu32 ": name of %u bytes (1 to %u allowed)", i, nlen,
-			    IMAGE_PACK_NAME_MAX);
-		NEED(c.left >= nlen, "a pack name");
-		ENSURE_GOTO(r, memchr(c.p, '\0', nlen) == NULL, PAWL_E_FORMAT, out,
-			    E_PREFIX "pack %" PRIu32 ": name holds a NUL byte", i);
-		pk->name = xstrndup((const char *)c.p, nlen);
-		if (!pk->name) {
-			r = PAWL_E_NOMEM;
-			goto out;
-		}
-		(void)cursor_skip(&c, nlen);
-		idx->npacks = i + 1; /* free what was allocated on failure */
-	}
+	GUARD_GOTO(r, image_read_pack_table(&c, idx, npacks), out);
 	need = sums_len + (uint64_t)idx->nframes * IMAGE2_FRAME_LEN +
 	       (uint64_t)idx->nextents * IMAGE2_EXTENT_LEN + ngroups * IMAGE2_GROUP_LEN;
 	ENSURE_GOTO(r, c.left == need, PAWL_E_FORMAT, out,

@@ -90,6 +90,11 @@ static inline uint64_t min_u64(uint64_t a, uint64_t b)
  * 1..IMAGE_PACK_NAME_MAX bytes, relative, no empty, "." or ".." component,
  * no control characters. what names it in the message ("pack 2"). */
 PAWL_MUST_USE int image_check_name(const char *name, size_t len, const char *what);
+/* Read npacks pack table entries (both formats: u64 length, u16 name
+ * length, name) into idx->packs, counting them in idx->npacks as they are
+ * read so that a failure frees what was allocated. Names are checked for
+ * length and NUL here; the name rule (image_check_name) comes later. */
+PAWL_MUST_USE int image_read_pack_table(pawl_cursor *c, image_index *idx, uint32_t npacks);
 /* No two of arr[0..n) (pieces of format 1, frames of format 2; `what`
  * names them in the message) share bytes of a pack: sorted by pack and
  * offset, neighbours compared. */
