@@ -1255,10 +1255,17 @@ static int fetch_frames(struct job *j, const slot_target *t)
 	fr.order = order;
 	fr.norder = norder;
 	fr.nfx = nfx;
-	GUARD(image_decoder_new(&d, sub, (image_sink){ frame_sink, &fr }));
-	r = image_decoder_defer_image_hash(d);
+	/* The stream first: opening it may fork the fetcher, and a fork must
+	 * not race the decoder's thread being created (a lock held by a
+	 * starting thread stays held in the child forever). */
+	r = s_open(j, rg, nr);
+	if (r < 0) {
+		tab_free(j, fr.fx, nfx, sizeof(struct fx));
+		return r;
+	}
+	r = image_decoder_new(&d, sub, (image_sink){ frame_sink, &fr });
 	if (r == 0)
-		r = s_open(j, rg, nr);
+		r = image_decoder_defer_image_hash(d);
 	while (r == 0 && got < cbytes) {
 		size_t want = cbytes - got < IO_CHUNK ? (size_t)(cbytes - got) : IO_CHUNK;
 

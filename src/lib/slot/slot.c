@@ -705,6 +705,7 @@ struct readback {
 	pthread_t reader[READBACK_READERS], hasher;
 	unsigned nthreads;  /* started: readers, then the hasher */
 	bool threaded;      /* all of them */
+	unsigned running;   /* threads that reached their loop */
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
 	uint64_t written;   /* image prefix written (image_slot_follow) */
@@ -829,11 +830,21 @@ static bool rb_wait_block(struct readback *rb, uint64_t k)
 }
 
 /* Reader i reads blocks i, i + READBACK_READERS, ... */
+/* A thread has started: rb_start waits for all of them (see there). */
+static void rb_running(struct readback *rb)
+{
+	pthread_mutex_lock(&rb->mu);
+	rb->running++;
+	pthread_cond_broadcast(&rb->cv);
+	pthread_mutex_unlock(&rb->mu);
+}
+
 static void *rb_reader_main(void *arg)
 {
 	struct rb_reader *me = arg;
 	struct readback *rb = me->rb;
 
+	rb_running(rb);
 	for (uint64_t k = me->first; k < rb->nblocks; k += READBACK_READERS) {
 		int r;
 
@@ -862,6 +873,7 @@ static void *rb_hasher_main(void *arg)
 {
 	struct readback *rb = arg;
 
+	rb_running(rb);
 	for (uint64_t k = 0; k < rb->nblocks; k++) {
 		unsigned b = (unsigned)(k % READBACK_BLOCKS);
 		int r;
@@ -968,6 +980,13 @@ static int rb_start(struct readback *rb, slot_ctx *s, boot_slot t, const image_i
 		rb->threaded = pthread_create(&rb->hasher, NULL, rb_hasher_main, rb) == 0;
 		rb->nthreads += rb->threaded;
 	}
+	/* Every thread running before the image source goes on: it may fork
+	 * the fetcher next, and a fork that races a thread's creation can
+	 * leave the child a lock held by no thread. */
+	pthread_mutex_lock(&rb->mu);
+	while (rb->running < rb->nthreads)
+		pthread_cond_wait(&rb->cv, &rb->mu);
+	pthread_mutex_unlock(&rb->mu);
 	if (!rb->threaded && rb->nthreads) /* rb_finish reads it all itself */
 		rb_join(rb);
 	return 0;
