@@ -1126,6 +1126,26 @@ static uint32_t order_of(const image_index *idx, const uint32_t *order, uint32_t
 	return lo;
 }
 
+/* Write the run of image pieces [first, first + count) from p (len bytes
+ * in all) with one pwrite, then mark them written. A frame's extent maps
+ * consecutive image pieces to consecutive frame pieces, so a full install
+ * writes megabytes per call, not one 4 KiB piece (each write also starts
+ * its writeback, and 4 KiB ones cost a device request each). */
+static int write_run(struct frames *fr, uint32_t first, uint32_t count, const uint8_t *p,
+		     size_t len)
+{
+	struct job *j = fr->j;
+
+	if (count == 0)
+		return 0;
+	GUARD(image_slot_write_at(fr->t->w, (uint64_t)first * j->idx->piece_size, p, len));
+	for (uint32_t i = 0; i < count; i++)
+		set_written(j, first + i);
+	j->image_bytes += len;
+	j->filled += count;
+	return 0;
+}
+
 /* The decoder's sink, on its writer thread: frame `piece` of the stream is
  * verified; its pieces go to every missing image piece mapping to them. */
 static int frame_sink(void *ctx, uint32_t piece, uint64_t offset, const uint8_t *p, size_t n)
@@ -1138,21 +1158,29 @@ static int frame_sink(void *ctx, uint32_t piece, uint64_t offset, const uint8_t 
 	memset(fr->seen, 0, sizeof(fr->seen));
 	for (; fr->cur < fr->nfx && fr->fx[fr->cur].ord == piece; fr->cur++) {
 		const image_extent *e = &idx->extents[fr->fx[fr->cur].e];
+		uint32_t run = 0, rfirst = 0;
+		uint64_t rat = 0, rlen = 0;
 
 		for (uint32_t k = 0; k < e->count; k++) {
 			uint32_t ip = e->first + k, fp = e->fpiece + k;
 			uint64_t at = (uint64_t)fp * idx->piece_size;
 			uint32_t len = image2_piece_len(idx, ip);
 
-			if (!is_missing(j, ip))
+			if (!is_missing(j, ip)) {
+				GUARD(write_run(fr, rfirst, run, p + rat, (size_t)rlen));
+				run = 0;
 				continue;
+			}
 			ENSURE(at <= n && len <= n - at, PAWL_E_FORMAT,
 			       "image frame %" PRIu32 ": piece %" PRIu32 " lies outside its %zu bytes",
 			       e->frame, fp, n);
-			GUARD(image_slot_write_at(fr->t->w, (uint64_t)ip * idx->piece_size, p + at, len));
-			set_written(j, ip);
-			j->image_bytes += len;
-			j->filled++;
+			if (run == 0) {
+				rfirst = ip;
+				rat = at;
+				rlen = 0;
+			}
+			run++;
+			rlen += len;
 			if (fp / 8 < sizeof(fr->seen) && !(fr->seen[fp / 8] & (1u << (fp % 8)))) {
 				fr->seen[fp / 8] |= (uint8_t)(1u << (fp % 8));
 				j->xf->fetched++;
@@ -1160,6 +1188,7 @@ static int frame_sink(void *ctx, uint32_t piece, uint64_t offset, const uint8_t 
 				j->xf->from_target++; /* a repeat of a piece just written */
 			}
 		}
+		GUARD(write_run(fr, rfirst, run, p + rat, (size_t)rlen));
 	}
 	advance_final(j, fr->t);
 	return 0;
