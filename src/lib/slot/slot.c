@@ -696,9 +696,16 @@ struct readback {
 	bool direct;
 	const char *path;
 	uint64_t length;
+	size_t chunk;       /* bytes a block: READBACK_CHUNK, or whole pieces */
 	uint64_t nblocks;
 	uint8_t *buf[READBACK_BLOCKS];
-	hash_ctx *h;
+	hash_ctx *h;        /* format 1: the whole image's sha256 */
+	/* Format 2: each group of pieces against its signed hash, on the
+	 * hasher (see rb_hash_block). */
+	const image_index *idx;
+	uint8_t (*gs)[32];  /* the sums of the group being read */
+	uint32_t gi, g;     /* pieces of group g seen; groups checked */
+	uint8_t zero_sum[32];
 	image_slot *w;      /* followed; NULL */
 
 	struct rb_reader rd[READBACK_READERS];
@@ -720,9 +727,9 @@ struct readback {
 
 static size_t rb_len(const struct readback *rb, uint64_t k)
 {
-	uint64_t off = k * READBACK_CHUNK;
+	uint64_t off = k * rb->chunk;
 
-	return rb->length - off > READBACK_CHUNK ? READBACK_CHUNK : (size_t)(rb->length - off);
+	return rb->length - off > rb->chunk ? rb->chunk : (size_t)(rb->length - off);
 }
 
 /* Either reader may call this; direct is read and written atomically. */
@@ -738,7 +745,7 @@ static void rb_no_direct(struct readback *rb)
 static int rb_read(struct readback *rb, uint64_t k)
 {
 	uint8_t *buf = rb->buf[k % READBACK_BLOCKS];
-	uint64_t off = k * READBACK_CHUNK;
+	uint64_t off = k * rb->chunk;
 	size_t want = rb_len(rb, k), got = 0;
 
 	if (!__atomic_load_n(&rb->direct, __ATOMIC_RELAXED))
@@ -796,7 +803,7 @@ static void rb_written(void *ctx, uint64_t prefix)
  * reader's turn). false: stop. Call with mu held. */
 static bool rb_wait_block(struct readback *rb, uint64_t k)
 {
-	uint64_t end = k * READBACK_CHUNK + rb_len(rb, k);
+	uint64_t end = k * rb->chunk + rb_len(rb, k);
 
 	for (;;) {
 		if (rb->stop || rb->err)
@@ -868,6 +875,55 @@ static void *rb_reader_main(void *arg)
 	return NULL;
 }
 
+/* All n bytes zero? */
+static bool rb_zero(const uint8_t *p, size_t n)
+{
+	return n == 0 || (p[0] == 0 && memcmp(p, p + 1, n - 1) == 0);
+}
+
+/* Block k, read: format 1 hashes it into the whole image's sha256. Format
+ * 2 takes the sha256 of each of its pieces and checks each group, once
+ * complete, against its signed hash in the index; the groups cover the
+ * image, so this proves as much as the whole sha256 would. A piece of
+ * zeros (a file system's free blocks) needs no hashing: its sum is known.
+ * Blocks come in order, and hold whole pieces (rb_start). */
+static int rb_hash_block(struct readback *rb, uint64_t k)
+{
+	const image_index *idx = rb->idx;
+	const uint8_t *buf = rb->buf[k % READBACK_BLOCKS];
+	size_t len = rb_len(rb, k);
+
+	if (!rb->gs)
+		return hash_update(rb->h, buf, len);
+	for (size_t at = 0; at < len; at += idx->piece_size) {
+		size_t n = len - at < idx->piece_size ? len - at : idx->piece_size;
+		uint8_t d[HASH_MAX_LEN], gh[32];
+
+		if (n == idx->piece_size && rb_zero(buf + at, n)) {
+			memcpy(rb->gs[rb->gi], rb->zero_sum, 32);
+		} else {
+			GUARD(hash_once(HASH_SHA256, buf + at, n, d));
+			memcpy(rb->gs[rb->gi], d, 32);
+		}
+		if (++rb->gi < image2_group_len(idx, rb->g))
+			continue;
+		image2_group_hash((const uint8_t(*)[32])rb->gs, rb->gi, gh);
+		if (!digest_equal(gh, idx->groups[rb->g], 32)) {
+			uint64_t first = (uint64_t)rb->g * idx->group_pieces * idx->piece_size;
+
+			return pawl_error_set(PAWL_E_HASH,
+					      "slot %s: the image read back differs from the one "
+					      "written in bytes %" PRIu64 "..%" PRIu64 " (group %" PRIu32
+					      "): the device lost or changed bytes; not switching to it",
+					      rb->path, first, first + (uint64_t)rb->gi * idx->piece_size - 1,
+					      rb->g);
+		}
+		rb->g++;
+		rb->gi = 0;
+	}
+	return 0;
+}
+
 /* Hashes the blocks in order as the readers fill them. */
 static void *rb_hasher_main(void *arg)
 {
@@ -886,7 +942,7 @@ static void *rb_hasher_main(void *arg)
 			break;
 		}
 		pthread_mutex_unlock(&rb->mu);
-		r = hash_update(rb->h, rb->buf[b], rb_len(rb, k));
+		r = rb_hash_block(rb, k);
 		pthread_mutex_lock(&rb->mu);
 		if (r < 0) {
 			rb_fail(rb, r);
@@ -925,6 +981,7 @@ static void rb_free(struct readback *rb)
 	if (rb->direct)
 		(void)fcntl(rb->fd, F_SETFL, rb->flags);
 	hash_free(rb->h);
+	free(rb->gs);
 	if (rb->buf[0])
 		munmap(rb->buf[0], READBACK_BLOCKS * READBACK_CHUNK);
 }
@@ -941,7 +998,11 @@ static int rb_start(struct readback *rb, slot_ctx *s, boot_slot t, const image_i
 	rb->fd = s->rfd[t];
 	rb->path = s->path[t];
 	rb->length = idx->length;
-	rb->nblocks = (idx->length + READBACK_CHUNK - 1) / READBACK_CHUNK;
+	rb->idx = idx;
+	/* Format 2: blocks of whole pieces (a multiple of 4096, for O_DIRECT) */
+	rb->chunk = idx->version == 2 ? READBACK_CHUNK / idx->piece_size * idx->piece_size :
+					READBACK_CHUNK;
+	rb->nblocks = (idx->length + rb->chunk - 1) / rb->chunk;
 	pthread_mutex_init(&rb->mu, NULL);
 	pthread_cond_init(&rb->cv, NULL);
 	rb->flags = fcntl(rb->fd, F_GETFL);
@@ -959,7 +1020,22 @@ static int rb_start(struct readback *rb, slot_ctx *s, boot_slot t, const image_i
 	}
 	for (unsigned i = 0; i < READBACK_BLOCKS; i++)
 		rb->buf[i] = (uint8_t *)map + i * READBACK_CHUNK;
-	if (hash_new(&rb->h, HASH_SHA256) < 0) {
+	if (idx->version == 2) {
+		uint8_t *z = calloc(1, idx->piece_size), d[HASH_MAX_LEN];
+		int r = z ? hash_once(HASH_SHA256, z, idx->piece_size, d) : PAWL_E_NOMEM;
+
+		free(z);
+		memcpy(rb->zero_sum, d, 32);
+		rb->gs = calloc(idx->group_pieces, 32);
+		if (r == 0 && !rb->gs)
+			r = PAWL_E_NOMEM;
+		if (r < 0) {
+			rb_free(rb);
+			return r == PAWL_E_NOMEM ?
+				       pawl_error_set(r, "no memory to read slot %s back", rb->path) :
+				       r;
+		}
+	} else if (hash_new(&rb->h, HASH_SHA256) < 0) {
 		int r = pawl_error_last()->code;
 
 		rb_free(rb);
@@ -1018,12 +1094,16 @@ static int rb_finish(struct readback *rb, slot_ctx *s, boot_slot t, const image_
 		for (uint64_t k = 0; k < rb->nblocks && r == 0; k++) {
 			r = rb_read(rb, k);
 			if (r == 0)
-				r = hash_update(rb->h, rb->buf[k % READBACK_BLOCKS], rb_len(rb, k));
+				r = rb_hash_block(rb, k);
 		}
 	}
-	if (r == 0)
+	if (r == 0 && rb->gs && rb->g != idx->ngroups)
+		/* every group read so far matched, but not all were read */
+		r = pawl_error_set(PAWL_E_LENGTH, "slot %s: %" PRIu32 " of %" PRIu32 " groups read back",
+				   s->path[t], rb->g, idx->ngroups);
+	else if (r == 0 && !rb->gs)
 		r = hash_final(rb->h, d);
-	if (r == 0 && memcmp(d, idx->sha256, 32) != 0)
+	if (r == 0 && !rb->gs && memcmp(d, idx->sha256, 32) != 0)
 		r = pawl_error_set(PAWL_E_HASH,
 				   "slot %s (%s): the image read back differs from the one written "
 				   "(the device lost or changed bytes); not switching to it",
