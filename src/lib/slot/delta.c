@@ -80,6 +80,7 @@
 
 #define IO_CHUNK ((size_t)1 << 16)
 #define SCAN_BUF ((size_t)256 << 10)
+#define SCAN_ALIGN ((size_t)4096) /* O_DIRECT: a multiple of any logical block */
 #define COPY_GROUP_MAX ((size_t)1 << 20)
 #define SAMPLE_GROUPS 32u
 #define TARGET_PROBES 64u
@@ -451,36 +452,82 @@ static bool all_zero(const uint8_t *p, size_t n)
 	return n == 0 || (p[0] == 0 && memcmp(p, p + 1, n - 1) == 0);
 }
 
-/* Every piece's key and every group's hash; on the seed's own thread. */
+/* want bytes at off into buf (aligned, with room for want rounded up to
+ * SCAN_ALIGN). With O_DIRECT (*direct) the request is rounded up to the
+ * alignment it needs, and a short read past want is fine; where the file
+ * system refuses O_DIRECT, it is dropped and the read goes through the
+ * page cache. */
+static int scan_read(int fd, int flags, bool *direct, uint8_t *buf, size_t want, uint64_t off)
+{
+	size_t got = 0;
+
+	while (got < want) {
+		size_t ask = *direct ? ((want + SCAN_ALIGN - 1) & ~(SCAN_ALIGN - 1)) - got : want - got;
+		ssize_t k = pread(fd, buf + got, ask, (off_t)(off + got));
+
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k < 0 && errno == EINVAL && *direct) {
+			*direct = false;
+			(void)fcntl(fd, F_SETFL, flags);
+			continue;
+		}
+		if (k < 0)
+			return pawl_error_set_errno(PAWL_E_IO, errno, "cannot read at %" PRIu64,
+						    off + got);
+		if (k == 0)
+			return pawl_error_set(PAWL_E_IO, "ends at %" PRIu64, off + got);
+		got += (size_t)k;
+	}
+	return 0;
+}
+
+/* Every piece's key and every group's hash; on the seed's own thread.
+ * The seed is read with O_DIRECT where it can be: a whole slot passes
+ * through once, and through the page cache it would be copied once more
+ * and then fill the cache (two slots: a device's memory, twice over on
+ * small ones). A blank file-backed slot's holes come back as zeros
+ * without filling pages either. */
 static int scan(struct seed *sd)
 {
 	const image_index *idx = sd->idx;
 	uint32_t psz = idx->piece_size, gp = idx->group_pieces, gi = 0, g = 0, piece = 0;
 	size_t per = SCAN_BUF / psz ? SCAN_BUF / psz : 1, cap = per * psz;
-	_cleanup_free_ uint8_t *buf = xmalloc(cap);
+	_cleanup_free_ uint8_t *buf = NULL;
 	_cleanup_free_ uint8_t(*gs)[32] = xcalloc(gp, 32);
 	uint8_t zero_d[HASH_MAX_LEN];
-	bool have_zero = false;
+	bool have_zero = false, direct;
 	uint64_t off = 0;
+	int flags = fcntl(sd->fd, F_GETFL), r = 0;
 
+	/* cap is a multiple of psz, itself of SCAN_ALIGN */
+	if (posix_memalign((void **)&buf, SCAN_ALIGN, cap) != 0)
+		buf = NULL;
 	if (!buf || !gs)
 		return PAWL_E_NOMEM;
+	direct = flags >= 0 && fcntl(sd->fd, F_SETFL, flags | O_DIRECT) == 0;
 	while (off < sd->limit) {
 		size_t want = sd->limit - off < cap ? (size_t)(sd->limit - off) : cap;
 
-		GUARD(pread_full(sd->fd, buf, want, off));
+		r = scan_read(sd->fd, flags, &direct, buf, want, off);
+		if (r < 0)
+			goto out;
 		for (size_t at = 0; at < want; at += psz) {
 			size_t n = want - at < psz ? want - at : psz;
 			uint8_t d[HASH_MAX_LEN];
 
 			if (n == psz && all_zero(buf + at, n)) {
 				if (!have_zero) {
-					GUARD(hash_once(HASH_SHA256, buf + at, n, zero_d));
+					r = hash_once(HASH_SHA256, buf + at, n, zero_d);
+					if (r < 0)
+						goto out;
 					have_zero = true;
 				}
 				memcpy(d, zero_d, 32);
 			} else {
-				GUARD(hash_once(HASH_SHA256, buf + at, n, d));
+				r = hash_once(HASH_SHA256, buf + at, n, d);
+				if (r < 0)
+					goto out;
 			}
 			sd->keys[piece].k = key_of(d);
 			sd->keys[piece].pos = piece;
@@ -494,7 +541,11 @@ static int scan(struct seed *sd)
 		off += want;
 	}
 	qsort(sd->keys, sd->npieces, sizeof(struct key), key_cmp);
-	return 0;
+out:
+	/* the copies read single pieces into unaligned buffers */
+	if (direct)
+		(void)fcntl(sd->fd, F_SETFL, flags);
+	return r;
 }
 
 static void *scan_main(void *arg)
