@@ -18,7 +18,10 @@
  * fallocate(), so that a full file system shows now and not halfway.
  * Pieces are written with pwrite() at their offsets, and their writeback
  * started at once (sync_file_range, not waited for); finish() checks that
- * every piece was written and fsyncs.
+ * every piece was written and fsyncs. A small write (a single 4 KiB piece
+ * copied from a seed) is not started alone, which would cost the device
+ * one request per page: small writes start together, every KICK_BATCH
+ * bytes, so that the kernel can merge neighbours.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -32,6 +35,9 @@
 
 #include "image/image.h"
 
+#define KICK_MIN ((size_t)64 << 10)     /* a write this large starts at once */
+#define KICK_BATCH ((uint64_t)4 << 20)  /* small writes start after this much */
+
 struct image_slot {
 	int fd;
 	char *path;
@@ -43,6 +49,7 @@ struct image_slot {
 	void (*follow)(void *ctx, uint64_t prefix);
 	void *follow_ctx;
 	bool finished;
+	uint64_t unkicked; /* bytes of small writes whose writeback is not started */
 };
 
 /* Is the slot (st) the booted slot, or the device that holds it? */
@@ -151,6 +158,22 @@ int image_slot_open(image_slot **ret, const char *path, const image_index *idx,
 	return 0;
 }
 
+/* Start the writeback of n bytes just written at offset, without waiting
+ * for it: the device works while the next bytes are decoded, and
+ * finish()'s fsync (which still decides) has little left to do. */
+static void kick(image_slot *s, uint64_t offset, size_t n)
+{
+	if (n >= KICK_MIN) {
+		(void)sync_file_range(s->fd, (off_t)offset, (off_t)n, SYNC_FILE_RANGE_WRITE);
+		return;
+	}
+	s->unkicked += n;
+	if (s->unkicked >= KICK_BATCH) {
+		(void)sync_file_range(s->fd, 0, 0, SYNC_FILE_RANGE_WRITE); /* the whole slot */
+		s->unkicked = 0;
+	}
+}
+
 int image_slot_write_piece(void *slot, uint32_t piece, uint64_t offset, const uint8_t *p,
 			   size_t n)
 {
@@ -189,10 +212,7 @@ int image_slot_write_piece(void *slot, uint32_t piece, uint64_t offset, const ui
 		n -= (size_t)k;
 		at += (uint64_t)k;
 	}
-	/* Start writing the piece to the device now, without waiting for
-	 * it: the device works while the next piece is decoded, and
-	 * finish()'s fsync (which still decides) has little left to do. */
-	(void)sync_file_range(s->fd, (off_t)offset, (off_t)pc->ulen, SYNC_FILE_RANGE_WRITE);
+	kick(s, offset, pc->ulen);
 	if (!(s->written[piece / 8] & (1u << (piece % 8)))) {
 		s->written[piece / 8] |= (uint8_t)(1u << (piece % 8));
 		s->nwritten++;
@@ -237,7 +257,7 @@ int image_slot_write_at(image_slot *s, uint64_t offset, const uint8_t *p, size_t
 		n -= (size_t)k;
 		at += (uint64_t)k;
 	}
-	(void)sync_file_range(s->fd, (off_t)offset, (off_t)(at - offset), SYNC_FILE_RANGE_WRITE);
+	kick(s, offset, (size_t)(at - offset));
 	return 0;
 }
 
