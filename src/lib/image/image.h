@@ -236,6 +236,11 @@ uint32_t image2_frame_pieces(const image_index *idx, uint32_t frame);
 uint32_t image2_group_len(const image_index *idx, uint32_t group);
 /* The extent holding image piece `piece` (binary search). */
 PAWL_MUST_USE int image2_find_extent(const image_index *idx, uint32_t piece, uint32_t *ret_extent);
+/* Are all n bytes zero? (A file system's free blocks and blank slots:
+ * their sha256 is known, so they are compared rather than hashed.) */
+bool image2_is_zero(const uint8_t *p, size_t n);
+/* The sha256 of a whole piece of zeros. */
+PAWL_MUST_USE int image2_zero_sum(const image_index *idx, uint8_t out[32]);
 /* sha256 over n 32-byte sums: a group's hash. */
 void image2_group_hash(const uint8_t (*sums)[32], size_t n, uint8_t out[32]);
 /* Check the sums bytes of group g (32 * image2_group_len bytes) against

@@ -171,6 +171,26 @@ void image2_group_hash(const uint8_t (*sums)[32], size_t n, uint8_t out[32])
 	}
 }
 
+bool image2_is_zero(const uint8_t *p, size_t n)
+{
+	return n == 0 || (p[0] == 0 && memcmp(p, p + 1, n - 1) == 0);
+}
+
+int image2_zero_sum(const image_index *idx, uint8_t out[32])
+{
+	uint8_t *z = calloc(1, idx->piece_size), d[HASH_MAX_LEN];
+	int r;
+
+	if (!z)
+		return pawl_error_set(PAWL_E_NOMEM, "no memory for a piece of %" PRIu32 " bytes",
+				      idx->piece_size);
+	r = hash_once(HASH_SHA256, z, idx->piece_size, d);
+	free(z);
+	GUARD(r);
+	memcpy(out, d, 32);
+	return 0;
+}
+
 int image2_check_group(const image_index *idx, uint32_t g, const uint8_t *p, size_t n)
 {
 	uint8_t d[32];

@@ -445,13 +445,6 @@ static int gkey_cmp(const void *a, const void *b)
 	return x->pos < y->pos ? -1 : x->pos > y->pos;
 }
 
-/* All n bytes zero? (Blank slots and a file system's free blocks: their
- * sha256 is known, so hashing them again would only cost time.) */
-static bool all_zero(const uint8_t *p, size_t n)
-{
-	return n == 0 || (p[0] == 0 && memcmp(p, p + 1, n - 1) == 0);
-}
-
 /* want bytes at off into buf (aligned, with room for want rounded up to
  * SCAN_ALIGN). With O_DIRECT (*direct) the request is rounded up to the
  * alignment it needs, and a short read past want is fine; where the file
@@ -516,7 +509,7 @@ static int scan(struct seed *sd)
 			size_t n = want - at < psz ? want - at : psz;
 			uint8_t d[HASH_MAX_LEN];
 
-			if (n == psz && all_zero(buf + at, n)) {
+			if (n == psz && image2_is_zero(buf + at, n)) {
 				if (!have_zero) {
 					r = hash_once(HASH_SHA256, buf + at, n, zero_d);
 					if (r < 0)
@@ -902,15 +895,7 @@ static int src_prepare(void *ctx, const slot_target *t)
 	j->gsum = tab_alloc(j, idx->group_pieces, 32);
 	if (!j->plan || !j->gsum)
 		return PAWL_E_NOMEM;
-	{
-		_cleanup_free_ uint8_t *z = xcalloc(idx->piece_size, 1);
-		uint8_t d[HASH_MAX_LEN];
-
-		if (!z)
-			return PAWL_E_NOMEM;
-		GUARD(hash_once(HASH_SHA256, z, idx->piece_size, d));
-		memcpy(j->zero_sum, d, 32);
-	}
+	GUARD(image2_zero_sum(idx, j->zero_sum));
 	GUARD(scan_seeds(j, t));
 	GUARD(explain_groups(j));
 	GUARD(fetch_sums(j));

@@ -875,12 +875,6 @@ static void *rb_reader_main(void *arg)
 	return NULL;
 }
 
-/* All n bytes zero? */
-static bool rb_zero(const uint8_t *p, size_t n)
-{
-	return n == 0 || (p[0] == 0 && memcmp(p, p + 1, n - 1) == 0);
-}
-
 /* Block k, read: format 1 hashes it into the whole image's sha256. Format
  * 2 takes the sha256 of each of its pieces and checks each group, once
  * complete, against its signed hash in the index; the groups cover the
@@ -899,7 +893,7 @@ static int rb_hash_block(struct readback *rb, uint64_t k)
 		size_t n = len - at < idx->piece_size ? len - at : idx->piece_size;
 		uint8_t d[HASH_MAX_LEN], gh[32];
 
-		if (n == idx->piece_size && rb_zero(buf + at, n)) {
+		if (n == idx->piece_size && image2_is_zero(buf + at, n)) {
 			memcpy(rb->gs[rb->gi], rb->zero_sum, 32);
 		} else {
 			GUARD(hash_once(HASH_SHA256, buf + at, n, d));
@@ -1021,19 +1015,14 @@ static int rb_start(struct readback *rb, slot_ctx *s, boot_slot t, const image_i
 	for (unsigned i = 0; i < READBACK_BLOCKS; i++)
 		rb->buf[i] = (uint8_t *)map + i * READBACK_CHUNK;
 	if (idx->version == 2) {
-		uint8_t *z = calloc(1, idx->piece_size), d[HASH_MAX_LEN];
-		int r = z ? hash_once(HASH_SHA256, z, idx->piece_size, d) : PAWL_E_NOMEM;
+		int r = image2_zero_sum(idx, rb->zero_sum);
 
-		free(z);
-		memcpy(rb->zero_sum, d, 32);
-		rb->gs = calloc(idx->group_pieces, 32);
+		rb->gs = r < 0 ? NULL : calloc(idx->group_pieces, 32);
 		if (r == 0 && !rb->gs)
-			r = PAWL_E_NOMEM;
+			r = pawl_error_set(PAWL_E_NOMEM, "no memory to read slot %s back", rb->path);
 		if (r < 0) {
 			rb_free(rb);
-			return r == PAWL_E_NOMEM ?
-				       pawl_error_set(r, "no memory to read slot %s back", rb->path) :
-				       r;
+			return r;
 		}
 	} else if (hash_new(&rb->h, HASH_SHA256) < 0) {
 		int r = pawl_error_last()->code;
