@@ -904,12 +904,13 @@ static int rb_hash_block(struct readback *rb, uint64_t k)
 		image2_group_hash((const uint8_t(*)[32])rb->gs, rb->gi, gh);
 		if (!digest_equal(gh, idx->groups[rb->g], 32)) {
 			uint64_t first = (uint64_t)rb->g * idx->group_pieces * idx->piece_size;
+			uint64_t end = first + (uint64_t)rb->gi * idx->piece_size;
 
 			return pawl_error_set(PAWL_E_HASH,
 					      "slot %s: the image read back differs from the one "
 					      "written in bytes %" PRIu64 "..%" PRIu64 " (group %" PRIu32
 					      "): the device lost or changed bytes; not switching to it",
-					      rb->path, first, first + (uint64_t)rb->gi * idx->piece_size - 1,
+					      rb->path, first, (end < rb->length ? end : rb->length) - 1,
 					      rb->g);
 		}
 		rb->g++;
@@ -994,7 +995,7 @@ static int rb_start(struct readback *rb, slot_ctx *s, boot_slot t, const image_i
 	rb->length = idx->length;
 	rb->idx = idx;
 	/* Format 2: blocks of whole pieces (a multiple of 4096, for O_DIRECT) */
-	rb->chunk = idx->version == 2 ? READBACK_CHUNK / idx->piece_size * idx->piece_size :
+	rb->chunk = idx->version == IMAGE_INDEX_VERSION2 ? READBACK_CHUNK / idx->piece_size * idx->piece_size :
 					READBACK_CHUNK;
 	rb->nblocks = (idx->length + rb->chunk - 1) / rb->chunk;
 	pthread_mutex_init(&rb->mu, NULL);
@@ -1014,7 +1015,7 @@ static int rb_start(struct readback *rb, slot_ctx *s, boot_slot t, const image_i
 	}
 	for (unsigned i = 0; i < READBACK_BLOCKS; i++)
 		rb->buf[i] = (uint8_t *)map + i * READBACK_CHUNK;
-	if (idx->version == 2) {
+	if (idx->version == IMAGE_INDEX_VERSION2) {
 		int r = image2_zero_sum(idx, rb->zero_sum);
 
 		rb->gs = r < 0 ? NULL : calloc(idx->group_pieces, 32);
@@ -1087,7 +1088,8 @@ static int rb_finish(struct readback *rb, slot_ctx *s, boot_slot t, const image_
 		}
 	}
 	if (r == 0 && rb->gs && rb->g != idx->ngroups)
-		/* every group read so far matched, but not all were read */
+		/* every group read matched, but not all were: the blocks did not
+		 * cover the image (an internal error, never a pass) */
 		r = pawl_error_set(PAWL_E_LENGTH, "slot %s: %" PRIu32 " of %" PRIu32 " groups read back",
 				   s->path[t], rb->g, idx->ngroups);
 	else if (r == 0 && !rb->gs)
