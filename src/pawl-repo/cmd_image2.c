@@ -129,6 +129,85 @@ static int read_target(ws *w, const char *path, uint64_t max, uint8_t **ret, siz
 	return 0;
 }
 
+static bool listed(const char *const *paths, size_t n, const char *path)
+{
+	for (size_t i = 0; i < n; i++)
+		if (path && strcmp(paths[i], path) == 0)
+			return true;
+	return false;
+}
+
+/* Why a removal would break a release that stays: the first pack another
+ * release reads (needed), else the first part of a release (part). */
+struct removal {
+	bool needed, part;
+	char msg[2][2 * TARGET_PATH_MAX + 256];
+};
+
+static void removal_needed(struct removal *rm, const char *pack, const char *idx)
+{
+	rm->needed = true;
+	snprintf(rm->msg[0], sizeof(rm->msg[0]),
+		 "%s is still needed: the image release %s reads pieces from it (a release "
+		 "stores only the pieces no earlier one has); remove that release too, or keep "
+		 "the pack", pack, idx);
+}
+
+static void removal_part(struct removal *rm, const char *target, const char *idx)
+{
+	if (rm->part)
+		return;
+	rm->part = true;
+	snprintf(rm->msg[1], sizeof(rm->msg[1]),
+		 "%s is part of the image release whose index is %s: remove them together, or "
+		 "neither", target, idx);
+}
+
+int image2_check_removal(ws *w, const char *const *paths, size_t n)
+{
+	struct removal rm = { 0 };
+
+	GUARD(ws_walk(w));
+	for (size_t i = 0; i < w->nroles && !rm.needed; i++) {
+		ws_role *role = w->roles[i];
+		const pj_value *t = role->type == MD_TARGETS ? role->md->targets : NULL;
+
+		for (size_t k = 0; t && k < t->len && !rm.needed; k++) {
+			const pj_member *m = &t->u.members[k];
+			const pj_value *custom = pj_get(&m->value, "custom");
+			const pj_value *img = custom ? pj_get(custom, "image") : NULL;
+			const pj_value *fmt = img ? pj_get(img, "format") : NULL;
+			const char *sums = img ? pj_str(pj_get(img, "sums")) : NULL;
+			const char *pack = img ? pj_str(pj_get(img, "pack")) : NULL;
+			_cleanup_free_ uint8_t *bytes = NULL;
+			image_index *idx = NULL;
+			size_t len = 0;
+
+			/* a format 2 release that stays: the target carrying it */
+			if (!pj_is_int(fmt) || fmt->u.i != 2 || listed(paths, n, m->key))
+				continue;
+			if (listed(paths, n, sums))
+				removal_part(&rm, sums, m->key);
+			GUARD(read_target(w, m->key, UINT32_MAX, &bytes, &len, NULL));
+			GUARD(image_index_parse(&idx, bytes, len, NULL));
+			for (uint32_t p = 0; p < idx->npacks && !rm.needed; p++) {
+				const char *name = idx->packs[p].name;
+
+				if (!listed(paths, n, name))
+					continue;
+				if (pack && strcmp(name, pack) == 0)
+					removal_part(&rm, name, m->key);
+				else
+					removal_needed(&rm, name, m->key);
+			}
+			image_index_free(idx);
+		}
+	}
+	if (rm.needed || rm.part)
+		return pawl_error_set(PAWL_E_POLICY, "%s", rm.msg[rm.needed ? 0 : 1]);
+	return 0;
+}
+
 /* The highest format 2 image release of app below version (or exactly
  * want, when given) into ret (a VERSION); PAWL_E_NOT_FOUND when there is
  * none. */

@@ -75,7 +75,9 @@ static const char usage_remove[] =
 	"\n"
 	"Remove targets from the role that lists them (--role when several do). The\n"
 	"content stays in the store and in published trees; clients stop seeing the\n"
-	"target once the new metadata is published.\n";
+	"target once the new metadata is published. A pack that a remaining image\n"
+	"release reads from, or part of an image release without the rest, is\n"
+	"refused: remove image.idx, image.sums and image.pack together, newest first.\n";
 
 /* ---------------- routing ---------------- */
 
@@ -850,6 +852,10 @@ int cmd_remove(int argc, char **argv)
 	if (ws_open(&w, argv[optind], true) < 0 || ws_walk(w) < 0)
 		goto out;
 	b.w = w;
+	/* An image release that stays keeps what it reads. */
+	if (image2_check_removal(w, (const char *const *)argv + optind + 1,
+				 (size_t)(argc - optind - 1)) < 0)
+		goto out;
 	for (int a = optind + 1; a < argc; a++) {
 		const char *path = argv[a];
 		ws_role *found = NULL;

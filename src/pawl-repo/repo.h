@@ -365,6 +365,10 @@ typedef struct image2_opts {
 PAWL_MUST_USE int release_image2(ws *w, int in, const struct stat *st, const char *shown,
 				 const char *app, const char *version, bool recovery,
 				 const image2_opts *o, strv *keys);
+/* Before `pawl-repo remove` takes the n target paths out: refuse
+ * (PAWL_E_POLICY, naming both) when a format 2 image release that stays
+ * would lose one of its own targets, or a pack it reads pieces from. */
+PAWL_MUST_USE int image2_check_removal(ws *w, const char *const *paths, size_t n);
 
 /* The snapshot and timestamp step shared by init and timestamp. force:
  * always make a new snapshot. strict: every signer must be a snapshot or

@@ -117,5 +117,24 @@ flip_byte "$(published os/2.0.0/image.pack)" 1000
 refuses "a tampered v2 pack: refused" 1 "do not match" install 2.0.0
 check "nothing switched" sh -c "! grep -q '\"pending\": *\"b\"' s/state/slots.json"
 
+# pawl-repo remove keeps what a remaining release reads: v2's index names
+# v1's pack (v2 stores only its new pieces).
+wsv=ws/metadata/targets.json
+before=$(cksum <"$wsv")
+check "v2's index reads v1's pack" grep -q os/1.0.0/image.pack "$(published os/2.0.0/image.idx)"
+refuses "remove v1's pack while v2 reads it: refused" 1 \
+	"os/1.0.0/image.pack is still needed: the image release os/2.0.0/image.idx" \
+	$R remove ws os/1.0.0/image.pack --key targets.pem
+refuses "remove the whole of v1 while v2 reads its pack: refused" 1 "is still needed" \
+	$R remove ws os/1.0.0/image.idx os/1.0.0/image.sums os/1.0.0/image.pack --key targets.pem
+refuses "remove v2's pack but not its index: refused" 1 \
+	"os/2.0.0/image.pack is part of the image release whose index is os/2.0.0/image.idx" \
+	$R remove ws os/2.0.0/image.pack --key targets.pem
+check "the refusals changed nothing" [ "$(cksum <"$wsv")" = "$before" ]
+ok "remove v2 whole, then v1 whole" sh -c "
+	$R -q remove ws os/2.0.0/image.idx os/2.0.0/image.sums os/2.0.0/image.pack --key targets.pem &&
+	$R -q remove ws os/1.0.0/image.idx os/1.0.0/image.sums os/1.0.0/image.pack --key targets.pem"
+check "no image target is left" sh -c "! grep -q image $wsv"
+
 echo "1..$n"
 [ "$failed" -eq 0 ]
