@@ -1611,6 +1611,63 @@ static void test_file_on_other_device(void **state)
 }
 
 /* Only one agent at a time. */
+/* slot_pread_direct, the read of the read-back and the seed scan: with
+ * O_DIRECT, then through the page cache where O_DIRECT is refused (here a
+ * buffer it cannot take: pread says EINVAL, as a file system without
+ * O_DIRECT would), and a file shorter than asked. */
+static void test_pread_direct(void **state)
+{
+	struct fx *f = *state;
+	size_t n = 3 * SLOT_IO_ALIGN + 100; /* not a multiple: the last request is rounded up */
+	uint8_t *want = malloc(n), *buf = NULL;
+	int fd, flags;
+	bool direct;
+
+	assert_non_null(want);
+	for (size_t i = 0; i < n; i++)
+		want[i] = (uint8_t)(i * 7 + 3);
+	{
+		FILE *fp = fopen(f->a, "w");
+
+		assert_non_null(fp);
+		assert_int_equal(fwrite(want, 1, n, fp), n);
+		assert_int_equal(fclose(fp), 0);
+	}
+	assert_int_equal(posix_memalign((void **)&buf, SLOT_IO_ALIGN, 5 * SLOT_IO_ALIGN), 0);
+	fd = open(f->a, O_RDONLY | O_CLOEXEC);
+	assert_true(fd >= 0);
+	flags = fcntl(fd, F_GETFL);
+	direct = fcntl(fd, F_SETFL, flags | O_DIRECT) == 0;
+	if (!direct) {
+		print_message("# no O_DIRECT on %s: only the page cache path is tested\n", f->dir);
+	} else {
+		/* aligned: O_DIRECT stays, and the tail past the file is fine */
+		memset(buf, 0, 5 * SLOT_IO_ALIGN);
+		t_ok(slot_pread_direct(fd, flags, &direct, true, buf, n, 0, "slot a"));
+		assert_true(direct);
+		assert_memory_equal(buf, want, n);
+		assert_true(fcntl(fd, F_GETFL) & O_DIRECT);
+		/* a buffer O_DIRECT refuses: EINVAL, then the page cache */
+		memset(buf, 0, 5 * SLOT_IO_ALIGN);
+		t_ok(slot_pread_direct(fd, flags, &direct, true, buf + 1, n - SLOT_IO_ALIGN,
+				       SLOT_IO_ALIGN, "slot a"));
+		assert_false(direct);
+		assert_false(fcntl(fd, F_GETFL) & O_DIRECT);
+		assert_memory_equal(buf + 1, want + SLOT_IO_ALIGN, n - SLOT_IO_ALIGN);
+	}
+	/* through the page cache, at any offset */
+	memset(buf, 0, 5 * SLOT_IO_ALIGN);
+	t_ok(slot_pread_direct(fd, flags, &direct, false, buf, 1000, 17, "slot a"));
+	assert_memory_equal(buf, want + 17, 1000);
+	/* more than the file holds: an error that names it */
+	assert_int_equal(slot_pread_direct(fd, flags, &direct, true, buf, n, SLOT_IO_ALIGN, "slot a"),
+			 PAWL_E_IO);
+	assert_non_null(strstr(pawl_error_last()->message, "slot a ends at"));
+	close(fd);
+	free(buf);
+	free(want);
+}
+
 static void test_lock(void **state)
 {
 	struct fx *f = *state;
@@ -1679,6 +1736,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_block_devices, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_file_on_other_device, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_lock, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_pread_direct, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

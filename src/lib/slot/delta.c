@@ -80,7 +80,6 @@
 
 #define IO_CHUNK ((size_t)1 << 16)
 #define SCAN_BUF ((size_t)256 << 10)
-#define SCAN_ALIGN ((size_t)4096) /* O_DIRECT: a multiple of any logical block */
 #define COPY_GROUP_MAX ((size_t)1 << 20)
 #define SAMPLE_GROUPS 32u
 #define TARGET_PROBES 64u
@@ -445,42 +444,12 @@ static int gkey_cmp(const void *a, const void *b)
 	return x->pos < y->pos ? -1 : x->pos > y->pos;
 }
 
-/* want bytes at off into buf (aligned, with room for want rounded up to
- * SCAN_ALIGN). With O_DIRECT (*direct) the request is rounded up to the
- * alignment it needs, and a short read past want is fine; where the file
- * system refuses O_DIRECT, it is dropped and the read goes through the
- * page cache. */
-static int scan_read(int fd, int flags, bool *direct, uint8_t *buf, size_t want, uint64_t off)
-{
-	size_t got = 0;
-
-	while (got < want) {
-		size_t ask = *direct ? ((want + SCAN_ALIGN - 1) & ~(SCAN_ALIGN - 1)) - got : want - got;
-		ssize_t k = pread(fd, buf + got, ask, (off_t)(off + got));
-
-		if (k < 0 && errno == EINTR)
-			continue;
-		if (k < 0 && errno == EINVAL && *direct) {
-			*direct = false;
-			(void)fcntl(fd, F_SETFL, flags);
-			continue;
-		}
-		if (k < 0)
-			return pawl_error_set_errno(PAWL_E_IO, errno, "cannot read at %" PRIu64,
-						    off + got);
-		if (k == 0)
-			return pawl_error_set(PAWL_E_IO, "ends at %" PRIu64, off + got);
-		got += (size_t)k;
-	}
-	return 0;
-}
-
 /* Every piece's key and every group's hash; on the seed's own thread.
- * The seed is read with O_DIRECT where it can be: a whole slot passes
- * through once, and through the page cache it would be copied once more
- * and then fill the cache (two slots: a device's memory, twice over on
- * small ones). A blank file-backed slot's holes come back as zeros
- * without filling pages either. */
+ * The seed is read with O_DIRECT where it can be (slot_pread_direct): a
+ * whole slot passes through once, and through the page cache it would be
+ * copied once more and then fill the cache (two slots: a device's memory,
+ * twice over on small ones). A blank file-backed slot's holes come back
+ * as zeros without filling pages either. */
 static int scan(struct seed *sd)
 {
 	const image_index *idx = sd->idx;
@@ -493,8 +462,8 @@ static int scan(struct seed *sd)
 	uint64_t off = 0;
 	int flags = fcntl(sd->fd, F_GETFL), r = 0;
 
-	/* cap is a multiple of psz, itself of SCAN_ALIGN */
-	if (posix_memalign((void **)&buf, SCAN_ALIGN, cap) != 0)
+	/* cap is a multiple of psz, itself of SLOT_IO_ALIGN */
+	if (posix_memalign((void **)&buf, SLOT_IO_ALIGN, cap) != 0)
 		buf = NULL;
 	if (!buf || !gs)
 		return PAWL_E_NOMEM;
@@ -502,7 +471,7 @@ static int scan(struct seed *sd)
 	while (off < sd->limit) {
 		size_t want = sd->limit - off < cap ? (size_t)(sd->limit - off) : cap;
 
-		r = scan_read(sd->fd, flags, &direct, buf, want, off);
+		r = slot_pread_direct(sd->fd, flags, &direct, false, buf, want, off, sd->what);
 		if (r < 0)
 			goto out;
 		for (size_t at = 0; at < want; at += psz) {

@@ -21,7 +21,8 @@
  * The order of slot.h holds unchanged (slot_install_image): seeds are
  * scanned and sums fetched before the bootloader is touched; the target
  * is marked bad and journalled before the first write; the whole image is
- * read back against the index's sha256 before the switch, always.
+ * read back before the switch, always (format 2: each group against its
+ * signed hash in the index).
  *
  * A seed is never trusted: a piece whose bytes do not match is fetched
  * instead (seed_rejected), so a corrupted booted slot costs bytes, never

@@ -47,7 +47,6 @@
 #define READBACK_CHUNK ((size_t)128 << 10)
 #define READBACK_BLOCKS 4  /* buffers, in turn */
 #define READBACK_READERS 2 /* reads in flight; divides READBACK_BLOCKS */
-#define READBACK_ALIGN ((size_t)4096)
 #define READBACK_LAG ((uint64_t)1 << 20) /* written ahead of a block before it is synced */
 _Static_assert(READBACK_BLOCKS % READBACK_READERS == 0, "each reader reuses its own buffers");
 
@@ -732,48 +731,48 @@ static size_t rb_len(const struct readback *rb, uint64_t k)
 	return rb->length - off > rb->chunk ? rb->chunk : (size_t)(rb->length - off);
 }
 
-/* Either reader may call this; direct is read and written atomically. */
-static void rb_no_direct(struct readback *rb)
+int slot_pread_direct(int fd, int flags, bool *direct, bool drop, uint8_t *buf, size_t want,
+		      uint64_t off, const char *what)
 {
-	__atomic_store_n(&rb->direct, false, __ATOMIC_RELAXED);
-	(void)fcntl(rb->fd, F_SETFL, rb->flags);
-}
+	size_t got = 0;
+	bool d = __atomic_load_n(direct, __ATOMIC_RELAXED);
 
-/* Block k into its buffer. The request is rounded up to the alignment
- * O_DIRECT needs (harmless without it); a short read is fine once the
- * block is in (a slot larger than the image). */
-static int rb_read(struct readback *rb, uint64_t k)
-{
-	uint8_t *buf = rb->buf[k % READBACK_BLOCKS];
-	uint64_t off = k * rb->chunk;
-	size_t want = rb_len(rb, k), got = 0;
-
-	if (!__atomic_load_n(&rb->direct, __ATOMIC_RELAXED))
-		/* The sync made these pages clean, so they can be dropped. */
-		(void)posix_fadvise(rb->fd, (off_t)off, (off_t)want, POSIX_FADV_DONTNEED);
+	if (!d && drop)
+		(void)posix_fadvise(fd, (off_t)off, (off_t)want, POSIX_FADV_DONTNEED);
 	while (got < want) {
-		size_t ask = ((want + READBACK_ALIGN - 1) & ~(READBACK_ALIGN - 1)) - got;
-		ssize_t n = pread(rb->fd, buf + got, ask, (off_t)(off + got));
+		size_t ask = d ? ((want + SLOT_IO_ALIGN - 1) & ~(SLOT_IO_ALIGN - 1)) - got :
+				 want - got;
+		ssize_t n = pread(fd, buf + got, ask, (off_t)(off + got));
 
 		if (n < 0 && errno == EINTR)
 			continue;
-		if (n < 0 && errno == EINVAL && __atomic_load_n(&rb->direct, __ATOMIC_RELAXED)) {
-			rb_no_direct(rb);
-			(void)posix_fadvise(rb->fd, (off_t)off, (off_t)want, POSIX_FADV_DONTNEED);
+		if (n < 0 && errno == EINVAL && d) {
+			d = false;
+			__atomic_store_n(direct, false, __ATOMIC_RELAXED);
+			(void)fcntl(fd, F_SETFL, flags);
+			if (drop)
+				(void)posix_fadvise(fd, (off_t)off, (off_t)want, POSIX_FADV_DONTNEED);
 			continue;
 		}
 		if (n < 0)
-			return pawl_error_set_errno(PAWL_E_IO, errno,
-						    "cannot read slot %s back at offset %" PRIu64,
-						    rb->path, off + got);
+			return pawl_error_set_errno(PAWL_E_IO, errno, "cannot read %s at offset %" PRIu64,
+						    what, off + got);
 		if (n == 0)
-			return pawl_error_set(PAWL_E_IO,
-					      "slot %s ends at %" PRIu64 " bytes, inside the image "
-					      "read back",
-					      rb->path, off + got);
+			return pawl_error_set(PAWL_E_IO, "%s ends at %" PRIu64 " bytes, inside the %zu "
+					      "bytes at %" PRIu64 " asked for",
+					      what, off + got, want, off);
 		got += (size_t)n;
 	}
 	return 0;
+}
+
+/* Block k into its buffer, from the device (the sync made the pages
+ * clean, so a read through the cache may drop them first); a short read is
+ * fine once the block is in (a slot larger than the image). */
+static int rb_read(struct readback *rb, uint64_t k)
+{
+	return slot_pread_direct(rb->fd, rb->flags, &rb->direct, true,
+				 rb->buf[k % READBACK_BLOCKS], rb_len(rb, k), k * rb->chunk, rb->path);
 }
 
 /* A thread's error, kept for rb_finish; stops the others. Call with mu

@@ -357,4 +357,17 @@ PAWL_MUST_USE int slot_state_read(const char *state_dir, slot_state *ret);
 PAWL_MUST_USE int slot_state_parse(slot_state *ret, char *buf, size_t len, const char *what);
 PAWL_MUST_USE int slot_state_serialize(const slot_state *st, char **ret, size_t *ret_len);
 
+/* Reading a whole slot (the read-back, the seed scan of delta.c) with
+ * O_DIRECT where the file system allows it: want bytes at off into buf,
+ * which is SLOT_IO_ALIGN-aligned with room for want rounded up to it. With
+ * O_DIRECT (*direct; read and cleared atomically, threads may share it)
+ * the request is rounded up and a short read past want is fine. Where the
+ * file system refuses it, *direct is cleared, the descriptor gets flags
+ * back, and the read goes through the page cache; drop: its clean pages
+ * of the range are dropped first, so that what comes back is the
+ * device's. Errors name what. */
+#define SLOT_IO_ALIGN ((size_t)4096) /* O_DIRECT: a multiple of any logical block */
+PAWL_MUST_USE int slot_pread_direct(int fd, int flags, bool *direct, bool drop, uint8_t *buf,
+				    size_t want, uint64_t off, const char *what);
+
 #endif
