@@ -1039,6 +1039,20 @@ static void test_delta_mismatch(void **state)
 	free_three(&t);
 }
 
+/* Release 3.0.0 of a random image (seed), with both slots holding
+ * nothing of it (filled with 0x11 and 0x22). */
+static void unrelated_release(struct fx *f, struct rel2 *r, uint32_t seed)
+{
+	uint8_t *img = malloc(IMG_LEN);
+
+	assert_non_null(img);
+	rng_state = seed;
+	fill_random(img, IMG_LEN);
+	build(r, "3.0.0", img, NULL); /* takes img */
+	put_slot(f->a, NULL, 0, 0x11);
+	put_slot(f->b, NULL, 0, 0x22);
+}
+
 /* A write the device lost, early in a full install (every piece from
  * frames, in image order, so that the read-back follows the writer and
  * reads that block while later ones still arrive): the read-back finds it,
@@ -1051,14 +1065,8 @@ static void test_delta_lost_write(void **state)
 	pawl_install_transfer xf;
 	slot_source_release rel;
 	slot_result res;
-	uint8_t *img = malloc(IMG_LEN);
 
-	assert_non_null(img);
-	rng_state = 91;
-	fill_random(img, IMG_LEN);
-	build(&r, "3.0.0", img, NULL);
-	put_slot(f->a, NULL, 0, 0x11);
-	put_slot(f->b, NULL, 0, 0x22);
+	unrelated_release(f, &r, 91);
 	use_grub(f);
 	rel = release_of(&r);
 	lose_at = 3;
@@ -1081,14 +1089,8 @@ static void test_delta_unrelated(void **state)
 	pawl_install_transfer xf;
 	slot_source_release rel;
 	slot_result res;
-	uint8_t *img = malloc(IMG_LEN);
 
-	assert_non_null(img);
-	rng_state = 77;
-	fill_random(img, IMG_LEN);
-	build(&r, "3.0.0", img, NULL);
-	put_slot(f->a, NULL, 0, 0x11);
-	put_slot(f->b, NULL, 0, 0x22);
+	unrelated_release(f, &r, 77);
 	use_fake(f);
 	rel = release_of(&r);
 	t_ok(install_src(f, &rel, &ts, &xf, &res));
