@@ -129,6 +129,17 @@ static int read_target(ws *w, const char *path, uint64_t max, uint8_t **ret, siz
 	return 0;
 }
 
+/* The "image" object of a target's signed custom data when it is a
+ * format 2 release (the target is then its index), else NULL. */
+static const pj_value *image2_of(const pj_member *m)
+{
+	const pj_value *custom = pj_get(&m->value, "custom");
+	const pj_value *img = custom ? pj_get(custom, "image") : NULL;
+	const pj_value *fmt = img ? pj_get(img, "format") : NULL;
+
+	return pj_is_int(fmt) && fmt->u.i == 2 ? img : NULL;
+}
+
 static bool listed(const char *const *paths, size_t n, const char *path)
 {
 	for (size_t i = 0; i < n; i++)
@@ -174,9 +185,7 @@ int image2_check_removal(ws *w, const char *const *paths, size_t n)
 
 		for (size_t k = 0; t && k < t->len && !rm.needed; k++) {
 			const pj_member *m = &t->u.members[k];
-			const pj_value *custom = pj_get(&m->value, "custom");
-			const pj_value *img = custom ? pj_get(custom, "image") : NULL;
-			const pj_value *fmt = img ? pj_get(img, "format") : NULL;
+			const pj_value *img = image2_of(m);
 			const char *sums = img ? pj_str(pj_get(img, "sums")) : NULL;
 			const char *pack = img ? pj_str(pj_get(img, "pack")) : NULL;
 			_cleanup_free_ uint8_t *bytes = NULL;
@@ -184,7 +193,7 @@ int image2_check_removal(ws *w, const char *const *paths, size_t n)
 			size_t len = 0;
 
 			/* a format 2 release that stays: the target carrying it */
-			if (!pj_is_int(fmt) || fmt->u.i != 2 || listed(paths, n, m->key))
+			if (!img || listed(paths, n, m->key))
 				continue;
 			if (listed(paths, n, sums))
 				removal_part(&rm, sums, m->key);
@@ -226,14 +235,13 @@ static int find_base(ws *w, const char *app, const char *version, const char *wa
 
 		for (size_t k = 0; t && k < t->len; k++) {
 			const pj_member *m = &t->u.members[k];
-			const pj_value *custom = pj_get(&m->value, "custom");
-			const pj_value *img = custom ? pj_get(custom, "image") : NULL;
-			const pj_value *fmt = img ? pj_get(img, "format") : NULL;
-			const char *v = custom ? pj_str(pj_get(custom, "version")) : NULL;
+			const pj_value *img = image2_of(m);
+			const char *v = img ? pj_str(pj_get(pj_get(&m->value, "custom"), "version")) :
+					      NULL;
 			char path[TARGET_PATH_MAX + 1];
 			semver sv;
 
-			if (!v || !pj_is_int(fmt) || fmt->u.i != 2 || m->klen <= alen + 1 ||
+			if (!v || m->klen <= alen + 1 ||
 			    memcmp(m->key, app, alen) != 0 || m->key[alen] != '/')
 				continue;
 			if ((size_t)snprintf(path, sizeof(path), "%s/%s/image.idx", app, v) !=
